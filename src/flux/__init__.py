@@ -1,0 +1,30 @@
+"""pureflux: the Flux messaging core in pure Python.
+
+``import flux`` stays cheap: submodules load on first use, so short-lived
+commands and module processes start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["core", "kvs", "rpc", "constants", "Flux"]
+__version__ = "0.1.0"
+
+# The flux-core release whose wire protocol and command behaviour we follow.
+FLUX_CORE_COMPAT_VERSION = "0.88.0"
+
+
+def Flux(*args: Any, **kwargs: Any) -> Any:
+    """Open a handle on a Flux instance (returns ``flux.core.handle.Flux``)."""
+    from flux.core.handle import Flux as _Flux
+
+    return _Flux(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("core", "kvs", "rpc", "constants", "message", "future", "brokermod",
+                "codec", "util", "importer"):
+        return importlib.import_module(f"flux.{name}")
+    raise AttributeError(f"module 'flux' has no attribute {name!r}")

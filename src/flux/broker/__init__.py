@@ -1,0 +1,1 @@
+"""The broker: one process per rank that routes messages between clients, services and modules."""

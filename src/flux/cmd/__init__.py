@@ -1,0 +1,1 @@
+"""``flux`` subcommands: one module per command, each with ``main(argv) -> int``."""

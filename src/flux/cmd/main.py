@@ -1,0 +1,93 @@
+"""The ``flux`` front end: dispatch ``flux CMD [ARGS]`` to ``flux.cmd.CMD.main``.
+
+Each command lives in its own module under :mod:`flux.cmd` and defines
+``main(argv: list[str]) -> int`` and a one-line ``SUMMARY``.  Only the
+selected command is imported, so ``flux`` starts as fast as Python does.
+An unknown CMD is looked up as an executable ``flux-CMD`` on
+``FLUX_EXEC_PATH`` and then ``PATH``, as flux-core does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import shutil
+import sys
+from typing import Optional
+
+# Command names that are not valid module names.
+ALIASES = {
+    "module-python-exec": "module_python_exec",
+}
+
+
+def _usage(out=sys.stdout) -> None:
+    import flux.cmd
+
+    lines = ["Usage: flux [OPTIONS] COMMAND ARGS", "", "Commands:"]
+    for info in sorted(pkgutil.iter_modules(flux.cmd.__path__), key=lambda i: i.name):
+        if info.name in ("main", "util") or info.name.startswith("_"):
+            continue
+        try:
+            mod = importlib.import_module(f"flux.cmd.{info.name}")
+        except Exception:  # a broken command must not break --help
+            continue
+        summary = getattr(mod, "SUMMARY", None)
+        if summary is None:
+            continue
+        name = getattr(mod, "COMMAND", info.name.replace("_", "-"))
+        lines.append(f"   {name:<18} {summary}")
+    lines += ["", "Options:", "   -h, --help         show this help", "   -V, --version      show the version"]
+    print("\n".join(lines), file=out)
+
+
+def _find_external(name: str) -> Optional[str]:
+    search = os.environ.get("FLUX_EXEC_PATH", "")
+    for directory in [d for d in search.split(":") if d]:
+        path = os.path.join(directory, f"flux-{name}")
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which(f"flux-{name}")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        if args[1:2] and args[0] == "help":
+            args = [args[1], "--help"]
+        else:
+            _usage()
+            return 0 if args else 1
+    if args[0] in ("-V", "--version"):
+        args[0] = "version"
+    name = args[0]
+    modname = ALIASES.get(name, name.replace("-", "_"))
+    if name.startswith("-") or not modname.isidentifier() or modname in ("main", "util"):
+        print(f"flux: unknown option or command '{name}'. See 'flux --help'.", file=sys.stderr)
+        return 1
+    try:
+        mod = importlib.import_module(f"flux.cmd.{modname}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"flux.cmd.{modname}":
+            raise
+        external = _find_external(name)
+        if external is None:
+            print(f"flux: '{name}' is not a flux command. See 'flux --help'.", file=sys.stderr)
+            return 1
+        os.execv(external, [external] + args[1:])
+    try:
+        rc = mod.main(args[1:])
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    return int(rc or 0)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,1 @@
+"""The client side: handle, reactor, watchers and transports."""
