@@ -208,6 +208,8 @@ def _build(
 
 def decode(body: bytes) -> Message:
     """Decode size-prefixed frames (``flux_msg_decode``) into a Message."""
+    if type(body) is not bytes:
+        body = bytes(body)  # bytearray/memoryview: slices must be bytes
     return _decode_range(body, 0, len(body))
 
 
@@ -360,10 +362,14 @@ class StreamDecoder:
     every further call raises again: a framing error cannot be resynchronized.
     """
 
-    __slots__ = ("_buf", "max_size", "broken")
+    __slots__ = ("_buf", "_need", "max_size", "broken")
 
     def __init__(self, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self._buf = bytearray()
+        # Bytes ``_buf`` must hold before another message (or its header) can
+        # complete: a partial message is only appended to, never re-copied,
+        # so a large message arriving in many chunks costs linear time.
+        self._need = 0
         self.max_size = max_size
         self.broken: Optional[ProtocolError] = None
 
@@ -376,14 +382,18 @@ class StreamDecoder:
         """Add ``data``; return every message it completes (maybe none)."""
         if self.broken is not None:
             raise self.broken
-        if self._buf:
-            self._buf += data
-            view = bytes(self._buf)
+        buf = self._buf
+        if buf:
+            buf += data
+            if len(buf) < self._need:
+                return []
+            view = bytes(buf)
         else:
             view = data if type(data) is bytes else bytes(data)
         out: list[Message] = []
         pos = 0
         size = len(view)
+        need = 8
         try:
             while size - pos >= 8:
                 magic, n = _header_unpack_from(view, pos)
@@ -397,18 +407,21 @@ class StreamDecoder:
                     raise ProtocolError(f"message length {n} is too short")
                 stop = pos + 8 + n
                 if stop > size:
+                    need = 8 + n
                     break
                 out.append(_decode_range(view, pos + 8, stop))
                 pos = stop
         except ProtocolError as exc:
             self.broken = exc
             self._buf = bytearray()
+            self._need = 0
             raise
         if pos == size:
-            if self._buf:
+            if buf:
                 self._buf = bytearray()
         else:
             self._buf = bytearray(view[pos:])
+            self._need = need
         return out
 
     def check_eof(self) -> None:
