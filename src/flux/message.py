@@ -54,13 +54,12 @@ try:
     from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
     from json.encoder import encode_basestring as _encode_basestring
 
-    # The encoder is reused, so is its circular-reference ``markers`` dict:
-    # the C encoder leaves entries behind when encoding fails, so the dict
-    # is emptied after a failure (else the same object, once fixed, would be
-    # reported as circular and be kept alive forever).
-    _c_markers: dict = {}
+    # One encoder serves every call, so it keeps no circular-reference
+    # ``markers`` dict (a shared one would leak entries when an encode fails
+    # and give false "circular" errors across threads).  A circular structure
+    # still fails cleanly: the C encoder's recursion guard trips.
     _c_encode = _c_make_encoder(
-        _c_markers, _json_default, _encode_basestring, None, ":", ",", False, False, True
+        None, _json_default, _encode_basestring, None, ":", ",", False, False, True
     ) if _c_make_encoder is not None else None
 except ImportError:  # pragma: no cover - non-CPython
     _c_encode = None
@@ -70,9 +69,8 @@ def _encode_text(obj: Any) -> str:
     if _c_encode is not None and not isinstance(obj, str):
         try:
             return "".join(_c_encode(obj, 0))
-        except BaseException:
-            _c_markers.clear()
-            raise
+        except RecursionError:
+            raise ValueError("Circular reference detected") from None
     return _json_encode(obj)
 
 

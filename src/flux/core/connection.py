@@ -1,0 +1,173 @@
+"""Stream connections to a broker: ``local://PATH`` and ``fd://N``.
+
+Moves encoded messages only; :mod:`flux.codec` does the bytes.  The socket
+stays blocking for writes (``sendall``) and is read with ``MSG_DONTWAIT``, so
+one descriptor serves both the blocking API and the reactor.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import time
+from typing import Optional
+
+from flux.codec import ProtocolError, StreamDecoder, encode_stream
+from flux.message import Message
+
+_DONTWAIT = socket.MSG_DONTWAIT
+_READ_SIZE = 1 << 18
+
+# Spin on a non-blocking read this long before sleeping in poll(): the reply
+# to a request usually arrives within tens of microseconds, and waking a
+# sleeping process costs about as much (DESIGN.md, "Where the time goes").
+SPIN_SECONDS = float(os.environ.get("FLUX_HANDLE_SPIN_US", "150")) / 1e6
+
+
+class ConnectionLost(OSError):
+    """The broker closed the connection."""
+
+
+class Connection:
+    """One stream connection, after the broker's handshake byte."""
+
+    def __init__(self, sock: socket.socket, uri: str) -> None:
+        self.sock = sock
+        self.uri = uri
+        self.decoder = StreamDecoder()
+        self.closed = False
+        self.eof = False
+        self._fd = sock.fileno()
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def send(self, msg: Message) -> None:
+        if self.closed or self.eof:
+            raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
+        try:
+            self.sock.sendall(encode_stream(msg))
+        except (BrokenPipeError, ConnectionResetError):
+            self.eof = True
+            raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)) from None
+
+    def send_bytes(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_nowait(self) -> list[Message]:
+        """Read whatever has arrived; return the whole messages in it.
+
+        Raises :class:`ConnectionLost` at end of stream and
+        :class:`~flux.codec.ProtocolError` on garbage.
+        """
+        if self.eof:
+            raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
+        try:
+            data = self.sock.recv(_READ_SIZE, _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+            raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
+        msgs = self.decoder.feed(data)
+        while len(data) == _READ_SIZE:
+            try:
+                data = self.sock.recv(_READ_SIZE, _DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                self.eof = True
+                break
+            msgs.extend(self.decoder.feed(data))
+        return msgs
+
+    def wait_readable(self, timeout: Optional[float], spin: bool = True) -> bool:
+        """Wait until data (or EOF) can be read; False on timeout."""
+        if spin and SPIN_SECONDS > 0 and (timeout is None or timeout > 0):
+            end = time.perf_counter() + SPIN_SECONDS
+            poll = self._poll.poll
+            while True:
+                if poll(0):
+                    return True
+                if time.perf_counter() >= end:
+                    break
+        ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+        return bool(self._poll.poll(ms))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+
+def _handshake(sock: socket.socket) -> None:
+    try:
+        byte = sock.recv(1)
+    except ConnectionResetError:
+        byte = b""
+    if not byte:
+        raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
+    if byte[0] != 0:
+        raise OSError(byte[0], os.strerror(byte[0]))
+
+
+def _connect_local(path: str, uri: str) -> Connection:
+    retries = int(os.environ.get("FLUX_LOCAL_CONNECTOR_RETRY_COUNT", "5"))
+    delay = 0.016
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            break
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            sock.close()
+            if retries <= 0:
+                raise OSError(exc.errno, f"{os.strerror(exc.errno)}: {path}") from None
+            retries -= 1
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"{os.strerror(exc.errno or errno.EINVAL)}: {path}") from None
+    try:
+        _handshake(sock)
+    except OSError:
+        sock.close()
+        raise
+    return Connection(sock, uri)
+
+
+def _connect_fd(text: str, uri: str) -> Connection:
+    try:
+        fd = int(text)
+    except ValueError:
+        raise OSError(errno.EINVAL, f"invalid fd:// URI: {uri}") from None
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise OSError(exc.errno or errno.EBADF, f"{uri}: {os.strerror(exc.errno or errno.EBADF)}") from None
+    sock.setblocking(True)
+    _handshake(sock)
+    return Connection(sock, uri)
+
+
+def connect(uri: str) -> Connection:
+    """Open ``uri`` (``local://PATH`` or ``fd://N``)."""
+    if uri.startswith("local://"):
+        return _connect_local(uri[len("local://"):], uri)
+    if uri.startswith("fd://"):
+        return _connect_fd(uri[len("fd://"):], uri)
+    scheme = uri.split("://", 1)[0] if "://" in uri else uri
+    raise OSError(errno.EINVAL, f"unsupported connector scheme '{scheme}'")
+
+
+__all__ = ["Connection", "ConnectionLost", "ProtocolError", "connect", "SPIN_SECONDS"]

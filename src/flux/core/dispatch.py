@@ -1,0 +1,420 @@
+"""Message dispatch for one connection: RPC matchtags, message watchers, requeue.
+
+A :class:`HandleCore` is what a ``flux.Flux`` object wraps.  Several Flux
+objects may wrap one core (``Future.get_flux()`` returns a new wrapper each
+time, as flux-core does).
+
+Rules (flux-core's ``msg_handler.c`` semantics):
+
+* responses go to the RPC waiting on their matchtag when their route stack is
+  empty, else to the most recently started matching message watcher, else
+  are dropped;
+* requests go to the watcher registered for their exact topic, else to the
+  most recently started glob match, else are answered ENOSYS; a request whose
+  rolemask the watcher does not allow is answered EPERM;
+* events go to every matching watcher.
+
+Messages that arrive while a blocking ``get()`` waits for another future are
+kept in a backlog, in order, and dispatched later: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import os
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from flux.codec import ProtocolError
+from flux.constants import (
+    FLUX_MATCHTAG_NONE,
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGFLAG_STREAMING,
+    FLUX_MSGFLAG_UPSTREAM,
+    FLUX_MSGTYPE_EVENT,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_MSGTYPE_RESPONSE,
+    FLUX_POLLIN,
+    FLUX_ROLE_OWNER,
+    FLUX_USERID_UNKNOWN,
+)
+from flux.core.connection import Connection, ConnectionLost
+from flux.core.reactor import Reactor, Source
+from flux.message import Message
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flux.core.watchers import MessageWatcher
+    from flux.future import Future
+
+_RESPONSE = FLUX_MSGTYPE_RESPONSE
+_REQUEST = FLUX_MSGTYPE_REQUEST
+_EVENT = FLUX_MSGTYPE_EVENT
+_NORESPONSE = FLUX_MSGFLAG_NORESPONSE
+_KEEP_ON_RESPONSE = FLUX_MSGFLAG_ROUTE | FLUX_MSGFLAG_STREAMING | FLUX_MSGFLAG_UPSTREAM
+
+
+def make_response(request: Message, errnum: int = 0, payload: Optional[bytes] = None) -> Message:
+    """Derive a response from ``request`` (``flux_response_derive``)."""
+    resp = Message.__new__(Message)
+    resp.type = _RESPONSE
+    resp.flags = request.flags & _KEEP_ON_RESPONSE
+    resp.userid = FLUX_USERID_UNKNOWN
+    resp.rolemask = 0
+    resp.aux1 = errnum
+    resp.aux2 = request.aux2
+    resp.routes = list(request.routes)
+    resp._topic = request._topic
+    resp._topic_b = request._topic_b
+    resp._payload = None
+    resp._set_payload_bytes(payload)
+    return resp
+
+
+class TopicMatcher:
+    """A topic glob: ``*`` and ``None`` match all, plain text matches exactly."""
+
+    __slots__ = ("pattern", "exact", "_match")
+
+    def __init__(self, pattern: Optional[str | bytes]) -> None:
+        if isinstance(pattern, bytes):
+            pattern = pattern.decode("utf-8", "surrogateescape")
+        if pattern is not None and not isinstance(pattern, str):
+            raise TypeError("topic_glob must be a str, bytes or None")
+        self.pattern = pattern
+        self.exact: Optional[str] = None
+        self._match: Optional[Callable[[str], Any]] = None
+        if pattern is None or pattern == "*":
+            return
+        if not any(c in pattern for c in "*?["):
+            self.exact = pattern
+            return
+        import fnmatch
+        import re
+
+        self._match = re.compile(fnmatch.translate(pattern)).match
+
+    def __call__(self, topic: Optional[str]) -> bool:
+        if self.exact is not None:
+            return topic == self.exact
+        if self._match is None:
+            return True
+        return topic is not None and self._match(topic) is not None
+
+
+class HandleCore:
+    """Connection, reactor and dispatch state shared by Flux objects."""
+
+    def __init__(self, conn: Connection, flags: int = 0) -> None:
+        self.conn = conn
+        self.flags = flags
+        self.reactor: Optional[Reactor] = None
+        self.backlog: deque[Message] = deque()
+        self.rpcs: dict[int, "Future"] = {}
+        self._free_tags: list[int] = []
+        self._next_tag = 1
+        self.watchers: list["MessageWatcher"] = []
+        self.exact: dict[str, list["MessageWatcher"]] = {}
+        self.users = 0
+        self._src: Optional[Source] = None
+        self._drain_scheduled = False
+        self.aux: dict[str, Any] = {}
+        self.attr_cache: dict[str, str] = {}
+        self.conf: Optional[dict] = None
+        self.lost: Optional[OSError] = None
+        self.aio_loop: Any = None
+        self.rank: Optional[int] = None
+        userid = os.environ.get("FLUX_HANDLE_USERID")
+        rolemask = os.environ.get("FLUX_HANDLE_ROLEMASK")
+        self.cred_userid = int(userid, 0) if userid else None
+        self.cred_rolemask = int(rolemask, 0) if rolemask else None
+        self.on_lost: list[Callable[[OSError], None]] = []
+
+    # -- reactor ------------------------------------------------------------------
+
+    def get_reactor(self) -> Reactor:
+        if self.reactor is None:
+            self.reactor = Reactor()
+            self._src = Source(self.reactor, "fd", self._on_readable)
+            self._src.fd = self.conn.fileno()
+            self._src.events = FLUX_POLLIN
+            if self.users > 0:
+                self._src.start()
+        return self.reactor
+
+    def add_user(self) -> None:
+        self.users += 1
+        if self.users == 1:
+            if self._src is not None and not self.conn.closed:
+                self._src.start()
+            if self.aio_loop is not None:
+                self.aio_loop.attach()
+        if self.backlog:
+            self.schedule_drain()
+
+    def drop_user(self) -> None:
+        self.users -= 1
+        if self.users <= 0:
+            self.users = 0
+            if self._src is not None:
+                self._src.stop()
+
+    def schedule(self, func: Callable[[], None]) -> None:
+        """Run ``func`` soon on whatever loop drives this handle."""
+        drv = self.aio_loop
+        if drv is not None and drv.loop.is_running():
+            drv.call_soon(func)
+        else:
+            self.get_reactor().call_soon(func)
+
+    def schedule_drain(self) -> None:
+        if not self._drain_scheduled and self.users > 0:
+            self._drain_scheduled = True
+            self.schedule(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        backlog = self.backlog
+        for _ in range(len(backlog)):
+            if self.users <= 0 or not backlog:
+                break
+            self.dispatch(backlog.popleft())
+
+    # -- matchtags ------------------------------------------------------------------
+
+    def alloc_tag(self) -> int:
+        if self._free_tags:
+            return heapq.heappop(self._free_tags)
+        tag = self._next_tag
+        self._next_tag += 1
+        return tag
+
+    def free_tag(self, tag: int) -> None:
+        if tag != FLUX_MATCHTAG_NONE:
+            self.rpcs.pop(tag, None)
+            heapq.heappush(self._free_tags, tag)
+
+    # -- sending ----------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        if self.lost is not None:
+            raise OSError(self.lost.errno, self.lost.strerror)
+        if self.cred_userid is not None:
+            msg.userid = self.cred_userid
+        if self.cred_rolemask is not None:
+            msg.rolemask = self.cred_rolemask
+        self.conn.send(msg)
+
+    def respond(self, request: Message, errnum: int = 0, payload: Optional[bytes] = None) -> None:
+        if request.flags & _NORESPONSE:
+            return
+        self.send(make_response(request, errnum, payload))
+
+    # -- receiving ----------------------------------------------------------------------
+
+    def read(self, timeout: Optional[float]) -> list[Message]:
+        """Wait up to ``timeout`` for messages; [] on timeout."""
+        conn = self.conn
+        try:
+            msgs = conn.read_nowait()
+            if msgs:
+                return msgs
+            if timeout is not None and timeout <= 0:
+                return []
+            if not conn.wait_readable(timeout):
+                return []
+            return conn.read_nowait()
+        except (ConnectionLost, ProtocolError) as exc:
+            self.connection_lost(exc)
+            raise OSError(self.lost.errno, self.lost.strerror) from None  # type: ignore[union-attr]
+
+    def connection_lost(self, exc: OSError) -> None:
+        if self.lost is not None:
+            return
+        self.lost = OSError(exc.errno or errno.ECONNRESET, exc.strerror or os.strerror(errno.ECONNRESET))
+        if self._src is not None:
+            self._src.stop()
+            if self.reactor is not None:
+                self.reactor.forget_fd(self.conn.fileno())
+        for fut in list(self.rpcs.values()):
+            fut._fulfill_error(self.lost.errno, self.lost.strerror)
+        self.rpcs.clear()
+        for cb in list(self.on_lost):
+            cb(self.lost)
+
+    def _on_readable(self, revents: int) -> None:
+        try:
+            msgs = self.conn.read_nowait()
+        except (ConnectionLost, ProtocolError) as exc:
+            self.connection_lost(exc)
+            if self.watchers:
+                from flux.core.handle import Flux
+
+                if Flux.tls_exception() is None:
+                    Flux.set_exception(OSError(self.lost.errno, self.lost.strerror))  # type: ignore[union-attr]
+                if self.reactor is not None:
+                    self.reactor.stop_error()
+            return
+        if self.backlog:
+            self.backlog.extend(msgs)
+            self._drain()
+            return
+        dispatch = self.dispatch
+        for msg in msgs:
+            dispatch(msg)
+
+    def wait_for(self, ready: Callable[[], bool], tag: int, timeout: Optional[float]) -> bool:
+        """Block until ``ready()``; messages for others go to the backlog.
+
+        ``tag`` is the matchtag of the awaited RPC (0 if none): its responses
+        are delivered directly, everything else is kept for later.
+        """
+        import time
+
+        if ready():
+            return True
+        rpcs = self.rpcs
+        if self.backlog and tag:
+            self._drain_for(tag)
+            if ready():
+                return True
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        while not ready():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            try:
+                msgs = self.read(remaining)
+            except OSError:
+                return ready()
+            for msg in msgs:
+                if tag and msg.type == _RESPONSE and msg.aux2 == tag and not msg.routes:
+                    fut = rpcs.get(tag)
+                    if fut is not None:
+                        fut._on_response(msg)
+                        continue
+                self.backlog.append(msg)
+        if self.backlog:
+            self.schedule_drain()
+        return True
+
+    def _drain_for(self, tag: int) -> None:
+        """Deliver the backlogged responses for matchtag ``tag`` to its RPC."""
+        fut = self.rpcs.get(tag)
+        if fut is None or not tag:
+            return
+        keep: deque[Message] = deque()
+        for msg in self.backlog:
+            if msg.type == _RESPONSE and msg.aux2 == tag and not msg.routes and self.rpcs.get(tag) is fut:
+                fut._on_response(msg)
+            else:
+                keep.append(msg)
+        self.backlog = keep
+
+    def recv_match(
+        self, accept: Callable[[Message], bool], timeout: Optional[float] = None
+    ) -> Optional[Message]:
+        """Take the first message ``accept`` likes; requeue the others in order."""
+        import time
+
+        backlog = self.backlog
+        for i, msg in enumerate(backlog):
+            if accept(msg):
+                del backlog[i]
+                return msg
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining < 0:
+                return None
+            msgs = self.read(remaining)
+            if not msgs and remaining is not None and remaining <= 0:
+                return None
+            for i, msg in enumerate(msgs):
+                if accept(msg):
+                    backlog.extend(msgs[i + 1 :])
+                    if backlog:
+                        self.schedule_drain()
+                    return msg
+                backlog.append(msg)
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def add_watcher(self, w: "MessageWatcher") -> None:
+        self.watchers.append(w)
+        if w._matcher.exact is not None and w.type_mask & _REQUEST:
+            self.exact.setdefault(w._matcher.exact, []).append(w)
+        self.add_user()
+
+    def remove_watcher(self, w: "MessageWatcher") -> None:
+        if w in self.watchers:
+            self.watchers.remove(w)
+            lst = self.exact.get(w._matcher.exact or "")
+            if lst and w in lst:
+                lst.remove(w)
+                if not lst:
+                    del self.exact[w._matcher.exact]  # type: ignore[arg-type]
+            self.drop_user()
+
+    def dispatch(self, msg: Message) -> None:
+        mtype = msg.type
+        if mtype == _RESPONSE:
+            if not msg.routes:
+                fut = self.rpcs.get(msg.aux2)
+                if fut is not None:
+                    fut._on_response(msg)
+                    return
+            for w in reversed(self.watchers):
+                if w.type_mask & _RESPONSE and w._accepts(msg):
+                    if msg.rolemask & w.allow:
+                        w._deliver(msg)
+                    return
+            return
+        if mtype == _REQUEST:
+            handler = None
+            lst = self.exact.get(msg._topic)  # type: ignore[arg-type]
+            if lst:
+                handler = lst[-1]
+            else:
+                for w in reversed(self.watchers):
+                    if w.type_mask & _REQUEST and w._accepts(msg):
+                        handler = w
+                        break
+            if handler is None:
+                if not msg.flags & _NORESPONSE:
+                    text = f"Unknown service method '{msg._topic}'"
+                    self._respond_quietly(msg, errno.ENOSYS, text)
+                return
+            if not msg.rolemask & handler.allow:
+                if not msg.flags & _NORESPONSE:
+                    self._respond_quietly(msg, errno.EPERM, "Request requires owner credentials")
+                return
+            handler._deliver(msg)
+            return
+        if mtype == _EVENT:
+            for w in list(self.watchers):
+                if w.type_mask & _EVENT and w._accepts(msg) and msg.rolemask & w.allow:
+                    w._deliver(msg)
+            return
+        for w in reversed(self.watchers):  # control messages
+            if w.type_mask & mtype and w._accepts(msg):
+                w._deliver(msg)
+                return
+
+    def _respond_quietly(self, msg: Message, errnum: int, text: str) -> None:
+        try:
+            self.respond(msg, errnum, text.encode() + b"\0")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self.reactor is not None:
+            try:
+                self.reactor.forget_fd(self.conn.fileno())
+            except (OSError, ValueError):
+                pass
+        self.conn.close()
+
+
+DEFAULT_ALLOW = FLUX_ROLE_OWNER

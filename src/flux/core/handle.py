@@ -1,0 +1,470 @@
+"""``flux.core.handle.Flux``: a connection to a Flux instance.
+
+Same constructor, methods, defaults and exceptions as flux-core's Python
+bindings, so scripts written for flux-core run unchanged.  Handles are not
+thread-safe: each thread opens its own.  Exception and reactor state are per
+thread (class attribute ``tls``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
+
+from flux.constants import (
+    FLUX_MATCHTAG_NONE,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGTYPE_ANY,
+    FLUX_MSGTYPE_EVENT,
+    FLUX_NODEID_ANY,
+    FLUX_O_NONBLOCK,
+)
+from flux.core.connection import connect
+from flux.core.dispatch import HandleCore, TopicMatcher
+from flux.core.reactor import Reactor
+from flux.message import Message, payload_bytes
+
+__all__ = ["Flux"]
+
+_DEFAULT_URI = "local:///run/flux/local"
+
+
+def _check_topic(topic: Any) -> str:
+    if isinstance(topic, bytes):
+        return topic.decode("utf-8", "surrogateescape")
+    if isinstance(topic, str):
+        return topic
+    if topic is None:
+        raise OSError(errno.EINVAL, "topic must not be None")
+    raise TypeError(f"topic must be a str or bytes, not {type(topic).__name__}")
+
+
+def _resolve_pathlike(uri: str) -> str:
+    """``/`` is the root instance, each ``..`` climbs one parent (via parent-uri)."""
+    parts = uri.split("/")
+    if uri.startswith("/"):
+        if uri.strip("/") != "":
+            raise OSError(errno.EINVAL, f"invalid path-like URI '{uri}'")
+        climb = -1  # all the way up
+    else:
+        climb = 0
+        for part in parts:
+            if part in (".", ""):
+                continue
+            if part == "..":
+                climb += 1
+            else:
+                raise OSError(errno.EINVAL, f"invalid path-like URI '{uri}'")
+    current = os.environ.get("FLUX_URI")
+    if not current:
+        raise OSError(errno.ENOENT, "FLUX_URI is not set")
+    while climb != 0:
+        h = Flux(current)
+        try:
+            level = int(h.attr_get("instance-level"))
+            if level == 0:
+                break
+            current = h.attr_get("parent-uri")
+        finally:
+            h._close()
+        climb -= 1
+    return current
+
+
+class Flux:
+    """A Flux handle: ``Flux(url=None, flags=0, handle=None)``.
+
+    ``url`` defaults to ``$FLUX_URI``.  ``handle`` wraps an existing handle
+    core (what ``Future.get_flux()`` uses) instead of opening a connection.
+    """
+
+    tls = threading.local()
+
+    def __init__(self, url: Optional[str] = None, flags: int = 0, handle: Any = None) -> None:
+        self._active_watchers: set[Any] = set()
+        self.aux_txn: Any = None
+        self._cached_config: Any = None
+        if handle is not None:
+            if isinstance(handle, Flux):
+                handle = handle._core
+            if not isinstance(handle, HandleCore):
+                raise TypeError("handle must be a flux handle")
+            self._core = handle
+            self.handle = handle
+            return
+        if isinstance(url, bytes):
+            url = url.decode()
+        uri = url if url else os.environ.get("FLUX_URI") or _DEFAULT_URI
+        try:
+            if uri.startswith(".") or uri.startswith("/"):
+                uri = _resolve_pathlike(uri)
+            conn = connect(uri)
+        except OSError as exc:
+            detail = exc.strerror or os.strerror(exc.errno or errno.ECONNREFUSED)
+            raise OSError(exc.errno or errno.ECONNREFUSED, f"Unable to connect to Flux: {detail}") from None
+        self._core = HandleCore(conn, flags)
+        self.handle = self._core
+
+    # -- per-thread state ----------------------------------------------------------------
+
+    @classmethod
+    def _tls(cls) -> Any:
+        tls = Flux.tls
+        if not hasattr(tls, "reactor_depth"):
+            tls.reactor_depth = 0
+            tls.exception = None
+        return tls
+
+    @classmethod
+    def set_exception(cls, exception: Optional[BaseException]) -> Optional[BaseException]:
+        """Store an exception for this thread; return the previous one."""
+        tls = cls._tls()
+        previous = tls.exception
+        tls.exception = exception
+        return previous
+
+    @classmethod
+    def tls_exception(cls) -> Optional[BaseException]:
+        return cls._tls().exception
+
+    @classmethod
+    def raise_if_exception(cls) -> None:
+        """Re-raise (and clear) this thread's stored exception, if any."""
+        tls = cls._tls()
+        exc = tls.exception
+        if exc is not None:
+            tls.exception = None
+            raise exc from None
+
+    @classmethod
+    def reactor_running(cls) -> bool:
+        """True if this thread is running a Flux reactor."""
+        return cls._tls().reactor_depth > 0
+
+    @classmethod
+    def reactor_enter(cls) -> None:
+        cls._tls().reactor_depth += 1
+
+    @classmethod
+    def reactor_exit(cls) -> None:
+        cls._tls().reactor_depth -= 1
+
+    @classmethod
+    @contextmanager
+    def in_reactor(cls) -> Iterator[None]:
+        cls.reactor_enter()
+        try:
+            yield
+        finally:
+            cls.reactor_exit()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Manual closing is refused: the handle closes when it is collected."""
+        raise RuntimeError("Flux handles cannot be closed manually; they close when deleted")
+
+    def _close(self) -> None:
+        self._core.close()
+
+    def __enter__(self) -> "Flux":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._close()
+
+    def __repr__(self) -> str:
+        return f"<flux.core.Flux object at {id(self):#x}>"
+
+    # -- watchers ----------------------------------------------------------------------------
+
+    def add_watcher(self, watcher: Any) -> None:
+        """Keep a reference to ``watcher`` so it is not garbage collected."""
+        self._active_watchers.add(watcher)
+
+    def del_watcher(self, watcher: Any) -> None:
+        """Drop the reference taken by :meth:`add_watcher`."""
+        self._active_watchers.discard(watcher)
+
+    def msg_watcher_create(
+        self,
+        callback: Callable[..., Any],
+        type_mask: int = FLUX_MSGTYPE_ANY,
+        topic_glob: Optional[str | bytes] = "*",
+        args: Any = None,
+        match_tag: int = FLUX_MATCHTAG_NONE,
+        rolemask: Optional[int] = None,
+    ) -> Any:
+        from flux.core.watchers import MessageWatcher
+
+        return MessageWatcher(self, type_mask, callback, topic_glob, match_tag, rolemask, args)
+
+    def timer_watcher_create(self, after: float, callback: Callable[..., Any], repeat: float = 0.0, args: Any = None) -> Any:
+        from flux.core.watchers import TimerWatcher
+
+        return TimerWatcher(self, after, callback, repeat=repeat, args=args)
+
+    def fd_watcher_create(self, fd_int: int, callback: Callable[..., Any], events: Optional[int] = None, args: Any = None) -> Any:
+        from flux.core.watchers import FDWatcher
+
+        return FDWatcher(self, fd_int, events, callback, args=args)
+
+    def signal_watcher_create(self, signum: int, callback: Callable[..., Any], args: Any = None) -> Any:
+        from flux.core.watchers import SignalWatcher
+
+        return SignalWatcher(self, signum, callback, args=args)
+
+    def prepare_watcher_create(self, callback: Callable[..., Any], args: Any = None) -> Any:
+        from flux.core.watchers import PrepareWatcher
+
+        return PrepareWatcher(self, callback, args=args)
+
+    def check_watcher_create(self, callback: Callable[..., Any], args: Any = None) -> Any:
+        from flux.core.watchers import CheckWatcher
+
+        return CheckWatcher(self, callback, args=args)
+
+    def idle_watcher_create(self, callback: Optional[Callable[..., Any]] = None, args: Any = None) -> Any:
+        from flux.core.watchers import IdleWatcher
+
+        return IdleWatcher(self, callback, args=args)
+
+    # -- reactor ------------------------------------------------------------------------------
+
+    def get_reactor(self) -> Reactor:
+        return self._core.get_reactor()
+
+    def reactor_run(self, reactor: Optional[Reactor] = None, flags: int = 0) -> int:
+        """Run the reactor until no watcher or pending RPC is left, or stopped.
+
+        An exception raised in a callback stops the reactor and is re-raised
+        here; Ctrl-C raises KeyboardInterrupt.
+        """
+        reactor = reactor or self._core.get_reactor()
+        core = self._core
+        if core.backlog and core.users > 0:
+            core.schedule_drain()
+        Flux.reactor_enter()
+        try:
+            rc = reactor.run(flags)
+        finally:
+            Flux.reactor_exit()
+        Flux.raise_if_exception()
+        return rc
+
+    def reactor_stop(self, reactor: Optional[Reactor] = None) -> None:
+        (reactor or self._core.get_reactor()).stop()
+
+    def reactor_stop_error(self, reactor: Optional[Reactor] = None) -> None:
+        (reactor or self._core.get_reactor()).stop_error()
+
+    def reactor_incref(self, reactor: Optional[Reactor] = None) -> None:
+        (reactor or self._core.get_reactor())._refcount += 1
+
+    def reactor_decref(self, reactor: Optional[Reactor] = None) -> None:
+        (reactor or self._core.get_reactor())._refcount -= 1
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def send(self, message: Message, flags: int = 0) -> int:
+        """Send a pre-built message."""
+        if not isinstance(message, Message):
+            raise TypeError("send() needs a flux.message.Message")
+        self._core.send(message)
+        return 0
+
+    def recv(
+        self,
+        type_mask: int = FLUX_MSGTYPE_ANY,
+        match_tag: int = FLUX_MATCHTAG_NONE,
+        topic_glob: Optional[str | bytes] = None,
+        flags: int = 0,
+    ) -> Optional[Message]:
+        """Receive the next matching message; others are kept for later."""
+        matcher = TopicMatcher(topic_glob)
+
+        def accept(msg: Message) -> bool:
+            if not msg.type & type_mask:
+                return False
+            if match_tag != FLUX_MATCHTAG_NONE and msg.aux2 != match_tag:
+                return False
+            return matcher(msg._topic)
+
+        timeout = 0.0 if flags & FLUX_O_NONBLOCK else None
+        msg = self._core.recv_match(accept, timeout)
+        if msg is None and flags & FLUX_O_NONBLOCK:
+            raise OSError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK))
+        return msg
+
+    def respond(self, message: Message, payload: Any = None) -> int:
+        """Respond to a request (payload: None, str, bytes or JSON-able)."""
+        self._core.respond(message, 0, payload_bytes(payload))
+        return 0
+
+    def respond_error(self, message: Message, errnum: int, errstr: Optional[str] = None) -> int:
+        """Respond with an error; errnum 0 becomes EINVAL."""
+        text = None
+        if errstr is not None:
+            if isinstance(errstr, bytes):
+                errstr = errstr.decode("utf-8", "replace")
+            text = str(errstr).encode("utf-8", "surrogateescape") + b"\0"
+        self._core.respond(message, errnum or errno.EINVAL, text)
+        return 0
+
+    def request_encode(self, topic: str | bytes, payload: Any = None) -> Message:
+        msg = Message()
+        msg.topic = _check_topic(topic)
+        msg._set_payload_bytes(payload_bytes(payload))
+        msg.flags |= FLUX_MSGFLAG_ROUTE
+        return msg
+
+    def rpc(self, topic: str | bytes, payload: Any = None, nodeid: int = FLUX_NODEID_ANY, flags: int = 0) -> Any:
+        """Send a request now; return the :class:`flux.rpc.RPC` future of its response."""
+        from flux.rpc import RPC
+
+        return RPC(self, topic, payload, nodeid, flags)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def event_create(self, topic: str | bytes, payload: Any = None) -> Message:
+        """A new event message (str payload verbatim, other types as JSON)."""
+        return Message.from_event_encode(_check_topic(topic), payload)
+
+    def event_send(self, topic: str | bytes, payload: Any = None) -> int:
+        """Create an event and send it (the broker publishes it)."""
+        return self.send(self.event_create(topic, payload))
+
+    def event_subscribe(self, topic: str | bytes) -> int:
+        """Subscribe to events whose topic starts with ``topic``."""
+        self.rpc("event.subscribe", {"topic": _check_topic(topic)}).get()
+        return 0
+
+    def event_unsubscribe(self, topic: str | bytes) -> int:
+        self.rpc("event.unsubscribe", {"topic": _check_topic(topic)}).get()
+        return 0
+
+    def event_recv(self, topic: Optional[str | bytes] = None) -> Optional[Message]:
+        """Block until the next event (matching the ``topic`` glob) arrives."""
+        return self.recv(type_mask=FLUX_MSGTYPE_EVENT, topic_glob=topic)
+
+    def events(self, *topics: str) -> Any:
+        """An async iterator over events on these topic prefixes (asyncio)."""
+        from flux.core.aio import EventStream
+
+        return EventStream(self, topics)
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def log(self, level: int, fstring: str | bytes) -> None:
+        """Send ``fstring`` to the broker's log at syslog ``level``.
+
+        The text is never treated as a format string.
+        """
+        from flux.core.logging import log_records
+
+        if isinstance(fstring, bytes):
+            fstring = fstring.decode("utf-8", "replace")
+        for record in log_records(self, int(level), str(fstring)):
+            msg = Message()
+            msg.topic = "log.append"
+            msg.flags |= FLUX_MSGFLAG_ROUTE
+            msg.payload_bytes = record
+            self._core.send(msg)
+
+    # -- attributes -----------------------------------------------------------------------------
+
+    def attr_get(self, name: str) -> str:
+        """The value of broker attribute ``name``; ENOENT if it has none."""
+        if not isinstance(name, (str, bytes)):
+            raise ValueError("attribute name must be a str")
+        if isinstance(name, bytes):
+            name = name.decode()
+        cache = self._core.attr_cache
+        value = cache.get(name)
+        if value is not None:
+            return value
+        resp = self.rpc("attr.get", {"name": name}).get()
+        value = resp["value"]
+        if resp.get("flags", 0) & 1:
+            cache[name] = value
+        return value
+
+    def attr_set(self, attr: str, value: str) -> None:
+        if not isinstance(attr, str) or not isinstance(value, str):
+            raise ValueError("attribute name and value must be str")
+        self.rpc("attr.set", {"name": attr, "value": value}).get()
+        self._core.attr_cache.pop(attr, None)
+
+    def attr_remove(self, attr: str) -> None:
+        if not isinstance(attr, str):
+            raise ValueError("attribute name must be a str")
+        self.rpc("attr.rm", {"name": attr}).get()
+        self._core.attr_cache.pop(attr, None)
+
+    def get_rank(self) -> int:
+        core = self._core
+        if core.rank is None:
+            core.rank = int(self.attr_get("rank"))
+        return core.rank
+
+    def get_size(self) -> int:
+        return int(self.attr_get("size"))
+
+    # -- config ---------------------------------------------------------------------------------
+
+    def conf_get(self, key: Optional[str] = None, default: Any = None, update: bool = False) -> Any:
+        """The instance config (fetched once with ``config.get``), or one dotted key of it."""
+        core = self._core
+        if core.conf is None or update:
+            try:
+                core.conf = self.rpc("config.get").get() or {}
+            except OSError as exc:
+                if exc.errno != errno.ENOSYS:
+                    raise
+                core.conf = {}
+        conf = core.conf
+        if key is None:
+            return conf
+        for part in key.split("."):
+            if not isinstance(conf, dict) or part not in conf:
+                return default
+            conf = conf[part]
+        return conf
+
+    # -- services ---------------------------------------------------------------------------------
+
+    def service_register(self, name: str) -> Any:
+        """Ask the broker to route requests for ``name.*`` to this handle."""
+        return self.rpc("service.add", {"service": name})
+
+    def service_unregister(self, name: str) -> Any:
+        return self.rpc("service.remove", {"service": name})
+
+    # -- aux (module runtime) -------------------------------------------------------------------------
+
+    def aux_set(self, key: str, value: Any) -> None:
+        self._core.aux[key] = value
+
+    def aux_get(self, key: str) -> Any:
+        return self._core.aux.get(key)
+
+    def flux_fatal_error(self, text: str) -> None:
+        sys.stderr.write(f"fatal error: {text}\n")
+        os._exit(1)
+
+    fatal_error = flux_fatal_error
+
+    # flux-core exposes these C wrappers under flux_* names as well.
+    def flux_get_rank(self) -> int:
+        return self.get_rank()
+
+    def flux_attr_get(self, name: str) -> str:
+        return self.attr_get(name)
+
+    def incref(self) -> None:
+        """flux-core's reference counting; nothing to do in Python."""
+

@@ -1,0 +1,371 @@
+"""Futures: results that arrive later, with flux-core's ``flux_future_t`` semantics.
+
+A future holds a FIFO of results.  ``get()`` blocks until the first is there;
+``then(cb)`` calls ``cb(future, *args, **kwargs)`` from the reactor once per
+result, the next one only after ``reset()``.  Errors are
+``OSError(errno, text)``.  ``Future(other)`` wraps the same result state.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flux.core.dispatch import HandleCore
+    from flux.core.handle import Flux
+
+__all__ = ["Future", "WaitAllFuture", "FutureExt"]
+
+# Futures with a pending continuation, kept alive without user references
+# (``h.rpc(...).then(cb)`` must survive ``gc.collect()``).
+_PENDING: set["Future"] = set()
+
+
+def _strerror(errnum: int) -> str:
+    return os.strerror(errnum)
+
+
+class Future:
+    """A flux future.  Most users get one from :meth:`flux.Flux.rpc`."""
+
+    # State lives on the object itself; ``_s`` points at the object that owns
+    # it (``self`` unless this wraps another future).
+    _s: "Future"
+
+    def __init__(self, future_handle: Any = None, prefixes: Any = None, pimpl_t: Any = None) -> None:
+        if isinstance(future_handle, Future):
+            self._s = future_handle._s
+            return
+        self._s = self
+        self._init_state(None)
+
+    def _init_state(self, core: Optional["HandleCore"]) -> None:
+        self._core = core
+        self._current: Optional[tuple[int, Any, Optional[str]]] = None
+        self._queue: deque = deque()
+        self._cb: Optional[Callable[..., Any]] = None
+        self._cb_args: tuple = ()
+        self._cb_kwargs: dict = {}
+        self._owner: Optional[Future] = None
+        self._stopped = False
+        self._done = False
+        self._counted = False
+        self._timer: Any = None
+        self._invoke_pending = False
+        self._listeners: list[Callable[[], None]] = []
+        self._flux: Optional["Flux"] = None
+        self._tag = 0
+
+    # -- fulfilment ------------------------------------------------------------------
+
+    def _push(self, result: tuple[int, Any, Optional[str]]) -> None:
+        s = self._s
+        if s._current is None:
+            s._current = result
+            s._notify()
+        else:
+            s._queue.append(result)
+        for listener in list(s._listeners):
+            listener()
+
+    def _notify(self) -> None:
+        s = self._s
+        if s._timer is not None:
+            s._timer.stop()
+            s._timer = None
+        if s._cb is not None and not s._stopped and not s._invoke_pending:
+            s._invoke_pending = True
+            core = s._core
+            if core is not None:
+                core.schedule(s._invoke)
+            else:  # no handle: nothing to schedule on, call now
+                s._invoke()
+
+    def _invoke(self) -> None:
+        s = self._s
+        s._invoke_pending = False
+        if s._stopped or s._cb is None or s._current is None:
+            return
+        owner = s._owner or s
+        try:
+            s._cb(owner, *s._cb_args, **s._cb_kwargs)
+        except BaseException as exc:  # noqa: BLE001 - re-raised from reactor_run
+            from flux.core.handle import Flux
+
+            Flux.set_exception(exc)
+            s._stopped = True
+            s._release()
+            if s._core is not None and s._core.reactor is not None:
+                s._core.reactor.stop_error()
+            return
+        if s._done and not s._queue:
+            s._release()
+
+    def _release(self) -> None:
+        s = self._s
+        if s._counted:
+            s._counted = False
+            if s._core is not None:
+                s._core.drop_user()
+        if s._owner is not None:
+            _PENDING.discard(s._owner)
+        _PENDING.discard(s)
+
+    def _finish(self) -> None:
+        """No more results will come (the stream or RPC is over)."""
+        s = self._s
+        s._done = True
+        if s._counted:
+            s._counted = False
+            if s._core is not None:
+                s._core.drop_user()
+        if s._cb is None or s._stopped:
+            _PENDING.discard(s)
+
+    def _fulfill_error(self, errnum: int, errstr: Optional[str] = None) -> None:
+        self._push((errnum or _errno.EINVAL, None, errstr))
+        self._finish()
+
+    def fulfill_error(self, errnum: int = _errno.ENOENT, errstr: Optional[str] = None) -> None:
+        """Fulfil the future with an error."""
+        self._push((errnum or _errno.EINVAL, None, errstr))
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def _wait(self, timeout: Optional[float]) -> bool:
+        s = self._s
+        if s._current is not None:
+            return True
+        core = s._core
+        if core is None:
+            return False
+        if core.lost is not None and s._tag:
+            return s._current is not None
+        return core.wait_for(lambda: s._current is not None, s._tag, timeout)
+
+    def wait_for(self, timeout: float = -1.0) -> "Future":
+        """Wait up to ``timeout`` seconds (-1: forever, 0: poll).
+
+        Raises ``OSError(ETIMEDOUT)`` and leaves the future pending when the
+        time runs out; returns the future.
+        """
+        t = None if timeout is None or timeout < 0 else float(timeout)
+        if not self._wait(t):
+            raise OSError(_errno.ETIMEDOUT, _strerror(_errno.ETIMEDOUT))
+        return self
+
+    def _result(self) -> tuple[int, Any, Optional[str]]:
+        s = self._s
+        if s._current is None:
+            s._wait(None)
+            if s._current is None:
+                core = s._core
+                if core is not None and core.lost is not None:
+                    raise OSError(core.lost.errno, core.lost.strerror)
+                raise OSError(_errno.EDEADLK, "future can never be fulfilled")
+        result = s._current
+        if result[0]:
+            from flux.core.handle import Flux
+
+            Flux.raise_if_exception()
+            raise OSError(result[0], result[2] or _strerror(result[0]))
+        return result
+
+    def get(self) -> Any:
+        """Wait for the result; raise OSError on error.  Returns None."""
+        self._result()
+        return None
+
+    def is_ready(self) -> bool:
+        return self._s._current is not None
+
+    def reset(self) -> None:
+        """Forget the current result; the next queued one (if any) becomes current."""
+        s = self._s
+        s._current = None
+        if s._queue:
+            s._current = s._queue.popleft()
+            s._notify()
+        elif s._done and not s._invoke_pending:
+            s._release()
+
+    def then(self, callback: Callable[..., Any], *args: Any, timeout: float = -1.0, **kwargs: Any) -> "Future":
+        """Call ``callback(future, *args, **kwargs)`` from the reactor when ready."""
+        if callback is None:
+            raise ValueError("Future.then: callback must not be None")
+        s = self._s
+        if s._cb is not None:
+            raise OSError(_errno.EEXIST, "Future already has a continuation")
+        s._cb = callback
+        s._cb_args = args
+        s._cb_kwargs = kwargs
+        s._owner = self
+        if not s._done and s._tag and s._core is not None:
+            s._counted = True
+            s._core.add_user()
+        _PENDING.add(self)
+        if timeout is not None and timeout >= 0 and s._current is None and s._core is not None:
+            from flux.core.reactor import Source
+
+            reactor = s._core.get_reactor()
+            timer = Source(reactor, "timer", lambda revents: s._on_timeout())
+            timer.deadline = reactor.now_update() + timeout
+            timer.set_ref(False) if s._counted else None
+            timer.start()
+            s._timer = timer
+        if s._current is not None:
+            s._notify()
+        elif s._done:
+            _PENDING.discard(self)
+        return self
+
+    def _on_timeout(self) -> None:
+        s = self._s
+        s._timer = None
+        if s._current is None:
+            s._push((_errno.ETIMEDOUT, None, None))
+
+    def stop(self) -> None:
+        """Suppress further callbacks (used to silence a stream)."""
+        s = self._s
+        s._stopped = True
+        if s._timer is not None:
+            s._timer.stop()
+            s._timer = None
+        s._release()
+
+    def error_string(self) -> Optional[str]:
+        s = self._s
+        result = s._current
+        if result is None or not result[0]:
+            return None
+        return result[2] or _strerror(result[0])
+
+    def get_flux(self) -> Optional["Flux"]:
+        """A new Flux object for this future's handle (None if it has none)."""
+        s = self._s
+        if s._core is None:
+            return None
+        from flux.core.handle import Flux
+
+        return Flux(handle=s._core)
+
+    def set_flux(self, flux_handle: "Flux") -> None:
+        self._s._core = flux_handle._core
+        self._s._flux = flux_handle
+
+    def get_reactor(self) -> Any:
+        s = self._s
+        return s._core.get_reactor() if s._core is not None else None
+
+    def incref(self) -> None:
+        """flux-core's reference counting; Python's garbage collector does this here."""
+
+    def raise_if_handle_exception(self) -> None:
+        from flux.core.handle import Flux
+
+        Flux.raise_if_exception()
+
+    # -- asyncio -------------------------------------------------------------------------
+
+    def __await__(self) -> Any:
+        from flux.core.aio import await_future
+
+        return await_future(self).__await__()
+
+    def _value(self) -> Any:
+        """What ``await`` returns: the same as ``get()``."""
+        return self.get()
+
+
+class WaitAllFuture(Future):
+    """Ready when every child future is ready."""
+
+    def __init__(self, children: Optional[list[Future]] = None) -> None:
+        super().__init__()
+        self.children: dict[str, Future] = {}
+        self._count = 0
+        for child in children or []:
+            self.push(child)
+
+    def push(self, child: Future, name: Optional[str] = None) -> None:
+        if name is None:
+            name = str(self._count)
+        self._count += 1
+        self.children[name] = child
+        if self._core is None and child._s._core is not None:
+            self._core = child._s._core
+        child._s._listeners.append(self._check)
+        self._check()
+
+    def _check(self) -> None:
+        if self._current is None and self.children and all(c.is_ready() for c in self.children.values()):
+            self._push((0, None, None))
+            self._finish()
+
+    def _wait(self, timeout: Optional[float]) -> bool:
+        for child in list(self.children.values()):
+            if not child._wait(timeout):
+                return False
+        self._check()
+        return self._current is not None
+
+
+class FutureExt(Future):
+    """A future fulfilled from Python code; ``init_cb`` runs on first use."""
+
+    def __init__(self, init_cb: Callable[..., Any], *args: Any, flux_handle: Optional["Flux"] = None, **kwargs: Any) -> None:
+        super().__init__()
+        self._init_cb = init_cb
+        self._init_args = args
+        self._init_kwargs = kwargs
+        self._init_done = False
+        if flux_handle is not None:
+            self.set_flux(flux_handle)
+
+    def _run_init(self) -> None:
+        if not self._init_done:
+            self._init_done = True
+            try:
+                self._init_cb(self, *self._init_args, **self._init_kwargs)
+            except BaseException as exc:  # noqa: BLE001
+                from flux.core.handle import Flux
+
+                Flux.set_exception(exc)
+                raise
+
+    def then(self, callback: Callable[..., Any], *args: Any, timeout: float = -1.0, **kwargs: Any) -> "Future":
+        super().then(callback, *args, timeout=timeout, **kwargs)
+        self._run_init()
+        return self
+
+    def _wait(self, timeout: Optional[float]) -> bool:
+        self._run_init()
+        if self._current is not None:
+            return True
+        core = self._core
+        if core is None:
+            return False
+        import time
+
+        reactor = core.get_reactor()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        from flux.constants import FLUX_REACTOR_ONCE
+
+        while self._current is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if reactor.active_count <= 0 and not reactor._soon:
+                return False
+            reactor.run(FLUX_REACTOR_ONCE)
+        return True
+
+    def fulfill(self, result: Any = None) -> None:
+        """Add a result (any JSON-serialisable value); may be called repeatedly."""
+        self._push((0, result, None))
+
+    def get(self) -> Any:
+        return self._result()[1]
