@@ -1,0 +1,383 @@
+"""The broker: wires loop, router, connector, attributes, log, events together
+and supervises the initial program.
+
+Life cycle of a size-1 instance (rank 0):
+1. create the run directory (or use ``-S rundir=DIR``), bind ``local-uri``;
+2. run the initial program, if any, with ``FLUX_URI`` pointing at us;
+3. serve until the initial program exits, ``shutdown.start`` is requested, or
+   SIGINT/SIGTERM/SIGHUP arrives (which is forwarded to the initial program);
+4. kill leftovers of the initial program, close every connection, remove the
+   socket and the run directory if we created it; exit with the initial
+   program's status (signal -> 128+sig).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid as uuidlib
+from typing import Any, Optional
+
+import flux
+from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+from flux.message import Message
+
+from .attrs import CMDLINE_FORBIDDEN, Attrs
+from .connector import Connector
+from .events import Events
+from .heartbeat import Heartbeat
+from .log import LOG_ERR, LOG_INFO, Log
+from .loop import Loop
+from .router import RequestError, Router
+
+__all__ = ["Broker", "BrokerError", "parse_setattr"]
+
+_TRUE = ("1", "true", "yes", "on")
+KILL_GRACE = 5.0  # seconds between forwarding a signal and SIGKILL
+
+
+class BrokerError(Exception):
+    """A start-up failure worth one line on stderr (exit code 1)."""
+
+
+def parse_setattr(items: list[str]) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` -> dict (a bare NAME means the empty string)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not name:
+            raise BrokerError(f"invalid attribute assignment {item!r}")
+        out[name] = value
+    return out
+
+
+def _flux_path_dirs() -> list[str]:
+    """Directories to put first on the initial program's PATH (our ``flux`` first)."""
+    dirs = []
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    if os.path.basename(argv0) == "flux" and os.path.dirname(argv0):
+        dirs.append(os.path.dirname(os.path.abspath(argv0)))
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    if exe_dir not in dirs:
+        dirs.append(exe_dir)
+    return dirs
+
+
+class Broker:
+    """One broker process (rank 0 of a size-1 instance)."""
+
+    def __init__(self, setattrs: Optional[dict[str, str]] = None,
+                 command: Optional[list[str]] = None,
+                 environ: Optional[dict[str, str]] = None,
+                 interactive_shell: bool = False) -> None:
+        self.setattrs = dict(setattrs or {})
+        self.command = list(command) if command else None
+        self.environ = dict(os.environ if environ is None else environ)
+        self.interactive_shell = interactive_shell
+        for name in self.setattrs:
+            if name in CMDLINE_FORBIDDEN:
+                raise BrokerError(f"{name}: attribute may not be set on the command line")
+        self.uuid = str(uuidlib.uuid4())
+        self.rank = 0
+        self.size = 1
+        self.owner = os.getuid()
+        self.start_time = time.time()
+        self.loop = Loop()
+        self.router = Router(self.uuid, self.rank, self.owner)
+        self.attrs = Attrs()
+        self.rundir_created = False
+        self.proc: Optional[subprocess.Popen] = None
+        self.proc_pgid: Optional[int] = None
+        self.proc_status: Optional[int] = None
+        self.pidfd: Optional[int] = None
+        self.kill_timer: Any = None
+        self.shutdown_requested = False
+        self.stopping = False
+        self.exit_code = 0
+        self._setup()
+
+    # -- construction ---------------------------------------------------------------
+
+    def _setup(self) -> None:
+        sa = self.setattrs
+        attrs = self.attrs
+        rundir = sa.pop("rundir", None)
+        if rundir:
+            rundir = os.path.abspath(rundir)
+            if not os.path.isdir(rundir):
+                try:
+                    os.makedirs(rundir, mode=0o755)
+                except OSError as exc:
+                    raise BrokerError(f"rundir {rundir}: {exc.strerror}") from None
+                self.rundir_created = True
+        else:
+            tmp = self.environ.get("TMPDIR") or "/tmp"
+            rundir = tempfile.mkdtemp(prefix="flux-", dir=tmp)
+            self.rundir_created = True
+        if self.rundir_created:
+            os.chmod(rundir, 0o755)  # guests must reach the socket inside
+        self.rundir = rundir
+        local_uri = sa.pop("local-uri", None) or f"local://{rundir}/local-{self.rank}"
+        if not local_uri.startswith("local://"):
+            self._remove_rundir()
+            raise BrokerError(f"local-uri {local_uri}: only local:// is supported")
+        self.local_uri = local_uri
+        parent_uri = self.environ.get("FLUX_URI") or None
+        level = 0
+        if parent_uri:
+            level = self._parent_level(parent_uri) + 1
+        hostname = sa.pop("hostname", None) or socket.gethostname().split(".")[0]
+        immutable = {
+            "rank": str(self.rank),
+            "size": str(self.size),
+            "version": flux.FLUX_CORE_COMPAT_VERSION,
+            "rundir": rundir,
+            "local-uri": local_uri,
+            "instance-level": str(level),
+            "hostname": hostname,
+            "hostlist": sa.pop("hostlist", None) or hostname,
+            "broker.pid": str(os.getpid()),
+            "broker.uuid": self.uuid,
+            "security.owner": str(self.owner),
+            "broker.mapping": sa.pop("broker.mapping", None) or "[[0,1,1,1]]",
+            "broker.boot-method": "single",
+        }
+        if parent_uri:
+            immutable["parent-uri"] = parent_uri
+        for name, value in immutable.items():
+            attrs.add(name, value, immutable=True)
+        attrs.add("broker.starttime", f"{self.start_time:.6f}", immutable=True)
+
+        self.log = Log(self.router, attrs, self.rank)
+        self.router.logger.disabled = False
+        attrs.register(self.router)
+        self.events = Events(self.router)
+        self.heartbeat = Heartbeat(self.loop, self.events, attrs)
+        allow_guest = sa.get("access.allow-guest-user", "false").lower() in _TRUE
+        allow_root = sa.get("access.allow-root-owner", "false").lower() in _TRUE
+        self.connector = Connector(self.loop, self.router, local_uri[len("local://"):],
+                                   self.owner, allow_guest=allow_guest,
+                                   allow_root_owner=allow_root, log=self.log.log)
+        self.events.sinks.append(self.connector)
+        self._register_services()
+        # remaining -S values: runtime attributes (validated) or new ones
+        for name, value in sa.items():
+            if name in attrs:
+                try:
+                    attrs.update(name, value)
+                except RequestError as exc:
+                    self._remove_rundir()
+                    raise BrokerError(f"{name}: {exc.text or os.strerror(exc.errnum)}") from None
+            else:
+                attrs.add(name, value)
+
+    def _parent_level(self, uri: str) -> int:
+        """The enclosing instance's level (one quick attr.get), else $FLUX_INSTANCE_LEVEL."""
+        try:
+            from .client import SimpleClient
+
+            with SimpleClient(uri, timeout=2.0) as c:
+                return int(c.rpc("attr.get", {"name": "instance-level"})["value"])
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                return int(self.environ.get("FLUX_INSTANCE_LEVEL", "0"))
+            except ValueError:
+                return 0
+
+    def _register_services(self) -> None:
+        svc = self.router.builtin("broker")
+        svc.method("ping", self._ping, FLUX_ROLE_USER)
+        svc.method("stats-get", self._stats_get, FLUX_ROLE_ALL)
+        svc.method("stats-clear", self._stats_clear)
+        svc.method("rusage", self._rusage, FLUX_ROLE_USER)
+        svc.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
+        conn = self.router.builtin("connector-local")
+        conn.method("stats-get", lambda msg: self.router.respond(msg, self.connector.stats()),
+                    FLUX_ROLE_ALL)
+        sd = self.router.builtin("shutdown")
+        sd.method("start", self._shutdown_start)
+
+    # -- default service methods --------------------------------------------------------
+
+    def _ping(self, msg: Message) -> None:
+        obj = msg.payload_json()
+        obj["route"] = f"{msg.route_string()}!{self.uuid[:8]}"
+        obj["userid"] = msg.userid
+        obj["rolemask"] = msg.rolemask
+        obj["rank"] = self.rank
+        self.router.respond(msg, obj)
+
+    def _stats_get(self, msg: Message) -> None:
+        rx, tx = self.router.rx, self.router.tx
+
+        def counts(c: list[int]) -> dict[str, int]:
+            return {"request": c[1], "response": c[2], "event": c[4], "control": c[8]}
+
+        self.router.respond(msg, {"tx": counts(tx), "rx": counts(rx)})
+
+    def _stats_clear(self, msg: Message) -> None:
+        self.router.rx[:] = [0] * 9
+        self.router.tx[:] = [0] * 9
+        self.router.respond(msg)
+
+    def _rusage(self, msg: Message) -> None:
+        who = "self"
+        if msg.payload_bytes:
+            who = msg.payload_json().get("who", "self")
+        table = {"self": resource.RUSAGE_SELF, "children": resource.RUSAGE_CHILDREN}
+        if hasattr(resource, "RUSAGE_THREAD"):
+            table["thread"] = resource.RUSAGE_THREAD
+        if who not in table:
+            raise RequestError(errno.EINVAL, f"unknown rusage target {who!r}")
+        ru = resource.getrusage(table[who])
+        out: dict[str, Any] = {"utime": ru.ru_utime, "stime": ru.ru_stime}
+        for field in ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
+                      "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw"):
+            out[field] = getattr(ru, "ru_" + field)
+        self.router.respond(msg, out)
+
+    def _shutdown_start(self, msg: Message) -> None:
+        self.router.respond(msg)
+        self.log.log(LOG_INFO, "shutdown requested")
+        self.shutdown_requested = True
+        self.loop.call_soon(lambda: self.terminate(signal.SIGTERM))
+
+    # -- initial program ------------------------------------------------------------------
+
+    def _program_env(self) -> dict[str, str]:
+        env = dict(self.environ)
+        env["FLUX_URI"] = self.local_uri
+        path = env.get("PATH", os.defpath)
+        parts = [p for p in path.split(os.pathsep) if p]
+        env["PATH"] = os.pathsep.join(_flux_path_dirs() + parts)
+        return env
+
+    def _start_program(self) -> None:
+        assert self.command is not None
+        # Our own process group lets us signal the program and everything it
+        # started; but a program that uses the terminal stays in the terminal's
+        # foreground group (Ctrl-C reaches it directly there).
+        own_group = not (self.interactive_shell or _isatty(0))
+        kwargs: dict[str, Any] = {}
+        if own_group:
+            if sys.version_info >= (3, 11):
+                kwargs["process_group"] = 0
+            else:  # pragma: no cover
+                kwargs["preexec_fn"] = os.setpgrp
+        try:
+            self.proc = subprocess.Popen(self.command, env=self._program_env(), **kwargs)
+        except OSError as exc:
+            self.log.log(LOG_ERR, f"{self.command[0]}: {exc.strerror}")
+            self.exit_code = 127 if exc.errno == errno.ENOENT else 126
+            self.loop.call_soon(self.loop.stop)
+            return
+        self.proc_pgid = self.proc.pid if own_group else None
+        try:
+            self.pidfd = os.pidfd_open(self.proc.pid)
+            self.loop.add_reader(self.pidfd, lambda events: self._reap())
+        except (AttributeError, OSError):
+            self.loop.add_signal(signal.SIGCHLD, lambda signum: self._reap())
+            self.loop.call_later(0.5, self._reap, interval=0.5)
+
+    def _reap(self) -> None:
+        if self.proc is None or self.proc_status is not None:
+            return
+        rc = self.proc.poll()
+        if rc is None:
+            return
+        self.proc_status = 128 - rc if rc < 0 else rc
+        if self.pidfd is not None:
+            self.loop.remove(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+        if self.kill_timer is not None:
+            self.kill_timer.cancel()
+        # leftovers of the program (background jobs) go with it
+        self._signal_program(signal.SIGKILL if self.stopping else signal.SIGTERM, group_only=True)
+        if self.shutdown_requested and rc in (-signal.SIGTERM, -signal.SIGKILL, -signal.SIGHUP):
+            self.exit_code = 0
+        else:
+            self.exit_code = self.proc_status
+        self.loop.stop()
+
+    def _signal_program(self, signum: int, group_only: bool = False) -> None:
+        try:
+            if self.proc_pgid is not None:
+                os.killpg(self.proc_pgid, signum)
+            elif not group_only and self.proc is not None and self.proc_status is None:
+                self.proc.send_signal(signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def terminate(self, signum: int) -> None:
+        """Stop the instance: signal the initial program (if any), then exit."""
+        if self.proc is None or self.proc_status is not None:
+            self.loop.stop()
+            return
+        if self.stopping:  # second request: no more patience
+            self._signal_program(signal.SIGKILL)
+            return
+        self.stopping = True
+        self._signal_program(signum)
+        self.kill_timer = self.loop.call_later(KILL_GRACE,
+                                               lambda: self._signal_program(signal.SIGKILL))
+
+    def _on_signal(self, signum: int) -> None:
+        self.log.log(LOG_INFO, f"{signal.Signals(signum).name} received")
+        self.terminate(signum)
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until done; returns the exit code."""
+        try:
+            try:
+                self.connector.listen()
+            except OSError as exc:
+                raise BrokerError(f"{self.local_uri}: {exc.strerror}") from None
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                self.loop.add_signal(signum, self._on_signal)
+            self.log.log(LOG_INFO, f"start: {self.local_uri} (pid {os.getpid()})")
+            self.heartbeat.start()
+            if self.command:
+                self._start_program()
+            self.loop.run()
+            return self.exit_code
+        finally:
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        """Release everything: program leftovers, connections, socket, rundir."""
+        self.heartbeat.stop()
+        if self.proc is not None and self.proc_status is None:
+            self._signal_program(signal.SIGKILL)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        self.connector.close()
+        self.loop.close()
+        self._remove_rundir()
+
+    def _remove_rundir(self) -> None:
+        if self.rundir_created:
+            shutil.rmtree(self.rundir, ignore_errors=True)
+            self.rundir_created = False
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False

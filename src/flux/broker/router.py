@@ -1,0 +1,258 @@
+"""The broker's router: service table, request/response routing, errors.
+
+Everything that can exchange messages with the router is a *peer*: an object
+with a ``uuid`` and a ``send(msg)`` method.  The local connector is one peer
+(uuid C, it owns the client connections); a client that registers a service
+is a peer for that service; a module link (a later addition) is a peer too:
+its requests arrive with its uuid pushed, it registers its own name as a
+service, and responses addressed to it are routed by its uuid.
+
+Route stacks follow docs/architecture.md: a request from client X arrives as
+``[X, C]``; delivering it to a peer's service pushes the broker uuid B; a
+response pops B (if present) and then goes to the peer named by the last hop,
+which pops its own hops.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from typing import Any, Callable, Optional, Protocol
+
+from flux.constants import (
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_PAYLOAD,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGFLAG_UPSTREAM,
+    FLUX_MSGTYPE_RESPONSE,
+    FLUX_NODEID_ANY,
+    FLUX_ROLE_LOCAL,
+    FLUX_ROLE_OWNER,
+)
+from flux.message import Message, encode_json
+
+__all__ = ["Peer", "RequestError", "BuiltinService", "Router", "Handler"]
+
+_NORESPONSE = FLUX_MSGFLAG_NORESPONSE
+_PAYLOAD = FLUX_MSGFLAG_PAYLOAD
+_ROUTE = FLUX_MSGFLAG_ROUTE
+_UPSTREAM = FLUX_MSGFLAG_UPSTREAM
+_RESPONSE = FLUX_MSGTYPE_RESPONSE
+_ANY = FLUX_NODEID_ANY
+_new_message = Message.__new__
+
+Handler = Callable[[Message], None]
+
+
+class Peer(Protocol):
+    """Something the router can hand messages to (connector, client service, module)."""
+
+    uuid: str
+
+    def send(self, msg: Message) -> None:
+        """Deliver ``msg`` (request for a service it provides, or response)."""
+
+
+class RequestError(Exception):
+    """Raised by a service handler: answer the request with ``errnum`` and ``text``."""
+
+    def __init__(self, errnum: int, text: Optional[str] = None) -> None:
+        super().__init__(errnum, text)
+        self.errnum = errnum
+        self.text = text
+
+
+class _PeerService:
+    """A service provided by a peer: requests get the broker uuid pushed."""
+
+    __slots__ = ("peer", "broker_uuid")
+
+    def __init__(self, peer: Peer, broker_uuid: str) -> None:
+        self.peer = peer
+        self.broker_uuid = broker_uuid
+
+    def deliver(self, msg: Message) -> None:
+        msg.routes.append(self.broker_uuid)
+        msg.flags |= _ROUTE
+        self.peer.send(msg)
+
+
+class BuiltinService:
+    """A service implemented inside the broker: a table of methods with roles."""
+
+    peer = None
+
+    def __init__(self, router: "Router", name: str) -> None:
+        self.router = router
+        self.name = name
+        self.methods: dict[str, tuple[Handler, int]] = {}
+
+    def method(self, method: str, handler: Handler, roles: int = 0) -> None:
+        """Register ``NAME.method``; the owner is always allowed, ``roles`` adds more."""
+        self.methods[f"{self.name}.{method}"] = (handler, roles | FLUX_ROLE_OWNER)
+
+    def deliver(self, msg: Message) -> None:
+        entry = self.methods.get(msg.topic)  # type: ignore[arg-type]
+        router = self.router
+        if entry is None:
+            router.respond_error(msg, errno.ENOSYS, f"Unknown service method '{msg.topic}'")
+            return
+        handler, roles = entry
+        if not msg.rolemask & roles:
+            router.respond_error(msg, errno.EPERM, "Request requires owner credentials")
+            return
+        try:
+            handler(msg)
+        except RequestError as exc:
+            router.respond_error(msg, exc.errnum, exc.text)
+        except OSError as exc:  # e.g. payload_json() -> EPROTO
+            router.respond_error(msg, exc.errno or errno.EINVAL, None)
+        except Exception as exc:  # a service bug must not take the broker down
+            router.logger.exception("%s: unexpected error", msg.topic)
+            router.respond_error(msg, errno.EINVAL, f"internal error: {exc}"[:79])
+
+
+class Router:
+    """Routes requests to services and responses back along their route stack."""
+
+    def __init__(self, uuid: str, rank: int, owner: int) -> None:
+        self.uuid = uuid
+        self.rank = rank
+        self.owner = owner
+        self.services: dict[str, Any] = {}
+        self.peers: dict[str, Peer] = {}
+        self.event_handler: Optional[Callable[[Message], None]] = None
+        self.logger = logging.getLogger("flux.broker")
+        # message counters for broker.stats-get, indexed by message type
+        self.rx = [0] * 9
+        self.tx = [0] * 9
+
+    # -- table -------------------------------------------------------------------
+
+    def builtin(self, name: str) -> BuiltinService:
+        """Create and register a builtin service called ``name``."""
+        svc = BuiltinService(self, name)
+        self.services[name] = svc
+        return svc
+
+    def add_peer(self, peer: Peer) -> None:
+        """Make ``peer`` reachable for responses addressed to its uuid."""
+        self.peers[peer.uuid] = peer
+
+    def remove_peer(self, peer: Peer) -> None:
+        if self.peers.get(peer.uuid) is peer:
+            del self.peers[peer.uuid]
+        self.service_remove_peer(peer)
+
+    def service_add(self, name: str, peer: Peer) -> None:
+        """Route requests for ``name`` to ``peer``; EEXIST if taken."""
+        if not name or "." in name:
+            raise RequestError(errno.EINVAL, "invalid service name")
+        if name in self.services:
+            raise RequestError(errno.EEXIST)
+        self.services[name] = _PeerService(peer, self.uuid)
+
+    def service_remove(self, name: str, peer: Optional[Peer] = None) -> None:
+        """Unregister ``name`` (only if ``peer`` owns it, when given); ENOENT otherwise."""
+        svc = self.services.get(name)
+        if svc is None or svc.peer is None or (peer is not None and svc.peer is not peer):
+            raise RequestError(errno.ENOENT)
+        del self.services[name]
+
+    def service_remove_peer(self, peer: Peer) -> None:
+        for name in [n for n, s in self.services.items() if s.peer is peer]:
+            del self.services[name]
+
+    # -- requests --------------------------------------------------------------------
+
+    def request(self, msg: Message) -> None:
+        """Route a request whose sender's hops are already pushed."""
+        self.rx[1] += 1
+        topic = msg.topic
+        if topic is None:
+            self.respond_error(msg, errno.EPROTO)
+            return
+        nodeid = msg.aux1
+        if nodeid != _ANY:
+            if msg.flags & _UPSTREAM:
+                if nodeid == self.rank:  # the parent of a size-1 rank 0: none
+                    self.respond_error(msg, errno.EHOSTUNREACH)
+                    return
+            elif nodeid != self.rank:  # size 1: no other rank exists
+                self.respond_error(msg, errno.EHOSTUNREACH)
+                return
+        dot = topic.find(".")
+        svc = self.services.get(topic if dot < 0 else topic[:dot])
+        if svc is None:
+            self.respond_error(msg, errno.ENOSYS, f"No service matching {topic} is registered")
+            return
+        svc.deliver(msg)
+
+    # -- responses ---------------------------------------------------------------------
+
+    def response(self, msg: Message) -> None:
+        """Route a response (from a peer's service) back toward its requester."""
+        self.rx[2] += 1
+        self._route_response(msg)
+
+    def _route_response(self, msg: Message) -> None:
+        routes = msg.routes
+        if routes and routes[-1] == self.uuid:
+            routes.pop()
+        if not routes:
+            return  # addressed to the broker itself: nothing is waiting for it
+        peer = self.peers.get(routes[-1])
+        if peer is not None:
+            self.tx[2] += 1
+            peer.send(msg)
+
+    def respond(self, req: Message, payload: Any = None) -> None:
+        """Answer ``req`` from a builtin service (dict -> JSON, str -> string, bytes raw)."""
+        if req.flags & _NORESPONSE:
+            return
+        if payload is None:
+            data = None
+        elif isinstance(payload, dict):
+            data = encode_json(payload)
+        elif isinstance(payload, str):
+            data = payload.encode() + b"\0"
+        else:
+            data = bytes(payload) or None
+        self._route_response(self._derive(req, 0, data))
+
+    def respond_error(self, req: Message, errnum: int, text: Optional[str] = None) -> None:
+        """Answer ``req`` with an error number and optional text (RFC 6)."""
+        if req.flags & _NORESPONSE:
+            return
+        data = text.encode() + b"\0" if text else None
+        self._route_response(self._derive(req, errnum or errno.EINVAL, data))
+
+    def _derive(self, req: Message, errnum: int, data: Optional[bytes]) -> Message:
+        r = _new_message(Message)
+        r.type = _RESPONSE
+        flags = req.flags & ~(_PAYLOAD | _NORESPONSE)
+        if data:
+            flags |= _PAYLOAD
+        r.flags = flags
+        r.userid = self.owner
+        r.rolemask = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL
+        r.aux1 = errnum
+        r.aux2 = req.aux2
+        r.routes = req.routes[:]
+        r._topic = req._topic
+        r._topic_b = req._topic_b
+        r._payload = data
+        return r
+
+    # -- events ---------------------------------------------------------------------------
+
+    def event(self, msg: Message) -> None:
+        """A raw event from a peer: publish it (events.py installs the handler)."""
+        self.rx[4] += 1
+        if self.event_handler is not None:
+            self.event_handler(msg)
+
+
+def strerror(errnum: int) -> str:
+    return os.strerror(errnum)
