@@ -183,3 +183,19 @@ def _timed(env: dict) -> float:
     t0 = time.monotonic()
     assert flux("start", "true", env=env).returncode == 0
     return time.monotonic() - t0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc")
+def test_idle_broker_uses_no_cpu(instance):
+    with instance.client() as c:  # some traffic first: the busy-poll must end
+        for i in range(100):
+            c.rpc("broker.ping", {"seq": i, "pad": ""}, matchtag=i + 1)
+        time.sleep(0.05)
+        before = _cpu_seconds(instance.proc.pid)
+        time.sleep(1.0)
+        assert _cpu_seconds(instance.proc.pid) - before < 0.05

@@ -41,6 +41,10 @@ from .router import RequestError, Router
 __all__ = ["Broker", "BrokerError", "parse_setattr"]
 
 _TRUE = ("1", "true", "yes", "on")
+# After handling traffic the loop polls without sleeping this long (µs):
+# the next request of a client in a request/response loop usually arrives
+# within it, saving a process wake-up (bench/ping.py measures it).
+DEFAULT_SPIN_US = 150.0
 KILL_GRACE = 5.0  # seconds between forwarding a signal and SIGKILL
 
 
@@ -90,7 +94,14 @@ class Broker:
         self.size = 1
         self.owner = os.getuid()
         self.start_time = time.time()
-        self.loop = Loop()
+        spin = self.setattrs.pop("broker.spin-us", str(DEFAULT_SPIN_US))
+        try:
+            self.spin_us = float(spin)
+            if not 0 <= self.spin_us <= 100000:
+                raise ValueError
+        except ValueError:
+            raise BrokerError(f"broker.spin-us: invalid value {spin!r}") from None
+        self.loop = Loop(spin_us=self.spin_us)
         self.router = Router(self.uuid, self.rank, self.owner)
         self.attrs = Attrs()
         self.rundir_created = False
@@ -155,6 +166,7 @@ class Broker:
         for name, value in immutable.items():
             attrs.add(name, value, immutable=True)
         attrs.add("broker.starttime", f"{self.start_time:.6f}", immutable=True)
+        attrs.add("broker.spin-us", f"{self.spin_us:g}", immutable=True)
 
         self.log = Log(self.router, attrs, self.rank)
         self.router.logger.disabled = False
