@@ -357,3 +357,40 @@ def test_log_is_literal(h, shared_instance):
     mine = [line for line in lines if marker in line]
     assert any(line.endswith(f"{marker} %s %d %% {{x}}") for line in mine), mine
     assert any(line.endswith(f"{marker} bytes") for line in mine), mine
+
+
+def test_flux_core_handle_reachable_after_import_flux():
+    import subprocess
+
+    code = "import flux; print(flux.core.handle.Flux.__name__, flux.core.watchers.TimerWatcher.__name__)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["Flux", "TimerWatcher"]
+
+
+def test_recv_nonblock_reads_socket(h):
+    h.event_subscribe("nb.")
+    h.event_send("nb.x", {"v": 1})
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            msg = h.recv(FLUX_MSGTYPE_EVENT, flags=FLUX_O_NONBLOCK)
+            break
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "NONBLOCK recv never saw the event"
+            time.sleep(0.005)
+    assert msg.topic == "nb.x"
+    h.event_unsubscribe("nb.")
+
+
+def test_wait_for_zero_polls_socket(h):
+    f = h.rpc("broker.ping", {"p": 1})
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            assert f.wait_for(0) is f
+            break
+        except TimeoutError:
+            assert time.monotonic() < deadline, "wait_for(0) never saw the response"
+            time.sleep(0.005)
+    assert f.get()["p"] == 1

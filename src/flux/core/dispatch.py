@@ -280,14 +280,18 @@ class HandleCore:
             if ready():
                 return True
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        remaining = None if deadline is None else float(timeout)  # type: ignore[arg-type]
         while not ready():
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return False
+            if deadline is not None:
+                # the first pass always reads (a 0 timeout polls the socket once)
+                if remaining is None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
             try:
                 msgs = self.read(remaining)
             except OSError:
-                return ready()
+                break
             for msg in msgs:
                 if tag and msg.type == _RESPONSE and msg.aux2 == tag and not msg.routes:
                     fut = rpcs.get(tag)
@@ -295,9 +299,11 @@ class HandleCore:
                         fut._on_response(msg)
                         continue
                 self.backlog.append(msg)
+            if deadline is not None:
+                remaining = None
         if self.backlog:
             self.schedule_drain()
-        return True
+        return ready()
 
     def _drain_for(self, tag: int) -> None:
         """Deliver the backlogged responses for matchtag ``tag`` to its RPC."""
@@ -324,13 +330,14 @@ class HandleCore:
                 del backlog[i]
                 return msg
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        remaining = None if deadline is None else float(timeout)  # type: ignore[arg-type]
         while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining < 0:
-                return None
             msgs = self.read(remaining)
-            if not msgs and remaining is not None and remaining <= 0:
-                return None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if not msgs and remaining <= 0:
+                    return None
+                remaining = max(remaining, 0.0)
             for i, msg in enumerate(msgs):
                 if accept(msg):
                     backlog.extend(msgs[i + 1 :])
