@@ -1,0 +1,146 @@
+"""flux env, flux python, flux version, flux --help."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cmdhelpers import outside_env
+
+T = 15
+
+
+@pytest.fixture(scope="module")
+def inst(shared_instance):
+    return shared_instance
+
+
+def parse_exports(text):
+    out = {}
+    for line in text.splitlines():
+        assert line.startswith("export ") and line.endswith('"'), line
+        name, _, value = line[len("export "):].partition("=")
+        assert value.startswith('"')
+        out[name] = value[1:-1]
+    return out
+
+
+def test_env_inside(inst):
+    r = inst.run("env", timeout=T)
+    assert r.returncode == 0, r.stderr
+    env = parse_exports(r.stdout)
+    import flux
+
+    pkg_parent = str(Path(flux.__file__).resolve().parent.parent)
+    assert env["PYTHONPATH"].split(":")[0] == pkg_parent
+    assert env["PATH"].split(":")[0] == str(Path(inst.flux).parent)
+    assert env["FLUX_URI"] == inst.uri
+    assert "FLUX_MODULE_PATH" in env and "FLUX_EXEC_PATH" in env
+
+
+def test_env_outside(flux_cmd):
+    e = outside_env()
+    del e["FLUX_URI"]
+    r = subprocess.run([flux_cmd, "env"], env=e, capture_output=True, text=True, timeout=T)
+    assert (r.returncode, r.stderr) == (0, "")
+    env = parse_exports(r.stdout)
+    assert "FLUX_URI" not in env and "PYTHONPATH" in env and "PATH" in env
+
+
+def test_env_command(inst, flux_cmd):
+    r = inst.run("env", "sh", "-c", 'echo "$FLUX_URI|$PYTHONPATH"', timeout=T)
+    assert r.returncode == 0, r.stderr
+    uri, pypath = r.stdout.strip().split("|")
+    assert uri == inst.uri
+    import flux
+
+    assert pypath.split(":")[0] == str(Path(flux.__file__).resolve().parent.parent)
+    r = inst.run("env", "sh", "-c", "exit 7", timeout=T)
+    assert r.returncode == 7
+    r = inst.run("env", "flux", "getattr", "rank", timeout=T)  # PATH finds our flux
+    assert r.stdout == "0\n"
+    r = inst.run("env", "/nonexistent-cmd", timeout=T)
+    assert r.returncode == 1
+    assert r.stderr == "flux-env: execvp (/nonexistent-cmd): No such file or directory\n"
+
+
+def test_python(inst):
+    code = "import sys, flux; print(sys.executable); print(flux.Flux().attr_get('size'))"
+    r = inst.run("python", "-c", code, timeout=T)
+    assert r.returncode == 0, r.stderr
+    exe, size = r.stdout.splitlines()
+    assert os.path.realpath(exe) == os.path.realpath(sys.executable)
+    assert size == "1"
+    r = inst.run("python", "-c", "import sys; sys.exit(sys.argv[1:] == ['a', '-b'] and 5)", "a", "-b",
+                 timeout=T)
+    assert r.returncode == 5
+
+
+def test_version_inside(inst):
+    import flux
+
+    r = inst.run("version", timeout=T)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"commands:    \t\t{flux.__version__}\n"
+                        f"libflux-core:\t\t{flux.FLUX_CORE_COMPAT_VERSION}\n"
+                        f"broker:  \t\t0.88.0\n"
+                        f"FLUX_URI:\t\t{inst.uri}\n"
+                        "build-options:\t\t+pureflux\n")
+    assert inst.run("-V", timeout=T).stdout == r.stdout
+
+
+def test_version_outside(flux_cmd):
+    import flux
+
+    e = outside_env()
+    del e["FLUX_URI"]
+    r = subprocess.run([flux_cmd, "version"], env=e, capture_output=True, text=True, timeout=T)
+    assert r.returncode == 0
+    assert r.stdout == (f"commands:    \t\t{flux.__version__}\n"
+                        f"libflux-core:\t\t{flux.FLUX_CORE_COMPAT_VERSION}\n"
+                        "build-options:\t\t+pureflux\n")
+
+
+def test_help_lists_commands(flux_cmd):
+    r = subprocess.run([flux_cmd, "--help"], capture_output=True, text=True, timeout=T)
+    assert r.returncode == 0
+    listed = {line.split()[0] for line in r.stdout.splitlines() if line.startswith("   ")
+              and not line.strip().startswith("-")}
+    for name in ("ping", "getattr", "setattr", "lsattr", "dmesg", "logger", "event", "env",
+                 "python", "version"):
+        assert name in listed, name
+
+
+def test_every_command_module_has_summary():
+    import importlib
+    import pkgutil
+
+    import flux.cmd
+
+    for info in pkgutil.iter_modules(flux.cmd.__path__):
+        if info.name in ("main", "util") or info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"flux.cmd.{info.name}")
+        assert isinstance(getattr(mod, "SUMMARY", None), str), info.name
+
+
+def test_commands_import_cheaply():
+    """Starting a command must not pull in asyncio or argparse."""
+    code = ("import sys, flux.cmd.main as m\n"
+            "for n in ('ping','getattr','setattr','lsattr','dmesg','logger','event','env',"
+            "'python','version'):\n"
+            "    __import__('flux.cmd.' + n)\n"
+            "import flux.core.handle, flux.rpc\n"
+            "print(sorted(x for x in ('asyncio', 'argparse') if x in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=T)
+    assert r.stdout.strip() == "[]", r.stderr
+
+
+def test_command_help_options(flux_cmd):
+    for name in ("ping", "getattr", "setattr", "lsattr", "dmesg", "logger"):
+        r = subprocess.run([flux_cmd, name, "--help"], capture_output=True, text=True, timeout=T)
+        assert r.returncode == 0 and r.stdout.startswith(f"Usage: flux-{name}"), name
