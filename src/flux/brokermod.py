@@ -1,0 +1,380 @@
+"""Python broker modules: ``BrokerModule``, its handler decorators, ``BrokerLogger``.
+
+A broker module is a ``.py`` file loaded with ``flux module load``.  It runs in
+its own process (see :mod:`flux.core.module_exec`) connected to the broker by
+a socketpair, and defines either ``mod_main(h, *args)`` or exactly one
+:class:`BrokerModule` subclass::
+
+    from flux.brokermod import BrokerModule, request_handler
+
+    class Echo(BrokerModule):
+        @request_handler("echo", allow_guest=True)
+        def echo(self, msg):
+            self.handle.respond(msg, msg.payload)
+
+The public names are flux-core's, so module files written for flux-core load
+unchanged.
+
+``ffi`` and ``lib``: flux-core reaches libflux through cffi objects of these
+names, and its tests replace them with mocks.  Here they are small pure-Python
+shims with the few members this module uses (``ffi.NULL``, ``ffi.cast``,
+``ffi.string``; ``lib.flux_aux_get``, ``lib.flux_module_set_running``,
+``lib.flux_module_debug_test``, ``lib.FLUX_ROLE_OWNER``,
+``lib.FLUX_ROLE_USER``).  Every access goes through them at call time, so a
+test that patches ``flux.brokermod.ffi``/``lib`` sees its mocks used.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+
+from flux.constants import (
+    FLUX_MSGTYPE_EVENT,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_ROLE_OWNER,
+    FLUX_ROLE_USER,
+)
+
+__all__ = [
+    "BrokerLogger",
+    "BrokerModule",
+    "event_handler",
+    "request_handler",
+    "resolve_entry_point",
+]
+
+# syslog priorities (the values of syslog.LOG_*, without importing syslog)
+LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = range(8)
+
+DEBUG_FLAGS_KEY = "flux::debug_flags"
+
+
+# -- cffi stand-ins -------------------------------------------------------------------
+
+
+class _FFI:
+    """The part of a cffi ``FFI`` object that this module uses."""
+
+    NULL = None
+
+    @staticmethod
+    def cast(ctype, value):
+        return value
+
+    @staticmethod
+    def string(value):
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogateescape")
+        return bytes(value)
+
+
+def _core(handle):
+    """The handle core (``Flux.handle``) behind a Flux object or a core."""
+    return getattr(handle, "_core", handle)
+
+
+def _key(key):
+    return key.decode() if isinstance(key, bytes) else key
+
+
+class _Lib:
+    """The libflux functions and constants this module uses."""
+
+    FLUX_ROLE_OWNER = FLUX_ROLE_OWNER
+    FLUX_ROLE_USER = FLUX_ROLE_USER
+
+    @staticmethod
+    def flux_aux_get(handle, key):
+        value = _core(handle).aux.get(_key(key))
+        return _FFI.NULL if value is None else value
+
+    @staticmethod
+    def flux_aux_set(handle, key, value, destroy=None):
+        _core(handle).aux[_key(key)] = value
+        return 0
+
+    @staticmethod
+    def flux_module_set_running(handle):
+        hook = _core(handle).aux.get("flux::set_running")
+        if hook is None:
+            raise OSError(_errno.EINVAL, "set_running: not a broker module handle")
+        hook()
+        return 0
+
+    @staticmethod
+    def flux_module_debug_test(handle, flag, clear):
+        aux = _core(handle).aux
+        flags = aux.get(DEBUG_FLAGS_KEY) or 0
+        isset = bool(flags & flag)
+        if isset and clear:
+            aux[DEBUG_FLAGS_KEY] = flags & ~flag
+        return isset
+
+
+ffi = _FFI()
+lib = _Lib()
+
+
+# -- logging ----------------------------------------------------------------------------
+
+
+class BrokerLogger:
+    """Log to the broker (``flux dmesg``) with syslog severities.
+
+    ``level`` is the threshold: messages with a priority numerically greater
+    (less severe) are dropped here.  The default passes everything, leaving
+    the filtering to the broker's own log level, as for C modules.
+    """
+
+    LEVEL_NAMES = {
+        "emerg": LOG_EMERG,
+        "alert": LOG_ALERT,
+        "crit": LOG_CRIT,
+        "err": LOG_ERR,
+        "warning": LOG_WARNING,
+        "notice": LOG_NOTICE,
+        "info": LOG_INFO,
+        "debug": LOG_DEBUG,
+    }
+    # accepted spellings besides the syslog ones
+    _ALIASES = {"emergency": LOG_EMERG, "critical": LOG_CRIT, "error": LOG_ERR, "warn": LOG_WARNING}
+
+    def __init__(self, h):
+        self._h = h
+        self._level = LOG_DEBUG
+
+    @property
+    def level(self):
+        """The threshold as an int syslog priority (0 = emerg ... 7 = debug)."""
+        return self._level
+
+    @level.setter
+    def level(self, value):
+        self._level = self._parse_level(value)
+
+    @property
+    def level_name(self):
+        for name, num in self.LEVEL_NAMES.items():
+            if num == self._level:
+                return name
+        return str(self._level)  # pragma: no cover - unreachable
+
+    @classmethod
+    def _parse_level(cls, value):
+        if isinstance(value, str):
+            key = value.strip().lower()
+            if key in cls.LEVEL_NAMES:
+                return cls.LEVEL_NAMES[key]
+            if key in cls._ALIASES:
+                return cls._ALIASES[key]
+            if key.isdigit():
+                value = int(key)
+            else:
+                names = ", ".join(cls.LEVEL_NAMES)
+                raise ValueError(f"invalid log level {value!r} (expected one of {names} or 0-7)")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"invalid log level {value!r}")
+        if not LOG_EMERG <= value <= LOG_DEBUG:
+            raise ValueError(f"invalid log level {value!r} (must be 0-7)")
+        return value
+
+    def __call__(self, level, msg):
+        if level <= self._level:
+            self._h.log(level, msg)
+
+    def debug(self, msg):
+        self(LOG_DEBUG, msg)
+
+    def info(self, msg):
+        self(LOG_INFO, msg)
+
+    def notice(self, msg):
+        self(LOG_NOTICE, msg)
+
+    def warning(self, msg):
+        self(LOG_WARNING, msg)
+
+    def error(self, msg):
+        self(LOG_ERR, msg)
+
+    def critical(self, msg):
+        self(LOG_CRIT, msg)
+
+    def alert(self, msg):
+        self(LOG_ALERT, msg)
+
+    def emerg(self, msg):
+        self(LOG_EMERG, msg)
+
+
+# -- decorators --------------------------------------------------------------------------
+
+
+def request_handler(topic, prefix=True, allow_guest=False):
+    """Register the decorated method for requests to ``<name>.<topic>``.
+
+    ``prefix=False`` uses ``topic`` as is; ``allow_guest=True`` also accepts
+    requests from users other than the instance owner (FLUX_ROLE_USER).
+    """
+
+    def decorator(func):
+        func._flux_handler = {
+            "msgtype": FLUX_MSGTYPE_REQUEST,
+            "topic": topic,
+            "prefix": prefix,
+            "allow_guest": allow_guest,
+        }
+        return func
+
+    return decorator
+
+
+def event_handler(topic, prefix=True):
+    """Register the decorated method for events ``<name>.<topic>`` (subscribed automatically)."""
+
+    def decorator(func):
+        func._flux_handler = {
+            "msgtype": FLUX_MSGTYPE_EVENT,
+            "topic": topic,
+            "prefix": prefix,
+        }
+        return func
+
+    return decorator
+
+
+# -- the base class -------------------------------------------------------------------------
+
+
+class BrokerModule:
+    """Base class for Python broker modules.
+
+    ``BrokerModule(h, *args)`` looks up the module name the broker assigned,
+    registers every method tagged by :func:`request_handler` or
+    :func:`event_handler` (subscribing to the events), and creates
+    ``self.log``.  :meth:`run` runs the reactor until :meth:`stop`,
+    :meth:`stop_error`, or ``flux module remove``.
+    """
+
+    def __init__(self, h, *args):
+        self._h = h
+        self._args = tuple(args)
+        self._error = False
+        ptr = lib.flux_aux_get(h.handle, b"flux::name")
+        if ptr == ffi.NULL:
+            self._name = "unknown"
+        else:
+            name = ffi.string(ffi.cast("char *", ptr))
+            self._name = name.decode("utf-8") if isinstance(name, bytes) else str(name)
+        self.log = BrokerLogger(h)
+        self._watchers = []
+        self._register_handlers()
+
+    def _register_handlers(self):
+        cls = type(self)
+        seen = set()
+        for klass in cls.__mro__:
+            for attr, func in vars(klass).items():
+                if attr in seen:
+                    continue
+                seen.add(attr)
+                info = getattr(func, "_flux_handler", None)
+                if not isinstance(info, dict) or not callable(func):
+                    continue
+                topic = info["topic"]
+                if isinstance(topic, bytes):
+                    topic = topic.decode()
+                if info.get("prefix", True):
+                    topic = f"{self._name}.{topic}"
+                msgtype = info["msgtype"]
+                rolemask = None
+                if msgtype == FLUX_MSGTYPE_EVENT:
+                    self._h.event_subscribe(topic)
+                elif info.get("allow_guest"):
+                    rolemask = lib.FLUX_ROLE_OWNER | lib.FLUX_ROLE_USER
+                method = getattr(self, attr)
+                watcher = self._h.msg_watcher_create(
+                    _dispatcher(method), msgtype, topic, rolemask=rolemask
+                )
+                watcher.start()
+                self._watchers.append(watcher)
+
+    @property
+    def handle(self):
+        """The underlying ``flux.Flux`` handle."""
+        return self._h
+
+    @property
+    def name(self):
+        """The module name as assigned by the broker."""
+        return self._name
+
+    @property
+    def args(self):
+        """Tuple of module arguments passed at load time."""
+        return self._args
+
+    def set_running(self):
+        """Tell the broker the module is running (``flux module load`` returns)."""
+        lib.flux_module_set_running(self._h.handle)
+
+    def debug_test(self, flag, clear=False):
+        """True if debug bit(s) ``flag`` are set (by ``flux module debug``); optionally clear them."""
+        return bool(lib.flux_module_debug_test(self._h.handle, flag, clear))
+
+    def stop(self):
+        """Stop the reactor: :meth:`run` returns normally."""
+        self._h.reactor_stop()
+
+    def stop_error(self):
+        """Stop the reactor with an error: :meth:`run` raises OSError."""
+        self._error = True
+        self._h.reactor_stop_error()
+
+    def run(self):
+        """Run the reactor until stopped.
+
+        Raises OSError if the reactor stopped with an error (:meth:`stop_error`);
+        an exception raised by a handler propagates as is.
+        """
+        self._error = False
+        rc = self._h.reactor_run()
+        if rc < 0 or self._error:
+            self._error = False
+            raise OSError(f"{self._name}: reactor stopped with an error")
+        return rc
+
+
+def _dispatcher(method):
+    def callback(h, watcher, msg, args):
+        method(msg)
+
+    return callback
+
+
+def resolve_entry_point(module):
+    """The callable ``entry(h, *args)`` of a loaded module file.
+
+    ``mod_main`` if defined; else the one BrokerModule subclass defined in the
+    module's namespace, wrapped as ``Cls(h, *args).run()``; ValueError if
+    there are several subclasses or none.
+    """
+    mod_main = getattr(module, "mod_main", None)
+    if mod_main is not None:
+        return mod_main
+    classes = []
+    for value in vars(module).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, BrokerModule)
+            and value is not BrokerModule
+            and value not in classes
+        ):
+            classes.append(value)
+    if len(classes) == 1:
+        cls = classes[0]
+        return lambda h, *args: cls(h, *args).run()
+    if classes:
+        names = ", ".join(sorted(c.__name__ for c in classes))
+        raise ValueError(f"multiple BrokerModule subclasses found ({names}); define mod_main()")
+    raise ValueError("no mod_main() or BrokerModule subclass found")

@@ -1,0 +1,432 @@
+"""The Python broker module runtime: what runs inside a module process.
+
+``main([PATH])`` is ``flux module-python-exec PATH``.  The broker normally
+forks a process that calls it directly (its modules are already imported);
+with the exec form (``-S module.exec=1``) a fresh ``flux module-python-exec``
+runs it.  Both follow flux-core's module life cycle on ``$FLUX_MODULE_URI``
+(``fd://N``, one end of a socketpair):
+
+1. receive the ``welcome`` request (args, immutable attributes, config, name,
+   uuid) and never answer it; cache attributes and config in the handle;
+2. subscribe ``<name>.stats-clear`` and register the default methods
+   (ping, stats-get, stats-clear, debug, rusage, config-reload,
+   config-update, shutdown);
+3. report RUNNING (``module.status {"status":1}``, no response) on the first
+   reactor iteration, or earlier if the module calls ``set_running()``;
+4. import PATH, find its entry point, call ``mod_main(h, *args)``;
+5. map the outcome to an errno (OSError -> its errno, ValueError -> EINVAL,
+   anything else -> ECONNRESET with a traceback), then finalize:
+   ``module.status {"status":2}`` as an RPC (10 s), ENOSYS for requests
+   still queued, ``module.status {"status":3,"errnum":E}``.
+
+pureflux adds an optional ``"errstr"`` to the EXITED status so ``flux module
+load`` can print why initialization failed; brokers that do not know the key
+ignore it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+from flux.constants import (
+    FLUX_MODSTATE_EXITED,
+    FLUX_MODSTATE_FINALIZING,
+    FLUX_MODSTATE_RUNNING,
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGTYPE_EVENT,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_ROLE_ALL,
+    FLUX_ROLE_USER,
+    FLUX_RPC_NORESPONSE,
+)
+
+__all__ = ["main", "initialize", "register_handlers", "finalize", "load_file", "USAGE"]
+
+USAGE = "Usage: flux module-python-exec PATH"
+PROG = "flux-module-python-exec"
+FINALIZE_TIMEOUT = 10.0
+LOG_CRIT, LOG_ERR, LOG_INFO = 2, 3, 6
+
+_TYPES = {1: "request", 2: "response", 4: "event", 8: "control"}
+
+
+def _err(text: str) -> None:
+    try:
+        sys.stderr.write(f"{PROG}: {text}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+# -- 1. welcome ----------------------------------------------------------------------
+
+
+def initialize(h):
+    """Receive the welcome and set up the handle; returns (name, uuid, args)."""
+    msg = h.recv(type_mask=FLUX_MSGTYPE_REQUEST, topic_glob="welcome")
+    obj = msg.payload_json() if msg is not None else None
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        raise OSError(errno.EPROTO, "malformed welcome message")
+    core = h._core
+    name = obj["name"]
+    uuid = obj.get("uuid") or ""
+    attrs = obj.get("attrs") or {}
+    if isinstance(attrs, dict):
+        core.attr_cache.update({k: v for k, v in attrs.items() if isinstance(v, str)})
+        rank = attrs.get("rank")
+        if isinstance(rank, str) and rank.isdigit():
+            core.rank = int(rank)
+    conf = obj.get("conf")
+    core.conf = conf if isinstance(conf, dict) else {}
+    core.aux["flux::name"] = name
+    core.aux["flux::uuid"] = uuid
+    core.aux["flux::log_appname"] = name
+    core.aux.setdefault("flux::debug_flags", 0)
+    args = obj.get("args") or []
+    # flux-core joins the args with spaces and the loader splits them again
+    args = " ".join(str(a) for a in args).split()
+    return name, uuid, args
+
+
+# -- 2./3. default methods and RUNNING ------------------------------------------------------
+
+
+class _Stats:
+    """Message counters behind ``NAME.stats-get`` (hooked into the connection)."""
+
+    def __init__(self, conn) -> None:
+        self.tx = {1: 0, 2: 0, 4: 0, 8: 0}
+        self.rx = {1: 0, 2: 0, 4: 0, 8: 0}
+        tx = self.tx
+        rx = self.rx
+        send = conn.send
+        read_nowait = conn.read_nowait
+
+        def counting_send(msg):
+            send(msg)
+            tx[msg.type] = tx.get(msg.type, 0) + 1
+
+        def counting_read():
+            msgs = read_nowait()
+            for m in msgs:
+                rx[m.type] = rx.get(m.type, 0) + 1
+            return msgs
+
+        conn.send = counting_send
+        conn.read_nowait = counting_read
+
+    def clear(self) -> None:
+        for d in (self.tx, self.rx):
+            for k in d:
+                d[k] = 0
+
+    def get(self) -> dict:
+        return {
+            "tx": {_TYPES[k]: self.tx.get(k, 0) for k in (1, 2, 4, 8)},
+            "rx": {_TYPES[k]: self.rx.get(k, 0) for k in (1, 2, 4, 8)},
+        }
+
+
+def _make_set_running(h):
+    state = {"sent": False}
+
+    def set_running() -> None:
+        if state["sent"]:
+            return
+        state["sent"] = True
+        try:
+            h.rpc("module.status", {"status": FLUX_MODSTATE_RUNNING}, flags=FLUX_RPC_NORESPONSE)
+        except OSError:
+            pass
+
+    return set_running
+
+
+def register_handlers(h, name: str, uuid: str):
+    """Default methods, the stats-clear subscription, the one-shot RUNNING report."""
+    core = h._core
+    stats = _Stats(core.conn)
+    core.aux["flux::stats"] = stats
+    set_running = _make_set_running(h)
+    core.aux["flux::set_running"] = set_running
+
+    def ping(h, w, msg, arg):
+        obj = msg.payload_json() if msg.payload_bytes else {}
+        if not isinstance(obj, dict):
+            h.respond_error(msg, errno.EPROTO, None)
+            return
+        obj["route"] = f"{msg.route_string()}!{uuid[:8]}"
+        obj["userid"] = msg.userid
+        obj["rolemask"] = msg.rolemask
+        obj["rank"] = h.get_rank()
+        h.respond(msg, obj)
+
+    def stats_get(h, w, msg, arg):
+        h.respond(msg, stats.get())
+
+    def stats_clear(h, w, msg, arg):
+        stats.clear()
+        if msg.type == FLUX_MSGTYPE_REQUEST:
+            h.respond(msg)
+
+    def debug(h, w, msg, arg):
+        try:
+            obj = msg.payload_json()
+            op = obj["op"]
+            value = obj["flags"]
+        except (OSError, KeyError, TypeError):
+            h.respond_error(msg, errno.EPROTO, None)
+            return
+        if not isinstance(value, int) or isinstance(value, bool):
+            h.respond_error(msg, errno.EPROTO, None)
+            return
+        flags = core.aux.get("flux::debug_flags") or 0
+        if op == "setbit":
+            flags |= value
+        elif op == "clrbit":
+            flags &= ~value
+        elif op == "set":
+            flags = value
+        elif op == "clr":
+            flags = 0
+        else:
+            h.respond_error(msg, errno.EPROTO, f"unknown debug op {op!r}")
+            return
+        core.aux["flux::debug_flags"] = flags
+        h.respond(msg, {"flags": flags})
+
+    def rusage(h, w, msg, arg):
+        import resource
+
+        who = "self"
+        if msg.payload_bytes:
+            try:
+                who = msg.payload_json().get("who", "self")
+            except (OSError, AttributeError):
+                h.respond_error(msg, errno.EPROTO, None)
+                return
+        table = {"self": resource.RUSAGE_SELF, "children": resource.RUSAGE_CHILDREN}
+        if hasattr(resource, "RUSAGE_THREAD"):
+            table["thread"] = resource.RUSAGE_THREAD
+        if who not in table:
+            h.respond_error(msg, errno.EINVAL, f"unknown rusage target {who!r}")
+            return
+        ru = resource.getrusage(table[who])
+        out = {"utime": ru.ru_utime, "stime": ru.ru_stime}
+        for field in ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
+                      "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw"):
+            out[field] = getattr(ru, "ru_" + field)
+        h.respond(msg, out)
+
+    def config_update(h, w, msg, arg):
+        try:
+            conf = msg.payload_json() if msg.payload_bytes else {}
+        except OSError:
+            h.respond_error(msg, errno.EPROTO, None)
+            return
+        if not isinstance(conf, dict):
+            h.respond_error(msg, errno.EPROTO, None)
+            return
+        core.conf = conf
+        h._cached_config = None
+        h.respond(msg)
+
+    def shutdown(h, w, msg, arg):
+        h.reactor_stop()
+
+    table = [
+        ("ping", ping, FLUX_ROLE_USER, FLUX_MSGTYPE_REQUEST),
+        ("stats-get", stats_get, FLUX_ROLE_ALL, FLUX_MSGTYPE_REQUEST),
+        ("stats-clear", stats_clear, None, FLUX_MSGTYPE_REQUEST),
+        ("stats-clear", stats_clear, None, FLUX_MSGTYPE_EVENT),
+        ("debug", debug, None, FLUX_MSGTYPE_REQUEST),
+        ("rusage", rusage, FLUX_ROLE_USER, FLUX_MSGTYPE_REQUEST),
+        ("config-reload", config_update, None, FLUX_MSGTYPE_REQUEST),
+        ("config-update", config_update, None, FLUX_MSGTYPE_REQUEST),
+        ("shutdown", shutdown, None, FLUX_MSGTYPE_REQUEST),
+    ]
+    watchers = []
+    for method, cb, roles, mtype in table:
+        w = h.msg_watcher_create(cb, mtype, f"{name}.{method}", rolemask=roles)
+        w.start()
+        watchers.append(w)
+    core.aux["flux::default_watchers"] = watchers
+    h.event_subscribe(f"{name}.stats-clear")
+
+    def on_prepare(h, w, revents, arg):
+        w.stop()
+        w.destroy()
+        set_running()
+
+    p = h.prepare_watcher_create(on_prepare)
+    p.start()
+    core.aux["flux::running_watcher"] = p
+    return set_running
+
+
+# -- 4. the module file --------------------------------------------------------------------
+
+
+def load_file(path: str):
+    """Import the module file at ``path`` as a fresh module object."""
+    import importlib.util
+
+    stem = os.path.splitext(os.path.basename(path))[0] or "module"
+    modname = stem if stem.isidentifier() and stem not in sys.modules else f"flux_module_{abs(hash(path))}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: not a Python module file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(modname, None)
+        raise
+    return module
+
+
+# -- 5. finalize -------------------------------------------------------------------------------
+
+
+def finalize(h, errnum: int, errstr=None) -> None:
+    """FINALIZING (wait for the ack), ENOSYS for queued requests, EXITED."""
+    core = h._core
+    if core.lost is not None:
+        return
+    try:
+        f = h.rpc("module.status", {"status": FLUX_MODSTATE_FINALIZING})
+        f.wait_for(FINALIZE_TIMEOUT)
+        f.get()
+    except OSError:
+        if core.lost is not None:
+            return
+    pending = list(core.backlog)
+    core.backlog.clear()
+    try:
+        while True:
+            more = core.conn.read_nowait()
+            if not more:
+                break
+            pending.extend(more)
+    except OSError:
+        return
+    for msg in pending:
+        if msg.type == FLUX_MSGTYPE_REQUEST and not msg.flags & FLUX_MSGFLAG_NORESPONSE:
+            try:
+                h.respond_error(msg, errno.ENOSYS, None)
+            except OSError:
+                return
+    payload = {"status": FLUX_MODSTATE_EXITED, "errnum": int(errnum)}
+    if errnum and errstr:
+        payload["errstr"] = str(errstr)[:200]
+    try:
+        h.rpc("module.status", payload, flags=FLUX_RPC_NORESPONSE)
+    except OSError:
+        pass
+
+
+def _log(h, level: int, text: str) -> bool:
+    try:
+        h.log(level, text)
+        return True
+    except Exception:  # noqa: BLE001 - the link may be gone
+        return False
+
+
+def _stderr_echoed(h, level: int) -> bool:
+    """True if the broker prints a record of ``level`` on its stderr itself."""
+    try:
+        return level <= int(h.attr_get("log-stderr-level"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def run_module(h, path: str, name: str, args: list):
+    """Import, resolve and call the entry point; returns (errnum, errstr)."""
+    from flux.brokermod import resolve_entry_point
+
+    try:
+        module = load_file(path)
+        entry = resolve_entry_point(module)
+        entry(h, *args)
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            return 0, None
+        text = f"exited with status {exc.code}"
+        _report(h, name, text)
+        return errno.ECONNRESET, text
+    except ValueError as exc:
+        text = str(exc) or "Invalid argument"
+        _report(h, name, text)
+        return errno.EINVAL, text
+    except OSError as exc:
+        code = exc.errno or errno.ECONNRESET
+        text = exc.strerror or str(exc) or os.strerror(code)
+        _report(h, name, text)
+        return code, text
+    except BaseException as exc:  # noqa: BLE001 - any failure ends the module
+        import traceback
+
+        tb = traceback.format_exc()
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if not (_log(h, LOG_ERR, f"{name}: {tb}") and _stderr_echoed(h, LOG_ERR)):
+            sys.stderr.write(tb)
+            sys.stderr.flush()
+        return errno.ECONNRESET, text
+    return 0, None
+
+
+def _report(h, name: str, text: str) -> None:
+    if not (_log(h, LOG_ERR, f"{name}: {text}") and _stderr_echoed(h, LOG_ERR)):
+        _err(f"{name}: {text}")
+
+
+def _set_title(name: str) -> None:
+    """Name the process after the module (what ``ps`` and ``top`` show), if cheap."""
+    ctypes = sys.modules.get("ctypes")
+    if ctypes is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+
+
+def main(argv) -> int:
+    """``flux module-python-exec PATH``; returns the process exit code."""
+    argv = list(argv)
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        _err(USAGE)
+        return 1
+    path = argv[0]
+    uri = os.environ.get("FLUX_MODULE_URI")
+    if not uri:
+        _err("FLUX_MODULE_URI is not set (this command is run by the broker)")
+        return 1
+    from flux.core.handle import Flux
+
+    try:
+        h = Flux(uri)
+        name, uuid, args = initialize(h)
+    except OSError as exc:
+        _err(f"{path}: {exc.strerror or exc}")
+        return 1
+    _set_title(name)
+    sys.argv = [path, *args]
+    try:
+        register_handlers(h, name, uuid)
+    except OSError as exc:
+        _err(f"{name}: {exc.strerror or exc}")
+        return 1
+    errnum, errstr = run_module(h, path, name, args)
+    finalize(h, errnum, errstr)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return 1 if errnum else 0
