@@ -180,6 +180,9 @@ class Broker:
                                    allow_root_owner=allow_root, log=self.log.log)
         self.events.sinks.append(self.connector)
         self._register_services()
+        from .modules import ModuleManager
+
+        self.modules = ModuleManager(self)  # Python broker modules, the module service
         # remaining -S values: runtime attributes (validated) or new ones
         for name, value in sa.items():
             if name in attrs:
@@ -369,6 +372,7 @@ class Broker:
     def cleanup(self) -> None:
         """Release everything: program leftovers, connections, socket, rundir."""
         self.heartbeat.stop()
+        self.modules.close()  # unload modules (shutdown, then SIGKILL), reap them
         if self.proc is not None and self.proc_status is None:
             self._signal_program(signal.SIGKILL)
             try:
