@@ -168,3 +168,18 @@ def test_attach_repeat_timer_and_await_mix(h):
 
     run(main())
     assert n["i"] == 5
+
+
+def test_sync_use_after_asyncio_run(h):
+    async def once():
+        return (await h.rpc("broker.ping", {"a": 1}))["a"]
+
+    assert run(once()) == 1
+    # the asyncio loop is closed now: the reactor must take over again
+    got = []
+    h.rpc("broker.ping", {"b": 2}).then(lambda f: got.append(f.get()["b"]))
+    h.timer_watcher_create(0.01, lambda *a: got.append("t")).start()
+    h.reactor_run()
+    assert sorted(got, key=str) == [2, "t"]
+    assert h.rpc("broker.ping", {"c": 3}).get()["c"] == 3
+    assert run(once()) == 1  # and a new asyncio loop works again

@@ -35,6 +35,25 @@ class Future:
     # it (``self`` unless this wraps another future).
     _s: "Future"
 
+    # Defaults for the state :meth:`_init_state` sets, as class attributes so
+    # that a new RPC only assigns what differs (RPC creation is a hot path).
+    # ``_queue`` and ``_listeners`` are created on first use.
+    _core: Optional["HandleCore"] = None
+    _current: Optional[tuple[int, Any, Optional[str]]] = None
+    _queue: Optional[deque] = None
+    _cb: Optional[Callable[..., Any]] = None
+    _cb_args: tuple = ()
+    _cb_kwargs: dict = {}  # replaced, never mutated
+    _owner: Optional["Future"] = None
+    _stopped = False
+    _done = False
+    _counted = False
+    _timer: Any = None
+    _invoke_pending = False
+    _listeners: Optional[list[Callable[[], None]]] = None
+    _flux: Optional["Flux"] = None
+    _tag = 0
+
     def __init__(self, future_handle: Any = None, prefixes: Any = None, pimpl_t: Any = None) -> None:
         if isinstance(future_handle, Future):
             self._s = future_handle._s
@@ -45,7 +64,7 @@ class Future:
     def _init_state(self, core: Optional["HandleCore"]) -> None:
         self._core = core
         self._current: Optional[tuple[int, Any, Optional[str]]] = None
-        self._queue: deque = deque()
+        self._queue = deque()
         self._cb: Optional[Callable[..., Any]] = None
         self._cb_args: tuple = ()
         self._cb_kwargs: dict = {}
@@ -55,7 +74,7 @@ class Future:
         self._counted = False
         self._timer: Any = None
         self._invoke_pending = False
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners = []
         self._flux: Optional["Flux"] = None
         self._tag = 0
 
@@ -65,11 +84,27 @@ class Future:
         s = self._s
         if s._current is None:
             s._current = result
-            s._notify()
+            if s._cb is not None or s._timer is not None:
+                s._notify()
         else:
-            s._queue.append(result)
-        for listener in list(s._listeners):
-            listener()
+            queue = s._queue
+            if queue is None:
+                queue = s._queue = deque()
+            queue.append(result)
+        if s._listeners:
+            for listener in list(s._listeners):
+                listener()
+
+    def _add_listener(self, listener: Callable[[], None]) -> None:
+        s = self._s
+        if s._listeners is None:
+            s._listeners = []
+        s._listeners.append(listener)
+
+    def _remove_listener(self, listener: Callable[[], None]) -> None:
+        listeners = self._s._listeners
+        if listeners and listener in listeners:
+            listeners.remove(listener)
 
     def _notify(self) -> None:
         s = self._s
@@ -144,7 +179,7 @@ class Future:
             return False
         if core.lost is not None and s._tag:
             return s._current is not None
-        return core.wait_for(lambda: s._current is not None, s._tag, timeout)
+        return core.wait_future(s, timeout)
 
     def wait_for(self, timeout: float = -1.0) -> "Future":
         """Wait up to ``timeout`` seconds (-1: forever, 0: poll).
@@ -298,7 +333,7 @@ class WaitAllFuture(Future):
         self.children[name] = child
         if self._core is None and child._s._core is not None:
             self._core = child._s._core
-        child._s._listeners.append(self._check)
+        child._add_listener(self._check)
         self._check()
 
     def _check(self) -> None:

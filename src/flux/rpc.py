@@ -54,9 +54,9 @@ class RPC(Future):
     ) -> None:
         self._s = self
         core = flux_handle._core
-        self._init_state(core)
+        self._core = core  # the rest of the state starts at the class defaults
         self.flux_handle = flux_handle
-        topic_b = encode_topic(topic)
+        topic_b = topic.encode("utf-8", "surrogateescape") if type(topic) is str else encode_topic(topic)
         msg = _new_message(Message)
         msg.type = FLUX_MSGTYPE_REQUEST
         msg.flags = _BASE_FLAGS
@@ -113,7 +113,10 @@ class RPC(Future):
 
     def get(self) -> Any:
         """The response payload decoded from JSON, or None when it has none."""
-        msg = self._result()[1]
+        result = self._s._current
+        if result is None or result[0]:
+            result = self._result()
+        msg = result[1]
         if msg is None or msg._payload is None:
             return None
         return msg.payload

@@ -103,7 +103,7 @@ async def _wait_ready(fut: "Future") -> None:
         if not waiter.done():
             waiter.set_result(None)
 
-    s._listeners.append(wake)
+    s._add_listener(wake)
     drv.hold()
     try:
         if core.backlog:
@@ -113,7 +113,7 @@ async def _wait_ready(fut: "Future") -> None:
         if s._current is None:
             await waiter
     finally:
-        s._listeners.remove(wake)
+        s._remove_listener(wake)
         drv.release()
 
 

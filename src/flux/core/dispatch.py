@@ -148,8 +148,12 @@ class HandleCore:
         if self.users == 1:
             if self._src is not None and not self.conn.closed:
                 self._src.start()
-            if self.aio_loop is not None:
-                self.aio_loop.attach()
+            drv = self.aio_loop
+            if drv is not None:
+                if drv.loop.is_closed():  # e.g. after asyncio.run() returned
+                    self.aio_loop = None
+                else:
+                    drv.attach()
         if self.backlog:
             self.schedule_drain()
 
@@ -217,11 +221,10 @@ class HandleCore:
         """Wait up to ``timeout`` for messages; [] on timeout."""
         conn = self.conn
         try:
-            msgs = conn.read_nowait()
-            if msgs:
-                return msgs
             if timeout is not None and timeout <= 0:
-                return []
+                return conn.read_nowait()
+            # poll before reading: right after a send the answer is rarely
+            # there yet, and a recv() failing with EAGAIN costs more than poll
             if not conn.wait_readable(timeout):
                 return []
             return conn.read_nowait()
@@ -263,6 +266,35 @@ class HandleCore:
         dispatch = self.dispatch
         for msg in msgs:
             dispatch(msg)
+
+    def wait_future(self, fut: "Future", timeout: Optional[float]) -> bool:
+        """Block until future state ``fut`` has a result (the hot path of get()).
+
+        Same rules as :meth:`wait_for`, without a ``ready`` callable.
+        """
+        if timeout is not None or self.backlog or not fut._tag:
+            return self.wait_for(lambda: fut._current is not None, fut._tag, timeout)
+        tag = fut._tag
+        rpcs = self.rpcs
+        conn = self.conn
+        backlog = self.backlog
+        while fut._current is None:
+            try:
+                conn.wait_readable(None)
+                msgs = conn.read_nowait()
+            except (ConnectionLost, ProtocolError) as exc:
+                self.connection_lost(exc)
+                break
+            for msg in msgs:
+                if msg.aux2 == tag and msg.type == _RESPONSE and not msg.routes:
+                    f = rpcs.get(tag)
+                    if f is not None:
+                        f._on_response(msg)
+                        continue
+                backlog.append(msg)
+        if backlog:
+            self.schedule_drain()
+        return fut._current is not None
 
     def wait_for(self, ready: Callable[[], bool], tag: int, timeout: Optional[float]) -> bool:
         """Block until ``ready()``; messages for others go to the backlog.

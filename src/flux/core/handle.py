@@ -31,6 +31,7 @@ from flux.message import Message, payload_bytes
 __all__ = ["Flux"]
 
 _DEFAULT_URI = "local:///run/flux/local"
+_RPC: Any = None  # flux.rpc.RPC, imported on first use
 
 
 def _check_topic(topic: Any) -> str:
@@ -324,9 +325,10 @@ class Flux:
 
     def rpc(self, topic: str | bytes, payload: Any = None, nodeid: int = FLUX_NODEID_ANY, flags: int = 0) -> Any:
         """Send a request now; return the :class:`flux.rpc.RPC` future of its response."""
-        from flux.rpc import RPC
-
-        return RPC(self, topic, payload, nodeid, flags)
+        global _RPC
+        if _RPC is None:
+            from flux.rpc import RPC as _RPC
+        return _RPC(self, topic, payload, nodeid, flags)
 
     # -- events -------------------------------------------------------------------------------
 
