@@ -396,3 +396,28 @@ def test_service_disconnect_gives_enosys(h, shared_instance):
                 break
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def test_streaming_callback_exception_stops_stream(h, shared_instance):
+    with ServiceThread(shared_instance.uri, "strx", {"strx.get": stream_service}):
+        calls = []
+
+        def cb(f):
+            calls.append(f.get()["i"])
+            raise LookupError("stream cb failed")
+
+        h.rpc("strx.get", {"count": 3}, flags=FLUX_RPC_STREAMING).then(cb)
+        with pytest.raises(LookupError):
+            h.reactor_run()
+        t0 = time.monotonic()
+        h.reactor_run()  # the failed future does not fire again or keep the loop
+        assert calls == [0] and time.monotonic() - t0 < 2
+
+
+def test_pending_exception_wins_over_get_error(h):
+    flux.core.handle.Flux.set_exception(KeyError("pending"))
+    try:
+        with pytest.raises(KeyError):
+            h.rpc("nosuch.service").get()
+    finally:
+        flux.core.handle.Flux.set_exception(None)

@@ -324,3 +324,52 @@ def test_sigint_watcher_does_not_keep_loop_alive(shared_instance):
                        capture_output=True, text=True, timeout=15)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "done True"
+
+
+CTRL_C_GET = r"""
+import flux
+h = flux.Flux()
+h.event_subscribe("never.")
+print("waiting", flush=True)
+h.event_recv()
+print("returned", flush=True)
+"""
+
+
+def test_ctrl_c_during_blocking_recv(shared_instance):
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_GET], env=shared_instance.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "waiting"
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "KeyboardInterrupt" in err and "returned" not in out
+
+
+def test_then_after_result_arrived(h):
+    f = h.rpc("broker.ping", {"late": 1})
+    f.wait_for(5)
+    got = []
+    f.then(lambda fut: got.append(fut.get()["late"]))
+    h.reactor_run()
+    assert got == [1]
+
+
+def test_reactor_run_explicit_reactor_and_flags(h):
+    from flux.constants import FLUX_REACTOR_NOWAIT, FLUX_REACTOR_ONCE
+
+    fired = []
+    h.timer_watcher_create(0, lambda *a: fired.append(1)).start()
+    r = h.get_reactor()
+    h.reactor_run(r, FLUX_REACTOR_ONCE)
+    assert fired == [1]
+    keep = h.timer_watcher_create(100, lambda *a: None).start()
+    t0 = time.monotonic()
+    h.reactor_run(r, FLUX_REACTOR_NOWAIT)
+    assert time.monotonic() - t0 < 1
+    keep.destroy()
