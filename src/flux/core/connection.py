@@ -24,6 +24,8 @@ _READ_SIZE = 1 << 18
 # to a request usually arrives within tens of microseconds, and waking a
 # sleeping process costs about as much (DESIGN.md, "Where the time goes").
 SPIN_SECONDS = float(os.environ.get("FLUX_HANDLE_SPIN_US", "150")) / 1e6
+_sched_yield = getattr(os, "sched_yield", None)
+_YIELD = _sched_yield is not None and os.environ.get("FLUX_HANDLE_SPIN_YIELD", "1") != "0"
 
 
 class ConnectionLost(OSError):
@@ -97,6 +99,10 @@ class Connection:
                     return True
                 if time.perf_counter() >= end:
                     break
+                if _YIELD:
+                    # let the broker run if it waits for this CPU (a busy
+                    # machine); returns at once when nothing else is runnable
+                    _sched_yield()
         ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
         return bool(self._poll.poll(ms))
 
