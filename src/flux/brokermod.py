@@ -337,7 +337,6 @@ class BrokerModule:
         Raises OSError if the reactor stopped with an error (:meth:`stop_error`);
         an exception raised by a handler propagates as is.
         """
-        self._error = False
         rc = self._h.reactor_run()
         if rc < 0 or self._error:
             self._error = False

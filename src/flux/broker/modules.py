@@ -770,7 +770,7 @@ class ModuleManager:
 
     # -- broker shutdown -----------------------------------------------------------------------------
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 2.0) -> None:
         """Unload every module (shutdown, then SIGKILL after ``timeout``), reap them all.
 
         Runs after the broker's loop has stopped, so it serves the module
