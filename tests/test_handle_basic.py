@@ -394,3 +394,16 @@ def test_wait_for_zero_polls_socket(h):
             assert time.monotonic() < deadline, "wait_for(0) never saw the response"
             time.sleep(0.005)
     assert f.get()["p"] == 1
+
+
+def test_with_block_on_a_clone_keeps_the_connection_open(instance):
+    """A handle from Future.get_flux() shares the connection; leaving its
+    ``with`` block must not close it under the handle that opened it."""
+    import flux
+
+    h = flux.Flux(instance.uri)
+    fut = h.rpc("broker.ping", {"seq": 1})
+    fut.get()
+    with fut.get_flux() as clone:
+        assert clone.rpc("broker.ping", {"seq": 2}).get()["seq"] == 2
+    assert h.rpc("broker.ping", {"seq": 3}).get()["seq"] == 3

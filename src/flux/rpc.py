@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
 
 from flux.constants import (
@@ -20,6 +19,7 @@ from flux.constants import (
 )
 from flux.future import Future
 from flux.message import Message, payload_bytes
+from flux.util import encode_topic
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.handle import Flux
@@ -28,17 +28,6 @@ __all__ = ["RPC"]
 
 _new_message = Message.__new__
 _BASE_FLAGS = FLUX_MSGFLAG_TOPIC | FLUX_MSGFLAG_ROUTE
-
-
-def encode_topic(topic: Any) -> bytes:
-    """Validate a topic like flux-core: None -> EINVAL, other non-text -> TypeError."""
-    if isinstance(topic, str):
-        return topic.encode("utf-8", "surrogateescape")
-    if isinstance(topic, bytes):
-        return topic
-    if topic is None:
-        raise OSError(errno.EINVAL, "topic must not be None")
-    raise TypeError(f"topic must be a str or bytes, not {type(topic).__name__}")
 
 
 class RPC(Future):

@@ -27,6 +27,7 @@ from flux.core.connection import connect
 from flux.core.dispatch import HandleCore, TopicMatcher
 from flux.core.reactor import Reactor
 from flux.message import Message, payload_bytes
+from flux.util import encode_topic
 
 __all__ = ["Flux"]
 
@@ -35,13 +36,10 @@ _RPC: Any = None  # flux.rpc.RPC, imported on first use
 
 
 def _check_topic(topic: Any) -> str:
-    if isinstance(topic, bytes):
-        return topic.decode("utf-8", "surrogateescape")
-    if isinstance(topic, str):
+    """A topic as str, validated as flux-core does (see flux.util.encode_topic)."""
+    if type(topic) is str:
         return topic
-    if topic is None:
-        raise OSError(errno.EINVAL, "topic must not be None")
-    raise TypeError(f"topic must be a str or bytes, not {type(topic).__name__}")
+    return encode_topic(topic).decode("utf-8", "surrogateescape")
 
 
 def _resolve_pathlike(uri: str) -> str:
@@ -96,6 +94,7 @@ class Flux:
                 raise TypeError("handle must be a flux handle")
             self._core = handle
             self.handle = handle
+            self._owns_conn = False  # a clone (e.g. get_flux()) never closes it
             return
         if isinstance(url, bytes):
             url = url.decode()
@@ -109,6 +108,7 @@ class Flux:
             raise OSError(exc.errno or errno.ECONNREFUSED, f"Unable to connect to Flux: {detail}") from None
         self._core = HandleCore(conn, flags)
         self.handle = self._core
+        self._owns_conn = True
 
     # -- per-thread state ----------------------------------------------------------------
 
@@ -170,7 +170,8 @@ class Flux:
         raise RuntimeError("Flux handles cannot be closed manually; they close when deleted")
 
     def _close(self) -> None:
-        self._core.close()
+        if self._owns_conn:
+            self._core.close()
 
     def __enter__(self) -> "Flux":
         return self
