@@ -877,3 +877,20 @@ def test_examples_load_and_work(inst):
     finally:
         for name in ("echo", "counter", "greeter"):
             inst.run("module", "remove", "-f", name)
+
+
+def test_idle_module_uses_no_cpu(inst, gmod):
+    """The module polls briefly after traffic, then sleeps in the kernel."""
+    h = handle(inst)
+    for _ in range(50):
+        h.rpc("gmod.info").get()
+
+    def cpu_ticks(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    time.sleep(0.1)
+    t0 = cpu_ticks(gmod)
+    time.sleep(1.0)
+    assert cpu_ticks(gmod) - t0 <= 5  # clock ticks (1/100 s): well under 5% of a CPU
