@@ -6,8 +6,9 @@ commands and module processes start fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing imports re: too slow for short-lived commands
+    from typing import Any
 
 __all__ = ["core", "kvs", "rpc", "constants", "Flux"]
 __version__ = "0.1.0"
@@ -26,5 +27,7 @@ def Flux(*args: Any, **kwargs: Any) -> Any:
 def __getattr__(name: str) -> Any:
     if name in ("core", "kvs", "rpc", "constants", "message", "future", "brokermod",
                 "codec", "util", "importer"):
+        import importlib
+
         return importlib.import_module(f"flux.{name}")
     raise AttributeError(f"module 'flux' has no attribute {name!r}")

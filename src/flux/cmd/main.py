@@ -9,12 +9,12 @@ An unknown CMD is looked up as an executable ``flux-CMD`` on
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
-import shutil
 import sys
-from typing import Optional
+
+# Imported lazily where used: ``pkgutil``, ``shutil`` and ``typing`` pull in
+# ``re`` and friends (several ms), which short commands such as
+# ``flux module load`` must not pay for.
 
 # Command names that are not valid module names.
 ALIASES = {
@@ -23,6 +23,9 @@ ALIASES = {
 
 
 def _usage(out=sys.stdout) -> None:
+    import importlib
+    import pkgutil
+
     import flux.cmd
 
     lines = ["Usage: flux [OPTIONS] COMMAND ARGS", "", "Commands:"]
@@ -42,7 +45,9 @@ def _usage(out=sys.stdout) -> None:
     print("\n".join(lines), file=out)
 
 
-def _find_external(name: str) -> Optional[str]:
+def _find_external(name: str) -> "str | None":
+    import shutil
+
     search = os.environ.get("FLUX_EXEC_PATH", "")
     for directory in [d for d in search.split(":") if d]:
         path = os.path.join(directory, f"flux-{name}")
@@ -51,7 +56,7 @@ def _find_external(name: str) -> Optional[str]:
     return shutil.which(f"flux-{name}")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: "list[str] | None" = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         if args[1:2] and args[0] == "help":
@@ -67,7 +72,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"flux: unknown option or command '{name}'. See 'flux --help'.", file=sys.stderr)
         return 1
     try:
-        mod = importlib.import_module(f"flux.cmd.{modname}")
+        mod = __import__(f"flux.cmd.{modname}", fromlist=["main"])
     except ModuleNotFoundError as exc:
         if exc.name != f"flux.cmd.{modname}":
             raise
