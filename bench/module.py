@@ -14,6 +14,8 @@ Usage: python bench/module.py [--count N] [--seconds S] [--clients C] [--window 
 (c) ``flux module load`` + ``flux module remove`` of a trivial module, wall
     time (median of L), against the start-up of a bare ``python -c pass``
     (sys.executable) measured alternately in the same run.  Target <= 3.0.
+    src/flux is byte-compiled first, as an installed package would be
+    (``--no-compile`` to skip; this matters when PYTHONDONTWRITEBYTECODE is set).
 """
 
 from __future__ import annotations
@@ -185,6 +187,11 @@ def throughput(path: str, clients: int, window: int, seconds: float) -> float:
 
 def load_remove_times(flux_cmd: str, env: dict, path: str, n: int) -> tuple[list[float], list[float]]:
     """Alternate `flux module load`+`remove` and `python -c pass`; wall times."""
+    return load_remove_times_cmd([flux_cmd], env, path, n)
+
+
+def load_remove_times_cmd(flux_cmd: list[str], env: dict, path: str,
+                          n: int) -> tuple[list[float], list[float]]:
     fl, py = [], []
     perf = time.perf_counter
     run = subprocess.run
@@ -192,8 +199,8 @@ def load_remove_times(flux_cmd: str, env: dict, path: str, n: int) -> tuple[list
         t0 = perf()
         run([sys.executable, "-c", "pass"], check=True)
         t1 = perf()
-        run([flux_cmd, "module", "load", path], env=env, check=True)
-        run([flux_cmd, "module", "remove", "trivial"], env=env, check=True)
+        run([*flux_cmd, "module", "load", path], env=env, check=True)
+        run([*flux_cmd, "module", "remove", "trivial"], env=env, check=True)
         t2 = perf()
         if i >= 2:  # warm-up
             py.append(t1 - t0)
@@ -227,7 +234,14 @@ def main() -> int:
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--loads", type=int, default=30)
     ap.add_argument("-S", action="append", default=[], help="broker attribute NAME=VALUE")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="do not byte-compile src/flux first (an installed package has .pyc files; "
+                         "with PYTHONDONTWRITEBYTECODE set an editable checkout has none)")
     args = ap.parse_args()
+    if not args.no_compile:
+        import compileall
+
+        compileall.compile_dir(os.path.join(REPO, "src", "flux"), quiet=1)
 
     tmp = tempfile.mkdtemp(prefix="pf-mbench-", dir="/tmp")
     flux_cmd = shutil.which("flux", path=os.path.dirname(sys.executable)) or "flux"
@@ -275,6 +289,13 @@ def main() -> int:
         print(f"  flux module load + flux module remove  {f_ms:7.2f} ms")
         print(f"  {os.path.basename(sys.executable)} -c pass (floor)            {p_ms:7.2f} ms")
         print(f"  ratio                                  {f_ms / p_ms:7.2f}   (target <= 3.0)")
+        # the same commands without pip's console-script wrapper, which imports re
+        direct = [sys.executable, "-c", "import sys; from flux.cmd.main import entry; "
+                  "sys.argv[0] = 'flux'; entry()"]
+        fd, _ = load_remove_times_cmd(direct, benv, trivial, args.loads)
+        d_ms = statistics.median(fd) * 1e3
+        print(f"  same via python -c 'flux.cmd.main.entry()' {d_ms:7.2f} ms   (ratio {d_ms / p_ms:.2f}; "
+              f"the pip-generated 'flux' script imports re first)")
     finally:
         if echo is not None:
             echo.kill()

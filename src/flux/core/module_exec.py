@@ -259,7 +259,8 @@ def register_handlers(h, name: str, uuid: str):
         w.start()
         watchers.append(w)
     core.aux["flux::default_watchers"] = watchers
-    h.event_subscribe(f"{name}.stats-clear")
+    # sent now, answered while the module starts (saves a round trip at load)
+    core.aux["flux::stats_clear_sub"] = h.rpc("event.subscribe", {"topic": f"{name}.stats-clear"})
 
     def on_prepare(h, w, revents, arg):
         w.stop()
