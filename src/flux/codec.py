@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import Iterable, Iterator, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterable, Iterator, Optional
 
 from flux.constants import (
     FLUX_MSGFLAG_PAYLOAD,

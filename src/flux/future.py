@@ -11,7 +11,9 @@ from __future__ import annotations
 import errno as _errno
 import os
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.dispatch import HandleCore

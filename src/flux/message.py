@@ -14,7 +14,9 @@ from __future__ import annotations
 import errno as _errno
 import json
 import os
-from typing import Any, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional
 
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,

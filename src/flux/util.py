@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import functools
-from typing import Any, Callable, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
 
 from flux.message import payload_bytes
 

@@ -11,7 +11,9 @@ nothing heavy, so commands start fast.
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn, Optional, Sequence
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, NoReturn, Optional, Sequence
 
 NO_ARG = 0
 REQUIRED = 1

@@ -11,7 +11,9 @@ timestamp by ``[MonDD HH:MM]`` at each new minute and ``[  +S.UUUUUU]``
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional
 
 SUMMARY = "Print or control log ring buffer"
 

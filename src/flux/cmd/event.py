@@ -15,7 +15,9 @@ OWNER, as flux-core's default message handler does.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional
 
 SUMMARY = "Send and receive Flux events"
 

@@ -68,6 +68,8 @@ def main(argv: "list[str] | None" = None) -> int:
         args[0] = "version"
     name = args[0]
     modname = ALIASES.get(name, name.replace("-", "_"))
+    global _command
+    _command = modname
     if name.startswith("-") or not modname.isidentifier() or modname in ("main", "util"):
         print(f"flux: unknown option or command '{name}'. See 'flux --help'.", file=sys.stderr)
         return 1
@@ -90,8 +92,37 @@ def main(argv: "list[str] | None" = None) -> int:
     return int(rc or 0)
 
 
+# Commands that run a broker or a module in this process: they must leave
+# through the interpreter's normal exit (finalizers, atexit, child cleanup).
+_NORMAL_EXIT = frozenset(("start", "broker", "module_python_exec", "python", "env"))
+_command = ""
+
+
 def entry() -> None:
-    sys.exit(main())
+    """Run ``flux`` and exit.  Other commands skip the interpreter's teardown
+    (about 2 ms, a fifth of a short command's life) once their output is flushed."""
+    try:
+        rc: object = main()
+    except SystemExit as exc:
+        rc = exc.code
+    if _command in _NORMAL_EXIT:
+        sys.exit(rc)
+    if rc is None:
+        code = 0
+    elif isinstance(rc, int):
+        code = rc
+    else:
+        print(rc, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        code = code or 1
+    try:
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):
+        pass
+    os._exit(code & 0xFF)
 
 
 if __name__ == "__main__":

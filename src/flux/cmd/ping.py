@@ -14,7 +14,9 @@ import errno
 import os
 import sys
 import time
-from typing import Any, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional
 
 SUMMARY = "Measure round-trip latency to a Flux service"
 

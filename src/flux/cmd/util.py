@@ -8,7 +8,9 @@ commands the same.
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, NoReturn, Optional
 
 
 def die(prog: str, text: str, code: int = 1) -> NoReturn:

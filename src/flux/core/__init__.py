@@ -8,7 +8,9 @@ handle eagerly) without making ``import flux`` expensive.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 _SUBMODULES = ("handle", "watchers", "reactor", "dispatch", "connection", "aio", "logging",
                "module_exec", "inner", "trampoline")

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, AsyncIterator, Callable, Optional
 
 from flux.constants import FLUX_MSGTYPE_EVENT, FLUX_REACTOR_NOWAIT
 

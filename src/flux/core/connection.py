@@ -12,7 +12,9 @@ import os
 import select
 import socket
 import time
-from typing import Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
 
 from flux.codec import ProtocolError, StreamDecoder, encode_stream
 from flux.message import Message

@@ -24,7 +24,9 @@ import errno
 import heapq
 import os
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
 
 from flux.codec import ProtocolError
 from flux.constants import (

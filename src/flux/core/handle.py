@@ -13,7 +13,9 @@ import os
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterator, Optional
 
 from flux.constants import (
     FLUX_MATCHTAG_NONE,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 APPNAME_MAX = 48
 

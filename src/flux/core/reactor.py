@@ -20,7 +20,9 @@ import signal
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
 
 from flux.constants import (
     FLUX_POLLERR,

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import errno
 import signal as _signal
-from typing import TYPE_CHECKING, Any, Callable, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
 
 from flux.constants import (
     FLUX_MATCHTAG_NONE,
