@@ -201,3 +201,33 @@ def test_guest_access():
             out.close()
             _, status = os.waitpid(pid, 0)
         assert status == 0
+
+
+def test_requests_at_a_departed_client_service_fail_at_once(instance):
+    """A client that registered a service and leaves with requests unanswered:
+    each requester gets ECONNRESET right away instead of waiting forever."""
+    import errno as _errno
+
+    import flux
+
+    provider = flux.Flux(instance.uri)
+    provider.service_register("gone").get()
+    requester = flux.Flux(instance.uri)
+    pending = requester.rpc("gone.hello", {"x": 1})
+    streaming = requester.rpc("gone.stream", {}, flags=flux.constants.FLUX_RPC_STREAMING)
+    answered = requester.rpc("gone.answered", {})
+    for _ in range(3):
+        req = provider.recv(topic_glob="gone.*")
+        if req.topic == "gone.answered":
+            provider.respond(req, {"ok": True})
+    assert answered.get() == {"ok": True}
+    provider._close()
+    for fut in (pending, streaming):
+        with pytest.raises(OSError) as exc:
+            fut.wait_for(5).get()
+        assert exc.value.errno == _errno.ECONNRESET
+        assert "gone service provider disconnected" in exc.value.strerror
+    # the service is gone too
+    with pytest.raises(OSError) as exc:
+        requester.rpc("gone.hello", {}).get()
+    assert exc.value.errno == _errno.ENOSYS

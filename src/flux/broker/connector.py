@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional
 
 from flux.codec import ProtocolError, StreamDecoder, encode_stream
 from flux.constants import (
+    FLUX_MSGFLAG_STREAMING,
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_PRIVATE,
     FLUX_MSGFLAG_ROUTE,
@@ -57,6 +58,7 @@ _REQUEST = FLUX_MSGTYPE_REQUEST
 _RESPONSE = FLUX_MSGTYPE_RESPONSE
 _EVENT = FLUX_MSGTYPE_EVENT
 _UNKNOWN = FLUX_USERID_UNKNOWN
+_STREAMING = FLUX_MSGFLAG_STREAMING
 
 
 class Client:
@@ -64,7 +66,7 @@ class Client:
 
     __slots__ = ("connector", "sock", "fd", "uuid", "userid", "rolemask", "guest", "pid",
                  "decoder", "out", "outlen", "writing", "subs", "services", "seen", "disc",
-                 "closed", "rx", "tx")
+                 "closed", "rx", "tx", "inflight")
 
     def __init__(self, connector: "Connector", sock: socket.socket, userid: int,
                  rolemask: int, guest: bool, pid: int) -> None:
@@ -87,12 +89,17 @@ class Client:
         self.closed = False
         self.rx = 0
         self.tx = 0
+        # requests delivered to this client's services and not yet answered,
+        # by (route stack, matchtag): failed if this client goes away
+        self.inflight: dict[tuple[tuple[str, ...], int], Message] = {}
 
     # -- output ---------------------------------------------------------------------
 
     def send(self, msg: Message) -> None:
         """Queue ``msg`` for this client (responses reach it with ROUTE set)."""
         msg.flags |= _ROUTE
+        if msg.type == _REQUEST and not msg.flags & _NORESPONSE:
+            self.inflight[(tuple(msg.routes), msg.aux2)] = msg
         self.write(encode_stream(msg))
 
     def write(self, data: bytes) -> None:
@@ -301,6 +308,8 @@ class Connector:
                     self._arm_disconnect(client, key, msg)
             self.router.request(msg)
         elif mtype == _RESPONSE:
+            if client.inflight and (msg.aux1 or not msg.flags & _STREAMING):
+                client.inflight.pop((tuple(msg.routes), msg.aux2), None)
             self.router.response(msg)
         elif mtype == _EVENT:
             msg.routes.append(self.uuid)
@@ -434,9 +443,26 @@ class Connector:
         if client.services:
             self.router.service_remove_peer(client)
             client.services.clear()
+        if client.inflight:
+            # Requests this client was serving would otherwise wait forever.
+            pending = list(client.inflight.values())
+            client.inflight.clear()
+            for req in pending:
+                service = (req.topic or "").split(".", 1)[0]
+                self.router.respond_error(req, errno.ECONNRESET,
+                                          f"{service} service provider disconnected")
         for notice in client.disc.values():
             self.router.request(notice)
+            self._forget_inflight_of(notice)
         client.disc.clear()
+
+    def _forget_inflight_of(self, notice: Message) -> None:
+        """A requester went away: its requests at client services need no error reply."""
+        sender = notice.routes[0] if notice.routes else None
+        for other in self.clients.values():
+            if other.inflight:
+                for key in [k for k in other.inflight if k[0] and k[0][0] == sender]:
+                    del other.inflight[key]
 
     def _close_client(self, client: Client) -> None:
         client.closed = True
