@@ -184,6 +184,9 @@ def test_dmesg_follow_cancel_and_ring(instance):
         for i in range(5):
             w.send(request("log.append", f"<40>1 2026-01-01T00:00:00.000000Z 0 t 1 - - r{i}".encode(),
                            matchtag=0))
+        # one connection's requests are handled in order: once this is
+        # answered, the five records are in the ring
+        assert w.rpc("attr.get", {"name": "rank"}).errnum == 0
         c.send(request("log.dmesg", {"follow": True}, matchtag=2, flags=FLUX_MSGFLAG_STREAMING))
         got = [c.recv().payload_str.rsplit(" ", 1)[1] for _ in range(3)]
         assert got == ["r2", "r3", "r4"]
