@@ -373,3 +373,39 @@ def test_reactor_run_explicit_reactor_and_flags(h):
     h.reactor_run(r, FLUX_REACTOR_NOWAIT)
     assert time.monotonic() - t0 < 1
     keep.destroy()
+
+
+def test_check_runs_before_expired_timers(h):
+    """libev order within one pass: prepare, poll, check, then timers and I/O."""
+    order = []
+    p = h.prepare_watcher_create(lambda *a: order.append("prepare"))
+    c = h.check_watcher_create(lambda *a: order.append("check"))
+
+    def timer(handle, w, revents, args):
+        order.append("timer")
+        p.stop()
+        c.stop()
+
+    t = h.timer_watcher_create(0.05, timer)
+    for w in (p, c, t):
+        w.start()
+    h.reactor_run()
+    assert order[-3:] == ["prepare", "check", "timer"]
+    for w in (p, c, t):
+        w.destroy()
+
+
+def test_flux_Flux_is_the_handle_class(h):
+    import flux
+    import flux.core.handle
+
+    assert flux.Flux is flux.core.handle.Flux
+    assert isinstance(h, flux.Flux)
+    assert flux.Flux.reactor_running() is False
+    assert flux.Flux.set_exception(None) is None
+    flux.Flux.raise_if_exception()
+
+    class MyHandle(flux.Flux):
+        pass
+
+    assert MyHandle.reactor_running() is False

@@ -199,3 +199,17 @@ def test_idle_broker_uses_no_cpu(instance):
         before = _cpu_seconds(instance.proc.pid)
         time.sleep(1.0)
         assert _cpu_seconds(instance.proc.pid) - before < 0.05
+
+
+def test_programs_in_an_instance_can_import_flux(tmp_path):
+    """The seed document: inside an instance PYTHONPATH lets any Python
+    (here the interpreter behind the venv) ``import flux``."""
+    base_python = getattr(sys, "_base_executable", None) or sys.executable
+    env = base_env()
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [flux_exe(), "start", base_python, "-c",
+         "import flux; print(flux.Flux().attr_get('size'))"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1\n"

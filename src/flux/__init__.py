@@ -10,23 +10,23 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing imports re: too slow for short-lived commands
     from typing import Any
 
-__all__ = ["core", "kvs", "rpc", "constants", "Flux"]
+__all__ = ["core", "rpc", "constants", "Flux"]
 __version__ = "0.1.0"
 
 # The flux-core release whose wire protocol and command behaviour we follow.
 FLUX_CORE_COMPAT_VERSION = "0.88.0"
 
 
-def Flux(*args: Any, **kwargs: Any) -> Any:
-    """Open a handle on a Flux instance (returns ``flux.core.handle.Flux``)."""
-    from flux.core.handle import Flux as _Flux
-
-    return _Flux(*args, **kwargs)
-
-
 def __getattr__(name: str) -> Any:
-    if name in ("core", "kvs", "rpc", "constants", "message", "future", "brokermod",
-                "codec", "util", "importer"):
+    # ``flux.Flux`` is the handle class itself (so ``flux.Flux.set_exception``,
+    # ``isinstance(h, flux.Flux)`` and subclassing work), loaded on first use.
+    if name == "Flux":
+        from flux.core.handle import Flux
+
+        globals()["Flux"] = Flux
+        return Flux
+    if name in ("core", "rpc", "constants", "message", "future", "brokermod",
+                "codec", "util"):
         import importlib
 
         return importlib.import_module(f"flux.{name}")

@@ -63,18 +63,6 @@ def parse_setattr(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _flux_path_dirs() -> list[str]:
-    """Directories to put first on the initial program's PATH (our ``flux`` first)."""
-    dirs = []
-    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
-    if os.path.basename(argv0) == "flux" and os.path.dirname(argv0):
-        dirs.append(os.path.dirname(os.path.abspath(argv0)))
-    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
-    if exe_dir not in dirs:
-        dirs.append(exe_dir)
-    return dirs
-
-
 class Broker:
     """One broker process (rank 0 of a size-1 instance)."""
 
@@ -268,11 +256,13 @@ class Broker:
     # -- initial program ------------------------------------------------------------------
 
     def _program_env(self) -> dict[str, str]:
+        """The initial program's environment: ours plus the instance's paths
+        (PATH with our ``flux`` first, PYTHONPATH so any Python can ``import flux``)."""
+        from flux.environment import flux_environment
+
         env = dict(self.environ)
+        env.update(flux_environment(env))
         env["FLUX_URI"] = self.local_uri
-        path = env.get("PATH", os.defpath)
-        parts = [p for p in path.split(os.pathsep) if p]
-        env["PATH"] = os.pathsep.join(_flux_path_dirs() + parts)
         return env
 
     def _start_program(self) -> None:

@@ -12,47 +12,11 @@ from __future__ import annotations
 import os
 import sys
 
+from flux.environment import bin_dirs, flux_environment  # noqa: F401  (re-exported)
+
 SUMMARY = "Print the flux environment or execute COMMAND inside it"
 
 PROG = "flux-env"
-
-
-def _prepend(dirs: list[str], current: str | None) -> str:
-    out: list[str] = []
-    for d in dirs + (current.split(os.pathsep) if current else []):
-        if d and d not in out:
-            out.append(d)
-    return os.pathsep.join(out)
-
-
-def bin_dirs() -> list[str]:
-    """Where this ``flux`` lives (first), then the interpreter's directory."""
-    dirs = []
-    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
-    if os.path.basename(argv0) == "flux" and os.path.dirname(argv0):
-        dirs.append(os.path.dirname(os.path.abspath(argv0)))
-    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
-    if exe_dir not in dirs:
-        dirs.append(exe_dir)
-    return dirs
-
-
-def flux_environment(base: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """The (name, value) pairs ``flux env`` prints, in order."""
-    import flux
-
-    env = os.environ if base is None else base
-    pkg_dir = os.path.dirname(os.path.abspath(flux.__file__))
-    bins = bin_dirs()
-    pairs = [
-        ("FLUX_EXEC_PATH", _prepend(bins[:1], env.get("FLUX_EXEC_PATH"))),
-        ("FLUX_MODULE_PATH", _prepend([os.path.join(pkg_dir, "modules")], env.get("FLUX_MODULE_PATH"))),
-        ("PYTHONPATH", _prepend([os.path.dirname(pkg_dir)], env.get("PYTHONPATH"))),
-        ("PATH", _prepend(bins, env.get("PATH") or os.defpath)),
-    ]
-    if env.get("FLUX_URI"):
-        pairs.append(("FLUX_URI", env["FLUX_URI"]))
-    return pairs
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,7 @@ def main(argv: list[str]) -> int:
     import os
     import sys
 
-    from .env import flux_environment
+    from flux.environment import flux_environment
     from .util import die
 
     env = dict(os.environ)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 _SUBMODULES = ("handle", "watchers", "reactor", "dispatch", "connection", "aio", "logging",
-               "module_exec", "inner", "trampoline")
+               "module_exec")
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,8 @@
 
 * ``await h.rpc(topic, payload)`` returns what ``.get()`` would.
 * ``async for resp in h.rpc(topic, payload, flags=FLUX_RPC_STREAMING)`` yields
-  each response payload; the stream's ENODATA ends the loop.
+  each response payload (decoded JSON, or the text when it is not JSON); the
+  stream's ENODATA ends the loop.
 * ``async for msg in h.events("topic.")`` yields event messages.
 * :func:`attach` runs the handle's reactor watchers (timers, message
   watchers, RPC continuations) on the running asyncio loop.
@@ -135,6 +136,8 @@ async def iterate_stream(rpc: "Future") -> AsyncIterator[Any]:
             if exc.errno == errno.ENODATA:
                 return
             raise
+        except ValueError:  # a text payload, e.g. a log.dmesg record
+            value = rpc.get_str()
         yield value
         rpc.reset()
 

@@ -18,8 +18,15 @@ APPNAME_MAX = 48
 
 
 def appname_default() -> str:
-    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
-    return name[:APPNAME_MAX] or "python"
+    """The program's name, as C's ``program_invocation_short_name``.
+
+    Under ``python -c`` or ``python -m`` that is the interpreter's name.
+    """
+    name = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    if not name:
+        argv0 = getattr(sys, "orig_argv", None) or [sys.executable or "python"]
+        name = argv0[0]
+    return os.path.basename(name)[:APPNAME_MAX] or "python"
 
 
 def timestamp(now: float | None = None) -> str:

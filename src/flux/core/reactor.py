@@ -296,6 +296,12 @@ class Reactor:
             ready = []
         self._now = _monotonic()
         worked = bool(ready)
+        # libev runs check watchers first among what the poll made pending
+        for src in list(self._check):
+            if src.active:
+                src.fire(0)
+                if self._stop_flag:
+                    return
         for key, mask in ready:
             fd = key.fd
             if fd == self._wakeup_r:
@@ -351,11 +357,6 @@ class Reactor:
             worked = True
             if self._stop_flag:
                 return
-        for src in list(self._check):
-            if src.active:
-                src.fire(0)
-                if self._stop_flag:
-                    return
         if not worked:
             for src in list(self._idle):
                 if src.active:
