@@ -717,8 +717,14 @@ def test_reload(inst, moddir, gmod):
     newpid = module_list(inst)["gmod"]["pid"]
     assert newpid != gmod
     flux_ok(inst, "module", "remove", "gmod")
+    # flux-module(1): reloading a module that is not loaded fails unless -f
+    r = inst.run("module", "reload", str(moddir / "gmod.py"))
+    assert r.returncode == 1 and r.stderr == "flux-module: remove gmod: No such file or directory\n"
+    flux_ok(inst, "module", "reload", "-f", str(moddir / "gmod.py"))
+    assert "gmod" in module_list(inst)
+    flux_ok(inst, "module", "remove", "gmod")
     assert wait_gone(newpid)
-    flux_ok(inst, "module", "reload", "--name", "g2", str(moddir / "gmod.py"))  # not loaded: fine
+    flux_ok(inst, "module", "reload", "-f", "--name", "g2", str(moddir / "gmod.py"))  # not loaded: fine with -f
     flux_ok(inst, "module", "remove", "g2")
 
 

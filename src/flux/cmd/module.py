@@ -161,9 +161,10 @@ def _errtext(errnum: int, text: str) -> str:
 # -- load / remove / reload -----------------------------------------------------------------
 
 
-def _parse_load(argv: list[str], prog: str) -> tuple[str, list[str], "str | None", bool]:
+def _parse_load(argv: list[str], prog: str) -> tuple[str, list[str], "str | None", bool, bool]:
     name = None
     use_exec = False
+    force = False
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -184,14 +185,14 @@ def _parse_load(argv: list[str], prog: str) -> tuple[str, list[str], "str | None
             name = argv[i]
         elif arg == "--exec":
             use_exec = True
-        elif arg in ("-f", "--force"):
-            pass  # reload: ignore a module that is not loaded (always done)
+        elif arg in ("-f", "--force") and prog == "reload":
+            force = True  # reload: a module that is not loaded is no error
         else:
             _usage_error(f"{prog}: unknown option {arg!r}")
         i += 1
     if i >= len(argv):
         _usage_error(f"{prog}: module path or name is required")
-    return argv[i], argv[i + 1:], name, use_exec
+    return argv[i], argv[i + 1:], name, use_exec, force
 
 
 def _resolve(target: str) -> str:
@@ -241,7 +242,7 @@ def _remove(name: str, force: bool, cancel: bool) -> int:
 
 
 def cmd_load(argv: list[str]) -> int:
-    target, args, name, use_exec = _parse_load(argv, "load")
+    target, args, name, use_exec, _ = _parse_load(argv, "load")
     return _load(target, args, name, use_exec)
 
 
@@ -266,9 +267,9 @@ def cmd_remove(argv: list[str]) -> int:
 
 
 def cmd_reload(argv: list[str]) -> int:
-    target, args, name, use_exec = _parse_load(argv, "reload")
+    target, args, name, use_exec, force = _parse_load(argv, "reload")
     path = _resolve(target)
-    _remove(_module_name(path, name), True, False)
+    _remove(_module_name(path, name), force, False)
     return _load(path, args, name, use_exec)
 
 
