@@ -340,7 +340,8 @@ class BrokerModule:
         rc = self._h.reactor_run()
         if rc < 0 or self._error:
             self._error = False
-            raise OSError(f"{self._name}: reactor stopped with an error")
+            # the loader prefixes the module name when it logs the failure
+            raise OSError(_errno.ECONNRESET, "reactor stopped with an error")
         return rc
 
 
