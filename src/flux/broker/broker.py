@@ -30,6 +30,7 @@ import flux
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
 from flux.message import Message
 
+from . import config
 from .attrs import CMDLINE_FORBIDDEN, Attrs
 from .connector import Connector
 from .events import Events
@@ -161,11 +162,19 @@ class Broker:
         attrs.register(self.router)
         self.events = Events(self.router)
         self.heartbeat = Heartbeat(self.loop, self.events, attrs)
-        allow_guest = sa.get("access.allow-guest-user", "false").lower() in _TRUE
-        allow_root = sa.get("access.allow-root-owner", "false").lower() in _TRUE
+        self.config_path = sa.pop("config.path", None)
+        self.conf: dict[str, Any] = {}
+        if self.config_path:
+            self.config_path = os.path.abspath(self.config_path)
+            try:
+                self.conf = config.check(config.load(self.config_path))
+            except config.ConfigError as exc:
+                self._remove_rundir()
+                raise BrokerError(str(exc)) from None
+            attrs.add("config.path", self.config_path, immutable=True)
         self.connector = Connector(self.loop, self.router, local_uri[len("local://"):],
-                                   self.owner, allow_guest=allow_guest,
-                                   allow_root_owner=allow_root, log=self.log.log)
+                                   self.owner, log=self.log.log)
+        self._apply_access()
         self.events.sinks.append(self.connector)
         self._register_services()
         from .modules import ModuleManager
@@ -182,6 +191,40 @@ class Broker:
             else:
                 attrs.add(name, value)
 
+    def _apply_access(self) -> None:
+        """Who may connect: ``-S access.*`` attributes, else the config's ``[access]``."""
+        access = self.conf.get("access", {})
+        for key, attr in (("allow-guest-user", "allow_guest"), ("allow-root-owner", "allow_root_owner")):
+            value = self.setattrs.get(f"access.{key}")
+            on = value.lower() in _TRUE if value is not None else bool(access.get(key, False))
+            setattr(self.connector, attr, on)
+
+    def _set_conf(self, conf: Any) -> None:
+        try:
+            self.conf = config.check(conf)
+        except config.ConfigError as exc:
+            raise RequestError(errno.EINVAL, str(exc)) from None
+        self._apply_access()
+        self.modules.config_changed(self.conf)
+
+    def _config_get(self, msg: Message) -> None:
+        self.router.respond(msg, self.conf)
+
+    def _config_load(self, msg: Message) -> None:
+        self._set_conf(msg.payload_json())
+        self.router.respond(msg)
+
+    def _config_reload(self, msg: Message) -> None:
+        if not self.config_path:
+            self._set_conf({})
+        else:
+            try:
+                conf = config.load(self.config_path)
+            except config.ConfigError as exc:
+                raise RequestError(errno.EINVAL, str(exc)) from None
+            self._set_conf(conf)
+        self.router.respond(msg)
+
     def _parent_level(self, uri: str) -> int:
         """The enclosing instance's level (one quick attr.get), else $FLUX_INSTANCE_LEVEL."""
         try:
@@ -196,6 +239,10 @@ class Broker:
                 return 0
 
     def _register_services(self) -> None:
+        cfg = self.router.builtin("config")
+        cfg.method("get", self._config_get, FLUX_ROLE_USER)
+        cfg.method("load", self._config_load)
+        cfg.method("reload", self._config_reload)
         svc = self.router.builtin("broker")
         svc.method("ping", self._ping, FLUX_ROLE_USER)
         svc.method("stats-get", self._stats_get, FLUX_ROLE_ALL)

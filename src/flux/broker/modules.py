@@ -686,6 +686,16 @@ class ModuleManager:
         m.aux2 = 0
         return m
 
+    def config_changed(self, conf: dict) -> None:
+        """Give every running module the new config (``NAME.config-reload``)."""
+        for link in self.modules.values():
+            if link.state != FLUX_MODSTATE_RUNNING or link.eof:
+                continue
+            m = self._shutdown_msg(link)
+            m.topic = f"{link.name}.config-reload"
+            m.payload = conf
+            link.write(encode_stream(m))
+
     # -- module.list -----------------------------------------------------------------------------
 
     def _list(self, msg: Message) -> None:

@@ -40,6 +40,15 @@ def parse(argv: list[str], prog: str, usage: str,
                     die(prog, "option -S requires an argument")
                 value = argv[i]
             setattrs.append(value)
+        elif arg == "-c" or name == "--config-path" or (arg.startswith("-c") and not arg.startswith("--")):
+            # -c/--config-path PATH: the instance's TOML config (attribute config.path)
+            value = arg[2:] if arg.startswith("-c") and len(arg) > 2 else value
+            if not value:
+                i += 1
+                if i >= len(argv):
+                    die(prog, "option --config-path requires an argument")
+                value = argv[i]
+            setattrs.append(f"config.path={value}")
         elif name == "--setattr":
             if not eq:
                 i += 1

@@ -8,7 +8,8 @@ USAGE = """Usage: flux broker [OPTIONS] [COMMAND [ARG...]]
 Run a size-1 Flux instance broker.  With COMMAND, run it as the initial
 program and exit with its status; without, serve until 'flux shutdown' or
 SIGTERM/SIGINT.
-  -S, --setattr=NAME=VALUE   set a broker attribute (repeatable)"""
+  -S, --setattr=NAME=VALUE   set a broker attribute (repeatable)
+  -c, --config-path=PATH     read the config from a TOML file or a directory of them"""
 
 
 def main(argv: list[str]) -> int:

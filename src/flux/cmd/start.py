@@ -16,6 +16,7 @@ USAGE = """Usage: flux start [OPTIONS] [COMMAND [ARG...]]
 Start a Flux instance, run COMMAND in it (default: $SHELL), then shut it
 down and exit with COMMAND's exit status.
   -S, --setattr=NAME=VALUE   set a broker attribute (repeatable)
+  -c, --config-path=PATH     read the config from a TOML file or a directory of them
   -o, --broker-opts=OPTS     pass options to the broker (-S forms only)
       --test-rundir=DIR      use DIR as the run directory (kept afterwards)
       --test-size=N          instance size (only 1 is supported)
