@@ -43,7 +43,7 @@ from flux.constants import (
 )
 from flux.message import Message
 
-from .loop import EV_ERR, EV_IN, Loop, is_writable
+from .loop import EV_ERR, EV_IN, Loop, QueuedOutput, is_writable
 from .router import RequestError, Router
 
 __all__ = ["Connector", "Client", "DEFAULT_MAX_OUTBUF"]
@@ -61,7 +61,7 @@ _UNKNOWN = FLUX_USERID_UNKNOWN
 _STREAMING = FLUX_MSGFLAG_STREAMING
 
 
-class Client:
+class Client(QueuedOutput):
     """One connection.  Also a router peer for the services it registers."""
 
     __slots__ = ("connector", "sock", "fd", "uuid", "userid", "rolemask", "guest", "pid",
@@ -117,28 +117,8 @@ class Client:
         """Send what is queued with one ``send``; keep the rest for POLLOUT."""
         if self.closed or not self.out:
             return
-        out = self.out
-        data = out[0] if len(out) == 1 else b"".join(out)
-        try:
-            n = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError:
+        if not self.send_queued(self.connector.loop):
             self.connector.drop(self, None)
-            return
-        if n == len(data):
-            out.clear()
-            self.outlen = 0
-            if self.writing:
-                self.writing = False
-                self.connector.loop.want_write(self.fd, False)
-        else:
-            rest = memoryview(data)[n:]
-            self.out = [rest]
-            self.outlen = len(rest)
-            if not self.writing:
-                self.writing = True
-                self.connector.loop.want_write(self.fd, True)
 
     def __repr__(self) -> str:
         return f"<Client {self.uuid[:8]} uid={self.userid} pid={self.pid}>"

@@ -93,6 +93,46 @@ class _Poller:
             self._p.close()
 
 
+class QueuedOutput:
+    """Outgoing bytes of one non-blocking socket, sent with one ``send`` per loop pass.
+
+    Users provide ``sock``, ``fd``, ``out`` (a list of byte strings),
+    ``outlen`` and ``writing`` (POLLOUT wanted) attributes.
+    """
+
+    __slots__ = ()
+    sock: Any
+    fd: int
+    out: list
+    outlen: int
+    writing: bool
+
+    def send_queued(self, loop: "Loop") -> bool:
+        """Send what is queued; keep the rest for POLLOUT.  False if the socket failed."""
+        out = self.out
+        data = out[0] if len(out) == 1 else b"".join(out)
+        try:
+            n = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            return False
+        if n == len(data):
+            out.clear()
+            self.outlen = 0
+            if self.writing:
+                self.writing = False
+                loop.want_write(self.fd, False)
+        else:
+            rest = memoryview(data)[n:]
+            self.out = [rest]
+            self.outlen = len(rest)
+            if not self.writing:
+                self.writing = True
+                loop.want_write(self.fd, True)
+        return True
+
+
 class Loop:
     """Single-threaded reactor: fd callbacks, timers, signals, deferred flushes."""
 

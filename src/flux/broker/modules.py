@@ -60,7 +60,7 @@ from flux.constants import (
 )
 from flux.message import Message, encode_json
 
-from .loop import EV_ERR, EV_IN, is_writable
+from .loop import EV_ERR, EV_IN, QueuedOutput, is_writable
 from .router import RequestError
 
 __all__ = ["ModuleManager", "ModuleLink", "find_module"]
@@ -92,7 +92,7 @@ def find_module(name: str, search_path: str) -> Optional[str]:
     return None
 
 
-class ModuleLink:
+class ModuleLink(QueuedOutput):
     """One module process: socket, state, subscriptions, requests in flight."""
 
     def __init__(self, manager: "ModuleManager", name: str, path: str, args: list[str]) -> None:
@@ -165,28 +165,8 @@ class ModuleLink:
     def flush(self) -> None:
         if self.eof or not self.out or self.sock is None:
             return
-        out = self.out
-        data = out[0] if len(out) == 1 else b"".join(out)
-        try:
-            n = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError:
+        if not self.send_queued(self.manager.loop):
             self.on_eof()
-            return
-        if n == len(data):
-            out.clear()
-            self.outlen = 0
-            if self.writing:
-                self.writing = False
-                self.manager.loop.want_write(self.fd, False)
-        else:
-            rest = memoryview(data)[n:]
-            self.out = [rest]
-            self.outlen = len(rest)
-            if not self.writing:
-                self.writing = True
-                self.manager.loop.want_write(self.fd, True)
 
     # -- input ----------------------------------------------------------------------
 
