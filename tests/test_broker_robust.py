@@ -203,6 +203,67 @@ def test_guest_access():
         assert status == 0
 
 
+def _spoofing_guest_child(path: str, out_w: int) -> None:
+    """As a guest: requests that claim to come from the owner (userid 0, rolemask OWNER)."""
+    import json
+
+    from flux.constants import FLUX_ROLE_OWNER
+
+    c = RawClient(path)
+    res: dict = {"handshake": c.handshake[0] if c.handshake else None}
+    calls = [("broker.ping", {"seq": 0, "pad": ""}), ("log.clear", {}),
+             ("attr.set", {"name": "log-level", "value": "6"}), ("shutdown.start", {})]
+    for tag, (topic, payload) in enumerate(calls, 1):
+        msg = request(topic, payload, matchtag=tag)
+        msg.userid = 0
+        msg.rolemask = FLUX_ROLE_OWNER
+        c.send(msg)
+        resp = c.recv(timeout=5)
+        res[topic] = [resp.errnum, resp.payload if not resp.errnum and resp.payload_bytes else None]
+    os.write(out_w, (json.dumps(res) + "\n").encode())
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to run a client as another uid")
+def test_guest_spoofed_owner_credentials_are_overwritten():
+    """A guest's userid/rolemask on the wire are ignored: the broker stamps the
+    connection's credentials, so owner-only services refuse it."""
+    import json
+
+    with start_instance("access.allow-guest-user=true") as inst:
+        assert inst.run("logger", "spoof-marker").returncode == 0
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 1
+            try:
+                os.close(out_r)
+                os.setgroups([])
+                os.setgid(GUEST_UID)
+                os.setuid(GUEST_UID)
+                _spoofing_guest_child(inst.path, out_w)
+                code = 0
+            except BaseException as exc:  # report, never return into pytest
+                os.write(out_w, (json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
+            finally:
+                os._exit(code)
+        os.close(out_w)
+        with os.fdopen(out_r) as out:
+            line = out.readline()
+        _, status = os.waitpid(pid, 0)
+        res = json.loads(line)
+        assert status == 0, res
+        assert res["handshake"] == 0
+        err, ping = res["broker.ping"]
+        assert err == 0 and ping["userid"] == GUEST_UID and ping["rolemask"] == 2 | 4, ping
+        assert res["log.clear"][0] == errno.EPERM, res
+        assert res["attr.set"][0] == errno.EPERM, res
+        assert res["shutdown.start"][0] == errno.EPERM, res
+        # nothing happened: the instance runs, log-level is unchanged
+        assert inst.proc.poll() is None
+        assert inst.run("getattr", "log-level").stdout.strip() == "7"
+        assert "spoof-marker" in inst.run("dmesg").stdout  # the ring was not cleared
+
+
 def test_requests_at_a_departed_client_service_fail_at_once(instance):
     """A client that registered a service and leaves with requests unanswered:
     each requester gets ECONNRESET right away instead of waiting forever."""

@@ -7,6 +7,7 @@ import errno
 import os
 import socket
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -214,6 +215,35 @@ def test_log_stderr_format(instance):
     assert "Nov 23 14:30:49.235180 UTC 2026 logger.err[0]: hello world" in err
 
 
+def test_log_stderr_level_filters_and_runtime_change():
+    """Records with severity <= log-stderr-level reach the broker's stderr, the
+    others only the ring; ``flux setattr log-stderr-level 7`` lets debug through."""
+    from conftest import start_instance
+
+    names = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+    with start_instance("log-stderr-level=4") as inst:
+        for sev in names:
+            r = inst.run("logger", "--severity", sev, f"lvl4-{sev}-marker")
+            assert r.returncode == 0, r.stderr
+        r = inst.run("setattr", "log-stderr-level", "7")
+        assert r.returncode == 0, r.stderr
+        assert inst.run("getattr", "log-stderr-level").stdout.strip() == "7"
+        for sev in ("debug", "info"):
+            assert inst.run("logger", "--severity", sev, f"lvl7-{sev}-marker").returncode == 0
+        dmesg = inst.run("dmesg").stdout
+        inst.stop()
+        err = inst.proc.stderr.read()
+    for n, sev in enumerate(names):
+        assert f"lvl4-{sev}-marker" in dmesg  # the ring has everything
+        line = f"logger.{sev}[0]: lvl4-{sev}-marker"
+        if n <= 4:
+            assert line in err, (sev, err)
+        else:
+            assert f"lvl4-{sev}-marker" not in err, (sev, err)
+    assert "logger.debug[0]: lvl7-debug-marker" in err
+    assert "logger.info[0]: lvl7-info-marker" in err
+
+
 def test_event_subscribe_bytes_and_raw_event(shared_instance):
     with shared_instance.client() as sub, shared_instance.client() as pub:
         sub.send(interop("event-subscribe-request"))
@@ -330,14 +360,40 @@ def test_many_in_flight_and_matchtags(shared_instance):
         assert tags == list(range(1, 501))
 
 
+def client_check_tool() -> Path:
+    """The shared folder's flux-core-client-check.py when it is beside the checkout,
+    else the copy bundled in tests/data/tools (its vectors: tests/data/interop)."""
+    from conftest import SHARED
+
+    shared = SHARED / "tools" / "flux-core-client-check.py"
+    if shared.exists():
+        return shared
+    return Path(__file__).resolve().parent / "data" / "tools" / "flux-core-client-check.py"
+
+
+def test_bundled_client_check_tool_is_complete():
+    """The bundled copy is the shared tool, and its ../interop holds every vector it reads."""
+    import re
+
+    from conftest import INTEROP, SHARED
+
+    bundled = Path(__file__).resolve().parent / "data" / "tools" / "flux-core-client-check.py"
+    text = bundled.read_text()
+    shared = SHARED / "tools" / "flux-core-client-check.py"
+    if shared.exists():
+        assert text == shared.read_text(), "tests/data/tools copy is stale: refresh it"
+    assert (bundled.parent / ".." / "interop").resolve() == INTEROP.resolve()
+    names = set(re.findall(r'vector\("([^"]+)"\)', text))
+    assert len(names) >= 4
+    for name in names:
+        assert (INTEROP / f"{name}.bin").exists(), name
+
+
 def test_flux_core_client_check(instance):
     import subprocess
     import sys
-    from conftest import SHARED
 
-    tool = SHARED / "tools" / "flux-core-client-check.py"
-    if not tool.exists():
-        pytest.skip(f"{tool} not present")
+    tool = client_check_tool()
     r = subprocess.run([sys.executable, str(tool), instance.uri], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -134,7 +134,7 @@ def test_signal_stops_everything(tmpdir_env, sig):
     os.unlink(pidfile)
     proc.send_signal(sig)
     rc = proc.wait(timeout=15)
-    assert rc == 128 + sig or rc == 0, proc.stderr.read()
+    assert rc == 128 + sig, proc.stderr.read()
     time.sleep(0.1)
     assert not [p for p in pids if pid_alive(p)]
     assert rundirs(d) == []
@@ -159,6 +159,167 @@ def test_flux_shutdown_inside_and_outside(tmpdir_env):
     # outside any instance
     r = flux("shutdown", env=env)
     assert r.returncode == 1 and "flux-shutdown" in r.stderr
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs /proc children lists")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_exit_status_is_128_plus_signal(tmpdir_env, sig):
+    """flux start sleep 60: SIGTERM -> 143, SIGINT -> 130, SIGHUP -> 129; the
+    program is gone and so is the run directory."""
+    d, env = tmpdir_env
+    proc = _start_bg(env, "sleep", "60")
+    try:
+        _wait_rundir(d, proc)
+        deadline = time.monotonic() + 5
+        while not (kids := [p for p in _children(proc.pid)
+                            if open(f"/proc/{p}/comm").read().strip() == "sleep"]):
+            assert time.monotonic() < deadline, "sleep never started"
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=15)
+        assert rc == 128 + sig, (rc, proc.stderr.read())
+        deadline = time.monotonic() + 2
+        while pid_alive(kids[0]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pid_alive(kids[0]), "the initial program was left behind"
+        assert rundirs(d) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_flux_shutdown_connection_errors_like_every_command(tmpdir_env):
+    """flux shutdown reports a missing instance the way every other command does:
+    ``flux-shutdown: Unable to connect to Flux: ...``, the same text as flux getattr."""
+    d, env = tmpdir_env
+    env = dict(env, FLUX_LOCAL_CONNECTOR_RETRY_COUNT="0")
+    dead = dict(env, FLUX_URI=f"local://{d}/x")
+    for e in (env, dead):
+        sd = flux("shutdown", env=e)
+        ga = flux("getattr", "size", env=e)
+        assert sd.returncode == 1 and ga.returncode == 1
+        assert sd.stdout == "" and ga.stdout == ""
+        assert ga.stderr.startswith("flux-getattr: Unable to connect to Flux: "), ga.stderr
+        assert sd.stderr == ga.stderr.replace("flux-getattr:", "flux-shutdown:", 1), sd.stderr
+    assert sd.stderr == f"flux-shutdown: Unable to connect to Flux: No such file or directory: {d}/x\n"
+
+
+# -- flux start without COMMAND: an interactive $SHELL ------------------------------------------
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", None])
+def test_start_without_command_runs_shell(tmpdir_env, shell):
+    """The shell reads its commands from stdin; its exit status is flux start's.
+    With SHELL unset the shell is /bin/sh."""
+    d, env = tmpdir_env
+    env = dict(env)
+    if shell is None:
+        env.pop("SHELL", None)
+        script = 'flux getattr size; readlink /proc/$$/exe; exit 7\n'
+    else:
+        env["SHELL"] = shell
+        script = 'flux getattr size; exit 7\n'
+    r = subprocess.run([flux_exe(), "start"], input=script, env=env, capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 7, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "1"
+    if shell is None:
+        assert lines[1] == os.path.realpath("/bin/sh")
+    assert rundirs(d) == []
+
+
+def _pty_available() -> bool:
+    try:
+        import pty  # noqa: F401
+
+        m, s = os.openpty()
+    except (ImportError, OSError):
+        return False
+    os.close(m)
+    os.close(s)
+    return True
+
+
+@pytest.mark.skipif(not _pty_available(), reason="no pseudo-terminal available (os.openpty failed)")
+def test_interactive_shell_survives_ctrl_c(tmpdir_env):
+    """On a terminal, Ctrl-C at the shell prompt does not stop the instance;
+    ``exit 3`` then ends it with status 3."""
+    import pty
+    import select
+
+    d, env = tmpdir_env
+    env = dict(env, SHELL="/bin/sh", PS1="PF-PROMPT> ")
+    exe = flux_exe()
+    pid, fd = pty.fork()
+    if pid == 0:  # child: session leader with the pty as controlling terminal
+        try:
+            os.execve(exe, [exe, "start"], env)
+        finally:
+            os._exit(127)
+    buf = bytearray()
+    mark = 0
+
+    def read_until(pat: bytes, timeout: float = 10.0) -> bool:
+        """Read until ``pat`` appears in output not yet consumed by a previous call."""
+        nonlocal mark
+        end = time.monotonic() + timeout
+        while pat not in buf[mark:] and time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                buf.extend(data)
+        found = buf.find(pat, mark)
+        if found < 0:
+            return False
+        mark = found + len(pat)
+        return True
+
+    status = None
+    try:
+        assert read_until(b"PF-PROMPT> "), bytes(buf)
+        os.write(fd, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group
+        assert read_until(b"PF-PROMPT> ", 5), bytes(buf)  # a new prompt: the shell lives
+        time.sleep(0.2)
+        # the instance is still there, and the broker never saw the SIGINT (an
+        # interactive shell puts itself in the terminal's foreground group)
+        os.write(fd, b"flux getattr size; flux dmesg | grep -c 'SIGINT received'\n")
+        assert read_until(b"\n1\r\n0\r\n"), bytes(buf)
+        assert rundirs(d) != []
+        os.write(fd, b"exit 3\n")
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            read_until(b"\0", 0.05)  # keep draining the terminal
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = os.waitstatus_to_exitcode(st)
+                break
+        assert status == 3, (status, bytes(buf))
+        assert rundirs(d) == []
+    finally:
+        if status is None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        os.close(fd)
 
 
 def test_broker_without_command(tmpdir_env):

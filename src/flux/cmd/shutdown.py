@@ -6,8 +6,6 @@ connection, so that when this returns the instance is really gone.
 
 from __future__ import annotations
 
-import os
-
 SUMMARY = "Shut down the Flux instance"
 
 USAGE = """Usage: flux shutdown [--no-wait] [--timeout=SECONDS]
@@ -15,9 +13,7 @@ Stop the enclosing Flux instance (FLUX_URI) and wait for it to exit."""
 
 
 def main(argv: list[str]) -> int:
-    from flux.broker.client import SimpleClient
-
-    from .util import die, oserror_text
+    from .util import die, oserror_text, open_handle
 
     wait = True
     timeout = 60.0
@@ -34,18 +30,32 @@ def main(argv: list[str]) -> int:
                 die("flux-shutdown", f"invalid timeout {arg!r}")
         else:
             die("flux-shutdown", f"unknown option {arg!r}\n{USAGE}")
-    uri = os.environ.get("FLUX_URI")
-    if not uri:
-        die("flux-shutdown", "FLUX_URI is not set: not inside a Flux instance")
+    # the same URI rules and connection error text as every other command
+    h = open_handle("flux-shutdown")
     try:
-        client = SimpleClient(uri)
+        h.rpc("shutdown.start", {}).get()
     except OSError as exc:
-        die("flux-shutdown", f"{uri}: {oserror_text(exc)}")
-    with client:
-        try:
-            client.rpc("shutdown.start", {})
-        except OSError as exc:
-            die("flux-shutdown", f"shutdown.start: {oserror_text(exc)}")
-        if wait and not client.wait_closed(timeout):
-            die("flux-shutdown", "timed out waiting for the instance to exit")
+        die("flux-shutdown", f"shutdown.start: {oserror_text(exc)}")
+    if wait and not _wait_closed(h._core.conn.sock, timeout):
+        die("flux-shutdown", "timed out waiting for the instance to exit")
     return 0
+
+
+def _wait_closed(sock, timeout: float) -> bool:
+    """Wait until the broker closes the connection; True if it did."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        sock.settimeout(left)
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
