@@ -407,3 +407,12 @@ def test_with_block_on_a_clone_keeps_the_connection_open(instance):
     with fut.get_flux() as clone:
         assert clone.rpc("broker.ping", {"seq": 2}).get()["seq"] == 2
     assert h.rpc("broker.ping", {"seq": 3}).get()["seq"] == 3
+
+
+def test_add_watcher_returns_the_watcher(instance):
+    import flux
+
+    h = flux.Flux(instance.uri)
+    w = object()
+    assert h.add_watcher(w) is w
+    h.del_watcher(w)

@@ -186,9 +186,10 @@ class Flux:
 
     # -- watchers ----------------------------------------------------------------------------
 
-    def add_watcher(self, watcher: Any) -> None:
-        """Keep a reference to ``watcher`` so it is not garbage collected."""
+    def add_watcher(self, watcher: Any) -> Any:
+        """Keep a reference to ``watcher`` so it is not garbage collected; return it."""
         self._active_watchers.add(watcher)
+        return watcher
 
     def del_watcher(self, watcher: Any) -> None:
         """Drop the reference taken by :meth:`add_watcher`."""
