@@ -1,312 +1,162 @@
 #!/usr/bin/env python3
-"""Round trip and throughput of ``broker.ping`` against a same-run physical floor.
+"""``broker.ping`` round trip and throughput against two same-run floors.
 
-Usage: python bench/ping.py [--count N] [--seconds S] [--clients C] [--window W]
+Usage: python bench/ping.py [--runs R] [--count N] [--seconds S] [--clients C] [--window W]
 
-Starts a pureflux broker (``flux broker``) and a minimal unix-socket echo
-server (same Python, same framing, answers every request with a canned
-response of the broker's response size, no broker logic), then measures:
+Starts pureflux brokers (``flux broker``; one with the default
+``broker.spin-us``, one with ``-S broker.spin-us=0``) and two minimal
+unix-socket echo servers (same Python, same framing, a canned answer of the
+broker's response size, no broker logic) -- the floors (bench/_harness.py):
 
-1. latency: median round trip of one request at a time, with the same raw
-   client against both servers (ratio = broker / floor), plus the median
-   with ``flux.Flux`` (``h.rpc("broker.ping", ...).get()``) when available;
-2. throughput: requests/s with C client processes each keeping W requests in
-   flight, against both servers.
+  blocking floor  echo server sleeps in select, client blocks in recv;
+  polling floor   both poll ~150 us before blocking, with pureflux's own wait
+                  strategy (client: poll(0) + sched_yield like
+                  Connection.wait_readable; server: zero-timeout polls after
+                  traffic like the broker loop).
+
+1. latency, one request at a time, all subjects interleaved in chunks, R runs:
+   headline = ``flux.Flux`` ``h.rpc("broker.ping", payload).get()`` against
+   the stricter (faster) floor, target <= 2.0; also against the other floor,
+   with the broker not polling (``-S broker.spin-us=0``), with nothing
+   polling (plus the client's spin off, vs the blocking floor), and a raw
+   client (no flux.Flux) for scale;
+2. throughput: C client processes x W requests in flight (distinct
+   matchtags), against both floors, R runs interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import selectors
-import shutil
-import socket
 import statistics
-import struct
-import subprocess
 import sys
-import tempfile
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from flux.codec import encode_stream  # noqa: E402
-from flux.constants import FLUX_MSGFLAG_ROUTE  # noqa: E402
-from flux.message import Message  # noqa: E402
+from _harness import (SPIN_US, Procs, RawClient, fetch_response, interleave,  # noqa: E402
+                      interleave_rates, lat_line, rate_line, ratio_runs, request)
 
+import flux  # noqa: E402
+import flux.core.connection as fconn  # noqa: E402
+
+TOPIC = "broker.ping"
 PAYLOAD = {"seq": 0, "time.tv_sec": 0, "time.tv_nsec": 0, "pad": ""}
 
 
-def ping_request(tag: int = 1) -> bytes:
-    m = Message()
-    m.flags |= FLUX_MSGFLAG_ROUTE
-    m.topic = "broker.ping"
-    m.payload = PAYLOAD
-    m.matchtag = tag
-    return encode_stream(m)
+def handle_fn(uri: str, client_spin: bool = True):
+    """fn(count) -> latencies of h.rpc("broker.ping", ...).get() with flux.Flux.
+    client_spin=False: the handle's busy-poll off (as FLUX_HANDLE_SPIN_US=0)."""
+    h = flux.Flux(uri)
+    rpc = h.rpc
+    seq = [0]
 
-
-def connect(path: str) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(path)
-    assert s.recv(1) == b"\x00"
-    return s
-
-
-def read_frames(s: socket.socket, buf: bytearray, want: int) -> int:
-    """Read until ``want`` whole frames are in ``buf``; consume them; return count."""
-    got = 0
-    while got < want:
-        while len(buf) >= 8:
-            n = struct.unpack_from(">I", buf, 4)[0] + 8
-            if len(buf) < n:
-                break
-            del buf[:n]
-            got += 1
-        if got >= want:
-            break
-        data = s.recv(1 << 20)
-        if not data:
-            raise EOFError
-        buf += data
-    return got
-
-
-# -- the floor: an echo server with framing and nothing else ---------------------------
-
-
-def echo_server(path: str, response: bytes) -> None:
-    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    ls.bind(path)
-    ls.listen(64)
-    sel = selectors.DefaultSelector()
-    sel.register(ls, selectors.EVENT_READ, None)
-    bufs: dict[socket.socket, bytearray] = {}
-    print("ready", flush=True)
-    while True:
-        for key, _ in sel.select():
-            if key.data is None:
-                c, _ = ls.accept()
-                c.sendall(b"\x00")
-                bufs[c] = bytearray()
-                sel.register(c, selectors.EVENT_READ, 1)
-                continue
-            c = key.fileobj
-            try:
-                data = c.recv(1 << 20)
-            except OSError:
-                data = b""
-            if not data:
-                sel.unregister(c)
-                c.close()
-                del bufs[c]
-                continue
-            buf = bufs[c]
-            buf += data
-            count = 0
-            while len(buf) >= 8:
-                n = struct.unpack_from(">I", buf, 4)[0] + 8
-                if len(buf) < n:
-                    break
-                del buf[:n]
-                count += 1
-            if count:
-                try:
-                    c.sendall(response * count)
-                except OSError:
-                    pass
-
-
-# -- clients -------------------------------------------------------------------------------
-
-
-class RawPinger:
-    """One connection doing one request at a time, blocking in recv."""
-
-    def __init__(self, path: str) -> None:
-        self.s = connect(path)
-        self.req = ping_request()
-        self.buf = bytearray()
-
-    def run(self, count: int) -> list[float]:
-        s, req, buf = self.s, self.req, self.buf
-        out = []
-        perf = time.perf_counter
-        for _ in range(count):
-            t0 = perf()
-            s.sendall(req)
-            read_frames(s, buf, 1)
-            out.append(perf() - t0)
-        return out
-
-    def close(self) -> None:
-        self.s.close()
-
-
-def interleaved(paths: list[str], count: int, chunk: int = 250) -> list[list[float]]:
-    """Latency samples per server, measured in alternating chunks so that
-    drift on a shared machine (CPU placement, other load) hits all alike."""
-    pingers = [RawPinger(p) for p in paths]
-    for p in pingers:
-        p.run(chunk)  # warm-up
-    out: list[list[float]] = [[] for _ in paths]
-    for _ in range(max(1, count // chunk)):
-        for i, p in enumerate(pingers):
-            out[i].extend(p.run(chunk))
-    for p in pingers:
-        p.close()
-    return out
-
-
-def latency_handle(uri: str, count: int) -> list[float] | None:
-    try:
-        import flux
-
-        h = flux.Flux(uri)
-    except Exception:
-        return None
-    perf = time.perf_counter
-    for i in range(count // 10):
-        h.rpc("broker.ping", dict(PAYLOAD, seq=i)).get()
-    out = []
-    for i in range(count):
-        t0 = perf()
-        h.rpc("broker.ping", dict(PAYLOAD, seq=i)).get()
-        out.append(perf() - t0)
-    return out
-
-
-def worker(path: str, seconds: float, window: int) -> None:
-    """One load process: keep ``window`` requests in flight, print completions."""
-    s = connect(path)
-    req = ping_request()
-    s.sendall(req * window)
-    buf = bytearray()
-    done = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    def fn(count: int) -> list[float]:
+        saved = fconn.SPIN_SECONDS
+        if not client_spin:
+            fconn.SPIN_SECONDS = 0.0
         try:
-            data = s.recv(1 << 20)
-        except OSError:
-            break
-        if not data:
-            break
-        buf += data
-        n = 0
-        while len(buf) >= 8:
-            size = struct.unpack_from(">I", buf, 4)[0] + 8
-            if len(buf) < size:
-                break
-            del buf[:size]
-            n += 1
-        if n:
-            done += n
-            try:
-                s.sendall(req * n)
-            except OSError:
-                break
-    print(done, flush=True)
-    s.close()
+            perf = __import__("time").perf_counter
+            out = []
+            i = seq[0]
+            for i in range(i, i + count):
+                p = dict(PAYLOAD, seq=i)
+                t0 = perf()
+                rpc(TOPIC, p).get()
+                out.append(perf() - t0)
+            seq[0] = i + 1
+            return out
+        finally:
+            fconn.SPIN_SECONDS = saved
 
-
-def throughput(path: str, clients: int, window: int, seconds: float) -> float:
-    procs = [subprocess.Popen([sys.executable, __file__, "--worker", path, str(seconds), str(window)],
-                              stdout=subprocess.PIPE, text=True) for _ in range(clients)]
-    total = sum(int(p.communicate(timeout=seconds + 30)[0].strip() or 0) for p in procs)
-    return total / seconds
-
-
-def start_broker(flux_cmd: str, rundir: str, env: dict, setattrs: list[str]):
-    cmd = [flux_cmd, "broker", "-S", f"rundir={rundir}"] + [f"-S{a}" for a in setattrs]
-    proc = subprocess.Popen(cmd, env=env)
-    path = os.path.join(rundir, "local-0")
-    for _ in range(1000):
-        try:
-            connect(path).close()
-            break
-        except OSError:
-            time.sleep(0.01)
-    return proc, path
-
-
-def stop_broker(flux_cmd: str, env: dict, proc: subprocess.Popen, path: str) -> None:
-    subprocess.run([flux_cmd, "shutdown"], env=dict(env, FLUX_URI=f"local://{path}"), timeout=30)
-    proc.wait(timeout=30)
-
-
-def med_us(samples: list[float]) -> float:
-    return statistics.median(samples) * 1e6
+    return fn
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--count", type=int, default=5000)
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--count", type=int, default=1000, help="round trips per subject per run")
+    ap.add_argument("--seconds", type=float, default=1.5, help="per throughput measurement")
+    ap.add_argument("--tp-runs", type=int, default=3, help="throughput runs")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--window", type=int, default=32)
-    ap.add_argument("--runs", type=int, default=3, help="latency runs (median of medians)")
     ap.add_argument("-S", action="append", default=[], help="broker attribute NAME=VALUE")
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="pf-bench-", dir="/tmp")
-    flux_cmd = shutil.which("flux", path=os.path.dirname(sys.executable)) or "flux"
-    env = {k: v for k, v in os.environ.items() if k != "FLUX_URI"}
-    broker, bpath = start_broker(flux_cmd, os.path.join(tmp, "run"), env, args.S)
-    epath = os.path.join(tmp, "echo")
-    echo = None
-    try:
-        # the canned response: exactly what the broker answers
-        s = connect(bpath)
-        s.sendall(ping_request())
-        head = s.recv(8)
-        response = head + s.recv(struct.unpack(">I", head[4:])[0], socket.MSG_WAITALL)
-        s.close()
-        echo = subprocess.Popen([sys.executable, __file__, "--echo", epath, response.hex()],
-                                stdout=subprocess.PIPE, text=True)
-        assert echo.stdout is not None and echo.stdout.readline().strip() == "ready"
+    with Procs() as procs:
+        bpath = procs.broker(args.S)
+        npath = procs.broker(args.S + ["broker.spin-us=0"])
+        req = request(TOPIC, PAYLOAD)
+        response = fetch_response(bpath, req)
+        block = procs.echo(response, 0)
+        poll = procs.echo(response, SPIN_US)
+        print(f"python {sys.version.split()[0]}, request {len(req)} B, response {len(response)} B, "
+              f"{os.cpu_count()} CPUs; spin {SPIN_US:g} us; median of {args.runs} runs "
+              f"[min..max of the run medians; p10/p90 of all samples]; ratios: median of the "
+              "per-run ratios [min..max]")
 
-        print(f"python {sys.version.split()[0]}, request {len(ping_request())} B, "
-              f"response {len(response)} B, {os.cpu_count()} CPUs")
-        nospin = start_broker(flux_cmd, os.path.join(tmp, "run0"), env,
-                              args.S + ["broker.spin-us=0"])
-        try:
-            b_s, e_s, n_s = interleaved([bpath, epath, nospin[1]], args.count * args.runs)
-        finally:
-            stop_broker(flux_cmd, env, *nospin)
-        b, e, n = med_us(b_s), med_us(e_s), med_us(n_s)
-        print(f"latency (raw client blocking in recv, {len(b_s)} round trips each, "
-              f"interleaved, median):")
-        print(f"  broker.ping via pureflux broker  {b:8.1f} us")
-        print(f"  echo server (physical floor)     {e:8.1f} us")
-        print(f"  ratio broker / floor             {b / e:8.2f}   (target <= 2.0)")
-        print(f"  same, broker busy-poll disabled  {n:8.1f} us   (ratio {n / e:.2f}; -S broker.spin-us=0)")
-        h = latency_handle(f"local://{bpath}", args.count)
-        if h is not None:
-            print(f"  broker.ping via flux.Flux        {med_us(h):8.1f} us   (h.rpc(...).get())")
-        else:
-            print("  flux.Flux not available: raw client figures only")
+        raw = {k: RawClient(p, req, s) for k, p, s in
+               [("fb", block, 0), ("fp", poll, SPIN_US), ("rb", bpath, 0), ("rp", bpath, SPIN_US)]}
+        subjects = [
+            ("floor_block", raw["fb"].latency),
+            ("floor_poll", raw["fp"].latency),
+            ("flux", handle_fn(f"local://{bpath}")),
+            ("flux_nospin_broker", handle_fn(f"local://{npath}")),
+            ("flux_nospin_all", handle_fn(f"local://{npath}", client_spin=False)),
+            ("raw_block", raw["rb"].latency),
+            ("raw_poll", raw["rp"].latency),
+        ]
+        r = interleave(subjects, args.runs, args.count)
+        for c in raw.values():
+            c.close()
+        med = {k: statistics.median(v["runs"]) for k, v in r.items()}
+        strict = "floor_block" if med["floor_block"] <= med["floor_poll"] else "floor_poll"
+        other = "floor_poll" if strict == "floor_block" else "floor_block"
+        names = {"floor_block": "blocking floor", "floor_poll": "polling floor"}
+        W = 50
+        print(f"latency, one request at a time, {args.count} round trips x {args.runs} runs per line, "
+              "interleaved:")
+        print(lat_line("floor (i)  blocking echo (both block in recv)", r["floor_block"], W))
+        print(lat_line(f"floor (ii) polling echo (both spin {SPIN_US:g} us)", r["floor_poll"], W))
+        print(f"  stricter floor: {names[strict]}")
+        print(lat_line("flux.Flux h.rpc('broker.ping').get()", r["flux"], W))
 
-        print(f"throughput ({args.clients} client processes x {args.window} in flight, "
-              f"{args.seconds:g} s, raw client):")
-        tb = throughput(bpath, args.clients, args.window, args.seconds)
-        te = throughput(epath, args.clients, args.window, args.seconds)
-        print(f"  pureflux broker                  {tb:10.0f} req/s")
-        print(f"  echo server (physical floor)     {te:10.0f} req/s")
-        print(f"  ratio floor / broker             {te / tb:10.2f}")
-    finally:
-        if echo is not None:
-            echo.kill()
-            echo.wait()
-        stop_broker(flux_cmd, env, broker, bpath)
-        shutil.rmtree(tmp, ignore_errors=True)
+        def ratio(a: str, b: str) -> str:
+            return ratio_runs(r[a]["runs"], r[b]["runs"])
+
+        print(f"  HEADLINE flux.Flux / {names[strict]} (stricter) = {ratio('flux', strict)}"
+              "   (target <= 2.0)")
+        print(f"           flux.Flux / {names[other]} = {ratio('flux', other)}")
+        print(lat_line("flux.Flux, broker -S broker.spin-us=0", r["flux_nospin_broker"], W))
+        print(f"           / {names[strict]} = {ratio('flux_nospin_broker', strict)}"
+              "   (broker not polling; the client still spins)")
+        print(lat_line("flux.Flux, nothing polls (+ client spin 0)", r["flux_nospin_all"], W))
+        print(f"           / blocking floor = {ratio('flux_nospin_all', 'floor_block')}"
+              "   (broker spin-us=0, FLUX_HANDLE_SPIN_US=0: like for like with floor (i))")
+        print(lat_line("raw client (no flux.Flux), blocks in recv", r["raw_block"], W))
+        print(f"           / blocking floor = {ratio('raw_block', 'floor_block')}")
+        print(lat_line(f"raw client (no flux.Flux), spins {SPIN_US:g} us", r["raw_poll"], W))
+        print(f"           / polling floor = {ratio('raw_poll', 'floor_poll')}")
+
+        def tp(path, spin):
+            return lambda s: procs.throughput(path, TOPIC, PAYLOAD, args.clients, args.window, s, spin)
+
+        t = interleave_rates([("broker", tp(bpath, SPIN_US)), ("floor_block", tp(block, 0)),
+                              ("floor_poll", tp(poll, SPIN_US))], args.tp_runs, args.seconds)
+        tmed = {k: statistics.median(v) for k, v in t.items()}
+        tstrict = "floor_block" if tmed["floor_block"] >= tmed["floor_poll"] else "floor_poll"
+        print(f"throughput, {args.clients} client processes x {args.window} in flight (matchtags "
+              f"1..{args.window}), raw frames, {args.seconds:g} s x {len(t['broker'])} runs:")
+        print(rate_line("floor (i)  blocking echo, blocking clients", t["floor_block"], "req/s", W))
+        print(rate_line(f"floor (ii) polling echo, clients spin {SPIN_US:g} us", t["floor_poll"], "req/s", W))
+        print(rate_line(f"pureflux broker, clients spin {SPIN_US:g} us", t["broker"], "req/s", W))
+        ot = "floor_poll" if tstrict == "floor_block" else "floor_block"
+        print(f"  broker / {names[tstrict]} (stricter) = {ratio_runs(t['broker'], t[tstrict])}")
+        print(f"  broker / {names[ot]} = {ratio_runs(t['broker'], t[ot])}")
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--echo":
-        echo_server(sys.argv[2], bytes.fromhex(sys.argv[3]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
-    else:
+    try:
         sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
