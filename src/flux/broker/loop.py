@@ -18,6 +18,7 @@ per-message overhead, not parsing.  This loop talks to epoll (or poll) directly:
 from __future__ import annotations
 
 import heapq
+import os
 import select
 import signal
 import socket
@@ -240,6 +241,7 @@ class Loop:
         timers = self._timers
         monotonic = time.monotonic
         spin = self.spin
+        sched_yield = getattr(os, "sched_yield", lambda: None)
         last_activity = 0.0
         while self.running:
             if self._soon or self._pending_signals:
@@ -262,6 +264,11 @@ class Loop:
                     if cb is not None:
                         cb(mask)
                 last_activity = monotonic()
+            elif timeout == 0.0:
+                # Spinning: let a process that has work (a client, a module)
+                # have this CPU; on a small machine three pollers otherwise
+                # starve the one that must answer.
+                sched_yield()
             if self._pending_signals:
                 self._run_signals()
             if self._soon:

@@ -91,6 +91,53 @@ class Connection:
             msgs.extend(self.decoder.feed(data))
         return msgs
 
+    def read_wait(self) -> list[Message]:
+        """Block (no timeout) until at least one whole message has arrived.
+
+        Spins on non-blocking ``recv`` for SPIN_SECONDS, then blocks in
+        ``recv`` itself: one system call per reply instead of poll + recv,
+        which on a virtual machine is a good part of a round trip.
+        """
+        sock = self.sock
+        while True:
+            if self.eof:
+                raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
+            data = None
+            if SPIN_SECONDS > 0:
+                end = time.perf_counter() + SPIN_SECONDS
+                while True:
+                    try:
+                        data = sock.recv(_READ_SIZE, _DONTWAIT)
+                        break
+                    except (BlockingIOError, InterruptedError):
+                        if time.perf_counter() >= end:
+                            break
+                        if _YIELD:
+                            _sched_yield()
+                    except ConnectionResetError:
+                        data = b""
+                        break
+            if data is None:
+                try:
+                    data = sock.recv(_READ_SIZE)
+                except ConnectionResetError:
+                    data = b""
+            if not data:
+                self.eof = True
+                raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
+            msgs = self.decoder.feed(data)
+            while len(data) == _READ_SIZE:
+                try:
+                    data = sock.recv(_READ_SIZE, _DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if not data:
+                    self.eof = True
+                    break
+                msgs.extend(self.decoder.feed(data))
+            if msgs:
+                return msgs
+
     def wait_readable(self, timeout: Optional[float], spin: bool = True) -> bool:
         """Wait until data (or EOF) can be read; False on timeout."""
         if spin and SPIN_SECONDS > 0 and (timeout is None or timeout > 0):

@@ -282,8 +282,7 @@ class HandleCore:
         backlog = self.backlog
         while fut._current is None:
             try:
-                conn.wait_readable(None)
-                msgs = conn.read_nowait()
+                msgs = conn.read_wait()
             except (ConnectionLost, ProtocolError) as exc:
                 self.connection_lost(exc)
                 break
