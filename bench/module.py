@@ -213,7 +213,7 @@ def main() -> int:
         fd, _ = load_remove_times_cmd(direct, benv, trivial, args.loads)
         d_ms = statistics.median(fd) * 1e3
         print(f"  same via python -c 'flux.cmd.main.entry()' {d_ms:7.2f} ms   (ratio {d_ms / p_ms:.2f}; "
-              f"the pip-generated 'flux' script imports re first)")
+              f"the cost of the bin/flux launcher itself)")
     return 0
 
 
