@@ -159,6 +159,7 @@ class Pinger:
         self.userid = userid
         self.sent = 0
         self.timer: Any = None
+        self.rtts: list[float] = []
 
     def send(self) -> None:
         t0 = time.monotonic_ns()
@@ -191,6 +192,7 @@ class Pinger:
             die(PROG, f"{what}: padding contents invalid")
         t0 = reply["time.tv_sec"] * 1_000_000_000 + reply["time.tv_nsec"]
         ms = (time.monotonic_ns() - t0) / 1e6
+        self.rtts.append(ms)
         cred = ""
         if self.userid:
             cred = f" userid={reply['userid']} rolemask=0x{reply['rolemask']:x}"
@@ -199,6 +201,16 @@ class Pinger:
             f" seq={reply['seq']} time={ms:0.3f} ms ({reply['route']})\n"
         )
         sys.stdout.flush()
+
+    def summary(self) -> str:
+        """One line of totals (on stderr: stdout stays exactly flux-core's)."""
+        n = len(self.rtts)
+        text = f"{self.sent} requests, {n} replies"
+        if n:
+            avg = sum(self.rtts) / n
+            text += (f", round-trip min/avg/max = {min(self.rtts):0.3f}/{avg:0.3f}/"
+                     f"{max(self.rtts):0.3f} ms")
+        return f"{PROG}: {text}"
 
     def on_timer(self, h: Any, watcher: Any, revents: int, args: Any) -> None:
         self.send()
@@ -258,5 +270,11 @@ def main(argv: list[str]) -> int:
         timer = h.timer_watcher_create(0.0, pinger.on_timer, repeat=interval)
         pinger.timer = timer
         timer.start()
-    h.reactor_run()
+    try:
+        h.reactor_run()
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print(pinger.summary(), file=sys.stderr)
+        return 130
+    print(pinger.summary(), file=sys.stderr)
     return 0
