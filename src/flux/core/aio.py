@@ -41,7 +41,6 @@ class _Driver:
         self.holds = 0
         self.reading = False
         self.active = True
-        self._check_scheduled = False
 
     def call_soon(self, func: Callable[[], None]) -> None:
         self.loop.call_soon(func)
@@ -54,14 +53,9 @@ class _Driver:
         self._update()
 
     def release(self) -> None:
+        # The reader stays registered: the next await usually follows at
+        # once, and an unwanted wake-up removes it (see _on_readable).
         self.holds -= 1
-        if not self._check_scheduled:
-            self._check_scheduled = True
-            self.loop.call_soon(self._deferred_update)
-
-    def _deferred_update(self) -> None:
-        self._check_scheduled = False
-        self._update()
 
     def _update(self) -> None:
         want = (self.holds > 0 or self.core.users > 0) and self.core.lost is None and not self.core.conn.closed
@@ -73,6 +67,9 @@ class _Driver:
             self.reading = False
 
     def _on_readable(self) -> None:
+        if self.holds <= 0 and self.core.users <= 0:
+            self._update()  # nobody waits here: leave the data to the blocking API
+            return
         self.core._on_readable(0)
         if self.core.lost is not None:
             self._update()
