@@ -43,13 +43,13 @@ from flux.constants import (
 )
 from flux.message import Message
 
-from .loop import EV_ERR, EV_IN, Loop, QueuedOutput, is_writable
+from .loop import EV_ERR, EV_IN, RECV_SIZE, Loop, QueuedOutput, is_writable, recv_some
 from .router import RequestError, Router
 
 __all__ = ["Connector", "Client", "DEFAULT_MAX_OUTBUF"]
 
 DEFAULT_MAX_OUTBUF = 64 << 20
-_RECV_SIZE = 256 << 10
+_RECV_SIZE = RECV_SIZE
 _PEERCRED = struct.Struct("3i")
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
@@ -239,7 +239,7 @@ class Connector:
         sock = client.sock
         for _ in range(4):  # read what is there, but let other clients in too
             try:
-                data = sock.recv(_RECV_SIZE)
+                data = recv_some(sock)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:

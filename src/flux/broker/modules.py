@@ -60,13 +60,13 @@ from flux.constants import (
 )
 from flux.message import Message, encode_json
 
-from .loop import EV_ERR, EV_IN, QueuedOutput, is_writable
+from .loop import EV_ERR, EV_IN, RECV_SIZE, QueuedOutput, is_writable, recv_some
 from .router import RequestError
 
 __all__ = ["ModuleManager", "ModuleLink", "find_module"]
 
 LOG_CRIT, LOG_ERR, LOG_INFO, LOG_DEBUG = 2, 3, 6, 7
-_RECV_SIZE = 256 << 10
+_RECV_SIZE = RECV_SIZE
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
 _STREAMING = FLUX_MSGFLAG_STREAMING
@@ -182,7 +182,7 @@ class ModuleLink(QueuedOutput):
             return
         for _ in range(4):
             try:
-                data = sock.recv(_RECV_SIZE)
+                data = recv_some(sock)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
