@@ -44,11 +44,19 @@ class Connection:
         self.closed = False
         self.eof = False
         self._fd = sock.fileno()
+        # recv(N) allocates an N-byte object per call (an mmap/munmap at this
+        # size); receiving into one reusable buffer copies only what arrived.
+        self._rbuf = bytearray(_READ_SIZE)
+        self._rview = memoryview(self._rbuf)
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
 
     def fileno(self) -> int:
         return self._fd
+
+    def _recv(self, flags: int = 0) -> bytes:
+        n = self.sock.recv_into(self._rbuf, _READ_SIZE, flags)
+        return bytes(self._rview[:n])
 
     def send(self, msg: Message) -> None:
         if self.closed or self.eof:
@@ -71,7 +79,7 @@ class Connection:
         if self.eof:
             raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
         try:
-            data = self.sock.recv(_READ_SIZE, _DONTWAIT)
+            data = self._recv(_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return []
         except ConnectionResetError:
@@ -82,7 +90,7 @@ class Connection:
         msgs = self.decoder.feed(data)
         while len(data) == _READ_SIZE:
             try:
-                data = self.sock.recv(_READ_SIZE, _DONTWAIT)
+                data = self._recv(_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 break
             if not data:
@@ -98,7 +106,6 @@ class Connection:
         ``recv`` itself: one system call per reply instead of poll + recv,
         which on a virtual machine is a good part of a round trip.
         """
-        sock = self.sock
         while True:
             if self.eof:
                 raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
@@ -107,7 +114,7 @@ class Connection:
                 end = time.perf_counter() + SPIN_SECONDS
                 while True:
                     try:
-                        data = sock.recv(_READ_SIZE, _DONTWAIT)
+                        data = self._recv(_DONTWAIT)
                         break
                     except (BlockingIOError, InterruptedError):
                         if time.perf_counter() >= end:
@@ -119,7 +126,7 @@ class Connection:
                         break
             if data is None:
                 try:
-                    data = sock.recv(_READ_SIZE)
+                    data = self._recv()
                 except ConnectionResetError:
                     data = b""
             if not data:
@@ -128,7 +135,7 @@ class Connection:
             msgs = self.decoder.feed(data)
             while len(data) == _READ_SIZE:
                 try:
-                    data = sock.recv(_READ_SIZE, _DONTWAIT)
+                    data = self._recv(_DONTWAIT)
                 except (BlockingIOError, InterruptedError):
                     break
                 if not data:
