@@ -37,9 +37,11 @@ EV_ERR = _ERR
 
 RECV_SIZE = 256 << 10
 # One receive buffer for the whole (single-threaded) broker.  ``sock.recv(256K)``
-# would allocate 256 KiB per call -- above malloc's mmap threshold, so every
-# read paid an mmap/munmap pair (about 8 us, a third of a ping round trip);
-# reading into this buffer and copying out only what arrived costs ~1 us.
+# allocates 256 KiB per call: above glibc's initial mmap threshold (128 KiB),
+# so until malloc happens to raise that threshold (it does after freeing a
+# large mmapped block) every read pays an mmap/munmap pair -- ~10 us instead
+# of ~1 us on the bench machine.  Reading into this buffer and copying out only
+# what arrived costs ~1 us whatever the allocator's state.
 _rbuf = bytearray(RECV_SIZE)
 _rview = memoryview(_rbuf)
 
