@@ -84,6 +84,10 @@ class Connection:
             return []
         except ConnectionResetError:
             data = b""
+        return self._decode(data)
+
+    def _decode(self, data: bytes) -> list[Message]:
+        """The whole messages in ``data`` and in whatever else is already waiting."""
         if not data:
             self.eof = True
             raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
@@ -129,19 +133,7 @@ class Connection:
                     data = self._recv()
                 except ConnectionResetError:
                     data = b""
-            if not data:
-                self.eof = True
-                raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
-            msgs = self.decoder.feed(data)
-            while len(data) == _READ_SIZE:
-                try:
-                    data = self._recv(_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    break
-                if not data:
-                    self.eof = True
-                    break
-                msgs.extend(self.decoder.feed(data))
+            msgs = self._decode(data)
             if msgs:
                 return msgs
 
