@@ -44,6 +44,7 @@ from flux.constants import (
 from flux.message import Message
 
 from .loop import EV_ERR, EV_IN, RECV_SIZE, Loop, QueuedOutput, is_writable, recv_some
+from .events import subscribe, unsubscribe
 from .router import RequestError, Router
 
 __all__ = ["Connector", "Client", "DEFAULT_MAX_OUTBUF"]
@@ -376,23 +377,14 @@ class Connector:
 
     def _subscribe(self, client: Client, req: Message) -> None:
         def do(client: Client, req: Message) -> None:
-            topic = self._string_arg(req, "topic")
-            client.subs[topic] = client.subs.get(topic, 0) + 1
+            subscribe(client.subs, self._string_arg(req, "topic"))
             self.subscribers.add(client)
         self._guarded(do, client, req)
 
     def _unsubscribe(self, client: Client, req: Message) -> None:
         def do(client: Client, req: Message) -> None:
-            topic = self._string_arg(req, "topic")
-            count = client.subs.get(topic)
-            if count is None:
-                raise RequestError(errno.ENOENT)
-            if count > 1:
-                client.subs[topic] = count - 1
-            else:
-                del client.subs[topic]
-                if not client.subs:
-                    self.subscribers.discard(client)
+            if unsubscribe(client.subs, self._string_arg(req, "topic")):
+                self.subscribers.discard(client)
         self._guarded(do, client, req)
 
     def _service_add(self, client: Client, req: Message) -> None:

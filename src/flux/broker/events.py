@@ -30,6 +30,23 @@ from .router import RequestError, Router
 __all__ = ["Events", "EventSink"]
 
 
+def subscribe(subs: dict[str, int], topic: str) -> None:
+    """Count one more subscription to ``topic`` (a prefix) in ``subs``."""
+    subs[topic] = subs.get(topic, 0) + 1
+
+
+def unsubscribe(subs: dict[str, int], topic: str) -> bool:
+    """Drop one subscription; ENOENT if there is none.  True when ``subs`` is now empty."""
+    count = subs.get(topic)
+    if count is None:
+        raise RequestError(errno.ENOENT)
+    if count > 1:
+        subs[topic] = count - 1
+    else:
+        del subs[topic]
+    return not subs
+
+
 class EventSink(Protocol):
     def send_event(self, msg: Message) -> None: ...
 

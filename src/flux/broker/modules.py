@@ -61,6 +61,7 @@ from flux.constants import (
 from flux.message import Message, encode_json
 
 from .loop import EV_ERR, EV_IN, RECV_SIZE, QueuedOutput, is_writable, recv_some
+from .events import subscribe, unsubscribe
 from .router import RequestError
 
 __all__ = ["ModuleManager", "ModuleLink", "find_module"]
@@ -701,7 +702,7 @@ class ModuleManager:
         topic = msg.payload_json().get("topic")
         if not isinstance(topic, str):
             raise RequestError(errno.EPROTO)
-        link.subs[topic] = link.subs.get(topic, 0) + 1
+        subscribe(link.subs, topic)
         self.subscribers.add(link)
         self.router.respond(msg)
 
@@ -710,15 +711,8 @@ class ModuleManager:
         topic = msg.payload_json().get("topic")
         if not isinstance(topic, str):
             raise RequestError(errno.EPROTO)
-        count = link.subs.get(topic)
-        if count is None:
-            raise RequestError(errno.ENOENT)
-        if count > 1:
-            link.subs[topic] = count - 1
-        else:
-            del link.subs[topic]
-            if not link.subs:
-                self.subscribers.discard(link)
+        if unsubscribe(link.subs, topic):
+            self.subscribers.discard(link)
         self.router.respond(msg)
 
     def send_event(self, msg: Message) -> None:
