@@ -8,7 +8,6 @@ import threading
 import pytest
 
 import flux
-from flux.constants import FLUX_MSGTYPE_EVENT
 
 pytestmark = pytest.mark.timeout(40)
 

@@ -40,7 +40,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-DATA = Path(__file__).parent / "data" / "interop"
+DATA = Path(__file__).resolve().parents[1] / "data" / "interop"
 VECTORS = json.loads((DATA / "vectors.json").read_text())["vectors"]
 TYPES = {
     "request": FLUX_MSGTYPE_REQUEST,

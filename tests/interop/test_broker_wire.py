@@ -368,7 +368,7 @@ def client_check_tool() -> Path:
     shared = SHARED / "tools" / "flux-core-client-check.py"
     if shared.exists():
         return shared
-    return Path(__file__).resolve().parent / "data" / "tools" / "flux-core-client-check.py"
+    return Path(__file__).resolve().parents[1] / "data" / "tools" / "flux-core-client-check.py"
 
 
 def test_bundled_client_check_tool_is_complete():
@@ -377,7 +377,7 @@ def test_bundled_client_check_tool_is_complete():
 
     from conftest import INTEROP, SHARED
 
-    bundled = Path(__file__).resolve().parent / "data" / "tools" / "flux-core-client-check.py"
+    bundled = Path(__file__).resolve().parents[1] / "data" / "tools" / "flux-core-client-check.py"
     text = bundled.read_text()
     shared = SHARED / "tools" / "flux-core-client-check.py"
     if shared.exists():

@@ -70,7 +70,7 @@ def test_setattr_and_nested_instance(tmpdir_env):
         "c = RawClient(os.environ['FLUX_URI'])\n"
         "g = lambda n: c.rpc('attr.get', {'name': n}).payload['value']\n"
         "print(g('log-ring-size'), g('instance-level'), g('parent-uri') if g('instance-level') != '0' else '-')\n"
-    ) % os.path.dirname(os.path.abspath(__file__))
+    ) % os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     inner = [flux_exe(), "start", sys.executable, "-c", code]
     r = flux("start", "-S", "log-ring-size=77", "--setattr=log-stderr-level=4",
              sys.executable, "-c", code, env=env)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import gc
 import os
-import threading
 import time
 
 import pytest
@@ -15,7 +14,6 @@ import pytest
 import flux
 from flux.constants import (
     FLUX_MSGTYPE_EVENT,
-    FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_USER,

@@ -6,8 +6,6 @@ import errno
 import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 
 import pytest

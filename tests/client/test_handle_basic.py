@@ -6,7 +6,6 @@ import errno
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 
@@ -17,7 +16,6 @@ import flux.core.handle
 from flux.constants import (
     FLUX_MSGTYPE_ANY,
     FLUX_MSGTYPE_EVENT,
-    FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
     FLUX_NODEID_ANY,
     FLUX_O_NONBLOCK,
