@@ -32,19 +32,16 @@ from flux.codec import ProtocolError
 from flux.constants import (
     FLUX_MATCHTAG_NONE,
     FLUX_MSGFLAG_NORESPONSE,
-    FLUX_MSGFLAG_ROUTE,
-    FLUX_MSGFLAG_STREAMING,
-    FLUX_MSGFLAG_UPSTREAM,
     FLUX_MSGTYPE_EVENT,
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
     FLUX_POLLIN,
     FLUX_ROLE_OWNER,
-    FLUX_USERID_UNKNOWN,
 )
 from flux.core.connection import Connection, ConnectionLost
 from flux.core.reactor import Reactor, Source
 from flux.message import Message
+from flux.response import derive_response
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.watchers import MessageWatcher
@@ -54,24 +51,6 @@ _RESPONSE = FLUX_MSGTYPE_RESPONSE
 _REQUEST = FLUX_MSGTYPE_REQUEST
 _EVENT = FLUX_MSGTYPE_EVENT
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
-_KEEP_ON_RESPONSE = FLUX_MSGFLAG_ROUTE | FLUX_MSGFLAG_STREAMING | FLUX_MSGFLAG_UPSTREAM
-
-
-def make_response(request: Message, errnum: int = 0, payload: Optional[bytes] = None) -> Message:
-    """Derive a response from ``request`` (``flux_response_derive``)."""
-    resp = Message.__new__(Message)
-    resp.type = _RESPONSE
-    resp.flags = request.flags & _KEEP_ON_RESPONSE
-    resp.userid = FLUX_USERID_UNKNOWN
-    resp.rolemask = 0
-    resp.aux1 = errnum
-    resp.aux2 = request.aux2
-    resp.routes = list(request.routes)
-    resp._topic = request._topic
-    resp._topic_b = request._topic_b
-    resp._payload = None
-    resp._set_payload_bytes(payload)
-    return resp
 
 
 class TopicMatcher:
@@ -215,7 +194,7 @@ class HandleCore:
     def respond(self, request: Message, errnum: int = 0, payload: Optional[bytes] = None) -> None:
         if request.flags & _NORESPONSE:
             return
-        self.send(make_response(request, errnum, payload))
+        self.send(derive_response(request, errnum, payload))
 
     # -- receiving ----------------------------------------------------------------------
 
