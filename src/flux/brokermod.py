@@ -28,11 +28,22 @@ from __future__ import annotations
 
 import errno as _errno
 
+from flux import severity
 from flux.constants import (
     FLUX_MSGTYPE_EVENT,
     FLUX_MSGTYPE_REQUEST,
     FLUX_ROLE_OWNER,
     FLUX_ROLE_USER,
+)
+from flux.severity import (
+    LOG_ALERT,
+    LOG_CRIT,
+    LOG_DEBUG,
+    LOG_EMERG,
+    LOG_ERR,
+    LOG_INFO,
+    LOG_NOTICE,
+    LOG_WARNING,
 )
 
 __all__ = [
@@ -42,9 +53,6 @@ __all__ = [
     "request_handler",
     "resolve_entry_point",
 ]
-
-# syslog priorities (the values of syslog.LOG_*, without importing syslog)
-LOG_EMERG, LOG_ALERT, LOG_CRIT, LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG = range(8)
 
 DEBUG_FLAGS_KEY = "flux::debug_flags"
 
@@ -85,7 +93,9 @@ class _Lib:
 
     @staticmethod
     def flux_aux_get(handle, key):
-        value = _core(handle).aux.get(_key(key))
+        """The aux item, or NULL (also for something that is not a handle, as libflux)."""
+        aux = getattr(_core(handle), "aux", None)
+        value = aux.get(_key(key)) if isinstance(aux, dict) else None
         return _FFI.NULL if value is None else value
 
     @staticmethod
@@ -126,18 +136,8 @@ class BrokerLogger:
     the filtering to the broker's own log level, as for C modules.
     """
 
-    LEVEL_NAMES = {
-        "emerg": LOG_EMERG,
-        "alert": LOG_ALERT,
-        "crit": LOG_CRIT,
-        "err": LOG_ERR,
-        "warning": LOG_WARNING,
-        "notice": LOG_NOTICE,
-        "info": LOG_INFO,
-        "debug": LOG_DEBUG,
-    }
-    # accepted spellings besides the syslog ones
-    _ALIASES = {"emergency": LOG_EMERG, "critical": LOG_CRIT, "error": LOG_ERR, "warn": LOG_WARNING}
+    #: name -> priority, the syslog spellings (flux.severity is the one table)
+    LEVEL_NAMES = {name: level for level, name in enumerate(severity.NAMES)}
 
     def __init__(self, h):
         self._h = h
@@ -154,29 +154,26 @@ class BrokerLogger:
 
     @property
     def level_name(self):
-        for name, num in self.LEVEL_NAMES.items():
-            if num == self._level:
-                return name
-        return str(self._level)  # pragma: no cover - unreachable
+        """The threshold's name; a number outside 0-7 is named by itself ("99")."""
+        return severity.name(self._level)
 
-    @classmethod
-    def _parse_level(cls, value):
+    @staticmethod
+    def _parse_level(value):
+        """A name (or alias, or digit string) of a severity, or anything ``int()`` takes.
+
+        Any integer is kept as it is, as flux-core does: the threshold is only
+        compared with message priorities, so 99 passes everything and -1 nothing.
+        """
         if isinstance(value, str):
-            key = value.strip().lower()
-            if key in cls.LEVEL_NAMES:
-                return cls.LEVEL_NAMES[key]
-            if key in cls._ALIASES:
-                return cls._ALIASES[key]
-            if key.isdigit():
-                value = int(key)
-            else:
-                names = ", ".join(cls.LEVEL_NAMES)
+            level = severity.parse(value)
+            if level < 0:
+                names = ", ".join(severity.NAMES)
                 raise ValueError(f"invalid log level {value!r} (expected one of {names} or 0-7)")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"invalid log level {value!r}")
-        if not LOG_EMERG <= value <= LOG_DEBUG:
-            raise ValueError(f"invalid log level {value!r} (must be 0-7)")
-        return value
+            return level
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"invalid log level {value!r}") from None
 
     def __call__(self, level, msg):
         if level <= self._level:
@@ -260,12 +257,10 @@ class BrokerModule:
         self._h = h
         self._args = tuple(args)
         self._error = False
-        ptr = lib.flux_aux_get(h.handle, b"flux::name")
-        if ptr == ffi.NULL:
-            self._name = "unknown"
-        else:
-            name = ffi.string(ffi.cast("char *", ptr))
-            self._name = name.decode("utf-8") if isinstance(name, bytes) else str(name)
+        # flux-core tests the *cast* pointer against NULL (its tests mock
+        # ffi.cast to return NULL), and names a module without one "unknown"
+        name_p = ffi.cast("char *", lib.flux_aux_get(h.handle, b"flux::name"))
+        self._name = ffi.string(name_p).decode() if name_p != ffi.NULL else "unknown"
         self.log = BrokerLogger(h)
         self._watchers = []
         self._register_handlers()
@@ -340,8 +335,8 @@ class BrokerModule:
         rc = self._h.reactor_run()
         if rc < 0 or self._error:
             self._error = False
-            # the loader prefixes the module name when it logs the failure
-            raise OSError(_errno.ECONNRESET, "reactor stopped with an error")
+            # flux-core's exception: no errno (the loader reports ECONNRESET)
+            raise OSError("reactor exited with error")
         return rc
 
 

@@ -122,13 +122,37 @@ def test_logger_level_by_name_or_number(value, expected):
     assert log.level == expected
 
 
-@pytest.mark.parametrize("bad", ["loud", 8, -1, 3.5, None, "", True])
+@pytest.mark.parametrize("bad", ["loud", None, "", "99", [1, 2], object()])
 def test_logger_bad_level_names_the_value(bad):
     log = BrokerLogger(FakeHandle())
     with pytest.raises(ValueError) as exc:
         log.level = bad
     assert repr(bad) in str(exc.value)
     assert log.level == 7
+
+
+@pytest.mark.parametrize("value,expected,name", [
+    (99, 99, "99"), (8, 8, "8"), (-1, -1, "-1"), (3.5, 3, "err"), (True, 1, "alert"),
+])
+def test_logger_level_any_integer_kept(value, expected, name):
+    """flux-core keeps whatever int() makes of a non-string level; level_name is then the number."""
+    h = FakeHandle()
+    log = BrokerLogger(h)
+    log.level = value
+    assert (log.level, log.level_name) == (expected, name)
+    log.debug("d")
+    log.emerg("e")
+    assert h.logged == ([(7, "d"), (0, "e")] if expected >= 7 else [(0, "e")] if expected >= 0 else [])
+
+
+def test_logger_uses_the_severity_table():
+    from flux import severity
+
+    assert BrokerLogger.LEVEL_NAMES == {n: i for i, n in enumerate(severity.NAMES)}
+    log = BrokerLogger(FakeHandle())
+    for alias, level in severity.ALIASES.items():
+        log.level = alias
+        assert log.level == level
 
 
 def test_logger_threshold_filters():
@@ -301,10 +325,26 @@ def test_ffi_lib_can_be_mocked_like_flux_core_t0038():
         mock_lib.flux_module_debug_test.assert_called_once_with(h.handle, 8, True)
         m.set_running()
         mock_lib.flux_module_set_running.assert_called_once_with(h.handle)
-    # NULL from the mock -> "unknown"
-    mock_lib.flux_aux_get.return_value = mock_ffi.NULL
+    # the *cast* pointer is compared with NULL, as flux-core does (its t0038 makes
+    # cast() return NULL while flux_aux_get returns a mock)
+    mock_ffi.cast.return_value = mock_ffi.NULL
     with mock.patch.object(bm, "ffi", mock_ffi), mock.patch.object(bm, "lib", mock_lib):
         assert BrokerModule(FakeHandle()).name == "unknown"
+
+
+def test_name_unknown_when_the_handle_has_no_aux():
+    """libflux's flux_aux_get() of something that is not a handle is NULL: "unknown"."""
+    for handle in (None, object(), types.SimpleNamespace(aux=None)):
+        h = FakeHandle()
+        h.handle = handle
+        assert BrokerModule(h).name == "unknown"
+
+
+def test_run_error_is_flux_cores_oserror():
+    h = FakeHandle(rc=-1)
+    with pytest.raises(OSError) as exc:
+        BrokerModule(h).run()
+    assert exc.value.errno is None and str(exc.value) == "reactor exited with error"
 
 
 def test_public_names():
