@@ -30,6 +30,20 @@ def _strerror(errnum: int) -> str:
     return os.strerror(errnum)
 
 
+# What flux-core raises when a destroyed future (after ``with f:``) is used.
+_DESTROYED = "Attempting to call a cached, bound method that requires a handle with a NULL handle"
+
+# The methods a destroyed future refuses (``stop()`` stays harmless, as in flux-core).
+_REFUSED = ("get", "get_str", "get_raw", "get_message", "get_matchtag", "get_nodeid",
+            "then", "wait_for", "is_ready", "reset", "error_string", "get_flux", "set_flux",
+            "get_reactor", "fulfill", "fulfill_error", "incref", "push",
+            "raise_if_handle_exception")
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise ValueError(_DESTROYED)
+
+
 class Future:
     """A flux future.  Most users get one from :meth:`flux.Flux.rpc`."""
 
@@ -55,10 +69,13 @@ class Future:
     _listeners: Optional[list[Callable[[], None]]] = None
     _flux: Optional["Flux"] = None
     _tag = 0
+    _destroyed = False
+    _wrappers = 0  # live Future(other) objects sharing this state
 
     def __init__(self, future_handle: Any = None, prefixes: Any = None, pimpl_t: Any = None) -> None:
         if isinstance(future_handle, Future):
             self._s = future_handle._s
+            self._s._wrappers += 1
             return
         self._s = self
         self._init_state(None)
@@ -306,9 +323,50 @@ class Future:
 
         Flux.raise_if_exception()
 
+    # -- context manager: flux-core destroys the future on exit ------------------------
+
+    def __enter__(self) -> "Future":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._destroy()
+
+    def _destroy(self) -> None:
+        """Make this object unusable, as flux-core's destroyed future is.
+
+        Its methods then raise ValueError (instance attributes shadow them,
+        so live futures pay nothing on their hot paths).  The shared state is
+        torn down once no ``Future(other)`` wrapper of it is left (flux-core
+        counts references): no continuation runs any more, a pending timeout
+        is cancelled, the reactor is no longer kept running by it, and late
+        responses are dropped (their matchtag is not reused).
+        """
+        if self._destroyed:
+            return
+        self._destroyed = True
+        for name in _REFUSED:
+            setattr(self, name, _refuse)
+        s = self._s
+        if s is not self:
+            s._wrappers -= 1
+            if not s._destroyed:
+                return
+        if s._wrappers > 0:
+            return
+        s._stopped = True
+        if s._timer is not None:
+            s._timer.stop()
+            s._timer = None
+        core = s._core
+        if s._tag and core is not None and core.rpcs.get(s._tag) is s:
+            del core.rpcs[s._tag]
+        s._release()
+
     # -- asyncio -------------------------------------------------------------------------
 
     def __await__(self) -> Any:
+        if self._destroyed:
+            raise ValueError(_DESTROYED)
         from flux.core.aio import await_future
 
         return await_future(self).__await__()
