@@ -328,7 +328,7 @@ class Future:
     def __enter__(self) -> "Future":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._destroy()
 
     def _destroy(self) -> None:

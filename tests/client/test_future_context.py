@@ -44,9 +44,8 @@ def test_destroyed_future_refuses_use(h):
 
 
 def test_exception_in_block_propagates_and_destroys(h):
-    with pytest.raises(KeyError):
-        with h.rpc("broker.ping", {}) as f:
-            raise KeyError("x")
+    with pytest.raises(KeyError), h.rpc("broker.ping", {}) as f:
+        raise KeyError("x")
     with pytest.raises(ValueError):
         f.get()
 
