@@ -318,8 +318,7 @@ def test_attrs(h):
         h.attr_set("local-uri", "local:///x")
     with pytest.raises(PermissionError):
         h.attr_remove("rank")
-    with pytest.raises(FileNotFoundError):
-        h.attr_remove("no-such-attr")
+    h.attr_remove("no-such-attr")  # succeeds, as flux-core's attr.rm of an absent name
 
 
 def test_attr_remove():

@@ -3,7 +3,9 @@
 Every value is a string.  Immutable attributes (rank, size, uris, ...) may be
 set only on the command line before start-up and are reported with flags=1
 so that clients may cache them.  Runtime attributes may carry a setter that
-validates and applies a new value (e.g. resizing the log ring).
+validates and applies a new value (e.g. resizing the log ring).  As in
+flux-core, the owner may create attributes of the testing families
+(``test.*`` and friends) at run time; other unknown names are ENOENT.
 """
 
 from __future__ import annotations
@@ -20,6 +22,19 @@ from .router import RequestError, Router
 __all__ = ["Attrs", "IMMUTABLE", "parse_fsd", "CMDLINE_FORBIDDEN"]
 
 IMMUTABLE = 1
+# Not on the wire: an update of the attribute needs attr.set's "force" (flux-core's
+# attributes without its ATTR_RUNTIME flag).
+FORCE_TO_UPDATE = 0x100
+
+# The names flux-core's broker lets attr.set create (its attribute table's testing
+# families, matched by prefix), with their flags.  (test-rd.*, whose updates
+# flux-core redirects to a "testrd.setattr" service, is not provided.)
+CREATABLE = (
+    ("test.", 0),
+    ("test-nr.", FORCE_TO_UPDATE),
+    ("test-ro.", FORCE_TO_UPDATE),
+    ("test-im.", IMMUTABLE | FORCE_TO_UPDATE),
+)
 
 # Computed by the broker itself: a -S for these is refused.
 CMDLINE_FORBIDDEN = frozenset(("rank", "size", "version", "broker.pid", "broker.uuid",
@@ -66,12 +81,25 @@ class Attrs:
     def names(self) -> list[str]:
         return sorted(self._values)
 
-    def update(self, name: str, value: str) -> None:
-        """Change a runtime attribute (the setter validates; raises RequestError)."""
-        if name not in self._values:
+    def update(self, name: str, value: str, force: bool = False) -> None:
+        """Change a runtime attribute, or create one of the CREATABLE families.
+
+        The setter validates; raises RequestError with flux-core's errnos: an
+        unknown name is ENOENT, an update that needs ``force`` is EINVAL, and a
+        forced update of an immutable attribute is EPERM.
+        """
+        flags = self._flags.get(name)
+        if flags is None:
+            for prefix, family_flags in CREATABLE:
+                if name.startswith(prefix):
+                    self._values[name] = value
+                    self._flags[name] = family_flags
+                    return
             raise RequestError(errno.ENOENT, "unknown attribute")
-        if self._flags[name] & IMMUTABLE:
-            raise RequestError(errno.EPERM, "attribute may not be updated")
+        if flags & (IMMUTABLE | FORCE_TO_UPDATE) and not force:
+            raise RequestError(errno.EINVAL, "attribute may not be updated")
+        if flags & IMMUTABLE:
+            raise RequestError(errno.EPERM)
         setter = self._setters.get(name)
         if setter is not None:
             try:
@@ -81,8 +109,9 @@ class Attrs:
         self._values[name] = value
 
     def remove(self, name: str) -> None:
+        """Remove an attribute; as in flux-core, removing one that is not there succeeds."""
         if name not in self._values:
-            raise RequestError(errno.ENOENT)
+            return
         if self._flags[name] & IMMUTABLE or name in self._setters:
             raise RequestError(errno.EPERM, "attribute may not be removed")
         del self._values[name]
@@ -110,14 +139,17 @@ class Attrs:
         value = self._values.get(name)
         if value is None:
             raise RequestError(errno.ENOENT)
-        self._router.respond(msg, {"value": value, "flags": self._flags[name]})
+        self._router.respond(msg, {"value": value, "flags": self._flags[name] & IMMUTABLE})
 
     def _list(self, msg: Message) -> None:
         self._router.respond(msg, {"names": self.names()})
 
     def _set(self, msg: Message) -> None:
         obj = msg.payload_json()
-        self.update(self._str(obj, "name"), self._str(obj, "value"))
+        force = obj.get("force", False)
+        if not isinstance(force, bool):
+            raise RequestError(errno.EPROTO)
+        self.update(self._str(obj, "name"), self._str(obj, "value"), force)
         self._router.respond(msg)
 
     def _rm(self, msg: Message) -> None:
