@@ -215,11 +215,15 @@ def _connect_fd(text: str, uri: str) -> Connection:
 
 
 def connect(uri: str) -> Connection:
-    """Open ``uri`` (``local://PATH`` or ``fd://N``)."""
+    """Open ``uri`` (``local://PATH``, ``fd://N`` or ``loop://``)."""
     if uri.startswith("local://"):
         return _connect_local(uri[len("local://"):], uri)
     if uri.startswith("fd://"):
         return _connect_fd(uri[len("fd://"):], uri)
+    if uri.startswith("loop://"):
+        from flux.core.loopback import LoopConnection
+
+        return LoopConnection(uri)
     scheme = uri.split("://", 1)[0] if "://" in uri else uri
     raise OSError(errno.EINVAL, f"unsupported connector scheme '{scheme}'")
 
