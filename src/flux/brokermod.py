@@ -370,6 +370,6 @@ def resolve_entry_point(module):
         cls = classes[0]
         return lambda h, *args: cls(h, *args).run()
     if classes:
-        names = ", ".join(sorted(c.__name__ for c in classes))
+        names = ", ".join(c.__name__ for c in classes)  # in namespace order, as flux-core
         raise ValueError(f"multiple BrokerModule subclasses found ({names}); define mod_main()")
     raise ValueError("no mod_main() or BrokerModule subclass found")

@@ -206,6 +206,9 @@ def test_entry_point_ambiguity_and_absence():
         resolve_entry_point(_ns(A=A, B=B, BrokerModule=BrokerModule))
     with pytest.raises(ValueError, match=r"^no mod_main\(\) or BrokerModule subclass found$"):
         resolve_entry_point(_ns(BrokerModule=BrokerModule, x=1))
+    # the classes are named in the module's namespace order, as flux-core does
+    with pytest.raises(ValueError, match=r"\(B, A\)"):
+        resolve_entry_point(_ns(B=B, A=A))
 
 
 # -- BrokerModule ---------------------------------------------------------------------------------
