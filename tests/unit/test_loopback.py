@@ -280,6 +280,18 @@ def test_close_releases_the_pipe():
         h.send(Message())
 
 
+def test_collected_handle_closes_the_pipe():
+    import gc
+
+    h = flux.Flux("loop://")
+    fds = (h._core.conn._rfd, h._core.conn._wfd)
+    del h
+    gc.collect()
+    for fd in fds:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+
+
 def test_other_schemes_still_refused():
     with pytest.raises(OSError) as exc:
         flux.Flux("nosuch://x")

@@ -120,3 +120,8 @@ class LoopConnection(Connection):
             self._queue.clear()
             os.close(self._rfd)
             os.close(self._wfd)
+
+    def __del__(self) -> None:
+        # a socket closes itself when collected; the pipe's descriptors must be closed here
+        if hasattr(self, "_wfd"):
+            self.close()
