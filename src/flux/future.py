@@ -344,8 +344,10 @@ class Future:
         if self._destroyed:
             return
         self._destroyed = True
+        cls = type(self)
         for name in _REFUSED:
-            setattr(self, name, _refuse)
+            if hasattr(cls, name):
+                setattr(self, name, _refuse)
         s = self._s
         if s is not self:
             s._wrappers -= 1
