@@ -81,6 +81,11 @@ class Attrs:
     def names(self) -> list[str]:
         return sorted(self._values)
 
+    def immutable(self) -> dict[str, str]:
+        """The attributes that never change (what a module's welcome carries)."""
+        return {name: value for name, value in self._values.items()
+                if self._flags[name] & IMMUTABLE}
+
     def update(self, name: str, value: str, force: bool = False) -> None:
         """Change a runtime attribute, or create one of the CREATABLE families.
 

@@ -1,12 +1,13 @@
-"""The broker: wires loop, router, connector, attributes, log, events together
-and supervises the initial program.
+"""The broker: wires loop, router, connector, attributes, log, events and
+modules together and supervises the initial program.
 
 Life cycle of a size-1 instance (rank 0):
 1. create the run directory (or use ``-S rundir=DIR``), bind ``local-uri``;
 2. run the initial program, if any, with ``FLUX_URI`` pointing at us;
 3. serve until the initial program exits, ``shutdown.start`` is requested, or
    SIGINT/SIGTERM/SIGHUP arrives (which is forwarded to the initial program);
-4. kill leftovers of the initial program, close every connection, remove the
+4. unload the modules, still on the loop (a second signal kills them);
+5. kill leftovers of the initial program, close every connection, remove the
    socket and the run directory if we created it; exit with the initial
    program's status (signal -> 128+sig).
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -28,16 +28,20 @@ from typing import Any, Optional
 
 import flux
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+from flux.core.default_methods import ping_reply, rusage_reply
 from flux.message import Message
+from flux.severity import LOG_ERR, LOG_INFO
 
 from . import config
 from .attrs import CMDLINE_FORBIDDEN, Attrs
 from .connector import Connector
 from .events import Events
 from .heartbeat import Heartbeat
-from .log import LOG_ERR, LOG_INFO, Log
-from .loop import Loop
+from .log import Log
+from .loop import ChildWatch, Loop
+from .modules import ModuleTable
 from .router import RequestError, Router
+from .topology import Topology
 
 __all__ = ["Broker", "BrokerError", "parse_setattr"]
 
@@ -79,8 +83,7 @@ class Broker:
             if name in CMDLINE_FORBIDDEN:
                 raise BrokerError(f"{name}: attribute may not be set on the command line")
         self.uuid = str(uuidlib.uuid4())
-        self.rank = 0
-        self.size = 1
+        self.topology = Topology(rank=0, size=1)
         self.owner = os.getuid()
         self.start_time = time.time()
         spin = self.setattrs.pop("broker.spin-us", str(DEFAULT_SPIN_US))
@@ -91,13 +94,13 @@ class Broker:
         except ValueError:
             raise BrokerError(f"broker.spin-us: invalid value {spin!r}") from None
         self.loop = Loop(spin_us=self.spin_us)
-        self.router = Router(self.uuid, self.rank, self.owner)
+        self.router = Router(self.uuid, self.topology, self.owner)
         self.attrs = Attrs()
         self.rundir_created = False
         self.proc: Optional[subprocess.Popen] = None
         self.proc_pgid: Optional[int] = None
         self.proc_status: Optional[int] = None
-        self.pidfd: Optional[int] = None
+        self.proc_watch: Optional[ChildWatch] = None
         self.kill_timer: Any = None
         self.shutdown_requested = False
         self.stopping = False
@@ -125,7 +128,8 @@ class Broker:
         if self.rundir_created:
             os.chmod(rundir, 0o755)  # guests must reach the socket inside
         self.rundir = rundir
-        local_uri = sa.pop("local-uri", None) or f"local://{rundir}/local-{self.rank}"
+        rank = self.topology.rank
+        local_uri = sa.pop("local-uri", None) or f"local://{rundir}/local-{rank}"
         if not local_uri.startswith("local://"):
             self._remove_rundir()
             raise BrokerError(f"local-uri {local_uri}: only local:// is supported")
@@ -136,8 +140,8 @@ class Broker:
             level = self._parent_level(parent_uri) + 1
         hostname = sa.pop("hostname", None) or socket.gethostname().split(".")[0]
         immutable = {
-            "rank": str(self.rank),
-            "size": str(self.size),
+            "rank": str(rank),
+            "size": str(self.topology.size),
             "version": flux.FLUX_CORE_COMPAT_VERSION,
             "rundir": rundir,
             "local-uri": local_uri,
@@ -157,7 +161,7 @@ class Broker:
         attrs.add("broker.starttime", f"{self.start_time:.6f}", immutable=True)
         attrs.add("broker.spin-us", f"{self.spin_us:g}", immutable=True)
 
-        self.log = Log(self.router, attrs, self.rank)
+        self.log = Log(self.router, attrs, rank)
         self.router.logger.disabled = False
         attrs.register(self.router)
         self.events = Events(self.router)
@@ -172,14 +176,12 @@ class Broker:
                 self._remove_rundir()
                 raise BrokerError(str(exc)) from None
             attrs.add("config.path", self.config_path, immutable=True)
-        self.connector = Connector(self.loop, self.router, local_uri[len("local://"):],
-                                   self.owner, log=self.log.log)
+        self.connector = Connector(self.loop, self.router, self.events,
+                                   local_uri[len("local://"):], self.owner, log=self.log.log)
         self._apply_access()
-        self.events.sinks.append(self.connector)
         self._register_services()
-        from .modules import ModuleManager
-
-        self.modules = ModuleManager(self)  # Python broker modules, the module service
+        self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
+                                   self.environ, lambda: self.conf, log=self.log.log)
         # remaining -S values: runtime attributes (validated) or new ones
         for name, value in sa.items():
             if name in attrs:
@@ -254,16 +256,13 @@ class Broker:
                     FLUX_ROLE_ALL)
         sd = self.router.builtin("shutdown")
         sd.method("start", self._shutdown_start)
+        # each peer link answers service.add/remove itself (peerlink.py); the name is ours
+        self.router.builtin("service")
 
     # -- default service methods --------------------------------------------------------
 
     def _ping(self, msg: Message) -> None:
-        obj = msg.payload_json()
-        obj["route"] = f"{msg.route_string()}!{self.uuid[:8]}"
-        obj["userid"] = msg.userid
-        obj["rolemask"] = msg.rolemask
-        obj["rank"] = self.rank
-        self.router.respond(msg, obj)
+        self.router.respond(msg, ping_reply(msg, self.uuid, self.topology.rank))
 
     def _stats_get(self, msg: Message) -> None:
         rx, tx = self.router.rx, self.router.tx
@@ -279,20 +278,10 @@ class Broker:
         self.router.respond(msg)
 
     def _rusage(self, msg: Message) -> None:
-        who = "self"
-        if msg.payload_bytes:
-            who = msg.payload_json().get("who", "self")
-        table = {"self": resource.RUSAGE_SELF, "children": resource.RUSAGE_CHILDREN}
-        if hasattr(resource, "RUSAGE_THREAD"):
-            table["thread"] = resource.RUSAGE_THREAD
-        if who not in table:
-            raise RequestError(errno.EINVAL, f"unknown rusage target {who!r}")
-        ru = resource.getrusage(table[who])
-        out: dict[str, Any] = {"utime": ru.ru_utime, "stime": ru.ru_stime}
-        for field in ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
-                      "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw"):
-            out[field] = getattr(ru, "ru_" + field)
-        self.router.respond(msg, out)
+        try:
+            self.router.respond(msg, rusage_reply(msg))
+        except ValueError as exc:
+            raise RequestError(errno.EINVAL, str(exc)) from None
 
     def _shutdown_start(self, msg: Message) -> None:
         self.router.respond(msg)
@@ -329,15 +318,10 @@ class Broker:
         except OSError as exc:
             self.log.log(LOG_ERR, f"{self.command[0]}: {exc.strerror}")
             self.exit_code = 127 if exc.errno == errno.ENOENT else 126
-            self.loop.call_soon(self.loop.stop)
+            self.loop.call_soon(self.stop)
             return
         self.proc_pgid = self.proc.pid if own_group else None
-        try:
-            self.pidfd = os.pidfd_open(self.proc.pid)
-            self.loop.add_reader(self.pidfd, lambda events: self._reap())
-        except (AttributeError, OSError):
-            self.loop.add_signal(signal.SIGCHLD, lambda signum: self._reap())
-            self.loop.call_later(0.5, self._reap, interval=0.5)
+        self.proc_watch = self.loop.watch_child(self.proc.pid, self._reap)
 
     def _reap(self) -> None:
         if self.proc is None or self.proc_status is not None:
@@ -346,10 +330,9 @@ class Broker:
         if rc is None:
             return
         self.proc_status = 128 - rc if rc < 0 else rc
-        if self.pidfd is not None:
-            self.loop.remove(self.pidfd)
-            os.close(self.pidfd)
-            self.pidfd = None
+        if self.proc_watch is not None:
+            self.proc_watch.close()
+            self.proc_watch = None
         if self.kill_timer is not None:
             self.kill_timer.cancel()
         # leftovers of the program (background jobs) go with it
@@ -358,7 +341,7 @@ class Broker:
             self.exit_code = 0
         else:
             self.exit_code = self.proc_status
-        self.loop.stop()
+        self.stop()
 
     def _signal_program(self, signum: int, group_only: bool = False) -> None:
         try:
@@ -372,7 +355,7 @@ class Broker:
     def terminate(self, signum: int) -> None:
         """Stop the instance: signal the initial program (if any), then exit."""
         if self.proc is None or self.proc_status is not None:
-            self.loop.stop()
+            self.stop()
             return
         if self.stopping:  # second request: no more patience
             self._signal_program(signal.SIGKILL)
@@ -387,6 +370,10 @@ class Broker:
         self.terminate(signum)
 
     # -- running -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Leave the loop once the modules are unloaded (asked twice: kill them now)."""
+        self.modules.shutdown(self.loop.stop)
 
     def run(self) -> int:
         """Serve until done; returns the exit code."""
@@ -409,16 +396,16 @@ class Broker:
     def cleanup(self) -> None:
         """Release everything: program leftovers, connections, socket, rundir."""
         self.heartbeat.stop()
-        self.modules.close()  # unload modules (shutdown, then SIGKILL), reap them
+        self.modules.close()  # normally unloaded already (stop); else killed and reaped
         if self.proc is not None and self.proc_status is None:
             self._signal_program(signal.SIGKILL)
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
+        if self.proc_watch is not None:
+            self.proc_watch.close()
+            self.proc_watch = None
         self.connector.close()
         self.loop.close()
         self._remove_rundir()

@@ -1,11 +1,14 @@
-"""Event publication: sequence numbers, ``event.publish``, fan-out to sinks.
+"""Event publication: sequence numbers, ``event.publish``, subscriptions, fan-out.
 
 Rank 0 numbers every event from 1.  A published event carries its
 publisher's credentials and gets the broker uuid pushed on its route stack
 (``[B]`` for ``event.publish`` and broker events, ``[C, B]`` for a raw event
-a client sent through the connector).  *Sinks* are the connector (which
-matches client subscriptions) and, later, module links: anything with a
-``send_event(msg)`` method.
+a client sent through the connector, ``[M, B]`` for one a module sent).
+
+Subscribers are peer links (clients and modules alike, peerlink.py): each
+holds reference-counted topic prefixes; an event is encoded once and queued
+on every link with a matching prefix.  A private event reaches only its
+owner among guests.
 """
 
 from __future__ import annotations
@@ -27,28 +30,22 @@ from flux.message import Message
 
 from .router import RequestError, Router
 
-__all__ = ["Events", "EventSink"]
+__all__ = ["Events", "Subscriber"]
+
+_PRIVATE = FLUX_MSGFLAG_PRIVATE
+_ROUTE = FLUX_MSGFLAG_ROUTE
 
 
-def subscribe(subs: dict[str, int], topic: str) -> None:
-    """Count one more subscription to ``topic`` (a prefix) in ``subs``."""
-    subs[topic] = subs.get(topic, 0) + 1
+class Subscriber(Protocol):
+    """What fan-out needs of a peer link."""
 
+    subs: dict[str, int]
+    guest: bool
+    userid: int
 
-def unsubscribe(subs: dict[str, int], topic: str) -> bool:
-    """Drop one subscription; ENOENT if there is none.  True when ``subs`` is now empty."""
-    count = subs.get(topic)
-    if count is None:
-        raise RequestError(errno.ENOENT)
-    if count > 1:
-        subs[topic] = count - 1
-    else:
-        del subs[topic]
-    return not subs
+    def encode(self, msg: Message) -> bytes: ...
 
-
-class EventSink(Protocol):
-    def send_event(self, msg: Message) -> None: ...
+    def write(self, data: bytes) -> None: ...
 
 
 class Events:
@@ -57,13 +54,13 @@ class Events:
     def __init__(self, router: Router) -> None:
         self.router = router
         self.seq = 0
-        self.sinks: list[EventSink] = []
+        self.subscribers: set[Subscriber] = set()
         router.event_handler = self.publish_msg
         svc = router.builtin("event")
         svc.method("publish", self._publish, FLUX_ROLE_USER)
 
     def publish_msg(self, msg: Message) -> int:
-        """Number ``msg`` and deliver it to every sink; returns its sequence."""
+        """Number ``msg`` and queue it on every subscribed link; returns its sequence."""
         if msg.topic is None:
             return 0
         self.seq += 1
@@ -71,11 +68,52 @@ class Events:
         msg.aux1 = self.seq
         msg.aux2 = 0
         msg.routes.append(self.router.uuid)
-        msg.flags |= FLUX_MSGFLAG_ROUTE
+        msg.flags |= _ROUTE
         self.router.tx[4] += 1
-        for sink in self.sinks:
-            sink.send_event(msg)
+        if self.subscribers:
+            self._fan_out(msg)
         return self.seq
+
+    def _fan_out(self, msg: Message) -> None:
+        topic = msg.topic or ""
+        private = msg.flags & _PRIVATE
+        data = None
+        for link in tuple(self.subscribers):
+            for prefix in link.subs:
+                if topic.startswith(prefix):
+                    break
+            else:
+                continue
+            if private and link.guest and link.userid != msg.userid:
+                continue
+            if data is None:
+                data = link.encode(msg)
+            link.write(data)
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def subscribe(self, link: Subscriber, topic: str) -> None:
+        """Count one more subscription of ``link`` to the prefix ``topic``."""
+        link.subs[topic] = link.subs.get(topic, 0) + 1
+        self.subscribers.add(link)
+
+    def unsubscribe(self, link: Subscriber, topic: str) -> None:
+        """Drop one subscription of ``link`` to ``topic``; ENOENT if it has none."""
+        subs = link.subs
+        count = subs.get(topic)
+        if count is None:
+            raise RequestError(errno.ENOENT)
+        if count > 1:
+            subs[topic] = count - 1
+        else:
+            del subs[topic]
+            if not subs:
+                self.subscribers.discard(link)
+
+    def forget(self, link: Subscriber) -> None:
+        """``link`` is gone: drop all its subscriptions."""
+        link.subs.clear()
+        self.subscribers.discard(link)
 
     def publish(self, topic: str, payload: Optional[bytes] = None, private: bool = False,
                 userid: Optional[int] = None, rolemask: int = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL) -> int:

@@ -17,18 +17,15 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Optional, TextIO
 
-from flux.constants import FLUX_MSGFLAG_STREAMING
+from flux.constants import FLUX_MSGFLAG_STREAMING, FLUX_ROLE_OWNER
 from flux.message import Message
+from flux.severity import LOG_DEBUG, LOG_ERR, LOG_NOTICE
+from flux.severity import name as severity_name
 
 from .attrs import Attrs
 from .router import RequestError, Router
 
-__all__ = ["Log", "SEVERITY_NAMES", "format_record", "make_record"]
-
-SEVERITY_NAMES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
-LOG_ERR = 3
-LOG_INFO = 6
-LOG_DEBUG = 7
+__all__ = ["Log", "format_record", "make_record"]
 
 
 def make_record(severity: int, appname: str, text: str, hostname: str = "0",
@@ -45,10 +42,10 @@ def _severity(record: bytes) -> int:
         end = record.find(b">", 1, 6)
         if end > 1:
             try:
-                return min(7, int(record[1:end]) >> 3)
+                return min(LOG_DEBUG, int(record[1:end]) >> 3)
             except ValueError:
                 pass
-    return 5  # LOG_NOTICE for records we cannot parse
+    return LOG_NOTICE  # for records we cannot parse
 
 
 def format_record(record: bytes) -> str:
@@ -57,7 +54,7 @@ def format_record(record: bytes) -> str:
     parts = text.split(" ", 7)
     if len(parts) < 8 or not parts[0].startswith("<"):
         return text
-    sev = SEVERITY_NAMES[_severity(record)]
+    sev = severity_name(_severity(record))
     try:
         dt = datetime.strptime(parts[1], "%Y-%m-%dT%H:%M:%S.%fZ")
     except ValueError:
@@ -99,7 +96,7 @@ class Log:
             n = int(value)
         except ValueError:
             raise ValueError(f"invalid log level {value!r}") from None
-        if not -1 <= n <= 7:
+        if not -1 <= n <= LOG_DEBUG:
             raise ValueError(f"log level out of range: {n}")
         return n
 
@@ -169,7 +166,7 @@ class Log:
 
     @staticmethod
     def _authorized(req: Message, msg: Message) -> bool:
-        return bool(msg.rolemask & 1) or req.userid == msg.userid
+        return bool(msg.rolemask & FLUX_ROLE_OWNER) or req.userid == msg.userid
 
     def _cancel(self, msg: Message) -> None:
         obj = msg.payload_json()

@@ -25,7 +25,7 @@ import socket
 import time
 from typing import Any, Callable, Optional, Protocol
 
-__all__ = ["Loop", "Timer", "Flushable", "RECV_SIZE", "recv_some"]
+__all__ = ["Loop", "Timer", "ChildWatch", "Flushable", "RECV_SIZE", "recv_some", "is_writable"]
 
 _IN = getattr(select, "EPOLLIN", select.POLLIN)
 _OUT = getattr(select, "EPOLLOUT", select.POLLOUT)
@@ -51,6 +51,9 @@ def recv_some(sock: socket.socket) -> bytes:
     return _rview[:sock.recv_into(_rbuf)].tobytes()
 
 
+CHILD_POLL = 0.05  # s between checks for a child's exit where there is no pidfd
+
+
 class Flushable(Protocol):
     """Anything with buffered output that the loop flushes once per iteration."""
 
@@ -60,11 +63,10 @@ class Flushable(Protocol):
 class Timer:
     """A one-shot or repeating timer; ``cancel()`` is O(1) (lazy removal)."""
 
-    __slots__ = ("when", "interval", "callback", "cancelled", "_loop")
+    __slots__ = ("when", "interval", "callback", "cancelled")
 
-    def __init__(self, loop: "Loop", when: float, interval: Optional[float],
+    def __init__(self, when: float, interval: Optional[float],
                  callback: Callable[[], Any]) -> None:
-        self._loop = loop
         self.when = when
         self.interval = interval
         self.callback = callback
@@ -75,6 +77,37 @@ class Timer:
 
     def __lt__(self, other: "Timer") -> bool:
         return self.when < other.when
+
+
+class ChildWatch:
+    """Runs ``callback()`` when a child process may have exited, until :meth:`close`.
+
+    A pidfd (Linux 5.3+) makes the exit an fd event; without one the callback
+    is polled every ``CHILD_POLL`` s.  Either way the callback reaps
+    (``waitpid`` with WNOHANG) and closes the watch once the child is gone.
+    """
+
+    __slots__ = ("_loop", "pidfd", "timer")
+
+    def __init__(self, loop: "Loop", pid: int, callback: Callable[[], Any]) -> None:
+        self._loop = loop
+        self.pidfd: Optional[int] = None
+        self.timer: Optional[Timer] = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.timer = loop.call_later(CHILD_POLL, callback, interval=CHILD_POLL)
+        else:
+            loop.add_reader(self.pidfd, lambda events: callback())
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            self._loop.remove(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class _Poller:
@@ -108,46 +141,6 @@ class _Poller:
     def close(self) -> None:
         if self._epoll:
             self._p.close()
-
-
-class QueuedOutput:
-    """Outgoing bytes of one non-blocking socket, sent with one ``send`` per loop pass.
-
-    Users provide ``sock``, ``fd``, ``out`` (a list of byte strings),
-    ``outlen`` and ``writing`` (POLLOUT wanted) attributes.
-    """
-
-    __slots__ = ()
-    sock: Any
-    fd: int
-    out: list
-    outlen: int
-    writing: bool
-
-    def send_queued(self, loop: "Loop") -> bool:
-        """Send what is queued; keep the rest for POLLOUT.  False if the socket failed."""
-        out = self.out
-        data = out[0] if len(out) == 1 else b"".join(out)
-        try:
-            n = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError:
-            return False
-        if n == len(data):
-            out.clear()
-            self.outlen = 0
-            if self.writing:
-                self.writing = False
-                loop.want_write(self.fd, False)
-        else:
-            rest = memoryview(data)[n:]
-            self.out = [rest]
-            self.outlen = len(rest)
-            if not self.writing:
-                self.writing = True
-                loop.want_write(self.fd, True)
-        return True
 
 
 class Loop:
@@ -190,6 +183,10 @@ class Loop:
 
     # -- deferred work ----------------------------------------------------------
 
+    def watch_child(self, pid: int, callback: Callable[[], Any]) -> ChildWatch:
+        """Run ``callback()`` when child ``pid`` may have exited (see :class:`ChildWatch`)."""
+        return ChildWatch(self, pid, callback)
+
     def mark_dirty(self, obj: Flushable) -> None:
         """Ask for ``obj.flush()`` at the end of this iteration (once)."""
         self._dirty[id(obj)] = obj
@@ -200,7 +197,7 @@ class Loop:
     def call_later(self, delay: float, callback: Callable[[], Any],
                    interval: Optional[float] = None) -> Timer:
         """Run ``callback`` after ``delay`` s, then every ``interval`` s if given."""
-        t = Timer(self, time.monotonic() + max(0.0, delay), interval, callback)
+        t = Timer(time.monotonic() + max(0.0, delay), interval, callback)
         heapq.heappush(self._timers, t)
         return t
 
@@ -289,8 +286,8 @@ class Loop:
                 self._run_signals()
             if self._soon:
                 soon, self._soon = self._soon, []
-                for cb in soon:
-                    cb()
+                for fn in soon:
+                    fn()
             if timers and timers[0].when <= monotonic():
                 self._run_timers()
             if self._dirty:
@@ -329,11 +326,6 @@ class Loop:
             self._wake_w.close()
             self._wake_r = self._wake_w = None
         self._poller.close()
-
-
-def is_error(mask: int) -> bool:
-    """True when a poll mask reports an error or hang-up."""
-    return bool(mask & _ERR)
 
 
 def is_writable(mask: int) -> bool:

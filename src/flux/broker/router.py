@@ -3,44 +3,45 @@
 Everything that can exchange messages with the router is a *peer*: an object
 with a ``uuid`` and a ``send(msg)`` method.  The local connector is one peer
 (uuid C, it owns the client connections); a client that registers a service
-is a peer for that service; a module link (a later addition) is a peer too:
-its requests arrive with its uuid pushed, it registers its own name as a
-service, and responses addressed to it are routed by its uuid.
+is a peer for that service; a module link is a peer too: its requests arrive
+with its uuid pushed, it registers its own name as a service, and responses
+addressed to it are routed by its uuid.
 
 Route stacks follow docs/architecture.md: a request from client X arrives as
 ``[X, C]``; delivering it to a peer's service pushes the broker uuid B; a
-response pops B (if present) and then goes to the peer named by the last hop,
-which pops its own hops.
+response pops B (if present), then the hop naming the peer it goes to (the
+connector pops the client's own hop X).
+
+Whether a request is for this broker at all is the topology's decision
+(topology.py): today anything not LOCAL is unreachable.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
 from typing import Any, Callable, Optional, Protocol
 
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
-    FLUX_MSGFLAG_PAYLOAD,
     FLUX_MSGFLAG_ROUTE,
     FLUX_MSGFLAG_UPSTREAM,
-    FLUX_MSGTYPE_RESPONSE,
     FLUX_NODEID_ANY,
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
 )
 from flux.message import Message, encode_json
+from flux.response import derive_response, error_payload
+
+from .topology import LOCAL, Topology
 
 __all__ = ["Peer", "RequestError", "BuiltinService", "Router", "Handler"]
 
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
-_PAYLOAD = FLUX_MSGFLAG_PAYLOAD
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _UPSTREAM = FLUX_MSGFLAG_UPSTREAM
-_RESPONSE = FLUX_MSGTYPE_RESPONSE
 _ANY = FLUX_NODEID_ANY
-_new_message = Message.__new__
+_OWNER_LOCAL = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL
 
 Handler = Callable[[Message], None]
 
@@ -76,6 +77,21 @@ class _PeerService:
         msg.routes.append(self.broker_uuid)
         msg.flags |= _ROUTE
         self.peer.send(msg)
+
+
+class _RefusedService:
+    """A peer's service that takes no more requests (its module is unloading)."""
+
+    __slots__ = ("peer", "router", "errnum", "text")
+
+    def __init__(self, peer: Peer, router: "Router", errnum: int, text: str) -> None:
+        self.peer = peer
+        self.router = router
+        self.errnum = errnum
+        self.text = text
+
+    def deliver(self, msg: Message) -> None:
+        self.router.respond_error(msg, self.errnum, self.text)
 
 
 class BuiltinService:
@@ -116,13 +132,13 @@ class BuiltinService:
 class Router:
     """Routes requests to services and responses back along their route stack."""
 
-    def __init__(self, uuid: str, rank: int, owner: int) -> None:
+    def __init__(self, uuid: str, topology: Topology, owner: int) -> None:
         self.uuid = uuid
-        self.rank = rank
+        self.topology = topology
         self.owner = owner
         self.services: dict[str, Any] = {}
         self.peers: dict[str, Peer] = {}
-        self.event_handler: Optional[Callable[[Message], None]] = None
+        self.event_handler: Optional[Callable[[Message], Any]] = None
         self.logger = logging.getLogger("flux.broker")
         # message counters for broker.stats-get, indexed by message type
         self.rx = [0] * 9
@@ -141,6 +157,7 @@ class Router:
         self.peers[peer.uuid] = peer
 
     def remove_peer(self, peer: Peer) -> None:
+        """Forget ``peer``: no more responses to its uuid, its services are released."""
         if self.peers.get(peer.uuid) is peer:
             del self.peers[peer.uuid]
         self.service_remove_peer(peer)
@@ -164,6 +181,12 @@ class Router:
         for name in [n for n, s in self.services.items() if s.peer is peer]:
             del self.services[name]
 
+    def refuse_peer(self, peer: Peer, errnum: int, text: str) -> None:
+        """Answer new requests for ``peer``'s services with an error; the names stay taken."""
+        for name, svc in self.services.items():
+            if svc.peer is peer:
+                self.services[name] = _RefusedService(peer, self, errnum, text)
+
     # -- requests --------------------------------------------------------------------
 
     def request(self, msg: Message) -> None:
@@ -174,14 +197,9 @@ class Router:
             self.respond_error(msg, errno.EPROTO)
             return
         nodeid = msg.aux1
-        if nodeid != _ANY:
-            if msg.flags & _UPSTREAM:
-                if nodeid == self.rank:  # the parent of a size-1 rank 0: none
-                    self.respond_error(msg, errno.EHOSTUNREACH)
-                    return
-            elif nodeid != self.rank:  # size 1: no other rank exists
-                self.respond_error(msg, errno.EHOSTUNREACH)
-                return
+        if nodeid != _ANY and self.topology.route(nodeid, bool(msg.flags & _UPSTREAM)) != LOCAL:
+            self.respond_error(msg, errno.EHOSTUNREACH)  # no overlay (yet) to forward it
+            return
         dot = topic.find(".")
         svc = self.services.get(topic if dot < 0 else topic[:dot])
         if svc is None:
@@ -202,7 +220,7 @@ class Router:
             routes.pop()
         if not routes:
             return  # addressed to the broker itself: nothing is waiting for it
-        peer = self.peers.get(routes[-1])
+        peer = self.peers.get(routes.pop())
         if peer is not None:
             self.tx[2] += 1
             peer.send(msg)
@@ -218,32 +236,15 @@ class Router:
         elif isinstance(payload, str):
             data = payload.encode() + b"\0"
         else:
-            data = bytes(payload) or None
-        self._route_response(self._derive(req, 0, data))
+            data = bytes(payload)
+        self._route_response(derive_response(req, 0, data, self.owner, _OWNER_LOCAL))
 
     def respond_error(self, req: Message, errnum: int, text: Optional[str] = None) -> None:
         """Answer ``req`` with an error number and optional text (RFC 6)."""
         if req.flags & _NORESPONSE:
             return
-        data = text.encode() + b"\0" if text else None
-        self._route_response(self._derive(req, errnum or errno.EINVAL, data))
-
-    def _derive(self, req: Message, errnum: int, data: Optional[bytes]) -> Message:
-        r = _new_message(Message)
-        r.type = _RESPONSE
-        flags = req.flags & ~(_PAYLOAD | _NORESPONSE)
-        if data:
-            flags |= _PAYLOAD
-        r.flags = flags
-        r.userid = self.owner
-        r.rolemask = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL
-        r.aux1 = errnum
-        r.aux2 = req.aux2
-        r.routes = req.routes[:]
-        r._topic = req._topic
-        r._topic_b = req._topic_b
-        r._payload = data
-        return r
+        self._route_response(derive_response(req, errnum or errno.EINVAL, error_payload(text),
+                                             self.owner, _OWNER_LOCAL))
 
     # -- events ---------------------------------------------------------------------------
 
@@ -253,6 +254,3 @@ class Router:
         if self.event_handler is not None:
             self.event_handler(msg)
 
-
-def strerror(errnum: int) -> str:
-    return os.strerror(errnum)

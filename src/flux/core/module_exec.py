@@ -42,13 +42,14 @@ from flux.constants import (
     FLUX_ROLE_USER,
     FLUX_RPC_NORESPONSE,
 )
+from flux.core.default_methods import ping_reply, rusage_reply
+from flux.severity import LOG_ERR
 
 __all__ = ["main", "initialize", "register_handlers", "finalize", "load_file", "USAGE"]
 
 USAGE = "Usage: flux module-python-exec PATH"
 PROG = "flux-module-python-exec"
 FINALIZE_TIMEOUT = 10.0
-LOG_CRIT, LOG_ERR, LOG_INFO = 2, 3, 6
 
 _TYPES = {1: "request", 2: "response", 4: "event", 8: "control"}
 
@@ -159,15 +160,10 @@ def register_handlers(h, name: str, uuid: str):
     core.aux["flux::set_running"] = set_running
 
     def ping(h, w, msg, arg):
-        obj = msg.payload_json() if msg.payload_bytes else {}
-        if not isinstance(obj, dict):
-            h.respond_error(msg, errno.EPROTO, None)
-            return
-        obj["route"] = f"{msg.route_string()}!{uuid[:8]}"
-        obj["userid"] = msg.userid
-        obj["rolemask"] = msg.rolemask
-        obj["rank"] = h.get_rank()
-        h.respond(msg, obj)
+        try:
+            h.respond(msg, ping_reply(msg, uuid, h.get_rank()))
+        except OSError as exc:
+            h.respond_error(msg, exc.errno, None)
 
     def stats_get(h, w, msg, arg):
         h.respond(msg, stats.get())
@@ -204,27 +200,12 @@ def register_handlers(h, name: str, uuid: str):
         h.respond(msg, {"flags": flags})
 
     def rusage(h, w, msg, arg):
-        import resource
-
-        who = "self"
-        if msg.payload_bytes:
-            try:
-                who = msg.payload_json().get("who", "self")
-            except (OSError, AttributeError):
-                h.respond_error(msg, errno.EPROTO, None)
-                return
-        table = {"self": resource.RUSAGE_SELF, "children": resource.RUSAGE_CHILDREN}
-        if hasattr(resource, "RUSAGE_THREAD"):
-            table["thread"] = resource.RUSAGE_THREAD
-        if who not in table:
-            h.respond_error(msg, errno.EINVAL, f"unknown rusage target {who!r}")
-            return
-        ru = resource.getrusage(table[who])
-        out = {"utime": ru.ru_utime, "stime": ru.ru_stime}
-        for field in ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
-                      "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw"):
-            out[field] = getattr(ru, "ru_" + field)
-        h.respond(msg, out)
+        try:
+            h.respond(msg, rusage_reply(msg))
+        except OSError as exc:
+            h.respond_error(msg, exc.errno, None)
+        except ValueError as exc:
+            h.respond_error(msg, errno.EINVAL, str(exc))
 
     def config_update(h, w, msg, arg):
         try:
@@ -368,7 +349,7 @@ def finalize(h, errnum: int, errstr=None) -> None:
                 h.respond_error(msg, errno.ENOSYS, None)
             except OSError:
                 return
-    payload = {"status": FLUX_MODSTATE_EXITED, "errnum": int(errnum)}
+    payload: dict = {"status": FLUX_MODSTATE_EXITED, "errnum": int(errnum)}
     if errnum and errstr:
         payload["errstr"] = str(errstr)[:200]
     try:

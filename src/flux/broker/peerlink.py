@@ -1,0 +1,171 @@
+"""What the broker keeps about one peer, whatever carries its messages.
+
+A *peer link* is the broker's end of a client connection, of a module
+process, and (next) of an overlay neighbour.  Whatever the transport, the
+broker must track the same things for each, and this class is the one place
+it does:
+
+- requests delivered to the peer's services and not yet answered (the
+  *in-flight* table): when the peer goes away each requester gets an error
+  at once instead of waiting forever; when a requester goes away (its
+  ``*.disconnect`` notice reaches the peer) its entries are forgotten;
+- the services the peer registered (``service.add``/``service.remove``),
+  released when the peer goes;
+- its event subscriptions (reference counted, see events.py), dropped when
+  it goes;
+- the four requests a peer makes *about itself* (``event.subscribe``,
+  ``event.unsubscribe``, ``service.add``, ``service.remove``), answered here
+  for clients and modules alike, never reaching the router (as flux-core's
+  connector does).
+
+A transport subclass (socketlink.py) moves the bytes and implements ``send``
+and ``write``; an owner subclass (the connector's Client, a ModuleLink) adds
+credentials, route hops and its own life cycle.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from flux.constants import FLUX_MSGFLAG_NORESPONSE
+from flux.message import Message
+from flux.response import derive_response
+
+from .router import RequestError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .events import Events
+    from .router import Router
+
+__all__ = ["PeerLink", "LOCAL_REQUESTS"]
+
+_NORESPONSE = FLUX_MSGFLAG_NORESPONSE
+
+
+class PeerLink:
+    """Requests in flight, services and subscriptions of one peer (transport-agnostic)."""
+
+    __slots__ = ("uuid", "router", "events", "userid", "rolemask", "guest", "reply_creds",
+                 "inflight", "subs", "services", "rx", "tx")
+
+    def __init__(self, uuid: str, router: Router, events: Events, userid: int, rolemask: int,
+                 guest: bool, reply_creds: tuple[int, int]) -> None:
+        self.uuid = uuid
+        self.router = router
+        self.events = events
+        # who the peer is: its messages are stamped with these (by its owner)
+        self.userid = userid
+        self.rolemask = rolemask
+        self.guest = guest
+        # (userid, rolemask) of the answers to LOCAL_REQUESTS (they differ
+        # between clients and modules on the wire, docs/architecture.md)
+        self.reply_creds = reply_creds
+        # requests delivered to this peer's services, by (route stack, matchtag)
+        self.inflight: dict[tuple[tuple[str, ...], int], Message] = {}
+        self.subs: dict[str, int] = {}
+        self.services: set[str] = set()
+        self.rx = 0
+        self.tx = 0
+
+    # -- requests in flight -----------------------------------------------------------
+
+    def forget_requester(self, notice: Message) -> None:
+        """A ``*.disconnect`` notice: its sender's requests need no error reply any more."""
+        topic = notice.topic
+        if topic is None or not topic.endswith(".disconnect"):
+            return
+        sender = notice.route_first
+        for key in [k for k in self.inflight if k[0] and k[0][0] == sender]:
+            del self.inflight[key]
+
+    def fail_inflight(self, errnum: int, text: Optional[str] = None) -> None:
+        """Answer every request still in flight with ``errnum``.
+
+        Without ``text`` each gets "SERVICE service provider disconnected".
+        """
+        if not self.inflight:
+            return
+        pending = list(self.inflight.values())
+        self.inflight.clear()
+        respond_error = self.router.respond_error
+        for req in pending:
+            if text is None:
+                service = (req.topic or "").split(".", 1)[0]
+                respond_error(req, errnum, f"{service} service provider disconnected")
+            else:
+                respond_error(req, errnum, text)
+
+    def release(self) -> None:
+        """The peer is gone: its services, its route and its subscriptions go with it."""
+        self.router.remove_peer(self)
+        self.events.forget(self)
+
+    # -- what a transport provides ---------------------------------------------------------
+
+    def send(self, msg: Message) -> None:  # pragma: no cover - the transport's
+        """Router peer: deliver a request for one of its services, or a response."""
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:  # pragma: no cover - the transport's
+        """Queue bytes already encoded by :meth:`encode` (events: once for all links)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def encode(msg: Message) -> bytes:  # pragma: no cover - the transport's
+        raise NotImplementedError
+
+    # -- the requests a peer makes about itself ---------------------------------------------
+
+    def reply(self, req: Message, errnum: int = 0) -> None:
+        """Answer one of LOCAL_REQUESTS (no payload) straight back to this peer."""
+        if req.flags & _NORESPONSE:
+            return
+        userid, rolemask = self.reply_creds
+        self.send(derive_response(req, errnum, None, userid, rolemask))
+
+    def _local(self, req: Message, key: str, action: Callable[[PeerLink, str], Any]) -> None:
+        """Run ``action(self, payload[key])`` and answer: EPROTO without a string there."""
+        try:
+            try:
+                value = req.payload_json().get(key)
+            except OSError:
+                raise RequestError(errno.EPROTO) from None
+            if not isinstance(value, str):
+                raise RequestError(errno.EPROTO)
+            action(self, value)
+        except RequestError as exc:
+            self.reply(req, exc.errnum)
+            return
+        self.reply(req)
+
+    def subscribe(self, req: Message) -> None:
+        self._local(req, "topic", self.events.subscribe)
+
+    def unsubscribe(self, req: Message) -> None:
+        self._local(req, "topic", self.events.unsubscribe)
+
+    def service_add(self, req: Message) -> None:
+        self._local(req, "service", PeerLink._add_service)
+
+    def service_remove(self, req: Message) -> None:
+        self._local(req, "service", PeerLink._remove_service)
+
+    def _add_service(self, name: str) -> None:
+        if self.guest and not name.startswith(f"{self.userid}-"):
+            raise RequestError(errno.EPERM)
+        self.router.service_add(name, self)
+        self.services.add(name)
+
+    def _remove_service(self, name: str) -> None:
+        self.router.service_remove(name, self)
+        self.services.discard(name)
+
+
+#: Topic -> handler of the requests a peer makes about itself (see the module docstring).
+LOCAL_REQUESTS: dict[Optional[str], Callable[[PeerLink, Message], None]] = {
+    "event.subscribe": PeerLink.subscribe,
+    "event.unsubscribe": PeerLink.unsubscribe,
+    "service.add": PeerLink.service_add,
+    "service.remove": PeerLink.service_remove,
+}

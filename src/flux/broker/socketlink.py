@@ -1,0 +1,179 @@
+"""A peer link over a stream socket: the transport of clients and module processes.
+
+Both a ``local://`` client connection and a module's socketpair carry the
+stream framing (flux.codec); this class is the one read loop and the one
+output queue for them:
+
+- reading: everything available (up to four buffers per wake-up, so one busy
+  peer cannot starve the others), decoded and handed to the owner's
+  ``receive(msg)`` one message at a time;
+- writing: messages are queued and the loop flushes each dirty link once per
+  iteration, so all messages produced by one wake-up leave in one ``send``;
+  what the socket does not take waits for POLLOUT;
+- a peer whose queue passes ``max_outbuf`` (it stopped reading) is dropped so
+  it can never stall the broker or exhaust its memory;
+- the end of the socket (EOF, error, malformed bytes, overflow) is reported
+  once to the owner's ``lost(reason)``.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import TYPE_CHECKING, Any, Optional
+
+from flux.codec import ProtocolError, StreamDecoder, encode_stream
+from flux.constants import FLUX_MSGFLAG_NORESPONSE, FLUX_MSGFLAG_ROUTE, FLUX_MSGTYPE_REQUEST
+from flux.message import Message
+
+from .loop import EV_ERR, EV_IN, RECV_SIZE, Loop, is_writable, recv_some
+from .peerlink import PeerLink
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .events import Events
+    from .router import Router
+
+__all__ = ["SocketLink", "UNLIMITED"]
+
+UNLIMITED = 1 << 62  # max_outbuf of a peer that is never cut off
+_RECV_SIZE = RECV_SIZE
+_ROUTE = FLUX_MSGFLAG_ROUTE
+_NORESPONSE = FLUX_MSGFLAG_NORESPONSE
+_REQUEST = FLUX_MSGTYPE_REQUEST
+_monotonic = time.monotonic
+
+
+class SocketLink(PeerLink):
+    """One non-blocking stream socket to a peer, served by the broker's loop."""
+
+    __slots__ = ("loop", "sock", "fd", "decoder", "out", "outlen", "writing", "max_outbuf",
+                 "closed", "last_rx")
+
+    #: How a message becomes bytes on this transport (events are encoded once for all links).
+    encode = staticmethod(encode_stream)
+
+    def __init__(self, uuid: str, router: Router, events: Events, loop: Loop,
+                 sock: socket.socket, userid: int, rolemask: int, guest: bool,
+                 reply_creds: tuple[int, int], max_outbuf: int = UNLIMITED) -> None:
+        super().__init__(uuid, router, events, userid, rolemask, guest, reply_creds)
+        self.loop = loop
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.decoder = StreamDecoder()
+        self.out: list[Any] = []
+        self.outlen = 0
+        self.writing = False  # POLLOUT wanted
+        self.max_outbuf = max_outbuf
+        self.closed = False
+        self.last_rx = _monotonic()
+        sock.setblocking(False)
+        loop.add_reader(self.fd, self.on_io)
+
+    # -- owner hooks --------------------------------------------------------------------
+
+    def receive(self, msg: Message) -> None:  # pragma: no cover - the owner's
+        """A message from the peer."""
+        raise NotImplementedError
+
+    def lost(self, reason: Optional[str]) -> None:  # pragma: no cover - the owner's
+        """The socket failed or closed (``reason`` when the broker cut it)."""
+        raise NotImplementedError
+
+    # -- output -------------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        """Router peer: a request for one of the peer's services, or a response for it."""
+        msg.flags |= _ROUTE
+        if msg.type == _REQUEST:
+            if not msg.flags & _NORESPONSE:
+                self.inflight[(tuple(msg.routes), msg.aux2)] = msg
+            elif self.inflight:
+                self.forget_requester(msg)
+        self.write(encode_stream(msg))
+
+    def write(self, data: bytes) -> None:
+        """Queue encoded bytes; the loop flushes them at the end of this iteration."""
+        if self.closed:
+            return
+        self.out.append(data)
+        self.outlen += len(data)
+        self.tx += 1
+        if self.outlen > self.max_outbuf:
+            self.lost("output buffer limit reached (peer not reading)")
+            return
+        self.loop.mark_dirty(self)
+
+    def flush(self) -> None:
+        """Send what is queued with one ``send``; keep the rest for POLLOUT."""
+        out = self.out
+        if self.closed or not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        try:
+            n = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            self.lost(None)
+            return
+        if n == len(data):
+            out.clear()
+            self.outlen = 0
+            if self.writing:
+                self.writing = False
+                self.loop.want_write(self.fd, False)
+        else:
+            rest = memoryview(data)[n:]
+            self.out = [rest]
+            self.outlen = len(rest)
+            if not self.writing:
+                self.writing = True
+                self.loop.want_write(self.fd, True)
+
+    # -- input --------------------------------------------------------------------------
+
+    def on_io(self, events: int) -> None:
+        """Loop callback: flush if writable, then read and dispatch what arrived."""
+        if self.writing and is_writable(events):
+            self.flush()
+            if self.closed:
+                return
+        if not events & (EV_IN | EV_ERR):  # only writable
+            return
+        sock = self.sock
+        receive = self.receive
+        for _ in range(4):  # read what is there, but let other peers in too
+            try:
+                data = recv_some(sock)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.lost(None)
+                return
+            try:
+                msgs = self.decoder.feed(data)
+            except ProtocolError as exc:
+                self.lost(f"protocol error: {exc.detail}")
+                return
+            self.last_rx = _monotonic()
+            for msg in msgs:
+                receive(msg)
+                if self.closed:
+                    return
+            if len(data) < _RECV_SIZE:
+                return
+
+    def close_transport(self) -> None:
+        """Stop serving the socket and close it; queued output is dropped."""
+        if self.closed:
+            return
+        self.closed = True
+        self.loop.remove(self.fd)
+        self.out = []
+        self.outlen = 0
+        try:
+            self.sock.close()
+        except OSError:
+            pass
