@@ -68,7 +68,7 @@ _local_requests = LOCAL_REQUESTS
 class Client(SocketLink):
     """One connection: a peer link that stamps credentials and arms disconnect notices."""
 
-    __slots__ = ("connector", "pid", "seen", "disc")
+    __slots__ = ("connector", "connector_uuid", "pid", "seen", "disc")
 
     def __init__(self, connector: "Connector", sock: socket.socket, userid: int,
                  rolemask: int, guest: bool, pid: int) -> None:
@@ -76,6 +76,7 @@ class Client(SocketLink):
                          connector.loop, sock, userid, rolemask, guest, _REPLY_CREDS,
                          connector.max_outbuf)
         self.connector = connector
+        self.connector_uuid = connector.uuid  # C, the hop pushed after the client's own
         self.pid = pid
         # (topic, nodeid, upstream) of the requests sent, and the disconnect
         # notice armed for each service prefix: sent when the client goes
@@ -102,7 +103,7 @@ class Client(SocketLink):
                 return
             routes = msg.routes
             routes.append(self.uuid)
-            routes.append(self.connector.uuid)
+            routes.append(self.connector_uuid)
             msg.flags |= _ROUTE
             if topic is not None and not msg.flags & _NORESPONSE:
                 key = (topic, msg.aux1, msg.flags & _UPSTREAM)
@@ -114,7 +115,7 @@ class Client(SocketLink):
                 self.inflight.pop((tuple(msg.routes), msg.aux2), None)
             self.router.response(msg)
         elif mtype == _EVENT:
-            msg.routes.append(self.connector.uuid)
+            msg.routes.append(self.connector_uuid)
             msg.flags |= _ROUTE
             self.router.event(msg)
         # control messages from clients have no meaning here: dropped
@@ -159,6 +160,7 @@ class Connector:
         self.connects = 0
         self.log = log or (lambda level, text: None)
         self.sock: Optional[socket.socket] = None
+        router.add_peer(self)  # responses to [X, C] come here
 
     # -- listening ----------------------------------------------------------------------
 
@@ -175,7 +177,6 @@ class Connector:
         sock.setblocking(False)
         self.sock = sock
         self.loop.add_reader(sock.fileno(), self._on_accept)
-        self.router.add_peer(self)
 
     def close(self) -> None:
         """Flush what can be flushed, disconnect every client, remove the socket."""

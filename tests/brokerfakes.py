@@ -1,0 +1,97 @@
+"""In-process pieces for the broker's unit tests (no broker process, no socket files).
+
+``FakePeer`` is a router peer that keeps what it is sent; ``Parts`` builds a
+router with its events, attributes and log the way the broker wires them,
+with a fake connector C registered so that responses to ``[X, C]`` land in
+``parts.connector.sent``.  ``client_request`` builds a request as the
+connector hands it to the router; ``run_loop``/``run_until`` drive a real
+:class:`flux.broker.loop.Loop` for a bounded time.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from typing import Any, Callable, Optional
+
+from rawclient import request
+
+from flux.broker.attrs import Attrs
+from flux.broker.events import Events
+from flux.broker.log import Log
+from flux.broker.loop import Loop
+from flux.broker.router import Router
+from flux.broker.topology import Topology
+from flux.constants import FLUX_MSGFLAG_ROUTE, FLUX_ROLE_LOCAL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
+from flux.message import Message
+
+OWNER = os.getuid()
+OWNER_LOCAL = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL
+GUEST_LOCAL = FLUX_ROLE_USER | FLUX_ROLE_LOCAL
+BROKER_UUID = "b" * 36
+CONNECTOR_UUID = "c" * 36
+CLIENT_UUID = "x" * 36
+
+
+class FakePeer:
+    """A router peer (connector, client or module stand-in) recording what it is sent."""
+
+    def __init__(self, uuid: str) -> None:
+        self.uuid = uuid
+        self.sent: list[Message] = []
+
+    def send(self, msg: Message) -> None:
+        self.sent.append(msg)
+
+    def take(self) -> list[Message]:
+        sent, self.sent = self.sent, []
+        return sent
+
+
+class Parts:
+    """Router + events + attrs + log, wired as broker.py does, plus a fake connector."""
+
+    def __init__(self, rank: int = 0, size: int = 1, fake_connector: bool = True) -> None:
+        self.topology = Topology(rank, size)
+        self.router = Router(BROKER_UUID, self.topology, OWNER)
+        self.attrs = Attrs()
+        self.attrs.add("rank", str(rank), immutable=True)
+        self.stderr = io.StringIO()
+        self.log = Log(self.router, self.attrs, rank, stderr=self.stderr)
+        self.attrs.register(self.router)
+        self.events = Events(self.router)
+        self.connector = FakePeer(CONNECTOR_UUID)
+        if fake_connector:
+            self.router.add_peer(self.connector)
+
+    def rpc(self, topic: str, payload: Any = None, **kw: Any) -> list[Message]:
+        """Send a client request through the router; return what reached the connector."""
+        self.router.request(client_request(topic, payload, **kw))
+        return self.connector.take()
+
+
+def client_request(topic: str, payload: Any = None, matchtag: int = 1, flags: int = 0,
+                   nodeid: Optional[int] = None, userid: int = OWNER,
+                   rolemask: int = OWNER_LOCAL, sender: str = CLIENT_UUID) -> Message:
+    """A request as the connector hands it to the router: stamped, ``[X, C]`` pushed."""
+    msg = request(topic, payload, matchtag=matchtag, flags=flags, nodeid=nodeid)
+    msg.userid = userid
+    msg.rolemask = rolemask
+    msg.routes = [sender, CONNECTOR_UUID]
+    msg.flags |= FLUX_MSGFLAG_ROUTE
+    return msg
+
+
+def run_loop(loop: Loop, seconds: float = 0.02) -> None:
+    """Run ``loop`` for about ``seconds``."""
+    loop.call_later(seconds, loop.stop)
+    loop.run()
+
+
+def run_until(loop: Loop, cond: Callable[[], Any], timeout: float = 5.0) -> None:
+    """Run ``loop`` in short slices until ``cond()`` is true (AssertionError after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        run_loop(loop, 0.01)

@@ -1,0 +1,277 @@
+"""The local connector in-process: socketpairs instead of a socket file, no broker process.
+
+Each test client is the far end of a socketpair whose near end the connector
+accepted; the broker's loop runs for bounded slices (brokerfakes.run_until).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+from brokerfakes import BROKER_UUID, GUEST_LOCAL, OWNER, OWNER_LOCAL, Parts, run_loop, run_until
+from rawclient import request
+
+from flux.broker.connector import Client, Connector
+from flux.broker.loop import Loop
+from flux.codec import StreamDecoder, encode_stream
+from flux.constants import (
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGTYPE_EVENT,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_MSGTYPE_RESPONSE,
+    FLUX_ROLE_ALL,
+    FLUX_ROLE_OWNER,
+    FLUX_USERID_UNKNOWN,
+)
+from flux.message import Message
+from flux.response import derive_response
+from flux.severity import LOG_WARNING
+
+
+class Far:
+    """The client's end of one connection."""
+
+    def __init__(self, world: World, sock: socket.socket, link: Client | None) -> None:
+        self.world = world
+        self.sock = sock
+        self.link = link
+        self.decoder = StreamDecoder()
+        self.inbox: list[Message] = []
+
+    def send(self, msg: Message | bytes) -> None:
+        self.sock.sendall(msg if isinstance(msg, bytes) else encode_stream(msg))
+
+    def recv(self, count: int = 1) -> list[Message]:
+        """Run the broker's loop until ``count`` messages arrived here; return them."""
+        def arrived():
+            try:
+                data = self.sock.recv(1 << 20)
+            except BlockingIOError:
+                data = b""
+            self.inbox.extend(self.decoder.feed(data))
+            return len(self.inbox) >= count
+        run_until(self.world.loop, arrived)
+        got, self.inbox = self.inbox[:count], self.inbox[count:]
+        return got
+
+    def rpc(self, topic: str, payload=None, **kw) -> Message:
+        self.send(request(topic, payload, **kw))
+        (resp,) = self.recv()
+        return resp
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class World:
+    """A router, events, attrs and log (brokerfakes.Parts) with a real loop and connector."""
+
+    def __init__(self, owner: int = OWNER, allow_guest: bool = False) -> None:
+        self.parts = Parts(fake_connector=False)
+        self.router = self.parts.router
+        self.events = self.parts.events
+        self.loop = Loop(spin_us=0)
+        self.logged: list[tuple[int, str]] = []
+        self.connector = Connector(self.loop, self.router, self.events, "/nonexistent/sock",
+                                   owner, allow_guest=allow_guest,
+                                   log=lambda level, text: self.logged.append((level, text)))
+        self.seen: list[Message] = []
+        probe = self.router.builtin("probe")
+        probe.method("see", self._see, FLUX_ROLE_ALL)
+
+    def _see(self, msg: Message) -> None:
+        self.seen.append(msg)
+        self.router.respond(msg, {"ok": True})
+
+    def connect(self) -> Far:
+        near, far = socket.socketpair()
+        link = self.connector.accept(near)
+        far.setblocking(False)
+        run_until(self.loop, lambda: _readable(far))
+        client = Far(self, far, link)
+        hs = far.recv(1)
+        client.handshake = hs
+        return client
+
+    def close(self) -> None:
+        self.connector.close()
+        self.loop.close()
+
+
+def _readable(sock: socket.socket) -> bool:
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except BlockingIOError:
+        return False
+
+
+@pytest.fixture
+def world():
+    w = World()
+    yield w
+    w.close()
+
+
+# -- credentials -----------------------------------------------------------------------------
+
+
+def test_owner_requests_are_stamped_and_routed(world):
+    c = world.connect()
+    assert c.handshake == b"\x00" and c.link.guest is False
+    msg = request("probe.see", {})
+    msg.userid, msg.rolemask = FLUX_USERID_UNKNOWN, 0
+    c.send(msg)
+    (resp,) = c.recv()
+    assert resp.payload == {"ok": True} and resp.routes == [] and resp.flags & FLUX_MSGFLAG_ROUTE
+    (seen,) = world.seen
+    assert (seen.userid, seen.rolemask) == (OWNER, OWNER_LOCAL)
+    assert seen.routes == [c.link.uuid, world.connector.uuid]
+    # an owner may send its own credentials (libflux's test hook): only unset ones are filled
+    msg = request("probe.see", {}, matchtag=2)
+    msg.userid, msg.rolemask = 4242, GUEST_LOCAL
+    c.send(msg)
+    c.recv()
+    assert (world.seen[1].userid, world.seen[1].rolemask) == (4242, GUEST_LOCAL)
+
+
+def test_guest_credentials_are_always_overwritten():
+    w = World(owner=OWNER + 1, allow_guest=True)  # this process is not the owner
+    try:
+        c = w.connect()
+        assert c.handshake == b"\x00" and c.link.guest
+        msg = request("probe.see", {})
+        msg.userid, msg.rolemask = OWNER + 1, FLUX_ROLE_OWNER  # spoofing the owner
+        c.send(msg)
+        c.recv()
+        assert (w.seen[0].userid, w.seen[0].rolemask) == (OWNER, GUEST_LOCAL)
+        assert c.rpc("attr.set", {"name": "log-level", "value": "3"}, matchtag=2).errnum == \
+            errno.EPERM
+    finally:
+        w.close()
+
+
+def test_strangers_are_refused_without_guest_access():
+    w = World(owner=OWNER + 1)
+    try:
+        near, far = socket.socketpair()
+        assert w.connector.accept(near) is None
+        assert far.recv(2) == bytes((errno.EPERM,))
+        assert w.connector.clients == {}
+        far.close()
+    finally:
+        w.close()
+
+
+# -- requests a client makes about itself ------------------------------------------------------
+
+
+def test_subscribe_answered_by_the_connector_and_events_delivered(world):
+    c = world.connect()
+    resp = c.rpc("event.subscribe", {"topic": "news."}, matchtag=3)
+    assert resp.type == FLUX_MSGTYPE_RESPONSE and resp.errnum == 0 and resp.matchtag == 3
+    # the connector's own answers: userid unknown, OWNER only, no payload (docs/architecture.md)
+    assert (resp.userid, resp.rolemask, resp.payload_bytes) == (FLUX_USERID_UNKNOWN,
+                                                                FLUX_ROLE_OWNER, None)
+    assert world.router.rx[1] == 0  # never reached the router
+    world.events.publish("news.today", b"x")
+    world.events.publish("sports.today")
+    (ev,) = c.recv()
+    assert ev.type == FLUX_MSGTYPE_EVENT and ev.topic == "news.today"
+    assert ev.routes == [BROKER_UUID]
+    assert c.rpc("event.unsubscribe", {"topic": "news."}).errnum == 0
+    assert c.rpc("event.unsubscribe", {"topic": "news."}).errnum == errno.ENOENT
+    assert c.rpc("event.subscribe", {"topic": 7}).errnum == errno.EPROTO
+    assert c.rpc("event.subscribe").errnum == errno.EPROTO
+    c.send(request("event.subscribe", {"topic": "quiet."}, flags=FLUX_MSGFLAG_NORESPONSE))
+    run_loop(world.loop)
+    assert c.link.subs == {"quiet.": 1}
+
+
+def test_services_belong_to_their_client(world):
+    a, b = world.connect(), world.connect()
+    assert a.rpc("service.add", {"service": "svc"}).errnum == 0
+    assert b.rpc("service.add", {"service": "svc"}).errnum == errno.EEXIST
+    assert b.rpc("service.remove", {"service": "svc"}).errnum == errno.ENOENT
+    assert a.rpc("service.add", {"service": "a.b"}).errnum == errno.EINVAL
+    # b calls a's service; a sees it with B pushed and answers along the same stack
+    b.send(request("svc.do", {"n": 1}, matchtag=9))
+    (req,) = a.recv()
+    assert req.type == FLUX_MSGTYPE_REQUEST
+    assert req.routes == [b.link.uuid, world.connector.uuid, BROKER_UUID]
+    assert a.link.inflight
+    a.send(derive_response(req, 0, b'{"done":true}\0'))
+    (got,) = b.recv()
+    assert got.payload == {"done": True} and got.matchtag == 9 and got.routes == []
+    assert not a.link.inflight
+    assert a.rpc("service.remove", {"service": "svc"}).errnum == 0
+    assert "svc" not in world.router.services
+
+
+def test_guests_may_only_register_their_own_names():
+    w = World(owner=OWNER + 1, allow_guest=True)
+    try:
+        c = w.connect()
+        assert c.rpc("service.add", {"service": "svc"}).errnum == errno.EPERM
+        assert c.rpc("service.add", {"service": f"{OWNER}-svc"}).errnum == 0
+    finally:
+        w.close()
+
+
+# -- disconnects -----------------------------------------------------------------------------
+
+
+def test_provider_gone_fails_requests_in_flight(world):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "gone"})
+    b.send(request("gone.hello", {}, matchtag=4))
+    a.recv()
+    a.close()
+    (resp,) = b.recv()
+    assert resp.matchtag == 4 and resp.errnum == errno.ECONNRESET
+    assert resp.payload_str == "gone service provider disconnected"
+    assert "gone" not in world.router.services
+    assert b.rpc("gone.hello", {}, matchtag=5).errnum == errno.ENOSYS
+
+
+def test_requester_gone_sends_disconnect_and_is_forgotten(world):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "svc"})
+    b.send(request("svc.slow", {}, matchtag=4))
+    a.recv()
+    b.close()
+    (notice,) = a.recv()
+    assert notice.topic == "svc.disconnect" and notice.flags & FLUX_MSGFLAG_NORESPONSE
+    assert notice.routes[0] == b.link.uuid
+    assert a.link.inflight == {}  # nobody to answer any more
+    assert b.link.uuid not in world.connector.clients
+
+
+def test_client_not_reading_is_cut_off(world):
+    world.connector.max_outbuf = 4096
+    c = world.connect()
+    c.rpc("event.subscribe", {"topic": ""})
+    for _ in range(100):  # queued without a loop pass: nothing is flushed yet
+        world.events.publish("flood", b"x" * 100)
+    assert c.link.closed and c.link.uuid not in world.connector.clients
+    assert c.link not in world.events.subscribers
+    (level, text), = world.logged
+    assert level == LOG_WARNING and "output buffer limit reached" in text
+
+
+def test_garbage_drops_the_client(world):
+    c = world.connect()
+    c.send(b"\x00\x00\x00\x05junk!")
+    run_until(world.loop, lambda: c.link.closed)
+    assert "protocol error" in world.logged[0][1]
+
+
+def test_stats(world):
+    c = world.connect()
+    c.rpc("probe.see", {})
+    stats = world.connector.stats()
+    (entry,) = stats["server"]["clients"]
+    assert entry["uuid"] == c.link.uuid and entry["rxcount"] == 1 and entry["txcount"] == 1
+    assert stats["server"]["connects"] == 1 and stats["allow_guest_user"] is False
