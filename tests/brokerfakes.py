@@ -5,13 +5,15 @@ router with its events, attributes and log the way the broker wires them,
 with a fake connector C registered so that responses to ``[X, C]`` land in
 ``parts.connector.sent``.  ``client_request`` builds a request as the
 connector hands it to the router; ``run_loop``/``run_until`` drive a real
-:class:`flux.broker.loop.Loop` for a bounded time.
+:class:`flux.broker.loop.Loop` for a bounded time; ``PeerEnd`` is the far
+end of a peer link's socketpair (what a client or a module process holds).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import socket
 import time
 from typing import Any, Callable, Optional
 
@@ -23,6 +25,7 @@ from flux.broker.log import Log
 from flux.broker.loop import Loop
 from flux.broker.router import Router
 from flux.broker.topology import Topology
+from flux.codec import StreamDecoder, encode_stream
 from flux.constants import FLUX_MSGFLAG_ROUTE, FLUX_ROLE_LOCAL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
 from flux.message import Message
 
@@ -95,3 +98,46 @@ def run_until(loop: Loop, cond: Callable[[], Any], timeout: float = 5.0) -> None
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
         run_loop(loop, 0.01)
+
+
+class PeerEnd:
+    """The far end of a link's socketpair: reads the handshake byte, then messages."""
+
+    def __init__(self, loop: Loop, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.loop = loop
+        self.sock = sock
+        self.decoder = StreamDecoder()
+        self.inbox: list[Message] = []
+        self.handshake = b""
+
+    def _read(self) -> None:
+        try:
+            data = self.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        if data and not self.handshake:
+            self.handshake, data = data[:1], data[1:]
+        self.inbox.extend(self.decoder.feed(data))
+
+    def wait_handshake(self) -> bytes:
+        def arrived() -> bool:
+            self._read()
+            return bool(self.handshake)
+        run_until(self.loop, arrived)
+        return self.handshake
+
+    def recv(self, count: int = 1) -> list[Message]:
+        """Run the loop until ``count`` messages arrived here; return them."""
+        def arrived() -> bool:
+            self._read()
+            return len(self.inbox) >= count
+        run_until(self.loop, arrived)
+        got, self.inbox = self.inbox[:count], self.inbox[count:]
+        return got
+
+    def send(self, msg: Message | bytes) -> None:
+        self.sock.sendall(msg if isinstance(msg, bytes) else encode_stream(msg))
+
+    def close(self) -> None:
+        self.sock.close()

@@ -10,12 +10,20 @@ import errno
 import socket
 
 import pytest
-from brokerfakes import BROKER_UUID, GUEST_LOCAL, OWNER, OWNER_LOCAL, Parts, run_loop, run_until
+from brokerfakes import (
+    BROKER_UUID,
+    GUEST_LOCAL,
+    OWNER,
+    OWNER_LOCAL,
+    Parts,
+    PeerEnd,
+    run_loop,
+    run_until,
+)
 from rawclient import request
 
 from flux.broker.connector import Client, Connector
 from flux.broker.loop import Loop
-from flux.codec import StreamDecoder, encode_stream
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_ROUTE,
@@ -31,39 +39,17 @@ from flux.response import derive_response
 from flux.severity import LOG_WARNING
 
 
-class Far:
-    """The client's end of one connection."""
+class Far(PeerEnd):
+    """A test client: the far end of one connection, and its link in the broker."""
 
     def __init__(self, world: World, sock: socket.socket, link: Client | None) -> None:
-        self.world = world
-        self.sock = sock
+        super().__init__(world.loop, sock)
         self.link = link
-        self.decoder = StreamDecoder()
-        self.inbox: list[Message] = []
-
-    def send(self, msg: Message | bytes) -> None:
-        self.sock.sendall(msg if isinstance(msg, bytes) else encode_stream(msg))
-
-    def recv(self, count: int = 1) -> list[Message]:
-        """Run the broker's loop until ``count`` messages arrived here; return them."""
-        def arrived():
-            try:
-                data = self.sock.recv(1 << 20)
-            except BlockingIOError:
-                data = b""
-            self.inbox.extend(self.decoder.feed(data))
-            return len(self.inbox) >= count
-        run_until(self.world.loop, arrived)
-        got, self.inbox = self.inbox[:count], self.inbox[count:]
-        return got
 
     def rpc(self, topic: str, payload=None, **kw) -> Message:
         self.send(request(topic, payload, **kw))
         (resp,) = self.recv()
         return resp
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class World:
@@ -88,12 +74,8 @@ class World:
 
     def connect(self) -> Far:
         near, far = socket.socketpair()
-        link = self.connector.accept(near)
-        far.setblocking(False)
-        run_until(self.loop, lambda: _readable(far))
-        client = Far(self, far, link)
-        hs = far.recv(1)
-        client.handshake = hs
+        client = Far(self, far, self.connector.accept(near))
+        client.wait_handshake()
         return client
 
     def close(self) -> None:
@@ -101,16 +83,17 @@ class World:
         self.loop.close()
 
 
-def _readable(sock: socket.socket) -> bool:
-    try:
-        return bool(sock.recv(1, socket.MSG_PEEK))
-    except BlockingIOError:
-        return False
-
-
 @pytest.fixture
 def world():
     w = World()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def guest_world():
+    """This process is not the instance owner; guests are allowed."""
+    w = World(owner=OWNER + 1, allow_guest=True)
     yield w
     w.close()
 
@@ -137,20 +120,16 @@ def test_owner_requests_are_stamped_and_routed(world):
     assert (world.seen[1].userid, world.seen[1].rolemask) == (4242, GUEST_LOCAL)
 
 
-def test_guest_credentials_are_always_overwritten():
-    w = World(owner=OWNER + 1, allow_guest=True)  # this process is not the owner
-    try:
-        c = w.connect()
-        assert c.handshake == b"\x00" and c.link.guest
-        msg = request("probe.see", {})
-        msg.userid, msg.rolemask = OWNER + 1, FLUX_ROLE_OWNER  # spoofing the owner
-        c.send(msg)
-        c.recv()
-        assert (w.seen[0].userid, w.seen[0].rolemask) == (OWNER, GUEST_LOCAL)
-        assert c.rpc("attr.set", {"name": "log-level", "value": "3"}, matchtag=2).errnum == \
-            errno.EPERM
-    finally:
-        w.close()
+def test_guest_credentials_are_always_overwritten(guest_world):
+    c = guest_world.connect()
+    assert c.handshake == b"\x00" and c.link.guest
+    msg = request("probe.see", {})
+    msg.userid, msg.rolemask = OWNER + 1, FLUX_ROLE_OWNER  # spoofing the owner
+    c.send(msg)
+    c.recv()
+    assert (guest_world.seen[0].userid, guest_world.seen[0].rolemask) == (OWNER, GUEST_LOCAL)
+    assert c.rpc("attr.set", {"name": "log-level", "value": "3"}, matchtag=2).errnum == \
+        errno.EPERM
 
 
 def test_strangers_are_refused_without_guest_access():
@@ -210,24 +189,26 @@ def test_services_belong_to_their_client(world):
     assert "svc" not in world.router.services
 
 
-def test_guests_may_only_register_their_own_names():
-    w = World(owner=OWNER + 1, allow_guest=True)
-    try:
-        c = w.connect()
-        assert c.rpc("service.add", {"service": "svc"}).errnum == errno.EPERM
-        assert c.rpc("service.add", {"service": f"{OWNER}-svc"}).errnum == 0
-    finally:
-        w.close()
+def test_guests_may_only_register_their_own_names(guest_world):
+    c = guest_world.connect()
+    assert c.rpc("service.add", {"service": "svc"}).errnum == errno.EPERM
+    assert c.rpc("service.add", {"service": f"{OWNER}-svc"}).errnum == 0
 
 
 # -- disconnects -----------------------------------------------------------------------------
 
 
-def test_provider_gone_fails_requests_in_flight(world):
+def request_in_flight(world: World, topic: str) -> tuple[Far, Far]:
+    """Client a provides the service of ``topic``; client b's request to it is in flight."""
     a, b = world.connect(), world.connect()
-    a.rpc("service.add", {"service": "gone"})
-    b.send(request("gone.hello", {}, matchtag=4))
+    a.rpc("service.add", {"service": topic.split(".")[0]})
+    b.send(request(topic, {}, matchtag=4))
     a.recv()
+    return a, b
+
+
+def test_provider_gone_fails_requests_in_flight(world):
+    a, b = request_in_flight(world, "gone.hello")
     a.close()
     (resp,) = b.recv()
     assert resp.matchtag == 4 and resp.errnum == errno.ECONNRESET
@@ -237,10 +218,7 @@ def test_provider_gone_fails_requests_in_flight(world):
 
 
 def test_requester_gone_sends_disconnect_and_is_forgotten(world):
-    a, b = world.connect(), world.connect()
-    a.rpc("service.add", {"service": "svc"})
-    b.send(request("svc.slow", {}, matchtag=4))
-    a.recv()
+    a, b = request_in_flight(world, "svc.slow")
     b.close()
     (notice,) = a.recv()
     assert notice.topic == "svc.disconnect" and notice.flags & FLUX_MSGFLAG_NORESPONSE

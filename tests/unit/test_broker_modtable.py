@@ -11,7 +11,16 @@ import errno
 import socket
 
 import pytest
-from brokerfakes import BROKER_UUID, CLIENT_UUID, OWNER, OWNER_LOCAL, Parts, client_request, run_until
+from brokerfakes import (
+    BROKER_UUID,
+    CLIENT_UUID,
+    OWNER,
+    OWNER_LOCAL,
+    Parts,
+    PeerEnd,
+    client_request,
+    run_until,
+)
 from rawclient import request
 
 import flux.broker.modules.link as linkmod
@@ -26,7 +35,6 @@ from flux.broker.modules.link import (
     RUNNING,
     TRANSITIONS,
 )
-from flux.codec import StreamDecoder, encode_stream
 from flux.constants import FLUX_MSGFLAG_NORESPONSE
 from flux.message import Message
 from flux.response import derive_response
@@ -64,33 +72,12 @@ class FakeProcess:
         self.poll()
 
 
-class FakeModule:
+class FakeModule(PeerEnd):
     """The module's side of the socketpair."""
 
     def __init__(self, world: World, sock: socket.socket, proc: FakeProcess) -> None:
-        self.world = world
-        self.sock = sock
+        super().__init__(world.loop, sock)
         self.proc = proc
-        self.decoder = StreamDecoder()
-        self.inbox: list[Message] = []
-        self.handshake = b""
-
-    def recv(self, count: int = 1) -> list[Message]:
-        def arrived():
-            try:
-                data = self.sock.recv(1 << 20)
-            except BlockingIOError:
-                data = b""
-            if data and not self.handshake:
-                self.handshake, data = data[:1], data[1:]
-            self.inbox.extend(self.decoder.feed(data))
-            return len(self.inbox) >= count
-        run_until(self.world.loop, arrived)
-        got, self.inbox = self.inbox[:count], self.inbox[count:]
-        return got
-
-    def send(self, msg: Message) -> None:
-        self.sock.sendall(encode_stream(msg))
 
     def status(self, status: int, rpc: bool = False, **extra) -> None:
         flags = 0 if rpc else FLUX_MSGFLAG_NORESPONSE
@@ -109,7 +96,6 @@ class FakeSpawner:
         if self.fail is not None:
             raise self.fail
         near, far = socket.socketpair()
-        far.setblocking(False)
         proc = FakeProcess()
         proc.sock = far
         self.world.started.append(FakeModule(self.world, far, proc))

@@ -29,11 +29,7 @@ from typing import Any, Callable, Optional
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_ROUTE,
-    FLUX_MSGFLAG_STREAMING,
     FLUX_MSGFLAG_UPSTREAM,
-    FLUX_MSGTYPE_EVENT,
-    FLUX_MSGTYPE_REQUEST,
-    FLUX_MSGTYPE_RESPONSE,
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
     FLUX_ROLE_USER,
@@ -44,7 +40,6 @@ from flux.severity import LOG_ERR, LOG_WARNING
 
 from .events import Events
 from .loop import Loop
-from .peerlink import LOCAL_REQUESTS
 from .router import Router
 from .socketlink import SocketLink
 
@@ -55,70 +50,39 @@ _PEERCRED = struct.Struct("3i")
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
 _UPSTREAM = FLUX_MSGFLAG_UPSTREAM
-_STREAMING = FLUX_MSGFLAG_STREAMING
-_REQUEST = FLUX_MSGTYPE_REQUEST
-_RESPONSE = FLUX_MSGTYPE_RESPONSE
-_EVENT = FLUX_MSGTYPE_EVENT
-_UNKNOWN = FLUX_USERID_UNKNOWN
 #: the connector answers LOCAL_REQUESTS as flux-core's does: no userid, OWNER only
 _REPLY_CREDS = (FLUX_USERID_UNKNOWN, FLUX_ROLE_OWNER)
-_local_requests = LOCAL_REQUESTS
 
 
 class Client(SocketLink):
     """One connection: a peer link that stamps credentials and arms disconnect notices."""
 
-    __slots__ = ("connector", "connector_uuid", "pid", "seen", "disc")
+    __slots__ = ("connector", "pid", "seen", "disc")
 
     def __init__(self, connector: "Connector", sock: socket.socket, userid: int,
                  rolemask: int, guest: bool, pid: int) -> None:
         super().__init__(str(uuidlib.uuid4()), connector.router, connector.events,
                          connector.loop, sock, userid, rolemask, guest, _REPLY_CREDS,
-                         connector.max_outbuf)
+                         connector.uuid, connector.max_outbuf)
         self.connector = connector
-        self.connector_uuid = connector.uuid  # C, the hop pushed after the client's own
         self.pid = pid
         # (topic, nodeid, upstream) of the requests sent, and the disconnect
         # notice armed for each service prefix: sent when the client goes
         self.seen: set[tuple[str, int, int]] = set()
         self.disc: dict[tuple[str, int, int], Message] = {}
 
-    def receive(self, msg: Message) -> None:
-        """A message from the client: stamp it, answer it here or hand it to the router."""
-        self.rx += 1
-        if self.guest:
-            msg.userid = self.userid
-            msg.rolemask = self.rolemask
-        else:
-            if msg.userid == _UNKNOWN:
-                msg.userid = self.userid
-            if not msg.rolemask:
-                msg.rolemask = self.rolemask
-        mtype = msg.type
-        if mtype == _REQUEST:
-            topic = msg.topic
-            local = _local_requests.get(topic)
-            if local is not None:
-                local(self, msg)
-                return
-            routes = msg.routes
-            routes.append(self.uuid)
-            routes.append(self.connector_uuid)
-            msg.flags |= _ROUTE
-            if topic is not None and not msg.flags & _NORESPONSE:
-                key = (topic, msg.aux1, msg.flags & _UPSTREAM)
-                if key not in self.seen:
-                    self._arm_disconnect(key, msg)
-            self.router.request(msg)
-        elif mtype == _RESPONSE:
-            if self.inflight and (msg.aux1 or not msg.flags & _STREAMING):
-                self.inflight.pop((tuple(msg.routes), msg.aux2), None)
-            self.router.response(msg)
-        elif mtype == _EVENT:
-            msg.routes.append(self.connector_uuid)
-            msg.flags |= _ROUTE
-            self.router.event(msg)
-        # control messages from clients have no meaning here: dropped
+    def forward_request(self, msg: Message) -> None:
+        """Push ``[X, C]``, arm the disconnect notice for its service, route it."""
+        routes = msg.routes
+        routes.append(self.uuid)
+        routes.append(self.hop)
+        msg.flags |= _ROUTE
+        topic = msg.topic
+        if topic is not None and not msg.flags & _NORESPONSE:
+            key = (topic, msg.aux1, msg.flags & _UPSTREAM)
+            if key not in self.seen:
+                self._arm_disconnect(key, msg)
+        self.router.request(msg)
 
     def _arm_disconnect(self, key: tuple[str, int, int], msg: Message) -> None:
         self.seen.add(key)

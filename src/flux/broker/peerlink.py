@@ -16,11 +16,15 @@ it does:
 - the four requests a peer makes *about itself* (``event.subscribe``,
   ``event.unsubscribe``, ``service.add``, ``service.remove``), answered here
   for clients and modules alike, never reaching the router (as flux-core's
-  connector does).
+  connector does);
+- what arrives from a local peer (:meth:`PeerLink.receive`): stamped with
+  its credentials (a guest's always, otherwise only where unset; a module
+  is an owner), its responses and events handed to the router.
 
 A transport subclass (socketlink.py) moves the bytes and implements ``send``
-and ``write``; an owner subclass (the connector's Client, a ModuleLink) adds
-credentials, route hops and its own life cycle.
+and ``write``; an owner subclass (the connector's Client, a ModuleLink)
+decides how its requests are forwarded (route hops, disconnect notices) and
+has its own life cycle.
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from flux.constants import FLUX_MSGFLAG_NORESPONSE
+from flux.constants import (
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGFLAG_STREAMING,
+    FLUX_MSGTYPE_EVENT,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_MSGTYPE_RESPONSE,
+    FLUX_USERID_UNKNOWN,
+)
 from flux.message import Message
 from flux.response import derive_response
 
@@ -41,16 +53,22 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["PeerLink", "LOCAL_REQUESTS"]
 
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
+_ROUTE = FLUX_MSGFLAG_ROUTE
+_STREAMING = FLUX_MSGFLAG_STREAMING
+_REQUEST = FLUX_MSGTYPE_REQUEST
+_RESPONSE = FLUX_MSGTYPE_RESPONSE
+_EVENT = FLUX_MSGTYPE_EVENT
+_UNKNOWN = FLUX_USERID_UNKNOWN
 
 
 class PeerLink:
     """Requests in flight, services and subscriptions of one peer (transport-agnostic)."""
 
     __slots__ = ("uuid", "router", "events", "userid", "rolemask", "guest", "reply_creds",
-                 "inflight", "subs", "services", "rx", "tx")
+                 "hop", "inflight", "subs", "services", "rx", "tx")
 
     def __init__(self, uuid: str, router: Router, events: Events, userid: int, rolemask: int,
-                 guest: bool, reply_creds: tuple[int, int]) -> None:
+                 guest: bool, reply_creds: tuple[int, int], hop: str) -> None:
         self.uuid = uuid
         self.router = router
         self.events = events
@@ -61,12 +79,49 @@ class PeerLink:
         # (userid, rolemask) of the answers to LOCAL_REQUESTS (they differ
         # between clients and modules on the wire, docs/architecture.md)
         self.reply_creds = reply_creds
+        # the hop pushed on what the peer sends: C for clients (their requests
+        # get their own X first), M for modules
+        self.hop = hop
         # requests delivered to this peer's services, by (route stack, matchtag)
         self.inflight: dict[tuple[tuple[str, ...], int], Message] = {}
         self.subs: dict[str, int] = {}
         self.services: set[str] = set()
         self.rx = 0
         self.tx = 0
+
+    # -- messages from the peer ---------------------------------------------------------
+
+    def receive(self, msg: Message) -> None:
+        """A message from the peer: stamp it, answer it here or hand it to the router."""
+        self.rx += 1
+        if self.guest:
+            msg.userid = self.userid
+            msg.rolemask = self.rolemask
+        else:
+            if msg.userid == _UNKNOWN:
+                msg.userid = self.userid
+            if not msg.rolemask:
+                msg.rolemask = self.rolemask
+        mtype = msg.type
+        if mtype == _REQUEST:
+            local = LOCAL_REQUESTS.get(msg.topic)
+            if local is not None:
+                local(self, msg)
+            else:
+                self.forward_request(msg)
+        elif mtype == _RESPONSE:
+            if self.inflight and (msg.aux1 or not msg.flags & _STREAMING):
+                self.inflight.pop((tuple(msg.routes), msg.aux2), None)
+            self.router.response(msg)
+        elif mtype == _EVENT:
+            msg.routes.append(self.hop)
+            msg.flags |= _ROUTE
+            self.router.event(msg)
+        # control messages from peers have no meaning here: dropped
+
+    def forward_request(self, msg: Message) -> None:  # pragma: no cover - the owner's
+        """Push the peer's hops and hand the request to the router."""
+        raise NotImplementedError
 
     # -- requests in flight -----------------------------------------------------------
 

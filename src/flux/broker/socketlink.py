@@ -5,8 +5,8 @@ stream framing (flux.codec); this class is the one read loop and the one
 output queue for them:
 
 - reading: everything available (up to four buffers per wake-up, so one busy
-  peer cannot starve the others), decoded and handed to the owner's
-  ``receive(msg)`` one message at a time;
+  peer cannot starve the others), decoded and handed to ``receive(msg)``
+  (peerlink.py) one message at a time;
 - writing: messages are queued and the loop flushes each dirty link once per
   iteration, so all messages produced by one wake-up leave in one ``send``;
   what the socket does not take waits for POLLOUT;
@@ -54,8 +54,9 @@ class SocketLink(PeerLink):
 
     def __init__(self, uuid: str, router: Router, events: Events, loop: Loop,
                  sock: socket.socket, userid: int, rolemask: int, guest: bool,
-                 reply_creds: tuple[int, int], max_outbuf: int = UNLIMITED) -> None:
-        super().__init__(uuid, router, events, userid, rolemask, guest, reply_creds)
+                 reply_creds: tuple[int, int], hop: str,
+                 max_outbuf: int = UNLIMITED) -> None:
+        super().__init__(uuid, router, events, userid, rolemask, guest, reply_creds, hop)
         self.loop = loop
         self.sock = sock
         self.fd = sock.fileno()
@@ -69,11 +70,7 @@ class SocketLink(PeerLink):
         sock.setblocking(False)
         loop.add_reader(self.fd, self.on_io)
 
-    # -- owner hooks --------------------------------------------------------------------
-
-    def receive(self, msg: Message) -> None:  # pragma: no cover - the owner's
-        """A message from the peer."""
-        raise NotImplementedError
+    # -- owner hook ---------------------------------------------------------------------
 
     def lost(self, reason: Optional[str]) -> None:  # pragma: no cover - the owner's
         """The socket failed or closed (``reason`` when the broker cut it)."""

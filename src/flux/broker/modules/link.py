@@ -38,18 +38,13 @@ from flux.constants import (
     FLUX_MODSTATE_RUNNING,
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_ROUTE,
-    FLUX_MSGFLAG_STREAMING,
-    FLUX_MSGTYPE_EVENT,
     FLUX_MSGTYPE_REQUEST,
-    FLUX_MSGTYPE_RESPONSE,
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
-    FLUX_USERID_UNKNOWN,
 )
 from flux.message import Message, encode_json
 from flux.severity import LOG_CRIT, LOG_DEBUG, LOG_ERR
 
-from ..peerlink import LOCAL_REQUESTS
 from ..router import RequestError
 from ..socketlink import SocketLink
 
@@ -89,13 +84,8 @@ REAP_GRACE = 5.0  # seconds between a module's EOF and SIGKILL if its process li
 
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
-_STREAMING = FLUX_MSGFLAG_STREAMING
 _REQUEST = FLUX_MSGTYPE_REQUEST
-_RESPONSE = FLUX_MSGTYPE_RESPONSE
-_EVENT = FLUX_MSGTYPE_EVENT
-_UNKNOWN = FLUX_USERID_UNKNOWN
 _OWNER_LOCAL = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL
-_local_requests = LOCAL_REQUESTS
 
 
 class ModuleLink(SocketLink):
@@ -107,8 +97,9 @@ class ModuleLink(SocketLink):
     def __init__(self, table: ModuleTable, name: str, path: str, args: list[str],
                  sock: socket.socket, process: ModuleProcess) -> None:
         owner = table.owner
-        super().__init__(str(uuidlib.uuid4()), table.router, table.events, table.loop, sock,
-                         owner, _OWNER_LOCAL, False, (owner, _OWNER_LOCAL))
+        uuid = str(uuidlib.uuid4())
+        super().__init__(uuid, table.router, table.events, table.loop, sock,
+                         owner, _OWNER_LOCAL, False, (owner, _OWNER_LOCAL), uuid)
         self.table = table
         self.name = name
         self.path = path
@@ -125,30 +116,11 @@ class ModuleLink(SocketLink):
 
     # -- messages from the module -------------------------------------------------------------
 
-    def receive(self, msg: Message) -> None:
-        """A message from the module process (trusted as the owner)."""
-        self.rx += 1
-        if msg.userid == _UNKNOWN:
-            msg.userid = self.userid
-        if not msg.rolemask:
-            msg.rolemask = self.rolemask
-        mtype = msg.type
-        if mtype == _REQUEST:
-            local = _local_requests.get(msg.topic)
-            if local is not None:
-                local(self, msg)
-                return
-            msg.routes.append(self.uuid)
-            msg.flags |= _ROUTE
-            self.router.request(msg)
-        elif mtype == _RESPONSE:
-            if self.inflight and (msg.aux1 or not msg.flags & _STREAMING):
-                self.inflight.pop((tuple(msg.routes), msg.aux2), None)
-            self.router.response(msg)
-        elif mtype == _EVENT:
-            msg.routes.append(self.uuid)
-            msg.flags |= _ROUTE
-            self.router.event(msg)
+    def forward_request(self, msg: Message) -> None:
+        """Push ``[M]`` and route it."""
+        msg.routes.append(self.hop)
+        msg.flags |= _ROUTE
+        self.router.request(msg)
 
     # -- the module protocol --------------------------------------------------------------------
 
