@@ -576,6 +576,9 @@ class ModuleManager:
 
     def _child(self, link: ModuleLink, fd: int) -> int:
         """In the forked child: become a clean module process and run the module."""
+        from flux.proctitle import set_proctitle
+
+        set_proctitle(link.name, f"flux-module {link.name}")  # not the broker's "flux start ..."
         try:
             os.setpgid(0, 0)  # a terminal's Ctrl-C is the broker's business
         except OSError:
