@@ -64,7 +64,8 @@ def test_pushed_commands_run_last_pushed_first_and_all_run(env):
     assert env.run("rc1") == ("rc1", 3)
     texts = env.texts()
     assert texts[0] == "rc1.0: second"
-    assert texts[1].startswith("rc1.0: echo second; exit 3 Exited (rc=3) ") and texts[1].endswith("s")
+    assert texts[1].startswith("rc1.0: echo second; exit 3 Exited (rc=3) ")
+    assert texts[1].endswith("s")
     assert texts[2] == "rc1.1: first"
     assert texts[3].startswith("rc1.1: echo first Exited (rc=0) ")
     assert env.logs[1][0] == 3 and env.logs[3][0] == 6  # err for a failure, info otherwise
