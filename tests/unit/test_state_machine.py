@@ -93,21 +93,40 @@ def test_shutdown_walks_cleanup_to_exit_and_stops_the_loop():
 def test_transition_log_uses_flux_standard_duration():
     sm, router, peer, loop, logs, clock = machine()
     sm.kickoff()
-    for _ in range(4):
-        loop.drain(1)
-    clock.t += 0.101027
     loop.drain()
-    assert (6, "quorum-full: quorum->run 0.101027s") in logs  # as CLI-SAMPLES.md
+    clock.t += 0.101027
+    sm.post("shutdown")
+    loop.drain(1)
+    assert (6, "shutdown: run->cleanup 0.101027s") in logs  # as CLI-SAMPLES.md's quorum->run
+    clock.t += 0.0123
+    loop.drain(1)
+    assert (6, "cleanup-none: cleanup->shutdown 12.3ms") in logs
 
 
-def test_events_are_handled_one_per_loop_pass():
+def test_startup_settles_before_the_loop_runs_then_one_event_per_pass():
     sm, router, peer, loop, logs, clock = machine()
     sm.kickoff()
-    assert sm.state_name == "load-builtins"
+    assert sm.state_name == "run"  # no loop pass needed to get there
+    assert (7, "rc2-none: ignored in run") in logs
+    sm.post("shutdown")
+    assert sm.state_name == "run"
     loop.drain(1)
-    assert sm.state_name == "join"
+    assert sm.state_name == "cleanup"
     loop.drain(1)
-    assert sm.state_name == "config-sync"
+    assert sm.state_name == "shutdown"
+
+
+def test_program_failing_at_once_ends_through_the_loop():
+    sm = None
+
+    def program():
+        sm.post("rc2-fail")
+
+    sm, router, peer, loop, logs, clock = machine(program=program)
+    sm.kickoff()
+    assert sm.state_name == "run" and not loop.stopped  # loop.stop() before run() would be lost
+    loop.drain()
+    assert sm.state_name == "exit" and loop.stopped
 
 
 def test_program_starts_in_run_and_its_end_leads_to_exit():

@@ -16,7 +16,9 @@ the initial program (rc2, owned by the broker), cleanup runs the ``cleanup``
 commands, finalize runs rc3 (see runat.py).
 
 Events are queued and handled one per loop pass, as in flux-core, so an action
-never re-enters the machine.
+never re-enters the machine.  At start-up, before the loop runs, the events
+the first actions post are handled at once, up to run: the first client request
+the loop serves finds the broker in run (or in init while rc1 runs).
 
 Services (payloads as flux-core's ``state_machine.c``):
 
@@ -164,12 +166,18 @@ class StateMachine:
     # -- driving ------------------------------------------------------------------
 
     def kickoff(self) -> None:
-        """Enter load-builtins and run its action (once, when the loop is about to run)."""
+        """Enter load-builtins and go as far as nothing needs waiting for (call
+        once, just before the loop runs)."""
         if self.started:
             return
         self.started = True
         self.t_start = self.clock()
         self._enter(LOAD_BUILTINS)
+        # up to run; what would leave run goes through the loop (whose stop() in
+        # exit only works once it runs)
+        events = self.events
+        while events and (self.state < RUN or (self.state, events[0]) not in TRANSITIONS):
+            self._process(events.pop(0))
 
     def post(self, event: str) -> None:
         """Queue ``event``; it is handled on a later loop pass."""
