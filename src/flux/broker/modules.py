@@ -62,6 +62,7 @@ from flux.message import Message, encode_json
 
 from .loop import EV_ERR, EV_IN, RECV_SIZE, QueuedOutput, is_writable, recv_some
 from .events import subscribe, unsubscribe
+from .module_trace import ModuleTracer
 from .router import RequestError
 
 __all__ = ["ModuleManager", "ModuleLink", "find_module"]
@@ -116,6 +117,7 @@ class ModuleLink(QueuedOutput):
         self.writing = False
         self.subs: dict[str, int] = {}
         self.services: set[str] = {name}
+        self.traced = manager.tracer.requests  # module.trace: non-empty while someone traces
         self.inflight: dict[tuple, Message] = {}
         self.load_req: Optional[Message] = None
         self.remove_reqs: list[Message] = []
@@ -136,6 +138,8 @@ class ModuleLink(QueuedOutput):
 
     def send(self, msg: Message) -> None:
         """Router peer: a request for one of our services, or a response for us."""
+        if self.traced:
+            self.manager.tracer.trace("rx", self.name, msg)
         if msg.type == _RESPONSE:
             routes = msg.routes
             if routes and routes[-1] == self.uuid:
@@ -208,6 +212,8 @@ class ModuleLink(QueuedOutput):
 
     def receive(self, msg: Message) -> None:
         """A message from the module process."""
+        if self.traced:
+            self.manager.tracer.trace("tx", self.name, msg)
         self.rx += 1
         mtype = msg.type
         if msg.userid == _UNKNOWN:
@@ -373,7 +379,9 @@ class ModuleManager:
         svc.method("remove", self._remove)
         svc.method("list", self._list, FLUX_ROLE_USER)
         svc.method("status", self._status)
-        svc.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
+        self.tracer = ModuleTracer(self.router)  # module.trace (module_trace.py)
+        self.tracer.register(svc)
+        svc.method("disconnect", self.tracer.disconnect, FLUX_ROLE_ALL)
         # flux-core serves event.subscribe/unsubscribe for modules in the
         # broker's "event" service (clients are answered by the connector)
         ev = self.router.services.get("event")
@@ -576,6 +584,9 @@ class ModuleManager:
 
     def _child(self, link: ModuleLink, fd: int) -> int:
         """In the forked child: become a clean module process and run the module."""
+        from flux.proctitle import set_proctitle
+
+        set_proctitle(link.name, f"flux-module {link.name}")  # not the broker's "flux start ..."
         try:
             os.setpgid(0, 0)  # a terminal's Ctrl-C is the broker's business
         except OSError:
@@ -730,6 +741,8 @@ class ModuleManager:
             if data is None:
                 msg.flags |= _ROUTE
                 data = encode_stream(msg)
+            if link.traced:
+                self.tracer.trace("rx", link.name, msg)
             link.write(data)
 
     # -- services registered by modules ------------------------------------------------------------

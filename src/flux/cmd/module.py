@@ -1,4 +1,4 @@
-"""``flux module``: load, remove, reload, list, stats and debug broker modules.
+"""``flux module``: load, remove, reload, list, stats, debug and trace broker modules.
 
 ``load`` and ``remove`` run on every instance start-up script and in tight
 test loops, so they take a lean path: one request over a raw socket with a
@@ -21,7 +21,8 @@ USAGE = """Usage: flux module COMMAND [OPTIONS] ...
   reload [--name=NAME] [-f] PATH|NAME [ARG...]     remove (if loaded), then load
   list [-l]                                        list loaded modules
   stats [-p FIELD] [-c] [-R] NAME                  module statistics
-  debug [--setbit=N|--clearbit=N|--set=MASK|--clear] NAME   module debug flags"""
+  debug [--setbit=N|--clearbit=N|--set=MASK|--clear] NAME   module debug flags
+  trace [-f] [-T GLOB] [-t TYPE,...] [-H [-d]] [-L[WHEN]] [NAME...]   trace module messages"""
 
 ENOENT = 2
 EPROTO = 71
@@ -422,6 +423,13 @@ def cmd_debug(argv: list[str]) -> int:
     return 0
 
 
+def cmd_trace(argv: list[str]) -> int:
+    """``flux module trace``: see flux/cmd/_module_trace.py."""
+    from ._module_trace import main as trace_main
+
+    return trace_main(argv)
+
+
 COMMANDS = {
     "load": cmd_load,
     "remove": cmd_remove,
@@ -430,6 +438,7 @@ COMMANDS = {
     "list": cmd_list,
     "stats": cmd_stats,
     "debug": cmd_debug,
+    "trace": cmd_trace,
 }
 
 
