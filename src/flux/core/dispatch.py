@@ -38,6 +38,7 @@ from flux.constants import (
     FLUX_POLLIN,
     FLUX_ROLE_OWNER,
 )
+from flux.core import threadstate
 from flux.core.connection import Connection, ConnectionLost
 from flux.core.reactor import Reactor, Source
 from flux.message import Message
@@ -51,37 +52,6 @@ _RESPONSE = FLUX_MSGTYPE_RESPONSE
 _REQUEST = FLUX_MSGTYPE_REQUEST
 _EVENT = FLUX_MSGTYPE_EVENT
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
-
-
-class TopicMatcher:
-    """A topic glob: ``*`` and ``None`` match all, plain text matches exactly."""
-
-    __slots__ = ("pattern", "exact", "_match")
-
-    def __init__(self, pattern: Optional[str | bytes]) -> None:
-        if isinstance(pattern, bytes):
-            pattern = pattern.decode("utf-8", "surrogateescape")
-        if pattern is not None and not isinstance(pattern, str):
-            raise TypeError("topic_glob must be a str, bytes or None")
-        self.pattern = pattern
-        self.exact: Optional[str] = None
-        self._match: Optional[Callable[[str], Any]] = None
-        if pattern is None or pattern == "*":
-            return
-        if not any(c in pattern for c in "*?["):
-            self.exact = pattern
-            return
-        import fnmatch
-        import re
-
-        self._match = re.compile(fnmatch.translate(pattern)).match
-
-    def __call__(self, topic: Optional[str]) -> bool:
-        if self.exact is not None:
-            return topic == self.exact
-        if self._match is None:
-            return True
-        return topic is not None and self._match(topic) is not None
 
 
 class HandleCore:
@@ -233,10 +203,8 @@ class HandleCore:
         except (ConnectionLost, ProtocolError) as exc:
             self.connection_lost(exc)
             if self.watchers:
-                from flux.core.handle import Flux
-
-                if Flux.tls_exception() is None:
-                    Flux.set_exception(OSError(self.lost.errno, self.lost.strerror))  # type: ignore[union-attr]
+                if threadstate.get_exception() is None:
+                    threadstate.set_exception(OSError(self.lost.errno, self.lost.strerror))  # type: ignore[union-attr]
                 if self.reactor is not None:
                     self.reactor.stop_error()
             return

@@ -24,6 +24,7 @@ from flux.constants import (
     FLUX_ROLE_OWNER,
 )
 from flux.core.reactor import Source
+from flux.core.topics import TopicMatcher
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.handle import Flux
@@ -271,8 +272,6 @@ class MessageWatcher(Watcher):
         rolemask: Optional[int] = None,
         args: Any = None,
     ) -> None:
-        from flux.core.dispatch import TopicMatcher
-
         matcher = TopicMatcher(topic_glob)
         super().__init__(flux_handle)
         self.type_mask = type_mask if type_mask is not None else FLUX_MSGTYPE_ANY
