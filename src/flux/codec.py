@@ -14,7 +14,10 @@ Every malformed input raises :class:`ProtocolError` (an ``OSError`` with
 from __future__ import annotations
 
 import errno
-import struct
+
+# the C module behind ``struct`` (whose Python wrapper adds an import to every
+# short-lived command and module process, for nothing this module needs)
+import _struct as struct
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Iterable, Iterator, Optional
@@ -137,7 +140,7 @@ def _encode_parts(msg: Message) -> tuple[list[bytes], int]:
                 msg.aux2,
             )
         )
-    except struct.error as exc:
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
         raise ProtocolError(f"field out of range: {exc}") from None
     return parts, size
 
