@@ -307,10 +307,6 @@ class Future:
 
         return await_future(self).__await__()
 
-    def _value(self) -> Any:
-        """What ``await`` returns: the same as ``get()``."""
-        return self.get()
-
 
 class WaitAllFuture(Future):
     """Ready when every child future is ready."""

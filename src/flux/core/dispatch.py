@@ -36,7 +36,6 @@ from flux.constants import (
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
     FLUX_POLLIN,
-    FLUX_ROLE_OWNER,
 )
 from flux.core import threadstate
 from flux.core.connection import Connection, ConnectionLost
@@ -80,7 +79,6 @@ class HandleCore:
         rolemask = os.environ.get("FLUX_HANDLE_ROLEMASK")
         self.cred_userid = int(userid, 0) if userid else None
         self.cred_rolemask = int(rolemask, 0) if rolemask else None
-        self.on_lost: list[Callable[[OSError], None]] = []
 
     # -- reactor ------------------------------------------------------------------
 
@@ -194,8 +192,6 @@ class HandleCore:
         for fut in list(self.rpcs.values()):
             fut._fulfill_error(self.lost.errno, self.lost.strerror)
         self.rpcs.clear()
-        for cb in list(self.on_lost):
-            cb(self.lost)
 
     def _on_readable(self, revents: int) -> None:
         try:
@@ -402,6 +398,3 @@ class HandleCore:
             except (OSError, ValueError):
                 pass
         self.conn.close()
-
-
-DEFAULT_ALLOW = FLUX_ROLE_OWNER

@@ -112,10 +112,6 @@ class Reactor:
 
     # -- time -------------------------------------------------------------------
 
-    def now(self) -> float:
-        """The loop's cached time (monotonic seconds), updated each iteration."""
-        return self._now
-
     def now_update(self) -> float:
         self._now = _monotonic()
         return self._now
@@ -364,20 +360,6 @@ class Reactor:
                     if self._stop_flag:
                         return
 
-    def close(self) -> None:
-        for signum in list(self._signals):
-            for src in list(self._signals[signum]):
-                src.stop()
-        if self._wakeup_r >= 0:
-            try:
-                self._sel.unregister(self._wakeup_r)
-            except (KeyError, ValueError):
-                pass
-            os.close(self._wakeup_r)
-            os.close(self._wakeup_w)
-            self._wakeup_r = self._wakeup_w = -1
-        self._sel.close()
-
     def fileno(self) -> int:
         """The poll descriptor, readable when the reactor has I/O to handle."""
         return self._sel.fileno()  # type: ignore[attr-defined]
@@ -387,6 +369,3 @@ class Reactor:
         while timers and timers[0][2]._heap_seq != timers[0][1]:
             heapq.heappop(timers)
         return timers[0][0] if timers else None
-
-
-_POLLERR = FLUX_POLLERR
