@@ -79,6 +79,12 @@ _header_unpack_from = _HEADER.unpack_from
 _MAGIC_BE = int.from_bytes(_MAGIC_BYTES, "big")  # native magic, read as big-endian
 
 
+# The size prefix of each frame (route ids, topic, payload) is written out in
+# place here and in _decode_range, on purpose: with one shared helper per
+# frame, a typical request's encode_stream + StreamDecoder.feed took 6.1 us
+# instead of 5.3 us (15% more; python 3.11, this machine).
+
+
 def _encode_parts(msg: Message) -> tuple[list[bytes], int]:
     """Size-prefixed frames in wire order after a placeholder, and their size."""
     flags = msg.flags

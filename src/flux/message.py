@@ -137,6 +137,18 @@ def msg_typestr(msg_type: int) -> str:
     return _TYPE_STR.get(msg_type, "unknown")
 
 
+def _field_view(field: str, doc: str) -> Any:
+    """A read/write property that is another name for the wire field ``field``."""
+
+    def get(msg: Message) -> int:
+        return getattr(msg, field)
+
+    def set_(msg: Message, value: int) -> None:
+        setattr(msg, field, value)
+
+    return property(get, set_, doc=doc)
+
+
 class Message:
     """A Flux message.  ``Message()`` is a request with no credentials set.
 
@@ -230,41 +242,13 @@ class Message:
             self.aux1 = FLUX_NODEID_ANY
         self.type = type_id
 
-    # -- named views of aux1/aux2 ------------------------------------------------
+    # -- named views of aux1/aux2 (libflux names them by message type) -----------
 
-    @property
-    def nodeid(self) -> int:
-        return self.aux1
-
-    @nodeid.setter
-    def nodeid(self, value: int) -> None:
-        self.aux1 = value
-
-    @property
-    def errnum(self) -> int:
-        return self.aux1
-
-    @errnum.setter
-    def errnum(self, value: int) -> None:
-        self.aux1 = value
-
-    @property
-    def seq(self) -> int:
-        return self.aux1
-
-    @seq.setter
-    def seq(self, value: int) -> None:
-        self.aux1 = value
-
+    nodeid = _field_view("aux1", "Request: the destination rank.")
+    errnum = _field_view("aux1", "Response: the error number (0: success).")
+    seq = _field_view("aux1", "Event: the sequence number.")
     sequence = seq
-
-    @property
-    def matchtag(self) -> int:
-        return self.aux2
-
-    @matchtag.setter
-    def matchtag(self, value: int) -> None:
-        self.aux2 = value
+    matchtag = _field_view("aux2", "Request/response: the matchtag.")
 
     # -- flags ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ timestamp by ``[MonDD HH:MM]`` at each new minute and ``[  +S.UUUUUU]``
 from __future__ import annotations
 
 import sys
+from collections import namedtuple
 
 from flux import severity
 
@@ -48,17 +49,10 @@ def _options() -> Any:
     ]
 
 
-class Record:
-    __slots__ = ("pri", "timestamp", "hostname", "appname", "procid", "message")
+class Record(namedtuple("Record", "pri timestamp hostname appname procid message")):
+    """One log record, as :func:`decode_record` parses it."""
 
-    def __init__(self, pri: int, timestamp: str, hostname: str, appname: str,
-                 procid: str, message: str) -> None:
-        self.pri = pri
-        self.timestamp = timestamp
-        self.hostname = hostname
-        self.appname = appname
-        self.procid = procid
-        self.message = message
+    __slots__ = ()
 
     @property
     def severity(self) -> int:

@@ -113,34 +113,14 @@ class Flux:
         self.handle = self._core
         self._owns_conn = True
 
-    # -- per-thread state (kept in flux.core.threadstate, below this layer) ------------------
+    # -- per-thread state: kept in flux.core.threadstate (below this layer) ---------------------
 
-    @classmethod
-    def set_exception(cls, exception: Optional[BaseException]) -> Optional[BaseException]:
-        """Store an exception for this thread; return the previous one."""
-        return threadstate.set_exception(exception)
-
-    @classmethod
-    def tls_exception(cls) -> Optional[BaseException]:
-        return threadstate.get_exception()
-
-    @classmethod
-    def raise_if_exception(cls) -> None:
-        """Re-raise (and clear) this thread's stored exception, if any."""
-        threadstate.raise_if_exception()
-
-    @classmethod
-    def reactor_running(cls) -> bool:
-        """True if this thread is running a Flux reactor."""
-        return threadstate.reactor_running()
-
-    @classmethod
-    def reactor_enter(cls) -> None:
-        threadstate.reactor_enter()
-
-    @classmethod
-    def reactor_exit(cls) -> None:
-        threadstate.reactor_exit()
+    set_exception = staticmethod(threadstate.set_exception)
+    tls_exception = staticmethod(threadstate.get_exception)
+    raise_if_exception = staticmethod(threadstate.raise_if_exception)
+    reactor_running = staticmethod(threadstate.reactor_running)
+    reactor_enter = staticmethod(threadstate.reactor_enter)
+    reactor_exit = staticmethod(threadstate.reactor_exit)
 
     @classmethod
     @contextmanager

@@ -40,7 +40,8 @@ _EVENT_WRITE = selectors.EVENT_WRITE
 class Source:
     """Reactor-side state of one watcher: what it waits for and its callback.
 
-    ``fire(revents)`` is called by the reactor; the user-facing classes in
+    ``fire(revents)`` is called by the reactor (a signal source gets the
+    signal number instead); the user-facing classes in
     :mod:`flux.core.watchers` build on it.
     """
 
@@ -99,6 +100,8 @@ class Reactor:
         self._prepare: list[Source] = []
         self._check: list[Source] = []
         self._idle: list[Source] = []
+        # sources that run once per iteration, by kind
+        self._phases = {"prepare": self._prepare, "check": self._check, "idle": self._idle}
         self._signals: dict[int, list[Source]] = {}
         self._old_handlers: dict[int, Any] = {}
         self._pending_signals: deque[int] = deque()
@@ -134,16 +137,10 @@ class Reactor:
             self._timer_seq += 1
             src._heap_seq = self._timer_seq
             heapq.heappush(self._timers, (src.deadline, src._heap_seq, src))
-        elif kind == "prepare":
-            self._prepare.append(src)
-        elif kind == "check":
-            self._check.append(src)
-        elif kind == "idle":
-            self._idle.append(src)
         elif kind == "signal":
             self._signal_start(src)
-        else:  # pragma: no cover - internal misuse
-            raise ValueError(kind)
+        else:
+            self._phases[kind].append(src)
         src.active = True
         if src.referenced:
             self._refcount += 1
@@ -160,14 +157,10 @@ class Reactor:
                 self._fd_update(src.fd)
         elif kind == "timer":
             src._heap_seq = -1  # lazily dropped from the heap
-        elif kind == "prepare":
-            self._prepare.remove(src)
-        elif kind == "check":
-            self._check.remove(src)
-        elif kind == "idle":
-            self._idle.remove(src)
         elif kind == "signal":
             self._signal_stop(src)
+        else:
+            self._phases[kind].remove(src)
 
     def _fd_update(self, fd: int) -> None:
         lst = self._fd_sources.get(fd) or []
@@ -323,7 +316,7 @@ class Reactor:
             signum = self._pending_signals.popleft()
             for src in list(self._signals.get(signum, ())):
                 if src.active:
-                    src.fire(0)
+                    src.fire(signum)
             worked = True
             if self._stop_flag:
                 return
