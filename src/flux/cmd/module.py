@@ -107,6 +107,8 @@ def _errtext(errnum: int, text: str) -> str:
 
 
 def _parse_load(argv: list[str], prog: str) -> tuple[str, list[str], "str | None", bool, bool]:
+    if argv and not argv[0].startswith("-"):
+        return argv[0], argv[1:], None, False, False  # no options (the usual case): no parser to import
     from ._leadingopts import LeadingOptions
 
     name = None

@@ -3,7 +3,7 @@
 Same constructor, methods, defaults and exceptions as flux-core's Python
 bindings, so scripts written for flux-core run unchanged.  Handles are not
 thread-safe: each thread opens its own.  Exception and reactor state are per
-thread (class attribute ``tls``).
+thread, kept in :mod:`flux.core.threadstate` (class attribute ``tls``).
 """
 
 from __future__ import annotations
