@@ -32,11 +32,11 @@ DOC = ROOT / "docs" / "architecture.md"
 
 #: Bottom to top.
 LAYERS: list[tuple[str, ...]] = [
-    ("flux", "flux.constants", "flux.severity", "flux.environment"),
+    ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle"),
     ("flux.message",),
     ("flux.codec", "flux.response", "flux.util"),
     ("flux.core", "flux.core.connection", "flux.core.reactor", "flux.core.topics",
-     "flux.core.threadstate", "flux.core.logging"),
+     "flux.core.threadstate", "flux.core.logging", "flux.core.loopback"),
     ("flux.core.watchers", "flux.core.dispatch", "flux.core.aio"),
     ("flux.future",),
     ("flux.rpc",),
