@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("flux.future",),
     ("flux.rpc",),
     ("flux.core.handle",),
-    ("flux.brokermod", "flux.core.module_exec", "flux.modules.*"),
+    ("flux.brokermod", "flux.core.module_exec", "flux.modules.*", "flux.services.*", "flux.shell.*"),
     ("flux.broker.*",),
     ("flux.cmd.*",),
 ]
