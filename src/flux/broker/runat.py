@@ -237,13 +237,7 @@ class Runat:
         proc = cmd.proc
         if proc is None or proc.poll() is None:
             return
-        if cmd.pidfd is not None:
-            self.loop.remove(cmd.pidfd)
-            os.close(cmd.pidfd)
-            cmd.pidfd = None
-        if cmd.poll_timer is not None:
-            cmd.poll_timer.cancel()
-            cmd.poll_timer = None
+        self._unwatch_exit(cmd)
         if cmd.open_fds:
             return
         rc = proc.returncode
@@ -268,10 +262,8 @@ class Runat:
         if rc != 0 and entry.exit_code == 0:
             entry.exit_code = rc
 
-    def _release(self, cmd: _Command) -> None:
-        for fd in list(cmd.open_fds):
-            self.loop.remove(fd)
-        cmd.open_fds.clear()
+    def _unwatch_exit(self, cmd: _Command) -> None:
+        """Stop waiting for ``cmd`` to exit (its pidfd or its polling timer)."""
         if cmd.pidfd is not None:
             self.loop.remove(cmd.pidfd)
             os.close(cmd.pidfd)
@@ -279,6 +271,12 @@ class Runat:
         if cmd.poll_timer is not None:
             cmd.poll_timer.cancel()
             cmd.poll_timer = None
+
+    def _release(self, cmd: _Command) -> None:
+        for fd in list(cmd.open_fds):
+            self.loop.remove(fd)
+        cmd.open_fds.clear()
+        self._unwatch_exit(cmd)
         if cmd.proc is not None:
             for stream in (cmd.proc.stdout, cmd.proc.stderr):
                 if stream is not None:

@@ -84,29 +84,28 @@ def _fail(what: str, exc: BaseException) -> NoReturn:
 
 
 def _attr_int(h: Any, name: str) -> int:
-    from .util import die
-
-    try:
-        text = h.attr_get(name)
-    except OSError as exc:
-        _fail(f"Error fetching {name} attribute", exc)
-    try:
-        return int(text)
-    except ValueError:
-        die(PROG, f"Error parsing {name}")
+    return _attr(h, name, int)
 
 
 def _starttime(h: Any) -> float:
     """``broker.starttime`` of rank 0 (where the instance started)."""
+    return _attr(h, "broker.starttime", float, nodeid=0)
+
+
+def _attr(h: Any, name: str, convert: Any, nodeid: Any = None) -> Any:
+    """Attribute ``name`` (of rank ``nodeid``, else the local broker) through ``convert``;
+    flux-core's error lines when it cannot be fetched or parsed."""
     from .util import die
 
-    name = "broker.starttime"
     try:
-        text = h.rpc("attr.get", {"name": name}, nodeid=0).get()["value"]
+        if nodeid is None:
+            text = h.attr_get(name)
+        else:
+            text = h.rpc("attr.get", {"name": name}, nodeid=nodeid).get()["value"]
     except (OSError, KeyError, TypeError) as exc:
         _fail(f"Error fetching {name} attribute", exc)
     try:
-        return float(text)
+        return convert(text)
     except ValueError:
         die(PROG, f"Error parsing {name}")
 
