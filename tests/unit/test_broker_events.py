@@ -18,6 +18,7 @@ class Sub:
     """A subscriber link: what fan-out needs (subs, guest, userid, encode, write)."""
 
     encode = staticmethod(encode_stream)
+    traced = ()  # nobody traces these
 
     def __init__(self, guest: bool = False, userid: int = OWNER) -> None:
         self.subs: dict[str, int] = {}

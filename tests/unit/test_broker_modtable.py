@@ -92,7 +92,7 @@ class FakeSpawner:
         self.world = world
         self.fail: OSError | None = None
 
-    def start(self, path: str, use_exec: bool):
+    def start(self, name: str, path: str, use_exec: bool):
         if self.fail is not None:
             raise self.fail
         near, far = socket.socketpair()

@@ -158,7 +158,7 @@ class Broker:
             immutable["parent-uri"] = parent_uri
         for name, value in immutable.items():
             attrs.add(name, value, immutable=True)
-        attrs.add("broker.starttime", f"{self.start_time:.6f}", immutable=True)
+        attrs.add("broker.starttime", f"{self.start_time:.2f}", immutable=True)  # as flux-core
         attrs.add("broker.spin-us", f"{self.spin_us:g}", immutable=True)
 
         self.log = Log(self.router, attrs, rank)
@@ -182,6 +182,7 @@ class Broker:
         self._register_services()
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
+        self._setup_lifecycle(hostname)
         # remaining -S values: runtime attributes (validated) or new ones
         for name, value in sa.items():
             if name in attrs:
@@ -192,6 +193,36 @@ class Broker:
                     raise BrokerError(f"{name}: {exc.text or os.strerror(exc.errnum)}") from None
             else:
                 attrs.add(name, value)
+
+    def _setup_lifecycle(self, hostname: str) -> None:
+        """Glue: the state machine (flux-core's broker states), runat (rc1, cleanup,
+        rc3) and ``broker.getenv``/``broker.setenv``.  ``broker.rc1_path`` and
+        ``broker.rc3_path`` name shell command lines run before and after the
+        initial program; pureflux has no rc scripts of its own, so both are empty
+        (disabled) unless set, e.g. ``-S broker.rc1_path=/path/rc1``."""
+        from .brokerenv import BrokerEnv
+        from .runat import Runat
+        from .state_machine import UNLOAD_BUILTINS, StateMachine
+
+        self.attrs.add("broker.rc1_path", "")
+        self.attrs.add("broker.rc3_path", "")
+        self.runat = Runat(self.router, self.loop, self.log.log, self.environ, self.local_uri)
+        self.state_machine = StateMachine(self.router, self.loop, self.log.log, self.runat,
+                                          self._start_program if self.command else None,
+                                          hostname)
+        # unload-builtins: every module is unloaded on the loop, then the machine goes on
+        self.state_machine.actions[UNLOAD_BUILTINS] = lambda: self.modules.shutdown(
+            lambda: self.state_machine.post("builtins-done"))
+        BrokerEnv(self.router, self.router.services["broker"], self.environ)
+
+    def _kickoff(self) -> None:
+        """Glue: queue rc1/rc3 from their attributes, then enter the first state
+        (the state machine starts the initial program when it reaches run)."""
+        for phase, attr in (("rc1", "broker.rc1_path"), ("rc3", "broker.rc3_path")):
+            cmdline = self.attrs.get(attr)
+            if cmdline:
+                self.runat.push(phase, cmdline)
+        self.state_machine.kickoff()
 
     def _apply_access(self) -> None:
         """Who may connect: ``-S access.*`` attributes, else the config's ``[access]``."""
@@ -318,7 +349,7 @@ class Broker:
         except OSError as exc:
             self.log.log(LOG_ERR, f"{self.command[0]}: {exc.strerror}")
             self.exit_code = 127 if exc.errno == errno.ENOENT else 126
-            self.loop.call_soon(self.stop)
+            self.state_machine.post("rc2-fail")
             return
         self.proc_pgid = self.proc.pid if own_group else None
         self.proc_watch = self.loop.watch_child(self.proc.pid, self._reap)
@@ -341,7 +372,7 @@ class Broker:
             self.exit_code = 0
         else:
             self.exit_code = self.proc_status
-        self.stop()
+        self.state_machine.post("rc2-success" if rc == 0 else "rc2-fail")
 
     def _signal_program(self, signum: int, group_only: bool = False) -> None:
         try:
@@ -355,7 +386,10 @@ class Broker:
     def terminate(self, signum: int) -> None:
         """Stop the instance: signal the initial program (if any), then exit."""
         if self.proc is None or self.proc_status is not None:
-            self.stop()
+            if self.modules.closing:  # asked again while modules unload: no more patience
+                self.modules.kill_all()
+            else:
+                self.state_machine.kill(signum)  # no program (or it ended): the machine decides
             return
         if self.stopping:  # second request: no more patience
             self._signal_program(signal.SIGKILL)
@@ -371,10 +405,6 @@ class Broker:
 
     # -- running -------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Leave the loop once the modules are unloaded (asked twice: kill them now)."""
-        self.modules.shutdown(self.loop.stop)
-
     def run(self) -> int:
         """Serve until done; returns the exit code."""
         try:
@@ -386,17 +416,17 @@ class Broker:
                 self.loop.add_signal(signum, self._on_signal)
             self.log.log(LOG_INFO, f"start: {self.local_uri} (pid {os.getpid()})")
             self.heartbeat.start()
-            if self.command:
-                self._start_program()
+            self._kickoff()
             self.loop.run()
-            return self.exit_code
+            return self.exit_code or self.state_machine.exit_rc
         finally:
             self.cleanup()
 
     def cleanup(self) -> None:
         """Release everything: program leftovers, connections, socket, rundir."""
         self.heartbeat.stop()
-        self.modules.close()  # normally unloaded already (stop); else killed and reaped
+        self.runat.close()
+        self.modules.close()  # normally unloaded already (unload-builtins); else killed, reaped
         if self.proc is not None and self.proc_status is None:
             self._signal_program(signal.SIGKILL)
             try:

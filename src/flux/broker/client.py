@@ -1,9 +1,8 @@
 """A minimal blocking ``local://`` client for the broker's own needs.
 
-The broker asks its parent instance for ``instance-level`` and ``flux
-shutdown`` sends one request and waits for the broker to go away.  Neither
-needs a full handle (reactor, futures), and keeping this tiny keeps broker
-start-up fast and independent of the client library.
+A starting broker asks its parent instance for ``instance-level`` with one
+request.  That needs no full handle (reactor, futures, dispatch), and keeping
+this tiny keeps broker start-up fast and independent of the client library.
 """
 
 from __future__ import annotations
@@ -11,8 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import time
-from typing import Any, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional
 
 from flux.codec import StreamDecoder, encode_stream
 from flux.constants import FLUX_MSGFLAG_ROUTE, FLUX_MSGTYPE_REQUEST, FLUX_MSGTYPE_RESPONSE
@@ -48,14 +48,11 @@ class SimpleClient:
         self.pending: list[Message] = []
         self.tag = 0
 
-    def close(self) -> None:
-        self.sock.close()
-
     def __enter__(self) -> "SimpleClient":
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.close()
+        self.sock.close()
 
     def recv(self) -> Message:
         while not self.pending:
@@ -82,19 +79,3 @@ class SimpleClient:
         if resp.errnum:
             raise OSError(resp.errnum, resp.payload_str or os.strerror(resp.errnum))
         return resp.payload if resp.payload_bytes else None
-
-    def wait_closed(self, timeout: float) -> bool:
-        """Wait until the broker closes the connection; True if it did."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.sock.settimeout(left)
-            try:
-                if not self.sock.recv(65536):
-                    return True
-            except socket.timeout:
-                return False
-            except OSError:
-                return True

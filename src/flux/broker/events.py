@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol, Sequence
 
 from flux.constants import (
     FLUX_MSGFLAG_PRIVATE,
@@ -42,8 +42,11 @@ class Subscriber(Protocol):
     subs: dict[str, int]
     guest: bool
     userid: int
+    traced: Sequence[Any]
 
     def encode(self, msg: Message) -> bytes: ...
+
+    def trace(self, prefix: str, msg: Message) -> None: ...
 
     def write(self, data: bytes) -> None: ...
 
@@ -88,6 +91,8 @@ class Events:
                 continue
             if data is None:
                 data = link.encode(msg)
+            if link.traced:
+                link.trace("rx", msg)
             link.write(data)
 
     # -- subscriptions ----------------------------------------------------------------

@@ -19,7 +19,10 @@ it does:
   connector does);
 - what arrives from a local peer (:meth:`PeerLink.receive`): stamped with
   its credentials (a guest's always, otherwise only where unset; a module
-  is an owner), its responses and events handed to the router.
+  is an owner), its responses and events handed to the router;
+- tracing: while ``traced`` is non-empty (module links share the open
+  ``module.trace`` requests), every message to and from the peer is shown
+  to :meth:`PeerLink.trace`; an untraced link pays one test per message.
 
 A transport subclass (socketlink.py) moves the bytes and implements ``send``
 and ``write``; an owner subclass (the connector's Client, a ModuleLink)
@@ -30,7 +33,7 @@ has its own life cycle.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
@@ -65,7 +68,7 @@ class PeerLink:
     """Requests in flight, services and subscriptions of one peer (transport-agnostic)."""
 
     __slots__ = ("uuid", "router", "events", "userid", "rolemask", "guest", "reply_creds",
-                 "hop", "inflight", "subs", "services", "rx", "tx")
+                 "hop", "traced", "inflight", "subs", "services", "rx", "tx")
 
     def __init__(self, uuid: str, router: Router, events: Events, userid: int, rolemask: int,
                  guest: bool, reply_creds: tuple[int, int], hop: str) -> None:
@@ -82,6 +85,8 @@ class PeerLink:
         # the hop pushed on what the peer sends: C for clients (their requests
         # get their own X first), M for modules
         self.hop = hop
+        # non-empty while someone traces this link's messages (see trace)
+        self.traced: Sequence[Any] = ()
         # requests delivered to this peer's services, by (route stack, matchtag)
         self.inflight: dict[tuple[tuple[str, ...], int], Message] = {}
         self.subs: dict[str, int] = {}
@@ -93,6 +98,8 @@ class PeerLink:
 
     def receive(self, msg: Message) -> None:
         """A message from the peer: stamp it, answer it here or hand it to the router."""
+        if self.traced:
+            self.trace("tx", msg)
         self.rx += 1
         if self.guest:
             msg.userid = self.userid
@@ -122,6 +129,9 @@ class PeerLink:
     def forward_request(self, msg: Message) -> None:  # pragma: no cover - the owner's
         """Push the peer's hops and hand the request to the router."""
         raise NotImplementedError
+
+    def trace(self, prefix: str, msg: Message) -> None:  # pragma: no cover - the owner's
+        """Show ``msg`` to whoever traces this link ("rx": to the peer, "tx": from it)."""
 
     # -- requests in flight -----------------------------------------------------------
 

@@ -80,6 +80,8 @@ class SocketLink(PeerLink):
 
     def send(self, msg: Message) -> None:
         """Router peer: a request for one of the peer's services, or a response for it."""
+        if self.traced:
+            self.trace("rx", msg)
         msg.flags |= _ROUTE
         if msg.type == _REQUEST:
             if not msg.flags & _NORESPONSE:

@@ -6,7 +6,9 @@ initial program and its arguments (``flux start sh -c 'flux ping broker'``).
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Optional
 
 __all__ = ["parse"]
 
@@ -15,57 +17,27 @@ def parse(argv: list[str], prog: str, usage: str,
           extra: Optional[dict[str, Callable[[str], None]]] = None,
           flags: Optional[dict[str, Callable[[], None]]] = None) -> tuple[list[str], list[str]]:
     """Return (setattr items, command).  ``extra``: options taking a value."""
+    from ._leadingopts import LeadingOptions
     from .util import die
 
     extra = extra or {}
     flags = flags or {}
     setattrs: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        if arg in ("-h", "--help"):
-            print(usage)
-            raise SystemExit(0)
+    words = LeadingOptions(argv, usage, lambda text: die(prog, text))
+    for arg in words:
         name, eq, value = arg.partition("=")
         if arg.startswith("-S") and not arg.startswith("--"):
-            value = arg[2:]
-            if not value:
-                i += 1
-                if i >= len(argv):
-                    die(prog, "option -S requires an argument")
-                value = argv[i]
-            setattrs.append(value)
+            setattrs.append(words.value("-S", arg[2:] or None))
         elif arg == "-c" or name == "--config-path" or (arg.startswith("-c") and not arg.startswith("--")):
             # -c/--config-path PATH: the instance's TOML config (attribute config.path)
-            value = arg[2:] if arg.startswith("-c") and len(arg) > 2 else value
-            if not value:
-                i += 1
-                if i >= len(argv):
-                    die(prog, "option --config-path requires an argument")
-                value = argv[i]
-            setattrs.append(f"config.path={value}")
+            inline = arg[2:] if arg.startswith("-c") and len(arg) > 2 else value
+            setattrs.append(f"config.path={words.value('--config-path', inline or None)}")
         elif name == "--setattr":
-            if not eq:
-                i += 1
-                if i >= len(argv):
-                    die(prog, "option --setattr requires an argument")
-                value = argv[i]
-            setattrs.append(value)
+            setattrs.append(words.value("--setattr", value if eq else None))
         elif name in flags:
             flags[name]()
         elif name in extra:
-            if not eq:
-                i += 1
-                if i >= len(argv):
-                    die(prog, f"option {name} requires an argument")
-                value = argv[i]
-            extra[name](value)
+            extra[name](words.value(name, value if eq else None))
         else:
             die(prog, f"unknown option {arg!r}\n{usage}")
-        i += 1
-    return setattrs, argv[i:]
+    return setattrs, words.rest()

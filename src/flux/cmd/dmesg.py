@@ -11,6 +11,10 @@ timestamp by ``[MonDD HH:MM]`` at each new minute and ``[  +S.UUUUUU]``
 from __future__ import annotations
 
 import sys
+from collections import namedtuple
+
+from flux import severity
+
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Optional
@@ -19,13 +23,14 @@ SUMMARY = "Print or control log ring buffer"
 
 PROG = "flux-dmesg"
 
-SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # ANSI colors, used with --color
 YELLOW, GREEN, BOLD, RED, BLUE, REVERSE, RESET = (
     "\033[33m", "\033[32m", "\033[1m", "\033[31m", "\033[34m", "\033[7m", "\033[0m")
-SEVERITY_COLOR = {0: REVERSE + RED, 1: REVERSE + RED, 2: BOLD + RED, 3: RED, 4: BOLD, 7: BLUE}
+SEVERITY_COLOR = {severity.LOG_EMERG: REVERSE + RED, severity.LOG_ALERT: REVERSE + RED,
+                  severity.LOG_CRIT: BOLD + RED, severity.LOG_ERR: RED, severity.LOG_WARNING: BOLD,
+                  severity.LOG_DEBUG: BLUE}
 
 
 def _options() -> Any:
@@ -44,17 +49,10 @@ def _options() -> Any:
     ]
 
 
-class Record:
-    __slots__ = ("pri", "timestamp", "hostname", "appname", "procid", "message")
+class Record(namedtuple("Record", "pri timestamp hostname appname procid message")):
+    """One log record, as :func:`decode_record` parses it."""
 
-    def __init__(self, pri: int, timestamp: str, hostname: str, appname: str,
-                 procid: str, message: str) -> None:
-        self.pri = pri
-        self.timestamp = timestamp
-        self.hostname = hostname
-        self.appname = appname
-        self.procid = procid
-        self.message = message
+    __slots__ = ()
 
     @property
     def severity(self) -> int:
@@ -151,7 +149,7 @@ class Printer:
             digits += ch
         rank = int(digits) if digits else 0
         sev = rec.severity
-        sevname = SEVERITIES[sev] if 0 <= sev < len(SEVERITIES) else str(sev)
+        sevname = severity.name(sev)
         stamp = self.human_timestamp(rec) if self.human else self.iso_timestamp(rec)
         return (f"{stamp}{self.c(YELLOW)}{rec.appname}.{sevname}[{rank}]{self.c(RESET)}: "
                 f"{self.c(SEVERITY_COLOR.get(sev, ''))}{rec.message}"

@@ -67,6 +67,18 @@ def _payload_bytes(raw: bool, payload: Optional[str]) -> Optional[bytes]:
     return payload.encode("utf-8", "surrogateescape") + b"\0"
 
 
+def _recv_event(h: Any, what: str) -> Any:
+    """The next event message (None if there is none); an error dies as ``flux-event: WHAT: ERROR``."""
+    from flux.constants import FLUX_MSGTYPE_EVENT
+
+    from .util import die, oserror_text
+
+    try:
+        return h.recv(type_mask=FLUX_MSGTYPE_EVENT)
+    except OSError as exc:
+        die(PROG, f"{what}: {oserror_text(exc)}")
+
+
 def cmd_pub(argv: list[str]) -> int:
     from flux.message import Message
 
@@ -118,13 +130,8 @@ def cmd_pub(argv: list[str]) -> int:
         except OSError as exc:
             die(PROG, f"publish failed: {oserror_text(exc)}")
     if opts.has("loopback"):
-        from flux.constants import FLUX_MSGTYPE_EVENT
-
         while True:
-            try:
-                ev = h.recv(type_mask=FLUX_MSGTYPE_EVENT)
-            except OSError as exc:
-                die(PROG, f"flux_recv error: {oserror_text(exc)}")
+            ev = _recv_event(h, "flux_recv error")
             if ev is None:
                 die(PROG, "flux_recv error: Connection reset by peer")
             if ev.topic == topic and (ev.payload_bytes or None) == data:
@@ -133,8 +140,6 @@ def cmd_pub(argv: list[str]) -> int:
 
 
 def cmd_sub(argv: list[str]) -> int:
-    from flux.constants import FLUX_MSGTYPE_EVENT
-
     from ._optparse import REQUIRED, Option, Parser, get_int
     from .util import die, oserror_text, open_handle
 
@@ -152,10 +157,7 @@ def cmd_sub(argv: list[str]) -> int:
     out = sys.stdout
     received = 0
     while True:
-        try:
-            msg = h.recv(type_mask=FLUX_MSGTYPE_EVENT)
-        except OSError as exc:
-            die(PROG, f"flux_recv: {oserror_text(exc)}")
+        msg = _recv_event(h, "flux_recv")
         if msg is None:
             break
         if not msg.rolemask & ROLE_OWNER:

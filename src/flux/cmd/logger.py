@@ -12,24 +12,22 @@ SUMMARY = "Create a Flux log entry"
 
 PROG = "flux-logger"
 
-SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
-APPNAME_MAX = 48
+# Spellings flux.severity knows that this command has never accepted.
+NOT_ACCEPTED = ("emergency", "critical")
 
 
 def severity_from_string(text: str) -> int:
-    """Severity name (emerg..debug, also ``warn``/``error``) or number 0-7; -1 if invalid."""
-    t = text.strip().lower()
-    if t.isdigit():
-        n = int(t)
-        return n if 0 <= n <= 7 else -1
-    aliases = {"warn": "warning", "error": "err", "panic": "emerg"}
-    t = aliases.get(t, t)
-    return SEVERITIES.index(t) if t in SEVERITIES else -1
+    """Severity name (emerg..debug, also ``warn``/``error``/``panic``) or number 0-7; -1 if invalid."""
+    from flux import severity
+
+    return -1 if text.strip().lower() in NOT_ACCEPTED else severity.parse(text)
 
 
 def main(argv: list[str]) -> int:
-    import os
     import sys
+
+    from flux import severity
+    from flux.core.logging import APPNAME_MAX, log_records
 
     from ._optparse import REQUIRED, Option, Parser
     from .util import die, oserror_text, open_handle
@@ -40,11 +38,11 @@ def main(argv: list[str]) -> int:
         Option("t", "tag", REQUIRED, "NAME", "Same as --appname", dest="appname"),
     ])
     opts, args = parser.parse(argv)
-    severity = 5
+    level = severity.LOG_NOTICE
     if opts.has("severity"):
-        severity = severity_from_string(opts.severity)
-        if severity < 0:
-            die(PROG, "invalid severity: Use emerg|alert|crit|err|warning|notice|info|debug")
+        level = severity_from_string(opts.severity)
+        if level < 0:
+            die(PROG, f"invalid severity: Use {'|'.join(severity.NAMES)}")
     appname = opts.get("appname") or "logger"
     appname = appname.replace(" ", "_")[:APPNAME_MAX]
     if args:
@@ -52,20 +50,8 @@ def main(argv: list[str]) -> int:
     else:
         message = sys.stdin.read()
 
-    from flux.core.logging import format_record
-
     h = open_handle(PROG)
-    try:
-        hostname = str(h.get_rank())
-    except OSError:
-        hostname = "-"
-    text = message.rstrip("\r\n")
-    lines = text.split("\n") if text else [""]
-    pid = os.getpid()
-    futures = []
-    for line in lines:
-        record = format_record(severity, hostname, appname, pid, line.rstrip("\r"))
-        futures.append(h.rpc("log.append", record))
+    futures = [h.rpc("log.append", record) for record in log_records(h, level, message, appname)]
     for f in futures:
         try:
             f.get()

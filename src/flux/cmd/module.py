@@ -1,16 +1,20 @@
-"""``flux module``: load, remove, reload, list, stats and debug broker modules.
+"""``flux module``: load, remove, reload, list, stats, debug and trace broker modules.
 
 ``load`` and ``remove`` run on every instance start-up script and in tight
-test loops, so they take a lean path: one request over a raw socket with a
-hand-written encoder (no ``json``, ``re``, ``socket``-module or handle
-imports), which keeps the command close to the interpreter's own start-up
-time.  The other subcommands use the regular :class:`flux.Flux` handle.
+test loops, so they take a lean path: one request over a bare socket, built
+and read with :mod:`flux.codec` (no ``json``, ``re``, ``socket``-module or
+handle imports), which keeps the command close to the interpreter's own
+start-up time.  The other subcommands use the regular :class:`flux.Flux` handle.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, NoReturn
 
 SUMMARY = "Manage broker modules"
 PROG = "flux-module"
@@ -21,75 +25,34 @@ USAGE = """Usage: flux module COMMAND [OPTIONS] ...
   reload [--name=NAME] [-f] PATH|NAME [ARG...]     remove (if loaded), then load
   list [-l]                                        list loaded modules
   stats [-p FIELD] [-c] [-R] NAME                  module statistics
-  debug [--setbit=N|--clearbit=N|--set=MASK|--clear] NAME   module debug flags"""
+  debug [--setbit=N|--clearbit=N|--set=MASK|--clear] NAME   module debug flags
+  trace [-f] [-T GLOB] [-t TYPE,...] [-H [-d]] [-L[WHEN]] [NAME...]   trace module messages"""
 
-ENOENT = 2
-EPROTO = 71
+#: The matchtag of the lean path's one request.
+MATCHTAG = 1
 
 
-def _die(text: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+def _die(text: str) -> NoReturn:
     sys.stderr.write(f"{PROG}: {text}\n")
     sys.stderr.flush()
     raise SystemExit(1)
 
 
-def _usage_error(text: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+def _usage_error(text: str) -> NoReturn:
     sys.stderr.write(f"{PROG}: {text}\n{USAGE}\n")
     raise SystemExit(1)
 
 
-# -- a minimal RPC client (load/remove) ------------------------------------------------
+# -- one request over a bare socket (load/remove) ---------------------------------------
 
 
-def _json_str(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif o < 0x20:
-            out.append("\\u%04x" % o)
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _frame(data: bytes) -> bytes:
-    n = len(data)
-    if n < 255:
-        return bytes((n,)) + data
-    return b"\xff" + n.to_bytes(4, "big") + data
-
-
-def _encode_request(topic: str, payload: str) -> bytes:
-    body = payload.encode("utf-8", "surrogateescape") + b"\0"
-    proto = bytes((0x8E, 0x01, 0x01, 0x0B)) + b"\xff\xff\xff\xff" + b"\x00\x00\x00\x00" \
-        + b"\xff\xff\xff\xff" + b"\x00\x00\x00\x01"
-    frames = b"\x00" + _frame(topic.encode()) + _frame(body) + _frame(proto)
-    return (0xFFEE0012).to_bytes(4, sys.byteorder) + len(frames).to_bytes(4, "big") + frames
-
-
-def _parse_frames(body: bytes) -> list[bytes]:
-    frames = []
-    pos = 0
-    n = len(body)
-    while pos < n:
-        size = body[pos]
-        pos += 1
-        if size == 0xFF:
-            size = int.from_bytes(body[pos:pos + 4], "big")
-            pos += 4
-        frames.append(body[pos:pos + size])
-        pos += size
-    return frames
-
-
-def _lean_rpc(topic: str, payload: str) -> tuple[int, str]:
+def _lean_rpc(topic: str, payload: dict) -> tuple[int, str]:
     """Send one request to the enclosing instance; return (errnum, error text)."""
     import _socket
+
+    from flux.codec import ProtocolError, StreamDecoder, encode_stream
+    from flux.constants import FLUX_MSGTYPE_RESPONSE
+    from flux.message import Message
 
     uri = os.environ.get("FLUX_URI") or "local:///run/flux/local"
     if not uri.startswith("local://"):
@@ -101,49 +64,32 @@ def _lean_rpc(topic: str, payload: str) -> tuple[int, str]:
             sock.connect(path)
             byte = sock.recv(1)
         except OSError as exc:
-            _die(f"Unable to connect to Flux: {os.strerror(exc.errno or 111)}")
+            _die(f"Unable to connect to Flux: {os.strerror(exc.errno or errno.ECONNREFUSED)}")
         if not byte or byte[0] != 0:
-            _die(f"Unable to connect to Flux: {os.strerror(byte[0] if byte else 104)}")
-        sock.sendall(_encode_request(topic, payload))
-        buf = b""
+            _die(f"Unable to connect to Flux: {os.strerror(byte[0] if byte else errno.ECONNRESET)}")
+        request = Message()
+        request.route_enable()
+        request.topic = topic
+        request.payload = payload
+        request.matchtag = MATCHTAG
+        sock.sendall(encode_stream(request))
+        decoder = StreamDecoder()
         while True:
-            while len(buf) < 8:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    _die("Unable to connect to Flux: connection lost")
-                buf += chunk
-            size = int.from_bytes(buf[4:8], "big")
-            while len(buf) < 8 + size:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    _die("Unable to connect to Flux: connection lost")
-                buf += chunk
-            body, buf = buf[8:8 + size], buf[8 + size:]
-            frames = _parse_frames(body)
-            if not frames or len(frames[-1]) != 20:
-                continue
-            proto = frames[-1]
-            mtype, flags = proto[2], proto[3]
-            if mtype != 2 or int.from_bytes(proto[16:20], "big") != 1:
-                continue  # not our response
-            errnum = int.from_bytes(proto[12:16], "big")
-            text = ""
-            if errnum and flags & 0x02:
-                rest = frames[:-1]
-                if flags & 0x08:  # routes, then the delimiter
-                    while rest and rest[0]:
-                        rest = rest[1:]
-                    rest = rest[1:]
-                if flags & 0x01:
-                    rest = rest[1:]
-                if rest:
-                    text = rest[0].rstrip(b"\0").decode("utf-8", "replace")
-            return errnum, text
+            chunk = sock.recv(65536)
+            if not chunk:
+                _die("Unable to connect to Flux: connection lost")
+            try:
+                msgs = decoder.feed(chunk)
+            except ProtocolError as exc:
+                return exc.errno or errno.EPROTO, exc.strerror or ""
+            for msg in msgs:
+                if msg.type == FLUX_MSGTYPE_RESPONSE and msg.matchtag == MATCHTAG:
+                    return msg.errnum, (msg.payload_str or "") if msg.errnum else ""
     finally:
         sock.close()
 
 
-def _handle_rpc(topic: str, payload: str) -> tuple[int, str]:
+def _handle_rpc(topic: str, payload: dict) -> tuple[int, str]:
     from .util import open_handle
 
     h = open_handle(PROG)
@@ -162,37 +108,29 @@ def _errtext(errnum: int, text: str) -> str:
 
 
 def _parse_load(argv: list[str], prog: str) -> tuple[str, list[str], "str | None", bool, bool]:
+    if argv and not argv[0].startswith("-"):
+        return argv[0], argv[1:], None, False, False  # no options (the usual case): no parser to import
+    from ._leadingopts import LeadingOptions
+
     name = None
     use_exec = False
     force = False
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            raise SystemExit(0)
+    words = LeadingOptions(argv, USAGE, lambda text: _usage_error(f"{prog}: {text}"))
+    for arg in words:
         if arg.startswith("--name="):
             name = arg[len("--name="):]
         elif arg in ("--name", "-n"):
-            i += 1
-            if i >= len(argv):
-                _usage_error(f"{prog}: option {arg} requires an argument")
-            name = argv[i]
+            name = words.value(arg)
         elif arg == "--exec":
             use_exec = True
         elif arg in ("-f", "--force") and prog == "reload":
             force = True  # reload: a module that is not loaded is no error
         else:
             _usage_error(f"{prog}: unknown option {arg!r}")
-        i += 1
-    if i >= len(argv):
+    rest = words.rest()
+    if not rest:
         _usage_error(f"{prog}: module path or name is required")
-    return argv[i], argv[i + 1:], name, use_exec, force
+    return rest[0], rest[1:], name, use_exec, force
 
 
 def _resolve(target: str) -> str:
@@ -220,11 +158,9 @@ def _module_name(path: str, name: "str | None") -> str:
 
 def _load(target: str, args: list[str], name: "str | None", use_exec: bool) -> int:
     path = _resolve(target)
-    payload = '{"path":' + _json_str(path) + ',"args":[' + ",".join(_json_str(a) for a in args) + "]"
-    payload += ',"exec":' + ("true" if use_exec else "false")
+    payload: dict = {"path": path, "args": args, "exec": use_exec}
     if name:
-        payload += ',"name":' + _json_str(name)
-    payload += "}"
+        payload["name"] = name
     errnum, text = _lean_rpc("module.load", payload)
     if errnum:
         _die(f"load {_module_name(path, name)}: {_errtext(errnum, text)}")
@@ -232,10 +168,9 @@ def _load(target: str, args: list[str], name: "str | None", use_exec: bool) -> i
 
 
 def _remove(name: str, force: bool, cancel: bool) -> int:
-    payload = '{"name":' + _json_str(name) + ',"cancel":' + ("true" if cancel else "false") + "}"
-    errnum, text = _lean_rpc("module.remove", payload)
+    errnum, text = _lean_rpc("module.remove", {"name": name, "cancel": cancel})
     if errnum:
-        if errnum == ENOENT and force:
+        if errnum == errno.ENOENT and force:
             return 0
         _die(f"remove {name}: {_errtext(errnum, text)}")
     return 0
@@ -248,22 +183,15 @@ def cmd_load(argv: list[str]) -> int:
 
 def cmd_remove(argv: list[str]) -> int:
     force = cancel = False
-    names = []
+    names: list[str] = []
     for arg in argv:
         if arg in ("-f", "--force"):
             force = True
         elif arg == "--cancel":
             cancel = True
-        elif arg in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        elif arg.startswith("-") and arg != "-":
-            _usage_error(f"remove: unknown option {arg!r}")
         else:
-            names.append(arg)
-    if len(names) != 1:
-        _usage_error("remove: exactly one module name is required")
-    return _remove(names[0], force, cancel)
+            _operand(arg, "remove", names)
+    return _remove(_one_name(names, "remove"), force, cancel)
 
 
 def cmd_reload(argv: list[str]) -> int:
@@ -271,6 +199,43 @@ def cmd_reload(argv: list[str]) -> int:
     path = _resolve(target)
     _remove(_module_name(path, name), force, False)
     return _load(path, args, name, use_exec)
+
+
+# -- what the subcommands below share ------------------------------------------------------------
+
+
+def _operand(arg: str, sub: str, names: list[str]) -> None:
+    """A word that is none of ``sub``'s options: help, an unknown option, or a module name."""
+    if arg in ("-h", "--help"):
+        print(USAGE)
+        raise SystemExit(0)
+    if arg.startswith("-") and arg != "-":
+        _usage_error(f"{sub}: unknown option {arg!r}")
+    names.append(arg)
+
+
+def _one_name(names: list[str], sub: str) -> str:
+    if len(names) != 1:
+        _usage_error(f"{sub}: exactly one module name is required")
+    return names[0]
+
+
+def _value_at(argv: list[str], i: int, sub: str, option: str) -> str:
+    """``argv[i]``, the argument of ``option``; a usage error if there is none."""
+    if i >= len(argv):
+        _usage_error(f"{sub}: option {option} requires an argument")
+    return argv[i]
+
+
+def _call(what: str, topic: str, payload: Any = None) -> Any:
+    """One RPC over the regular handle; a failure dies as ``flux-module: WHAT: ERROR``."""
+    from .util import open_handle
+
+    h = open_handle(PROG)
+    try:
+        return h.rpc(topic, payload).get()
+    except OSError as exc:
+        _die(f"{what}: {exc.strerror or os.strerror(exc.errno or errno.EPROTO)}")
 
 
 # -- list / stats / debug (regular handle) ------------------------------------------------------
@@ -286,13 +251,7 @@ def cmd_list(argv: list[str]) -> int:
             return 0
         else:
             _usage_error(f"list: unexpected argument {arg!r}")
-    from .util import open_handle
-
-    h = open_handle(PROG)
-    try:
-        resp = h.rpc("module.list").get() or {}
-    except OSError as exc:
-        _die(f"list: {exc.strerror or os.strerror(exc.errno or EPROTO)}")
+    resp = _call("list", "module.list") or {}
     header = f"{'Module':<24.24} {'Idle':>5} {'S':>2} {'Sendq':>5} {'Recvq':>5} "
     header += f"{'Service':<8} Path" if long else "Service"
     lines = [header]
@@ -308,7 +267,7 @@ def cmd_list(argv: list[str]) -> int:
     return 0
 
 
-def _print_value(value) -> None:
+def _print_value(value: Any) -> None:
     import json
 
     if isinstance(value, bool):
@@ -324,15 +283,13 @@ def _print_value(value) -> None:
 def cmd_stats(argv: list[str]) -> int:
     field = None
     clear = rusage = False
-    names = []
+    names: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg in ("-p", "--parse"):
             i += 1
-            if i >= len(argv):
-                _usage_error(f"stats: option {arg} requires an argument")
-            field = argv[i]
+            field = _value_at(argv, i, "stats", arg)
         elif arg.startswith("--parse="):
             field = arg[len("--parse="):]
         elif arg.startswith("-p") and len(arg) > 2:
@@ -341,25 +298,12 @@ def cmd_stats(argv: list[str]) -> int:
             clear = True
         elif arg in ("-R", "--rusage"):
             rusage = True
-        elif arg in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        elif arg.startswith("-") and arg != "-":
-            _usage_error(f"stats: unknown option {arg!r}")
         else:
-            names.append(arg)
+            _operand(arg, "stats", names)
         i += 1
-    if len(names) != 1:
-        _usage_error("stats: exactly one module name is required")
-    name = names[0]
-    from .util import open_handle
-
-    h = open_handle(PROG)
+    name = _one_name(names, "stats")
     topic = f"{name}.stats-clear" if clear else f"{name}.rusage" if rusage else f"{name}.stats-get"
-    try:
-        obj = h.rpc(topic).get()
-    except OSError as exc:
-        _die(f"{topic}: {exc.strerror or os.strerror(exc.errno or EPROTO)}")
+    obj = _call(topic, topic)
     if clear:
         return 0
     if obj is None:
@@ -380,7 +324,7 @@ def cmd_stats(argv: list[str]) -> int:
 
 def cmd_debug(argv: list[str]) -> int:
     op, flags = "setbit", 0  # no option: read the flags (set no bit)
-    names = []
+    names: list[str] = []
     i = 0
     opts = {"--setbit": "setbit", "--clearbit": "clrbit", "--set": "set"}
     while i < len(argv):
@@ -389,9 +333,7 @@ def cmd_debug(argv: list[str]) -> int:
         if key in opts:
             if not eq:
                 i += 1
-                if i >= len(argv):
-                    _usage_error(f"debug: option {key} requires an argument")
-                value = argv[i]
+                value = _value_at(argv, i, "debug", key)
             try:
                 flags = int(value, 0)
             except ValueError:
@@ -399,27 +341,20 @@ def cmd_debug(argv: list[str]) -> int:
             op = opts[key]
         elif arg in ("-c", "--clear"):
             op, flags = "clr", 0
-        elif arg in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        elif arg.startswith("-") and arg != "-":
-            _usage_error(f"debug: unknown option {arg!r}")
         else:
-            names.append(arg)
+            _operand(arg, "debug", names)
         i += 1
-    if len(names) != 1:
-        _usage_error("debug: exactly one module name is required")
-    name = names[0]
-    from .util import open_handle
-
-    h = open_handle(PROG)
-    topic = f"{name}.debug"
-    try:
-        resp = h.rpc(topic, {"op": op, "flags": flags}).get() or {}
-    except OSError as exc:
-        _die(f"{topic}: {exc.strerror or os.strerror(exc.errno or EPROTO)}")
+    topic = f"{_one_name(names, 'debug')}.debug"
+    resp = _call(topic, topic, {"op": op, "flags": flags}) or {}
     print(f"0x{int(resp.get('flags', 0)):x}")
     return 0
+
+
+def cmd_trace(argv: list[str]) -> int:
+    """``flux module trace``: see flux/cmd/_module_trace.py."""
+    from ._module_trace import main as trace_main
+
+    return trace_main(argv)
 
 
 COMMANDS = {
@@ -430,6 +365,7 @@ COMMANDS = {
     "list": cmd_list,
     "stats": cmd_stats,
     "debug": cmd_debug,
+    "trace": cmd_trace,
 }
 
 

@@ -1,10 +1,15 @@
 """``flux shutdown``: stop the enclosing instance cleanly.
 
 Sends ``shutdown.start`` and then waits until the broker closes the
-connection, so that when this returns the instance is really gone.
+connection, so that when this returns the instance is really gone.  Only the
+handle's public API is used (a message watcher, a timer, the reactor).
 """
 
 from __future__ import annotations
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 SUMMARY = "Shut down the Flux instance"
 
@@ -36,26 +41,29 @@ def main(argv: list[str]) -> int:
         h.rpc("shutdown.start", {}).get()
     except OSError as exc:
         die("flux-shutdown", f"shutdown.start: {oserror_text(exc)}")
-    if wait and not _wait_closed(h._core.conn.sock, timeout):
+    if wait and not _wait_closed(h, timeout):
         die("flux-shutdown", "timed out waiting for the instance to exit")
     return 0
 
 
-def _wait_closed(sock, timeout: float) -> bool:
-    """Wait until the broker closes the connection; True if it did."""
-    import socket
-    import time
+def _wait_closed(h: Any, timeout: float) -> bool:
+    """Run the handle's reactor until the broker closes the connection (True) or ``timeout`` passes.
 
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        sock.settimeout(left)
-        try:
-            if not sock.recv(65536):
-                return True
-        except socket.timeout:
-            return False
-        except OSError:
-            return True
+    A started message watcher keeps the connection read; when the broker
+    goes away, the lost connection stops the reactor with an error.
+    """
+    if timeout <= 0:
+        return False
+    expired = []
+
+    def on_timeout(h: Any, watcher: Any, revents: int, arg: Any) -> None:
+        expired.append(True)
+        h.reactor_stop()
+
+    h.msg_watcher_create(lambda h, watcher, msg, arg: None).start()
+    h.timer_watcher_create(timeout, on_timeout).start()
+    try:
+        h.reactor_run()
+    except OSError:
+        return True
+    return not expired

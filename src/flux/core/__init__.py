@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 _SUBMODULES = ("handle", "watchers", "reactor", "dispatch", "connection", "aio", "logging",
-               "module_exec")
+               "module_exec", "threadstate", "topics")
 
 
 def __getattr__(name: str) -> Any:

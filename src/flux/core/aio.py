@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, AsyncIterator, Callable, Optional
 
 from flux.constants import FLUX_MSGTYPE_EVENT, FLUX_REACTOR_NOWAIT
+from flux.core import threadstate
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.dispatch import HandleCore
@@ -209,13 +210,11 @@ def attach(h: "Flux", loop: Optional[asyncio.AbstractEventLoop] = None) -> Calla
     def run_once() -> None:
         if state["closed"]:
             return
-        from flux.core.handle import Flux
-
-        Flux.reactor_enter()
+        threadstate.reactor_enter()
         try:
             reactor.run(FLUX_REACTOR_NOWAIT)
         finally:
-            Flux.reactor_exit()
+            threadstate.reactor_exit()
         reschedule()
 
     def reschedule() -> None:

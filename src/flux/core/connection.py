@@ -67,9 +67,6 @@ class Connection:
             self.eof = True
             raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)) from None
 
-    def send_bytes(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
     def read_nowait(self) -> list[Message]:
         """Read whatever has arrived; return the whole messages in it.
 

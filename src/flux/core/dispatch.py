@@ -36,8 +36,8 @@ from flux.constants import (
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
     FLUX_POLLIN,
-    FLUX_ROLE_OWNER,
 )
+from flux.core import threadstate
 from flux.core.connection import Connection, ConnectionLost
 from flux.core.reactor import Reactor, Source
 from flux.message import Message
@@ -51,37 +51,6 @@ _RESPONSE = FLUX_MSGTYPE_RESPONSE
 _REQUEST = FLUX_MSGTYPE_REQUEST
 _EVENT = FLUX_MSGTYPE_EVENT
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
-
-
-class TopicMatcher:
-    """A topic glob: ``*`` and ``None`` match all, plain text matches exactly."""
-
-    __slots__ = ("pattern", "exact", "_match")
-
-    def __init__(self, pattern: Optional[str | bytes]) -> None:
-        if isinstance(pattern, bytes):
-            pattern = pattern.decode("utf-8", "surrogateescape")
-        if pattern is not None and not isinstance(pattern, str):
-            raise TypeError("topic_glob must be a str, bytes or None")
-        self.pattern = pattern
-        self.exact: Optional[str] = None
-        self._match: Optional[Callable[[str], Any]] = None
-        if pattern is None or pattern == "*":
-            return
-        if not any(c in pattern for c in "*?["):
-            self.exact = pattern
-            return
-        import fnmatch
-        import re
-
-        self._match = re.compile(fnmatch.translate(pattern)).match
-
-    def __call__(self, topic: Optional[str]) -> bool:
-        if self.exact is not None:
-            return topic == self.exact
-        if self._match is None:
-            return True
-        return topic is not None and self._match(topic) is not None
 
 
 class HandleCore:
@@ -110,7 +79,6 @@ class HandleCore:
         rolemask = os.environ.get("FLUX_HANDLE_ROLEMASK")
         self.cred_userid = int(userid, 0) if userid else None
         self.cred_rolemask = int(rolemask, 0) if rolemask else None
-        self.on_lost: list[Callable[[OSError], None]] = []
 
     # -- reactor ------------------------------------------------------------------
 
@@ -224,8 +192,6 @@ class HandleCore:
         for fut in list(self.rpcs.values()):
             fut._fulfill_error(self.lost.errno, self.lost.strerror)
         self.rpcs.clear()
-        for cb in list(self.on_lost):
-            cb(self.lost)
 
     def _on_readable(self, revents: int) -> None:
         try:
@@ -233,10 +199,8 @@ class HandleCore:
         except (ConnectionLost, ProtocolError) as exc:
             self.connection_lost(exc)
             if self.watchers:
-                from flux.core.handle import Flux
-
-                if Flux.tls_exception() is None:
-                    Flux.set_exception(OSError(self.lost.errno, self.lost.strerror))  # type: ignore[union-attr]
+                if threadstate.get_exception() is None:
+                    threadstate.set_exception(OSError(self.lost.errno, self.lost.strerror))  # type: ignore[union-attr]
                 if self.reactor is not None:
                     self.reactor.stop_error()
             return
@@ -434,6 +398,3 @@ class HandleCore:
             except (OSError, ValueError):
                 pass
         self.conn.close()
-
-
-DEFAULT_ALLOW = FLUX_ROLE_OWNER

@@ -3,7 +3,7 @@
 Same constructor, methods, defaults and exceptions as flux-core's Python
 bindings, so scripts written for flux-core run unchanged.  Handles are not
 thread-safe: each thread opens its own.  Exception and reactor state are per
-thread (class attribute ``tls``).
+thread, kept in :mod:`flux.core.threadstate` (class attribute ``tls``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import threading
 from contextlib import contextmanager
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,9 +25,11 @@ from flux.constants import (
     FLUX_O_NONBLOCK,
     FLUX_O_TEST_NOSUB,
 )
+from flux.core import threadstate
 from flux.core.connection import connect
-from flux.core.dispatch import HandleCore, TopicMatcher
+from flux.core.dispatch import HandleCore
 from flux.core.reactor import Reactor
+from flux.core.topics import TopicMatcher
 from flux.message import Message, payload_bytes
 from flux.util import encode_topic
 
@@ -84,7 +85,7 @@ class Flux:
     core (what ``Future.get_flux()`` uses) instead of opening a connection.
     """
 
-    tls = threading.local()
+    tls = threadstate.tls
 
     def __init__(self, url: Optional[str] = None, flags: int = 0, handle: Any = None) -> None:
         self._active_watchers: set[Any] = set()
@@ -116,49 +117,14 @@ class Flux:
         self.handle = self._core
         self._owns_conn = True
 
-    # -- per-thread state ----------------------------------------------------------------
+    # -- per-thread state: kept in flux.core.threadstate (below this layer) ---------------------
 
-    @classmethod
-    def _tls(cls) -> Any:
-        tls = Flux.tls
-        if not hasattr(tls, "reactor_depth"):
-            tls.reactor_depth = 0
-            tls.exception = None
-        return tls
-
-    @classmethod
-    def set_exception(cls, exception: Optional[BaseException]) -> Optional[BaseException]:
-        """Store an exception for this thread; return the previous one."""
-        tls = cls._tls()
-        previous = tls.exception
-        tls.exception = exception
-        return previous
-
-    @classmethod
-    def tls_exception(cls) -> Optional[BaseException]:
-        return cls._tls().exception
-
-    @classmethod
-    def raise_if_exception(cls) -> None:
-        """Re-raise (and clear) this thread's stored exception, if any."""
-        tls = cls._tls()
-        exc = tls.exception
-        if exc is not None:
-            tls.exception = None
-            raise exc from None
-
-    @classmethod
-    def reactor_running(cls) -> bool:
-        """True if this thread is running a Flux reactor."""
-        return cls._tls().reactor_depth > 0
-
-    @classmethod
-    def reactor_enter(cls) -> None:
-        cls._tls().reactor_depth += 1
-
-    @classmethod
-    def reactor_exit(cls) -> None:
-        cls._tls().reactor_depth -= 1
+    set_exception = staticmethod(threadstate.set_exception)
+    tls_exception = staticmethod(threadstate.get_exception)
+    raise_if_exception = staticmethod(threadstate.raise_if_exception)
+    reactor_running = staticmethod(threadstate.reactor_running)
+    reactor_enter = staticmethod(threadstate.reactor_enter)
+    reactor_exit = staticmethod(threadstate.reactor_exit)
 
     @classmethod
     @contextmanager
@@ -257,12 +223,12 @@ class Flux:
         core = self._core
         if core.backlog and core.users > 0:
             core.schedule_drain()
-        Flux.reactor_enter()
+        threadstate.reactor_enter()
         try:
             rc = reactor.run(flags)
         finally:
-            Flux.reactor_exit()
-        Flux.raise_if_exception()
+            threadstate.reactor_exit()
+        threadstate.raise_if_exception()
         return rc
 
     def reactor_stop(self, reactor: Optional[Reactor] = None) -> None:
@@ -487,3 +453,5 @@ class Flux:
     def incref(self) -> None:
         """flux-core's reference counting; nothing to do in Python."""
 
+
+threadstate.register_handle_class(Flux)

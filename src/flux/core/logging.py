@@ -42,8 +42,11 @@ def format_record(severity: int, hostname: str, appname: str, procid: int, text:
     return line.encode("utf-8", "replace")
 
 
-def log_records(h: Any, level: int, text: str) -> list[bytes]:
-    """The records ``h.log(level, text)`` sends: one per line of ``text``."""
+def log_records(h: Any, level: int, text: str, appname: str | None = None) -> list[bytes]:
+    """The records ``h.log(level, text)`` sends: one per line of ``text``.
+
+    ``appname`` defaults to the handle's (``flux::log_appname``), else the program's name.
+    """
     core = h._core
     hostname = core.aux.get("flux::log_hostname")
     if hostname is None:
@@ -52,7 +55,8 @@ def log_records(h: Any, level: int, text: str) -> list[bytes]:
         except OSError:
             hostname = "-"
         core.aux["flux::log_hostname"] = hostname
-    appname = core.aux.get("flux::log_appname") or appname_default()
+    if appname is None:
+        appname = core.aux.get("flux::log_appname") or appname_default()
     text = text.rstrip("\r\n")
     lines = text.split("\n") if text else [""]
     pid = os.getpid()

@@ -40,7 +40,8 @@ _EVENT_WRITE = selectors.EVENT_WRITE
 class Source:
     """Reactor-side state of one watcher: what it waits for and its callback.
 
-    ``fire(revents)`` is called by the reactor; the user-facing classes in
+    ``fire(revents)`` is called by the reactor (a signal source gets the
+    signal number instead); the user-facing classes in
     :mod:`flux.core.watchers` build on it.
     """
 
@@ -99,6 +100,8 @@ class Reactor:
         self._prepare: list[Source] = []
         self._check: list[Source] = []
         self._idle: list[Source] = []
+        # sources that run once per iteration, by kind
+        self._phases = {"prepare": self._prepare, "check": self._check, "idle": self._idle}
         self._signals: dict[int, list[Source]] = {}
         self._old_handlers: dict[int, Any] = {}
         self._pending_signals: deque[int] = deque()
@@ -111,10 +114,6 @@ class Reactor:
         self._now = _monotonic()
 
     # -- time -------------------------------------------------------------------
-
-    def now(self) -> float:
-        """The loop's cached time (monotonic seconds), updated each iteration."""
-        return self._now
 
     def now_update(self) -> float:
         self._now = _monotonic()
@@ -138,16 +137,10 @@ class Reactor:
             self._timer_seq += 1
             src._heap_seq = self._timer_seq
             heapq.heappush(self._timers, (src.deadline, src._heap_seq, src))
-        elif kind == "prepare":
-            self._prepare.append(src)
-        elif kind == "check":
-            self._check.append(src)
-        elif kind == "idle":
-            self._idle.append(src)
         elif kind == "signal":
             self._signal_start(src)
-        else:  # pragma: no cover - internal misuse
-            raise ValueError(kind)
+        else:
+            self._phases[kind].append(src)
         src.active = True
         if src.referenced:
             self._refcount += 1
@@ -164,14 +157,10 @@ class Reactor:
                 self._fd_update(src.fd)
         elif kind == "timer":
             src._heap_seq = -1  # lazily dropped from the heap
-        elif kind == "prepare":
-            self._prepare.remove(src)
-        elif kind == "check":
-            self._check.remove(src)
-        elif kind == "idle":
-            self._idle.remove(src)
         elif kind == "signal":
             self._signal_stop(src)
+        else:
+            self._phases[kind].remove(src)
 
     def _fd_update(self, fd: int) -> None:
         lst = self._fd_sources.get(fd) or []
@@ -327,7 +316,7 @@ class Reactor:
             signum = self._pending_signals.popleft()
             for src in list(self._signals.get(signum, ())):
                 if src.active:
-                    src.fire(0)
+                    src.fire(signum)
             worked = True
             if self._stop_flag:
                 return
@@ -364,20 +353,6 @@ class Reactor:
                     if self._stop_flag:
                         return
 
-    def close(self) -> None:
-        for signum in list(self._signals):
-            for src in list(self._signals[signum]):
-                src.stop()
-        if self._wakeup_r >= 0:
-            try:
-                self._sel.unregister(self._wakeup_r)
-            except (KeyError, ValueError):
-                pass
-            os.close(self._wakeup_r)
-            os.close(self._wakeup_w)
-            self._wakeup_r = self._wakeup_w = -1
-        self._sel.close()
-
     def fileno(self) -> int:
         """The poll descriptor, readable when the reactor has I/O to handle."""
         return self._sel.fileno()  # type: ignore[attr-defined]
@@ -387,6 +362,3 @@ class Reactor:
         while timers and timers[0][2]._heap_seq != timers[0][1]:
             heapq.heappop(timers)
         return timers[0][0] if timers else None
-
-
-_POLLERR = FLUX_POLLERR

@@ -24,6 +24,7 @@ from flux.constants import (
     FLUX_ROLE_OWNER,
 )
 from flux.core.reactor import Source
+from flux.core.topics import TopicMatcher
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.handle import Flux
@@ -46,10 +47,16 @@ def _callback_failed(flux_handle: "Flux", exc: BaseException) -> None:
     flux_handle.reactor_stop_error()
 
 
+def _no_callback(*args: Any) -> None:
+    """An idle watcher created without a callback only keeps the loop from blocking."""
+
+
 class Watcher:
     """Base class: a reactor source owned by a Flux handle."""
 
     _src: Optional[Source]
+    callback: Callable[..., Any]
+    args: Any
 
     def __init__(self, flux_handle: "Flux", handle: Any = None) -> None:
         self.flux_handle = flux_handle
@@ -64,8 +71,15 @@ class Watcher:
         self.handle = src
         return src
 
-    def _fire(self, revents: int) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _fire(self, arg: Any) -> None:
+        """``callback(h, watcher, arg, args)``: ``arg`` is the revents, signal number or message.
+
+        An exception stops the reactor; ``reactor_run()`` re-raises it.
+        """
+        try:
+            self.callback(self.flux_handle, self, arg, self.args)
+        except BaseException as exc:  # noqa: BLE001
+            _callback_failed(self.flux_handle, exc)
 
     def start(self) -> "Watcher":
         if self._src is not None:
@@ -153,12 +167,6 @@ class TimerWatcher(Watcher):
         self.stop()
         return self.start()
 
-    def _fire(self, revents: int) -> None:
-        try:
-            self.callback(self.flux_handle, self, revents, self.args)
-        except BaseException as exc:  # noqa: BLE001
-            _callback_failed(self.flux_handle, exc)
-
 
 class FDWatcher(Watcher):
     """Fires when ``fd_int`` is ready for ``events`` (FLUX_POLLIN/POLLOUT/POLLERR)."""
@@ -202,13 +210,7 @@ class SignalWatcher(Watcher):
         self.signum = int(signal_int)
         self.callback = callback
         self.args = args
-        self._make_source("signal").signum = self.signum
-
-    def _fire(self, revents: int) -> None:
-        try:
-            self.callback(self.flux_handle, self, self.signum, self.args)
-        except BaseException as exc:  # noqa: BLE001
-            _callback_failed(self.flux_handle, exc)
+        self._make_source("signal").signum = self.signum  # fired with the signal number
 
 
 class _PhaseWatcher(Watcher):
@@ -216,17 +218,9 @@ class _PhaseWatcher(Watcher):
 
     def __init__(self, flux_handle: "Flux", callback: Optional[Callable[..., Any]] = None, args: Any = None) -> None:
         super().__init__(flux_handle)
-        self.callback = callback
+        self.callback = callback if callback is not None else _no_callback
         self.args = args
         self._make_source(self._kind)
-
-    def _fire(self, revents: int) -> None:
-        if self.callback is None:
-            return
-        try:
-            self.callback(self.flux_handle, self, revents, self.args)
-        except BaseException as exc:  # noqa: BLE001
-            _callback_failed(self.flux_handle, exc)
 
 
 class PrepareWatcher(_PhaseWatcher):
@@ -271,8 +265,6 @@ class MessageWatcher(Watcher):
         rolemask: Optional[int] = None,
         args: Any = None,
     ) -> None:
-        from flux.core.dispatch import TopicMatcher
-
         matcher = TopicMatcher(topic_glob)
         super().__init__(flux_handle)
         self.type_mask = type_mask if type_mask is not None else FLUX_MSGTYPE_ANY
@@ -295,11 +287,8 @@ class MessageWatcher(Watcher):
             return False
         return self._matcher(msg._topic)
 
-    def _deliver(self, msg: "Message") -> None:
-        try:
-            self.callback(self.flux_handle, self, msg, self.args)
-        except BaseException as exc:  # noqa: BLE001
-            _callback_failed(self.flux_handle, exc)
+    # dispatch delivers a message by calling the watcher's callback directly
+    _deliver = Watcher._fire
 
     def start(self) -> None:  # type: ignore[override]
         if not self._started:

@@ -105,6 +105,7 @@ class ModuleLink(SocketLink):
         self.path = path
         self.args = args
         self.services.add(name)
+        self.traced = table.tracer.requests  # the open module.trace requests (shared list)
         self.process = process
         self.watch = table.loop.watch_child(process.pid, self.reap) if process.pid else None
         self.kill_timer: Any = None
@@ -121,6 +122,9 @@ class ModuleLink(SocketLink):
         msg.routes.append(self.hop)
         msg.flags |= _ROUTE
         self.router.request(msg)
+
+    def trace(self, prefix: str, msg: Message) -> None:
+        self.table.tracer.trace(prefix, self.name, msg)
 
     # -- the module protocol --------------------------------------------------------------------
 

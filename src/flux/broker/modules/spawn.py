@@ -9,9 +9,10 @@ module-python-exec PATH`` in a fresh interpreter instead.  Both end in
 the child's end of a socketpair.
 
 A forked child is made to look like a fresh process before it runs the
-module: its own process group (a terminal's Ctrl-C is the broker's
-business), default signal dispositions, no inherited fds but its socket,
-and SIGKILL when the broker dies (``prctl(PR_SET_PDEATHSIG)``).
+module: named ``flux-module NAME`` in ``ps``, its own process group (a
+terminal's Ctrl-C is the broker's business), default signal dispositions,
+no inherited fds but its socket, and SIGKILL when the broker dies
+(``prctl(PR_SET_PDEATHSIG)``).
 """
 
 from __future__ import annotations
@@ -92,14 +93,14 @@ class Spawner:
         self._preloaded = False
         self._libc: Any = None
 
-    def start(self, path: str, use_exec: bool) -> tuple[socket.socket, ModuleProcess]:
-        """Run the module file ``path``; returns the broker's end of its socketpair."""
+    def start(self, name: str, path: str, use_exec: bool) -> tuple[socket.socket, ModuleProcess]:
+        """Run module ``name`` from the file ``path``; returns the broker's end of its socketpair."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if use_exec:
                 proc = self._exec(path, child)
             else:
-                proc = self._fork(path, child)
+                proc = self._fork(name, path, child)
         except OSError:
             parent.close()
             child.close()
@@ -152,7 +153,7 @@ class Spawner:
         except Exception:  # noqa: BLE001
             self._libc = None
 
-    def _fork(self, path: str, child: socket.socket) -> ModuleProcess:
+    def _fork(self, name: str, path: str, child: socket.socket) -> ModuleProcess:
         self._preload()
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -163,7 +164,7 @@ class Spawner:
         if pid == 0:  # the module process
             code = 127
             try:
-                code = self._child(path, child.fileno())
+                code = self._child(name, path, child.fileno())
             except BaseException:  # noqa: BLE001
                 try:
                     import traceback
@@ -180,8 +181,11 @@ class Spawner:
                 os._exit(code)
         return ModuleProcess(pid)
 
-    def _child(self, path: str, fd: int) -> int:
+    def _child(self, name: str, path: str, fd: int) -> int:
         """In the forked child: become a clean module process and run the module."""
+        from flux.proctitle import set_proctitle
+
+        set_proctitle(name, f"flux-module {name}")  # not the broker's "flux start ..."
         try:
             os.setpgid(0, 0)  # a terminal's Ctrl-C is the broker's business
         except OSError:

@@ -5,7 +5,8 @@ starts its process (spawn.py) and links it (link.py); it is answered when
 the module reports RUNNING, or fails with the module's error if it exits
 first.  ``module.remove`` asks the module to shut down (``cancel``: kills
 it) and is answered once the module is gone.  ``module.status`` is the
-module's own report, handed to its link.  When the broker exits,
+module's own report, handed to its link; ``module.trace`` is served by
+module_trace.py, fed by the links.  When the broker exits,
 :meth:`ModuleTable.shutdown` unloads every module on the broker's loop.
 """
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
 from flux.message import Message
 
+from ..module_trace import ModuleTracer
 from ..router import RequestError
 from .link import ModuleLink
 from .spawn import Spawner
@@ -76,7 +78,9 @@ class ModuleTable:
         svc.method("remove", self._remove)
         svc.method("list", self._list, FLUX_ROLE_USER)
         svc.method("status", self._status)
-        svc.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
+        self.tracer = ModuleTracer(router)  # module.trace (module_trace.py)
+        self.tracer.register(svc)
+        svc.method("disconnect", self.tracer.disconnect, FLUX_ROLE_ALL)
 
     # -- the table --------------------------------------------------------------------
 
@@ -129,7 +133,7 @@ class ModuleTable:
             use_exec = (self.attrs.get("module.exec") or "0").lower() in _TRUE or \
                 self.environ.get("FLUX_MODULE_EXEC", "").lower() in _TRUE
         try:
-            sock, process = self.spawner.start(path, bool(use_exec))
+            sock, process = self.spawner.start(name, path, bool(use_exec))
         except OSError as exc:
             raise RequestError(exc.errno or errno.EINVAL, f"{name}: {exc.strerror or exc}") from None
         link = ModuleLink(self, name, path, args, sock, process)
@@ -194,7 +198,7 @@ class ModuleTable:
         again while waiting: kill them all now.
         """
         if self.closing:
-            self._kill_all()
+            self.kill_all()
             return
         self.closing = True
         self._on_empty = done
@@ -203,10 +207,11 @@ class ModuleTable:
             return
         for link in list(self.modules.values()):
             link.unload(None)
-        self._shutdown_timers = [self.loop.call_later(grace, self._kill_all),
+        self._shutdown_timers = [self.loop.call_later(grace, self.kill_all),
                                  self.loop.call_later(2 * grace, self._emptied)]
 
-    def _kill_all(self) -> None:
+    def kill_all(self) -> None:
+        """SIGKILL every module (each is forgotten once reaped)."""
         for link in list(self.modules.values()):
             link.unload(None, cancel=True)
 
