@@ -1,6 +1,6 @@
 """In-process pieces for the broker's unit tests (no broker process, no socket files).
 
-``FakePeer`` is a router peer that keeps what it is sent; ``Parts`` builds a
+``FakePeer`` (routerhelpers.py) keeps what it is sent; ``Parts`` builds a
 router with its events, attributes and log the way the broker wires them,
 with a fake connector C registered so that responses to ``[X, C]`` land in
 ``parts.connector.sent``.  ``client_request`` builds a request as the
@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Optional
 
 from rawclient import request
+from routerhelpers import FakePeer
 
 from flux.broker.attrs import Attrs
 from flux.broker.events import Events
@@ -35,21 +36,6 @@ GUEST_LOCAL = FLUX_ROLE_USER | FLUX_ROLE_LOCAL
 BROKER_UUID = "b" * 36
 CONNECTOR_UUID = "c" * 36
 CLIENT_UUID = "x" * 36
-
-
-class FakePeer:
-    """A router peer (connector, client or module stand-in) recording what it is sent."""
-
-    def __init__(self, uuid: str) -> None:
-        self.uuid = uuid
-        self.sent: list[Message] = []
-
-    def send(self, msg: Message) -> None:
-        self.sent.append(msg)
-
-    def take(self) -> list[Message]:
-        sent, self.sent = self.sent, []
-        return sent
 
 
 class Parts:

@@ -60,8 +60,7 @@ class _Command:
     def __init__(self, cmdline: str) -> None:
         self.cmdline = cmdline
         self.proc: Optional[subprocess.Popen] = None
-        self.pidfd: Optional[int] = None
-        self.poll_timer: Any = None
+        self.exit_watch: Any = None  # the loop's ChildWatch while it runs
         self.open_fds: dict[int, int] = {}  # fd -> severity of its lines
         self.partial: dict[int, bytes] = {}
         self.t_start = 0.0
@@ -199,12 +198,7 @@ class Runat:
             os.set_blocking(fd, False)
             cmd.open_fds[fd] = severity
             self.loop.add_reader(fd, lambda events, e=entry, c=cmd, f=fd: self._on_output(e, c, f))
-        try:
-            cmd.pidfd = os.pidfd_open(proc.pid)
-            self.loop.add_reader(cmd.pidfd, lambda events, e=entry, c=cmd: self._check(e, c))
-        except (AttributeError, OSError):
-            cmd.poll_timer = self.loop.call_later(0.05, lambda e=entry, c=cmd: self._check(e, c),
-                                                  interval=0.05)
+        cmd.exit_watch = self.loop.watch_child(proc.pid, lambda e=entry, c=cmd: self._check(e, c))
         return True
 
     def _on_output(self, entry: _Entry, cmd: _Command, fd: int) -> None:
@@ -263,14 +257,10 @@ class Runat:
             entry.exit_code = rc
 
     def _unwatch_exit(self, cmd: _Command) -> None:
-        """Stop waiting for ``cmd`` to exit (its pidfd or its polling timer)."""
-        if cmd.pidfd is not None:
-            self.loop.remove(cmd.pidfd)
-            os.close(cmd.pidfd)
-            cmd.pidfd = None
-        if cmd.poll_timer is not None:
-            cmd.poll_timer.cancel()
-            cmd.poll_timer = None
+        """Stop waiting for ``cmd`` to exit."""
+        if cmd.exit_watch is not None:
+            cmd.exit_watch.close()
+            cmd.exit_watch = None
 
     def _release(self, cmd: _Command) -> None:
         for fd in list(cmd.open_fds):
