@@ -77,7 +77,7 @@ class Client(SocketLink):
         routes.append(self.uuid)
         routes.append(self.hop)
         msg.flags |= _ROUTE
-        topic = msg.topic
+        topic = msg._topic  # the slot: the property costs a call per message
         if topic is not None and not msg.flags & _NORESPONSE:
             key = (topic, msg.aux1, msg.flags & _UPSTREAM)
             if key not in self.seen:

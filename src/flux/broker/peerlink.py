@@ -111,7 +111,7 @@ class PeerLink:
                 msg.rolemask = self.rolemask
         mtype = msg.type
         if mtype == _REQUEST:
-            local = LOCAL_REQUESTS.get(msg.topic)
+            local = LOCAL_REQUESTS.get(msg._topic)  # the slot: the property costs a call
             if local is not None:
                 local(self, msg)
             else:

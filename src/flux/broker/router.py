@@ -109,7 +109,7 @@ class BuiltinService:
         self.methods[f"{self.name}.{method}"] = (handler, roles | FLUX_ROLE_OWNER)
 
     def deliver(self, msg: Message) -> None:
-        entry = self.methods.get(msg.topic)  # type: ignore[arg-type]
+        entry = self.methods.get(msg._topic)  # type: ignore[arg-type,call-overload]  # the slot
         router = self.router
         if entry is None:
             router.respond_error(msg, errno.ENOSYS, f"Unknown service method '{msg.topic}'")
@@ -192,7 +192,7 @@ class Router:
     def request(self, msg: Message) -> None:
         """Route a request whose sender's hops are already pushed."""
         self.rx[1] += 1
-        topic = msg.topic
+        topic = msg._topic  # the slot: the property costs a call per message
         if topic is None:
             self.respond_error(msg, errno.EPROTO)
             return
