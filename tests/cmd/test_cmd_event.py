@@ -60,7 +60,8 @@ def test_pub_synchronous(inst, tmp_path):
         assert r1.returncode == 0 and r2.returncode == 0, (r1.stderr, r2.stderr)
         seq1 = int(r1.stdout.strip().removeprefix("seq="))
         seq2 = int(r2.stdout.strip().removeprefix("seq="))
-        assert r1.stdout.startswith("seq=") and seq2 == seq1 + 1
+        # a heartbeat event may be published between the two
+        assert r1.stdout.startswith("seq=") and seq2 > seq1
         bg.wait_output(lambda s: "sync.b\t" in s)
         bg.stop()
     assert events(bg.stdout()) == ['sync.a\t{"n":1}', "sync.b\txyz"]

@@ -74,7 +74,7 @@ def test_other_modules_are_not_shown(traced, tmp_path):
     with Background(inst, tmp_path, "module", "trace", "--human", "nosuchmodule") as bg:
         inst.run("ping", "-c", "2", "traced")
         with Background(inst, tmp_path, "module", "trace", "--human", "--color=never") as all_:
-            text = all_.wait_output(lambda t: "traced.ping" in t,
+            text = all_.wait_output(lambda t: "traced.ping" in t, timeout=30,
                                     poke=lambda: inst.run("ping", "-c", "1", "traced"))
             all_.stop()
         bg.stop()
