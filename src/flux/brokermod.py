@@ -128,6 +128,17 @@ lib = _Lib()
 # -- logging ----------------------------------------------------------------------------
 
 
+def _at_level(level: int, name: str):
+    """A ``BrokerLogger`` method that logs its message at ``level`` (``logger.info(msg)``...)."""
+
+    def log(self, msg):
+        self(level, msg)
+
+    log.__name__ = log.__qualname__ = name
+    log.__doc__ = f"Log ``msg`` at {name}."
+    return log
+
+
 class BrokerLogger:
     """Log to the broker (``flux dmesg``) with syslog severities.
 
@@ -179,29 +190,14 @@ class BrokerLogger:
         if level <= self._level:
             self._h.log(level, msg)
 
-    def debug(self, msg):
-        self(LOG_DEBUG, msg)
-
-    def info(self, msg):
-        self(LOG_INFO, msg)
-
-    def notice(self, msg):
-        self(LOG_NOTICE, msg)
-
-    def warning(self, msg):
-        self(LOG_WARNING, msg)
-
-    def error(self, msg):
-        self(LOG_ERR, msg)
-
-    def critical(self, msg):
-        self(LOG_CRIT, msg)
-
-    def alert(self, msg):
-        self(LOG_ALERT, msg)
-
-    def emerg(self, msg):
-        self(LOG_EMERG, msg)
+    debug = _at_level(LOG_DEBUG, "debug")
+    info = _at_level(LOG_INFO, "info")
+    notice = _at_level(LOG_NOTICE, "notice")
+    warning = _at_level(LOG_WARNING, "warning")
+    error = _at_level(LOG_ERR, "error")
+    critical = _at_level(LOG_CRIT, "critical")
+    alert = _at_level(LOG_ALERT, "alert")
+    emerg = _at_level(LOG_EMERG, "emerg")
 
 
 # -- decorators --------------------------------------------------------------------------
