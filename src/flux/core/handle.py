@@ -4,6 +4,11 @@ Same constructor, methods, defaults and exceptions as flux-core's Python
 bindings, so scripts written for flux-core run unchanged.  Handles are not
 thread-safe: each thread opens its own.  Exception and reactor state are per
 thread, kept in :mod:`flux.core.threadstate` (class attribute ``tls``).
+
+Payloads the caller gives (``rpc``, ``respond``, ``event_send``) are encoded
+as flux-core's bindings do (``json.dumps``); the requests that flux-core's
+handle builds in C (``attr.get``/``attr.set``, ``event.subscribe``,
+``service.add``...) carry libflux's compact JSON.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from flux.core.connection import connect
 from flux.core.dispatch import HandleCore
 from flux.core.reactor import Reactor
 from flux.core.topics import TopicMatcher
-from flux.message import Message, payload_bytes
+from flux.message import Message, compact_json, payload_bytes
 from flux.util import encode_topic
 
 __all__ = ["Flux"]
@@ -322,14 +327,14 @@ class Flux:
         topic = _check_topic(topic)
         if self._core.flags & FLUX_O_TEST_NOSUB:
             return 0
-        self.rpc("event.subscribe", {"topic": topic}).get()
+        self.rpc("event.subscribe", compact_json({"topic": topic})).get()
         return 0
 
     def event_unsubscribe(self, topic: str | bytes) -> int:
         topic = _check_topic(topic)
         if self._core.flags & FLUX_O_TEST_NOSUB:
             return 0
-        self.rpc("event.unsubscribe", {"topic": topic}).get()
+        self.rpc("event.unsubscribe", compact_json({"topic": topic})).get()
         return 0
 
     def event_recv(self, topic: Optional[str | bytes] = None) -> Optional[Message]:
@@ -372,7 +377,7 @@ class Flux:
         value = cache.get(name)
         if value is not None:
             return value
-        resp = self.rpc("attr.get", {"name": name}).get()
+        resp = self.rpc("attr.get", compact_json({"name": name})).get()
         value = resp["value"]
         if resp.get("flags", 0) & 1:
             cache[name] = value
@@ -381,7 +386,7 @@ class Flux:
     def attr_set(self, attr: str, value: str) -> None:
         if not isinstance(attr, str) or not isinstance(value, str):
             raise ValueError("attribute name and value must be str")
-        self.rpc("attr.set", {"name": attr, "value": value}).get()
+        self.rpc("attr.set", compact_json({"name": attr, "value": value})).get()
         self._core.attr_cache.pop(attr, None)
 
     def attr_remove(self, attr: str) -> None:
@@ -424,10 +429,10 @@ class Flux:
 
     def service_register(self, name: str) -> Any:
         """Ask the broker to route requests for ``name.*`` to this handle."""
-        return self.rpc("service.add", {"service": name})
+        return self.rpc("service.add", compact_json({"service": name}))
 
     def service_unregister(self, name: str) -> Any:
-        return self.rpc("service.remove", {"service": name})
+        return self.rpc("service.remove", compact_json({"service": name}))
 
     # -- aux (module runtime) -------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from flux.constants import (
     FLUX_ROLE_USER,
     FLUX_RPC_NORESPONSE,
 )
+from flux.message import compact_json  # the runtime is C in flux-core: compact JSON
 
 __all__ = ["main", "initialize", "register_handlers", "finalize", "load_file", "USAGE"]
 
@@ -143,7 +144,8 @@ def _make_set_running(h):
             return
         state["sent"] = True
         try:
-            h.rpc("module.status", {"status": FLUX_MODSTATE_RUNNING}, flags=FLUX_RPC_NORESPONSE)
+            h.rpc("module.status", compact_json({"status": FLUX_MODSTATE_RUNNING}),
+                  flags=FLUX_RPC_NORESPONSE)
         except OSError:
             pass
 
@@ -167,10 +169,10 @@ def register_handlers(h, name: str, uuid: str):
         obj["userid"] = msg.userid
         obj["rolemask"] = msg.rolemask
         obj["rank"] = h.get_rank()
-        h.respond(msg, obj)
+        h.respond(msg, compact_json(obj))
 
     def stats_get(h, w, msg, arg):
-        h.respond(msg, stats.get())
+        h.respond(msg, compact_json(stats.get()))
 
     def stats_clear(h, w, msg, arg):
         stats.clear()
@@ -201,7 +203,7 @@ def register_handlers(h, name: str, uuid: str):
             h.respond_error(msg, errno.EPROTO, f"unknown debug op {op!r}")
             return
         core.aux["flux::debug_flags"] = flags
-        h.respond(msg, {"flags": flags})
+        h.respond(msg, compact_json({"flags": flags}))
 
     def rusage(h, w, msg, arg):
         import resource
@@ -224,7 +226,7 @@ def register_handlers(h, name: str, uuid: str):
         for field in ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
                       "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw"):
             out[field] = getattr(ru, "ru_" + field)
-        h.respond(msg, out)
+        h.respond(msg, compact_json(out))
 
     def config_update(h, w, msg, arg):
         try:
@@ -260,7 +262,8 @@ def register_handlers(h, name: str, uuid: str):
         watchers.append(w)
     core.aux["flux::default_watchers"] = watchers
     # sent now, answered while the module starts (saves a round trip at load)
-    core.aux["flux::stats_clear_sub"] = h.rpc("event.subscribe", {"topic": f"{name}.stats-clear"})
+    core.aux["flux::stats_clear_sub"] = h.rpc("event.subscribe",
+                                              compact_json({"topic": f"{name}.stats-clear"}))
 
     def on_prepare(h, w, revents, arg):
         w.stop()
@@ -346,7 +349,7 @@ def finalize(h, errnum: int, errstr=None) -> None:
     if core.lost is not None:
         return
     try:
-        f = h.rpc("module.status", {"status": FLUX_MODSTATE_FINALIZING})
+        f = h.rpc("module.status", compact_json({"status": FLUX_MODSTATE_FINALIZING}))
         f.wait_for(FINALIZE_TIMEOUT)
         f.get()
     except OSError:
@@ -372,7 +375,7 @@ def finalize(h, errnum: int, errstr=None) -> None:
     if errnum and errstr:
         payload["errstr"] = str(errstr)[:200]
     try:
-        h.rpc("module.status", payload, flags=FLUX_RPC_NORESPONSE)
+        h.rpc("module.status", compact_json(payload), flags=FLUX_RPC_NORESPONSE)
     except OSError:
         pass
 
