@@ -446,6 +446,30 @@ class Message:
         """flux-core exposes a raw C pointer here; pureflux has none."""
         return self
 
+    @property
+    def pimpl(self) -> Any:
+        """The libflux message functions, named without ``flux_msg_`` (see :mod:`flux.message_pimpl`)."""
+        from flux.message_pimpl import MessagePimpl
+
+        return MessagePimpl(self)
+
+    # -- context manager: flux-core destroys the message on exit ---------------------
+
+    def __enter__(self) -> "Message":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Destroy the message, as flux-core does: using it afterwards raises ValueError."""
+        cls = type(self)
+        if cls in _DESTROYED_CLASSES.values():
+            return
+        self._payload = None
+        self.routes = []
+        destroyed = _DESTROYED_CLASSES.get(cls)
+        if destroyed is None:
+            destroyed = _DESTROYED_CLASSES[cls] = _destroyed_class(cls)
+        self.__class__ = destroyed
+
     def __repr__(self) -> str:
         return (
             f"<flux.Message {self.type_str} topic={self._topic!r} flags={self.flags:#x} "
@@ -469,6 +493,42 @@ class Message:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+# -- destroyed messages ---------------------------------------------------------------
+#
+# A destroyed message (after ``with msg:``) changes class to one whose every
+# field and method raises ValueError, as flux-core's do once their C message
+# is gone.  Live messages pay nothing for this.
+
+_DESTROYED_CLASSES: dict[type, type] = {}
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    from flux.wrapper import NULL_HANDLE
+
+    raise ValueError(NULL_HANDLE)
+
+
+def _destroyed_class(cls: type) -> type:
+    """A subclass of ``cls`` (same layout, so instances may switch to it) refusing all use."""
+    refused_field = property(_refuse, _refuse, _refuse)
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__repr__": lambda self: f"<flux.Message (destroyed) at {id(self):#x}>",
+        "__eq__": object.__eq__,
+        "__hash__": object.__hash__,
+        "handle": property(lambda self: None),
+    }
+    for name in dir(cls):
+        if name.startswith("__") or name in namespace or name == "pimpl":
+            continue  # pimpl stays: its functions meet the refusals below
+        static = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        if isinstance(static, (classmethod, staticmethod)):
+            namespace[name] = staticmethod(getattr(cls, name))  # from_event_encode() still works
+        else:
+            namespace[name] = _refuse if callable(static) else refused_field
+    return type(f"Destroyed{cls.__name__}", (cls,), namespace)
 
 
 def __getattr__(name: str) -> Any:
