@@ -146,12 +146,13 @@ def payload_bytes(payload: Any) -> Optional[bytes]:
     ``bytes`` are sent as they are (raw); anything else is encoded with
     ``json.dumps`` (non-ASCII kept), so ``payload_str`` equals ``json.dumps(obj)``.
     """
-    if payload is None:
-        return None
-    if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogateescape") + b"\0"
-    if isinstance(payload, (bytes, bytearray, memoryview)):
-        return bytes(payload) or None
+    if type(payload) is not dict:  # a dict, the usual payload, skips these checks
+        if payload is None:
+            return None
+        if isinstance(payload, str):
+            return payload.encode("utf-8", "surrogateescape") + b"\0"
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            return bytes(payload) or None
     return _dumps_text(payload).encode("utf-8", "surrogateescape") + b"\0"
 
 
