@@ -75,12 +75,13 @@ class MissingFunction:
 def implicit_attribute(obj: Any, name: str, prefixes: tuple[str, ...]) -> Any:
     """What flux-core's wrapper ``obj`` answers for ``name`` it does not define.
 
-    Called from ``__getattr__``: ``name`` with one of ``prefixes`` stripped, if
+    Called from ``__getattr__``: ``name`` with one of the lower-case
+    ``prefixes`` (function names; upper-case ones name constants) stripped, if
     ``obj`` defines that; else a :class:`MissingFunction`.
     """
     if name[:1] == "_":
         raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
-    found = strip_prefix(obj, name, prefixes)
+    found = strip_prefix(obj, name, tuple(p for p in prefixes if p.islower()))
     if found is not None:
         return found
     return MissingFunction(name, prefixes)

@@ -474,7 +474,7 @@ class Flux:
         Anything else is a :class:`flux.wrapper.MissingFunction`, which raises
         MissingFunctionError when called, as in flux-core.
         """
-        found = strip_prefix(self, name, _PREFIXES)
+        found = strip_prefix(self, name, ("flux_",))  # FLUX_ names only constants
         if found is not None:
             return found
         if name[:1] != "_":
