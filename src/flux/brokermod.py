@@ -18,7 +18,8 @@ unchanged.
 ``ffi`` and ``lib``: flux-core reaches libflux through cffi objects of these
 names, and its tests replace them with mocks.  Here they are small pure-Python
 shims with the few members this module uses (``ffi.NULL``, ``ffi.cast``,
-``ffi.string``; ``lib.flux_aux_get``, ``lib.flux_module_set_running``,
+``ffi.string``; ``ffi.new`` makes the out-arrays that ``msg.pimpl`` getters
+fill; ``lib.flux_aux_get``, ``lib.flux_module_set_running``,
 ``lib.flux_module_debug_test``, ``lib.FLUX_ROLE_OWNER``,
 ``lib.FLUX_ROLE_USER``).  Every access goes through them at call time, so a
 test that patches ``flux.brokermod.ffi``/``lib`` sees its mocks used.
@@ -74,6 +75,26 @@ class _FFI:
         if isinstance(value, str):
             return value.encode("utf-8", "surrogateescape")
         return bytes(value)
+
+    @staticmethod
+    def new(ctype, init=None):
+        """An out-array for a C getter: ``new("uint32_t [1]")`` -> ``[0]``, ``new("char *[1]")`` -> ``[NULL]``.
+
+        ``TYPE [N]`` gives N elements, ``TYPE *`` one; pointer elements start
+        NULL, others 0.  ``init`` (a value or a list of them) fills it.
+        """
+        text = ctype.strip()
+        count = 1
+        if text.endswith("]"):
+            text, _, size = text[:-1].rpartition("[")
+            count = int(size) if size.strip() else len(init or ())
+        elif text.endswith("*"):
+            text = text[:-1]
+        out = [_FFI.NULL if "*" in text else 0] * count
+        if init is not None:
+            values = list(init) if isinstance(init, (list, tuple)) else [init]
+            out[:len(values)] = values
+        return out
 
 
 def _core(handle):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
 from flux.core import threadstate
+from flux.wrapper import NULL_HANDLE, MissingFunction, implicit_attribute
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.dispatch import HandleCore
@@ -32,9 +33,6 @@ def _strerror(errnum: int) -> str:
     return os.strerror(errnum)
 
 
-# What flux-core raises when a destroyed future (after ``with f:``) is used.
-_DESTROYED = "Attempting to call a cached, bound method that requires a handle with a NULL handle"
-
 # The methods a destroyed future refuses (``stop()`` stays harmless, as in flux-core).
 _REFUSED = ("get", "get_str", "get_raw", "get_message", "get_matchtag", "get_nodeid",
             "then", "wait_for", "is_ready", "reset", "error_string", "get_flux", "set_flux",
@@ -43,7 +41,7 @@ _REFUSED = ("get", "get_str", "get_raw", "get_message", "get_matchtag", "get_nod
 
 
 def _refuse(*args: Any, **kwargs: Any) -> Any:
-    raise ValueError(_DESTROYED)
+    raise ValueError(NULL_HANDLE)
 
 
 class Future:
@@ -245,17 +243,23 @@ class Future:
             s._release()
 
     def then(self, callback: Callable[..., Any], *args: Any, timeout: float = -1.0, **kwargs: Any) -> "Future":
-        """Call ``callback(future, *args, **kwargs)`` from the reactor when ready."""
-        if callback is None:
-            raise ValueError("Future.then: callback must not be None")
+        """Call ``callback(future, *args, **kwargs)`` from the reactor when ready.
+
+        One continuation at a time, as in flux-core: EEXIST while the one
+        registered waits for a result (its first, or the next after
+        ``reset()``); once it has run on the current result, a new one
+        replaces it (and runs on that result again).
+        """
         s = self._s
-        if s._cb is not None:
-            raise OSError(_errno.EEXIST, "Future already has a continuation")
+        if s._cb is not None and (s._current is None or s._invoke_pending):
+            raise OSError(_errno.EEXIST, "then callback already exists for this future")
+        if callback is None:
+            raise ValueError("Callback cannot be None")
         s._cb = callback
         s._cb_args = args
         s._cb_kwargs = kwargs
         s._owner = self
-        if not s._done and s._tag and s._core is not None:
+        if not s._done and s._tag and s._core is not None and not s._counted:
             s._counted = True
             s._core.add_user()
         _PENDING.add(self)
@@ -358,47 +362,80 @@ class Future:
             del core.rpcs[s._tag]
         s._release()
 
+    @property
+    def pimpl(self) -> "FuturePimpl":
+        """libflux's future functions, named without ``flux_future_`` (``f.pimpl.fulfill(NULL, NULL)``)."""
+        return FuturePimpl(self)
+
     # -- asyncio -------------------------------------------------------------------------
 
     def __await__(self) -> Any:
         if self._destroyed:
-            raise ValueError(_DESTROYED)
+            raise ValueError(NULL_HANDLE)
         from flux.core.aio import await_future
 
         return await_future(self).__await__()
 
 
 class WaitAllFuture(Future):
-    """Ready when every child future is ready."""
+    """Ready when every pushed child is ready; an error if one of them failed.
+
+    As in flux-core, ``children`` given to the constructor are only stored in
+    the ``children`` list: :meth:`push` is what makes one count (and appends
+    it to that list).  The children are looked at once the future is waited
+    for (``get``, ``wait_for``, ``then``), so all of them must be pushed by
+    then; with none pushed, it is fulfilled at once.
+    """
 
     def __init__(self, children: Optional[list[Future]] = None) -> None:
         super().__init__()
-        self.children: dict[str, Future] = {}
-        self._count = 0
-        for child in children or []:
-            self.push(child)
+        # the very list given (push() appends to it), as flux-core keeps it
+        self.children: list[Future] = children if children is not None else []
+        self._pushed: dict[str, Future] = {}
+        self._anon_seq = 0
+        self._armed = False  # waited for: flux-core's composite init has run
 
     def push(self, child: Future, name: Optional[str] = None) -> None:
+        """Add ``child`` under ``name`` (default: "0", "1", ...); EEXIST if the name is taken."""
         if name is None:
-            name = str(self._count)
-        self._count += 1
-        self.children[name] = child
+            name = str(self._anon_seq)
+            self._anon_seq += 1
+        if name in self._pushed:
+            raise OSError(_errno.EEXIST, "EEXIST: File exists")
+        self._pushed[name] = child
         if self._core is None and child._s._core is not None:
             self._core = child._s._core
+        self.children.append(child)
         child._add_listener(self._check)
         self._check()
 
     def _check(self) -> None:
-        if self._current is None and self.children and all(c.is_ready() for c in self.children.values()):
-            self._push((0, None, None))
-            self._finish()
+        if self._current is not None or not self._armed:
+            return
+        children = self._pushed.values()
+        if not all(c.is_ready() for c in children):
+            return
+        errnum = 0
+        for child in children:
+            result = child._s._current
+            if result is not None and result[0]:
+                errnum = result[0]
+        self._push((errnum, None, None))
+        self._finish()
 
     def _wait(self, timeout: Optional[float]) -> bool:
-        for child in list(self.children.values()):
+        self._armed = True
+        for child in list(self._pushed.values()):
             if not child._wait(timeout):
                 return False
         self._check()
         return self._current is not None
+
+    def then(self, callback: Callable[..., Any], *args: Any, timeout: float = -1.0, **kwargs: Any) -> "Future":
+        super().then(callback, *args, timeout=timeout, **kwargs)
+        self._armed = True
+        self._check()
+        return self
 
 
 class FutureExt(Future):
@@ -454,3 +491,97 @@ class FutureExt(Future):
 
     def get(self) -> Any:
         return self._result()[1]
+
+
+class FuturePimpl:
+    """``future.pimpl``: the ``flux_future_*`` functions flux-core's bindings expose.
+
+    For code written against the C functions (``h.future_get(f, NULL)``,
+    ``f.pimpl.fulfill(NULL, NULL)``): getters take an optional out-array and
+    return the value; other names raise MissingFunctionError when called.
+    """
+
+    __slots__ = ("_f",)
+
+    def __init__(self, future: Future) -> None:
+        self._f = future
+
+    def _future(self) -> Future:
+        if self._f._destroyed:
+            raise ValueError(NULL_HANDLE)
+        return self._f
+
+    @property
+    def handle(self) -> Optional[Future]:
+        """The future (flux-core: the C pointer; None once destroyed)."""
+        return None if self._f._destroyed else self._f
+
+    def __getattr__(self, name: str) -> Any:
+        return implicit_attribute(self, name, ("flux_future_", "flux_rpc_"))
+
+    def __enter__(self) -> "FuturePimpl":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def destroy(self) -> None:
+        self._f._destroy()
+
+    def fulfill(self, result: Any = None, free: Any = None) -> None:
+        """Fulfil with ``result`` (``free`` is C's destructor, not needed here)."""
+        self._future()._push((0, result, None))
+
+    def fulfill_error(self, errnum: int = _errno.ENOENT, errstr: Any = None) -> None:
+        if isinstance(errstr, bytes):
+            errstr = errstr.decode("utf-8", "replace")
+        self._future()._push((errnum or _errno.EINVAL, None, errstr))
+
+    def get(self, result_out: Any = None) -> int:
+        """Wait for the result: 0 (the result in ``result_out[0]``), or OSError."""
+        result = self._future()._result()
+        if result_out is not None:
+            result_out[0] = result[1]
+        return 0
+
+    def wait_for(self, timeout: float = -1.0) -> int:
+        self._future().wait_for(timeout)
+        return 0
+
+    def is_ready(self) -> bool:
+        return self._future().is_ready()
+
+    def reset(self) -> None:
+        self._future().reset()
+
+    def error_string(self) -> Optional[bytes]:
+        text = self._future().error_string()
+        return None if text is None else text.encode("utf-8", "surrogateescape")
+
+    def get_flux(self) -> Any:
+        return self._future().get_flux()
+
+    def set_flux(self, flux_handle: "Flux") -> None:
+        self._future().set_flux(flux_handle)
+
+    def get_reactor(self) -> Any:
+        return self._future().get_reactor()
+
+    def incref(self) -> None:
+        """Python's garbage collector counts references."""
+
+    def decref(self) -> None:
+        """Python's garbage collector counts references."""
+
+    # an RPC's pimpl answers the flux_rpc_* functions too (flux-core's journal uses this one)
+    def get_matchtag(self) -> int:
+        future = self._future()
+        if not hasattr(type(future), "get_matchtag"):
+            return MissingFunction("get_matchtag", ("flux_future_", "flux_rpc_"))()
+        return future.get_matchtag()  # type: ignore[attr-defined]
+
+    def get_nodeid(self) -> int:
+        future = self._future()
+        if not hasattr(type(future), "get_nodeid"):
+            return MissingFunction("get_nodeid", ("flux_future_", "flux_rpc_"))()
+        return future.get_nodeid()  # type: ignore[attr-defined]

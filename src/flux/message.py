@@ -31,7 +31,7 @@ from flux.constants import (
     FLUX_USERID_UNKNOWN,
 )
 
-__all__ = ["Message", "msg_typestr", "encode_json", "MessageWatcher"]
+__all__ = ["Message", "msg_typestr", "encode_json", "compact_json", "MessageWatcher"]
 
 _TYPE_STR = {
     FLUX_MSGTYPE_REQUEST: "request",
@@ -40,53 +40,67 @@ _TYPE_STR = {
     FLUX_MSGTYPE_CONTROL: "control",
 }
 
-# libflux writes compact JSON and keeps non-ASCII text as UTF-8.  The json
-# package is imported on first use only: it pulls in ``re`` (milliseconds),
-# and short commands such as ``flux module load`` use this module without
-# ever decoding JSON.  Encoding needs only the C accelerator ``_json``.  The C
-# encoder and scanner are called directly: the ``json.dumps``/``json.loads``
-# wrappers build a new encoder per call and add Python-level frames that cost
-# as much as a small payload's parsing.
+# Two JSON spellings travel: libflux (jansson, in C: the broker, its commands,
+# the module runtime) writes compact JSON (``{"a":1}``), while flux-core's
+# Python bindings encode what Python code hands them with ``json.dumps``
+# (``{"a": 1}``), and code compares ``payload_str`` with ``json.dumps(...)``.
+# Both keep non-ASCII text as UTF-8.
 #
-# ``_encode_text`` and ``_decode_text`` start as loaders that replace
-# themselves (module globals) on their first call, so after that a payload
-# pays nothing for the laziness.
+# The json package is imported on first use only: it pulls in ``re``
+# (milliseconds), and short commands such as ``flux module load`` use this
+# module without ever decoding JSON.  Encoding needs only the C accelerator
+# ``_json``.  The C encoder and scanner are called directly: the
+# ``json.dumps``/``json.loads`` wrappers build a new encoder per call and add
+# Python-level frames that cost as much as a small payload's parsing.
+#
+# ``_encode_text``, ``_dumps_text`` and ``_decode_text`` start as loaders that
+# replace themselves (module globals) on their first call, so after that a
+# payload pays nothing for the laziness.
 
 
 def _json_default(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def _encode_text(obj: Any) -> str:
-    """Serialize ``obj`` as compact JSON text (this first call binds the encoder)."""
-    global _encode_text
+def _text_encoder(item_sep: str, key_sep: str) -> Any:
+    """A function ``obj -> str`` writing JSON with these separators, non-ASCII kept."""
     try:
         from _json import encode_basestring, make_encoder
     except ImportError:  # pragma: no cover - non-CPython: the json package's encoder
         import json
 
-        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        return json.JSONEncoder(separators=(item_sep, key_sep), ensure_ascii=False).encode
+    # One encoder serves every call, so it keeps no circular-reference
+    # ``markers`` dict (a shared one would leak entries when an encode fails
+    # and give false "circular" errors across threads).  A circular structure
+    # still fails cleanly: the C encoder's recursion guard trips.
+    c_encode = make_encoder(None, _json_default, encode_basestring, None, key_sep, item_sep,
+                            False, False, True)
+    join = "".join
 
-        def encode_text(obj: Any) -> str:
-            return encode(obj)
-    else:
-        # One encoder serves every call, so it keeps no circular-reference
-        # ``markers`` dict (a shared one would leak entries when an encode
-        # fails and give false "circular" errors across threads).  A circular
-        # structure still fails cleanly: the C encoder's recursion guard trips.
-        c_encode = make_encoder(None, _json_default, encode_basestring, None, ":", ",", False, False, True)
-        join = "".join
+    def encode_text(obj: Any) -> str:
+        if isinstance(obj, str):
+            return encode_basestring(obj)
+        try:
+            return join(c_encode(obj, 0))
+        except RecursionError:
+            raise ValueError("Circular reference detected") from None
 
-        def encode_text(obj: Any) -> str:
-            if isinstance(obj, str):
-                return encode_basestring(obj)
-            try:
-                return join(c_encode(obj, 0))
-            except RecursionError:
-                raise ValueError("Circular reference detected") from None
+    return encode_text
 
-    _encode_text = encode_text
-    return encode_text(obj)
+
+def _encode_text(obj: Any) -> str:
+    """Compact JSON text, as libflux writes it (this first call binds the encoder)."""
+    global _encode_text
+    _encode_text = _text_encoder(",", ":")
+    return _encode_text(obj)
+
+
+def _dumps_text(obj: Any) -> str:
+    """``json.dumps(obj, ensure_ascii=False)`` (this first call binds the encoder)."""
+    global _dumps_text
+    _dumps_text = _text_encoder(", ", ": ")
+    return _dumps_text(obj)
 
 
 def _decode_text(text: str) -> Any:
@@ -113,23 +127,33 @@ def _decode_text(text: str) -> Any:
 
 
 def encode_json(obj: Any) -> bytes:
-    """Serialize ``obj`` the way libflux does: compact JSON plus one NUL."""
+    """Serialize ``obj`` the way libflux does: compact JSON plus one NUL.
+
+    For what flux-core writes in C (the broker, its commands, the module runtime).
+    """
     return _encode_text(obj).encode("utf-8", "surrogateescape") + b"\0"
 
 
+def compact_json(obj: Any) -> str:
+    """``obj`` as compact JSON text (libflux's spelling), to hand to an API taking a str payload."""
+    return _encode_text(obj)
+
+
 def payload_bytes(payload: Any) -> Optional[bytes]:
-    """Turn a user payload into wire bytes.
+    """Turn a payload given to the Python API into wire bytes, as flux-core's bindings do.
 
     ``None`` means no payload; ``str`` is sent verbatim (NUL-terminated);
-    ``bytes`` are sent as they are (raw); anything else is JSON-encoded.
+    ``bytes`` are sent as they are (raw); anything else is encoded with
+    ``json.dumps`` (non-ASCII kept), so ``payload_str`` equals ``json.dumps(obj)``.
     """
-    if payload is None:
-        return None
-    if isinstance(payload, str):
-        return payload.encode("utf-8", "surrogateescape") + b"\0"
-    if isinstance(payload, (bytes, bytearray, memoryview)):
-        return bytes(payload) or None
-    return encode_json(payload)
+    if type(payload) is not dict:  # a dict, the usual payload, skips these checks
+        if payload is None:
+            return None
+        if isinstance(payload, str):
+            return payload.encode("utf-8", "surrogateescape") + b"\0"
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            return bytes(payload) or None
+    return _dumps_text(payload).encode("utf-8", "surrogateescape") + b"\0"
 
 
 def msg_typestr(msg_type: int) -> str:
@@ -200,7 +224,7 @@ class Message:
 
     @classmethod
     def from_event_encode(cls, topic: str | bytes, payload: Any = None) -> "Message":
-        """An event message with ``topic`` and ``payload`` (str verbatim, else JSON)."""
+        """An event message with ``topic`` and ``payload`` (str verbatim, else ``json.dumps``)."""
         msg = cls(FLUX_MSGTYPE_EVENT)
         msg.flags = FLUX_MSGFLAG_ROUTE
         msg.topic = topic
@@ -370,9 +394,11 @@ class Message:
         return data.decode("utf-8", "surrogateescape")
 
     @payload_str.setter
-    def payload_str(self, value: Optional[str]) -> None:
+    def payload_str(self, value: Optional[str | bytes]) -> None:
         if value is None:
             self._set_payload_bytes(None)
+        elif isinstance(value, (bytes, bytearray)):
+            self._set_payload_bytes(bytes(value) + b"\0")
         else:
             self._set_payload_bytes(value.encode("utf-8", "surrogateescape") + b"\0")
 
@@ -385,7 +411,8 @@ class Message:
 
     @payload.setter
     def payload(self, value: Any) -> None:
-        self._set_payload_bytes(None if value is None else encode_json(value))
+        """As in flux-core: a str is set verbatim, other objects as ``json.dumps(value)``."""
+        self._set_payload_bytes(payload_bytes(value))
 
     def payload_json(self) -> Any:
         """Decode the payload as a JSON object, or raise OSError(EPROTO).
@@ -420,6 +447,30 @@ class Message:
         """flux-core exposes a raw C pointer here; pureflux has none."""
         return self
 
+    @property
+    def pimpl(self) -> Any:
+        """The libflux message functions, named without ``flux_msg_`` (see :mod:`flux.message_pimpl`)."""
+        from flux.message_pimpl import MessagePimpl
+
+        return MessagePimpl(self)
+
+    # -- context manager: flux-core destroys the message on exit ---------------------
+
+    def __enter__(self) -> "Message":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Destroy the message, as flux-core does: using it afterwards raises ValueError."""
+        cls = type(self)
+        if cls in _DESTROYED_CLASSES.values():
+            return
+        self._payload = None
+        self.routes = []
+        destroyed = _DESTROYED_CLASSES.get(cls)
+        if destroyed is None:
+            destroyed = _DESTROYED_CLASSES[cls] = _destroyed_class(cls)
+        self.__class__ = destroyed
+
     def __repr__(self) -> str:
         return (
             f"<flux.Message {self.type_str} topic={self._topic!r} flags={self.flags:#x} "
@@ -443,6 +494,42 @@ class Message:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+# -- destroyed messages ---------------------------------------------------------------
+#
+# A destroyed message (after ``with msg:``) changes class to one whose every
+# field and method raises ValueError, as flux-core's do once their C message
+# is gone.  Live messages pay nothing for this.
+
+_DESTROYED_CLASSES: dict[type, type] = {}
+
+
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    from flux.wrapper import NULL_HANDLE
+
+    raise ValueError(NULL_HANDLE)
+
+
+def _destroyed_class(cls: type) -> type:
+    """A subclass of ``cls`` (same layout, so instances may switch to it) refusing all use."""
+    refused_field = property(_refuse, _refuse, _refuse)
+    namespace: dict[str, Any] = {
+        "__slots__": (),
+        "__repr__": lambda self: f"<flux.Message (destroyed) at {id(self):#x}>",
+        "__eq__": object.__eq__,
+        "__hash__": object.__hash__,
+        "handle": property(lambda self: None),
+    }
+    for name in dir(cls):
+        if name.startswith("__") or name in namespace or name == "pimpl":
+            continue  # pimpl stays: its functions meet the refusals below
+        static = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), None)
+        if isinstance(static, (classmethod, staticmethod)):
+            namespace[name] = staticmethod(getattr(cls, name))  # from_event_encode() still works
+        else:
+            namespace[name] = _refuse if callable(static) else refused_field
+    return type(f"Destroyed{cls.__name__}", (cls,), namespace)
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,7 @@ from flux.constants import (
 from flux.future import Future
 from flux.message import Message, payload_bytes
 from flux.util import encode_topic
+from flux.wrapper import NULL_HANDLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.handle import Flux
@@ -128,6 +129,8 @@ class RPC(Future):
     # -- asyncio -----------------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[Any]:
+        if self._destroyed:  # looked up on the class: _destroy()'s refusals do not reach it
+            raise ValueError(NULL_HANDLE)
         from flux.core.aio import iterate_stream
 
         return iterate_stream(self)

@@ -32,7 +32,7 @@ from flux.constants import (
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
 )
-from flux.message import Message
+from flux.message import Message, encode_json
 
 SETTINGS = settings(
     max_examples=200,
@@ -303,7 +303,7 @@ def test_worked_example_from_protocol_md():
     msg = Message()
     msg.route_enable()
     msg.topic = "attr.get"
-    msg.payload = {"name": "rank"}
+    msg.payload_bytes = encode_json({"name": "rank"})  # libflux's compact JSON
     msg.matchtag = 1
     expected = bytes.fromhex(
         "1200eeff00000030" "00" "08" + b"attr.get".hex() + "10" + b'{"name":"rank"}\0'.hex()

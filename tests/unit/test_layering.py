@@ -32,8 +32,9 @@ DOC = ROOT / "docs" / "architecture.md"
 
 #: Bottom to top.
 LAYERS: list[tuple[str, ...]] = [
-    ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle"),
-    ("flux.message",),
+    ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle",
+     "flux.wrapper"),
+    ("flux.message", "flux.message_pimpl"),
     ("flux.codec", "flux.response", "flux.util"),
     ("flux.core", "flux.core.connection", "flux.core.reactor", "flux.core.topics",
      "flux.core.threadstate", "flux.core.logging", "flux.core.loopback",

@@ -138,20 +138,36 @@ def test_topic_rejects_other_types(bad):
 # -- payload ------------------------------------------------------------------------
 
 
-def test_payload_json_compact_with_nul():
+def test_payload_set_from_python_is_json_dumps_with_nul():
+    """flux-core's bindings encode a payload set from Python with json.dumps."""
+    obj = {"name": "rank", "n": [1, 2], "b": True, "z": None, "f": 1.5}
     msg = Message()
-    msg.payload = {"name": "rank", "n": [1, 2], "b": True, "z": None}
-    assert msg.payload_bytes == b'{"name":"rank","n":[1,2],"b":true,"z":null}\0'
+    msg.payload = obj
+    assert msg.payload_str == json.dumps(obj)
+    assert msg.payload_bytes == b'{"name": "rank", "n": [1, 2], "b": true, "z": null, "f": 1.5}\0'
     assert msg.flags & FLUX_MSGFLAG_PAYLOAD
-    assert msg.payload == {"name": "rank", "n": [1, 2], "b": True, "z": None}
-    assert msg.payload_str == '{"name":"rank","n":[1,2],"b":true,"z":null}'
+    assert msg.payload == obj
     assert msg.payload_json() == msg.payload
+    for value in ([1, {"a": [True]}], 3, 2.5, None, {1: "int key"}, {"nan": float("inf")}):
+        msg.payload = [value]
+        assert msg.payload_str == json.dumps([value])
+
+
+def test_payload_str_set_as_payload_is_verbatim():
+    """flux-core: ``msg.payload = "text"`` sets the text itself (encode_payload), not a JSON string."""
+    msg = Message()
+    msg.payload = '{"a":1}'
+    assert msg.payload_str == '{"a":1}'
+    assert msg.payload == {"a": 1}
+    msg.payload_str = b"bytes too"
+    assert msg.payload_bytes == b"bytes too\0"
 
 
 def test_payload_non_ascii_is_utf8():
     msg = Message()
     msg.payload = {"k": "héllo ☃ 𝄞"}
-    assert msg.payload_bytes == '{"k":"héllo ☃ 𝄞"}'.encode() + b"\0"
+    assert msg.payload_bytes == '{"k": "héllo ☃ 𝄞"}'.encode() + b"\0"
+    assert msg.payload_str == json.dumps({"k": "héllo ☃ 𝄞"}, ensure_ascii=False)
     assert b"\\u" not in msg.payload_bytes
     assert msg.payload == {"k": "héllo ☃ 𝄞"}
     assert decode(encode(msg)).payload == {"k": "héllo ☃ 𝄞"}
@@ -257,7 +273,7 @@ def test_decode_request():
     msg = Message()
     msg.topic = "attr.get"
     msg.payload = {"name": "rank"}
-    assert msg.decode() == (FLUX_MSGTYPE_REQUEST, "attr.get", '{"name":"rank"}')
+    assert msg.decode() == (FLUX_MSGTYPE_REQUEST, "attr.get", '{"name": "rank"}')
     bare = Message(FLUX_MSGTYPE_EVENT)
     assert bare.decode() == (FLUX_MSGTYPE_EVENT, None, None)
 
@@ -265,7 +281,7 @@ def test_decode_request():
 def test_decode_success_response():
     msg = Message(FLUX_MSGTYPE_RESPONSE)
     msg.topic = "kvs.commit"
-    msg.payload = {"rootseq": 4}
+    msg.payload_bytes = encode_json({"rootseq": 4})  # as a C service answers
     assert msg.decode() == (FLUX_MSGTYPE_RESPONSE, "kvs.commit", '{"rootseq":4}')
 
 
@@ -370,7 +386,7 @@ def test_from_event_encode():
     assert ev.type_str == "event"
     assert ev.topic == "golden.test"
     assert ev.payload == {"a": 1}
-    assert ev.payload_bytes == b'{"a":1}\0'
+    assert ev.payload_bytes == b'{"a": 1}\0'  # json.dumps, as flux-core's bindings
     assert ev.flags == FLUX_MSGFLAG_ROUTE | FLUX_MSGFLAG_TOPIC | FLUX_MSGFLAG_PAYLOAD
     assert ev.seq == 0
     assert ev.userid == FLUX_USERID_UNKNOWN and ev.rolemask == 0
@@ -498,4 +514,4 @@ def test_request_response_round_trip_through_codec():
     got = decode(encode(resp))
     assert got.matchtag == 3
     assert got.route_count() == 0
-    assert got.decode()[2] == json.dumps(resp.payload, separators=(",", ":"))
+    assert got.decode()[2] == json.dumps(resp.payload)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from flux.codec import StreamDecoder, encode_stream
 from flux.constants import FLUX_MSGFLAG_ROUTE, FLUX_MSGTYPE_REQUEST, FLUX_MSGTYPE_RESPONSE
-from flux.message import Message
+from flux.message import Message, encode_json
 
 __all__ = ["SimpleClient", "uri_path"]
 
@@ -69,7 +69,7 @@ class SimpleClient:
         msg.flags |= FLUX_MSGFLAG_ROUTE
         msg.topic = topic
         if payload is not None:
-            msg.payload = payload
+            msg.payload_bytes = encode_json(payload)  # as the broker writes JSON: compact
         msg.matchtag = self.tag
         self.sock.sendall(encode_stream(msg))
         while True:

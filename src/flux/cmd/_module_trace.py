@@ -183,6 +183,7 @@ def main(argv: list[str]) -> int:
     import signal
 
     from flux.constants import FLUX_RPC_STREAMING
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
 
     from .util import oserror_text, open_handle
 
@@ -190,8 +191,8 @@ def main(argv: list[str]) -> int:
     color = opts.when == "always" or (opts.when == "auto" and sys.stdout.isatty())
     printer = Printer(opts, color)
     h = open_handle(PROG)
-    f = h.rpc("module.trace", {"typemask": opts.typemask, "topic_glob": opts.glob,
-                               "names": opts.names, "full": opts.full},
+    f = h.rpc("module.trace", compact_json({"typemask": opts.typemask, "topic_glob": opts.glob,
+                                            "names": opts.names, "full": opts.full}),
               flags=FLUX_RPC_STREAMING)
 
     def bye(signum: int, frame: object) -> None:

@@ -36,6 +36,8 @@ def _get(h, args: list[str]) -> int:
 def _load(h, args: list[str]) -> int:
     import json
 
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
+
     from .util import die
 
     data = open(args[0], "rb").read() if args else sys.stdin.buffer.read()
@@ -50,7 +52,7 @@ def _load(h, args: list[str]) -> int:
             conf = tomllib.loads(data.decode())
         except (ValueError, UnicodeDecodeError) as exc:
             die(PROG, f"{args[0] if args else 'stdin'}: {exc}")
-    h.rpc("config.load", conf).get()
+    h.rpc("config.load", compact_json(conf)).get()
     return 0
 
 

@@ -158,6 +158,7 @@ class Printer:
 
 def main(argv: list[str]) -> int:
     from flux.constants import FLUX_RPC_STREAMING
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
 
     from ._optparse import Parser
     from .util import die, oserror_text, open_handle
@@ -181,7 +182,7 @@ def main(argv: list[str]) -> int:
     h = open_handle(PROG)
     if not opts.has("clear"):
         printer = Printer(opts.has("human"), opts.has("delta"), color)
-        f = h.rpc("log.dmesg", {"follow": opts.has("follow"), "nobacklog": opts.has("new")},
+        f = h.rpc("log.dmesg", compact_json({"follow": opts.has("follow"), "nobacklog": opts.has("new")}),
                   flags=FLUX_RPC_STREAMING)
         out = sys.stdout
         while True:

@@ -80,7 +80,7 @@ def _recv_event(h: Any, what: str) -> Any:
 
 
 def cmd_pub(argv: list[str]) -> int:
-    from flux.message import Message
+    from flux.message import Message, compact_json  # flux-core's command is C: compact JSON
 
     from ._optparse import Option, Parser
     from .util import die, oserror_text, open_handle
@@ -113,7 +113,7 @@ def cmd_pub(argv: list[str]) -> int:
         if data is not None:
             request["payload"] = base64.b64encode(data).decode("ascii")
         try:
-            resp = h.rpc("event.publish", request, nodeid=0).get()
+            resp = h.rpc("event.publish", compact_json(request), nodeid=0).get()
             seq = resp["seq"]
         except OSError as exc:
             die(PROG, f"publish failed: {oserror_text(exc)}")

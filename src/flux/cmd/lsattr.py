@@ -10,6 +10,8 @@ PROG = "flux-lsattr"
 def main(argv: list[str]) -> int:
     import sys
 
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
+
     from ._optparse import Option, Parser
     from .util import die, oserror_text, open_handle
 
@@ -31,7 +33,7 @@ def main(argv: list[str]) -> int:
     out = []
     if opts.has("values"):
         # send every attr.get first, then collect: one round trip's worth of latency
-        futures = [h.rpc("attr.get", {"name": n}) for n in names]
+        futures = [h.rpc("attr.get", compact_json({"name": n})) for n in names]
         for name, f in zip(names, futures):
             try:
                 value = f.get()["value"]

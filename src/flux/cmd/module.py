@@ -52,7 +52,7 @@ def _lean_rpc(topic: str, payload: dict) -> tuple[int, str]:
 
     from flux.codec import ProtocolError, StreamDecoder, encode_stream
     from flux.constants import FLUX_MSGTYPE_RESPONSE
-    from flux.message import Message
+    from flux.message import Message, encode_json
 
     uri = os.environ.get("FLUX_URI") or "local:///run/flux/local"
     if not uri.startswith("local://"):
@@ -70,7 +70,7 @@ def _lean_rpc(topic: str, payload: dict) -> tuple[int, str]:
         request = Message()
         request.route_enable()
         request.topic = topic
-        request.payload = payload
+        request.payload_bytes = encode_json(payload)  # compact, as flux-core's C command
         request.matchtag = MATCHTAG
         sock.sendall(encode_stream(request))
         decoder = StreamDecoder()
@@ -90,11 +90,13 @@ def _lean_rpc(topic: str, payload: dict) -> tuple[int, str]:
 
 
 def _handle_rpc(topic: str, payload: dict) -> tuple[int, str]:
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
+
     from .util import open_handle
 
     h = open_handle(PROG)
     try:
-        h.rpc(topic, payload).get()
+        h.rpc(topic, compact_json(payload)).get()
     except OSError as exc:
         return exc.errno or 0, exc.strerror or ""
     return 0, ""
@@ -229,11 +231,13 @@ def _value_at(argv: list[str], i: int, sub: str, option: str) -> str:
 
 def _call(what: str, topic: str, payload: Any = None) -> Any:
     """One RPC over the regular handle; a failure dies as ``flux-module: WHAT: ERROR``."""
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
+
     from .util import open_handle
 
     h = open_handle(PROG)
     try:
-        return h.rpc(topic, payload).get()
+        return h.rpc(topic, None if payload is None else compact_json(payload)).get()
     except OSError as exc:
         _die(f"{what}: {exc.strerror or os.strerror(exc.errno or errno.EPROTO)}")
 

@@ -14,6 +14,9 @@ import errno
 import os
 import sys
 import time
+
+from flux.message import compact_json  # flux-core's flux-ping is C: compact JSON
+
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Optional
@@ -170,7 +173,7 @@ class Pinger:
             "pad": self.pad,
         }
         try:
-            f = self.h.rpc(self.topic, payload, nodeid=self.nodeid)
+            f = self.h.rpc(self.topic, compact_json(payload), nodeid=self.nodeid)
         except OSError as exc:
             from .util import die, oserror_text
 

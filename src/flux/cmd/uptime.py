@@ -95,13 +95,15 @@ def _starttime(h: Any) -> float:
 def _attr(h: Any, name: str, convert: Any, nodeid: Any = None) -> Any:
     """Attribute ``name`` (of rank ``nodeid``, else the local broker) through ``convert``;
     flux-core's error lines when it cannot be fetched or parsed."""
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
+
     from .util import die
 
     try:
         if nodeid is None:
             text = h.attr_get(name)
         else:
-            text = h.rpc("attr.get", {"name": name}, nodeid=nodeid).get()["value"]
+            text = h.rpc("attr.get", compact_json({"name": name}), nodeid=nodeid).get()["value"]
     except (OSError, KeyError, TypeError) as exc:
         _fail(f"Error fetching {name} attribute", exc)
     try:
@@ -128,8 +130,10 @@ def _drained(h: Any) -> int:
 
 
 def _online(h: Any, size: int) -> int:
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
+
     try:
-        resp = h.rpc("groups.get", {"name": "broker.online"}, nodeid=0).get()
+        resp = h.rpc("groups.get", compact_json({"name": "broker.online"}), nodeid=0).get()
         return _idset_count(resp["members"])
     except OSError as exc:
         if _absent(exc):
@@ -141,13 +145,15 @@ def _online(h: Any, size: int) -> int:
 
 def _queues(h: Any) -> tuple[bool, bool]:
     """(submission disabled on every queue, scheduling stopped on every queue)."""
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
+
     try:
         queues = h.rpc("job-manager.queue-list", nodeid=0).get()["queues"]
         names = queues if queues else [None]
         disabled = stopped = True
         for name in names:
             payload = {"name": name} if name is not None else {}
-            st = h.rpc("job-manager.queue-status", payload, nodeid=0).get()
+            st = h.rpc("job-manager.queue-status", compact_json(payload), nodeid=0).get()
             disabled = disabled and not st["enable"]
             stopped = stopped and not st["start"]
             if not disabled and not stopped:

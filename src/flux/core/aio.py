@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from flux.constants import FLUX_MSGTYPE_EVENT, FLUX_REACTOR_NOWAIT
 from flux.core import threadstate
+from flux.message import compact_json  # as flux_event_subscribe() writes it
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.dispatch import HandleCore
@@ -155,7 +156,7 @@ class EventStream:
     async def _open(self) -> None:
         self._queue = asyncio.Queue()
         for topic in self.topics:
-            await self.h.rpc("event.subscribe", {"topic": topic})
+            await self.h.rpc("event.subscribe", compact_json({"topic": topic}))
         queue = self._queue
         topics = self.topics
 
@@ -186,7 +187,7 @@ class EventStream:
             self._watcher = None
             for topic in self.topics:
                 try:
-                    await self.h.rpc("event.unsubscribe", {"topic": topic})
+                    await self.h.rpc("event.unsubscribe", compact_json({"topic": topic}))
                 except OSError:
                     pass
 

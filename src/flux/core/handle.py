@@ -4,6 +4,11 @@ Same constructor, methods, defaults and exceptions as flux-core's Python
 bindings, so scripts written for flux-core run unchanged.  Handles are not
 thread-safe: each thread opens its own.  Exception and reactor state are per
 thread, kept in :mod:`flux.core.threadstate` (class attribute ``tls``).
+
+Payloads the caller gives (``rpc``, ``respond``, ``event_send``) are encoded
+as flux-core's bindings do (``json.dumps``); the requests that flux-core's
+handle builds in C (``attr.get``/``attr.set``, ``event.subscribe``,
+``service.add``...) carry libflux's compact JSON.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from flux.core.connection import connect
 from flux.core.dispatch import HandleCore
 from flux.core.reactor import Reactor
 from flux.core.topics import TopicMatcher
-from flux.message import Message, payload_bytes
+from flux.message import Message, compact_json, payload_bytes
 from flux.util import encode_topic
+from flux.wrapper import MissingFunction, implicit_attribute, strip_prefix
 
 __all__ = ["Flux"]
 
@@ -322,14 +328,14 @@ class Flux:
         topic = _check_topic(topic)
         if self._core.flags & FLUX_O_TEST_NOSUB:
             return 0
-        self.rpc("event.subscribe", {"topic": topic}).get()
+        self.rpc("event.subscribe", compact_json({"topic": topic})).get()
         return 0
 
     def event_unsubscribe(self, topic: str | bytes) -> int:
         topic = _check_topic(topic)
         if self._core.flags & FLUX_O_TEST_NOSUB:
             return 0
-        self.rpc("event.unsubscribe", {"topic": topic}).get()
+        self.rpc("event.unsubscribe", compact_json({"topic": topic})).get()
         return 0
 
     def event_recv(self, topic: Optional[str | bytes] = None) -> Optional[Message]:
@@ -372,7 +378,7 @@ class Flux:
         value = cache.get(name)
         if value is not None:
             return value
-        resp = self.rpc("attr.get", {"name": name}).get()
+        resp = self.rpc("attr.get", compact_json({"name": name})).get()
         value = resp["value"]
         if resp.get("flags", 0) & 1:
             cache[name] = value
@@ -381,7 +387,7 @@ class Flux:
     def attr_set(self, attr: str, value: str) -> None:
         if not isinstance(attr, str) or not isinstance(value, str):
             raise ValueError("attribute name and value must be str")
-        self.rpc("attr.set", {"name": attr, "value": value}).get()
+        self.rpc("attr.set", compact_json({"name": attr, "value": value})).get()
         self._core.attr_cache.pop(attr, None)
 
     def attr_remove(self, attr: str) -> None:
@@ -390,14 +396,21 @@ class Flux:
         self.rpc("attr.rm", {"name": attr}).get()
         self._core.attr_cache.pop(attr, None)
 
-    def get_rank(self) -> int:
+    def get_rank(self, rank: Any = None) -> int:
+        """The broker's rank; also stored in ``rank[0]`` when given (``flux_get_rank(h, &rank)``)."""
         core = self._core
         if core.rank is None:
             core.rank = int(self.attr_get("rank"))
+        if rank is not None:
+            rank[0] = core.rank
         return core.rank
 
-    def get_size(self) -> int:
-        return int(self.attr_get("size"))
+    def get_size(self, size: Any = None) -> int:
+        """The instance size; also stored in ``size[0]`` when given (``flux_get_size(h, &size)``)."""
+        value = int(self.attr_get("size"))
+        if size is not None:
+            size[0] = value
+        return value
 
     # -- config ---------------------------------------------------------------------------------
 
@@ -424,10 +437,10 @@ class Flux:
 
     def service_register(self, name: str) -> Any:
         """Ask the broker to route requests for ``name.*`` to this handle."""
-        return self.rpc("service.add", {"service": name})
+        return self.rpc("service.add", compact_json({"service": name}))
 
     def service_unregister(self, name: str) -> Any:
-        return self.rpc("service.remove", {"service": name})
+        return self.rpc("service.remove", compact_json({"service": name}))
 
     # -- aux (module runtime) -------------------------------------------------------------------------
 
@@ -437,21 +450,81 @@ class Flux:
     def aux_get(self, key: str) -> Any:
         return self._core.aux.get(key)
 
-    def flux_fatal_error(self, text: str) -> None:
+    def fatal_error(self, text: str) -> None:
         sys.stderr.write(f"fatal error: {text}\n")
         os._exit(1)
 
-    fatal_error = flux_fatal_error
-
-    # flux-core exposes these C wrappers under flux_* names as well.
-    def flux_get_rank(self) -> int:
-        return self.get_rank()
-
-    def flux_attr_get(self, name: str) -> str:
-        return self.attr_get(name)
-
     def incref(self) -> None:
         """flux-core's reference counting; nothing to do in Python."""
+
+    # -- libflux's names (flux-core's handle is a wrapper of the C library) ---------------------
+
+    def flux_attr_get(self, name: str) -> bytes:
+        """The C function returns a ``char *``, which flux-core hands back as bytes."""
+        return self.attr_get(name).encode("utf-8", "surrogateescape")
+
+    def __getattr__(self, name: str) -> Any:
+        """libflux's names that flux-core's handle answers besides its Python methods.
+
+        ``flux_X`` is method ``X`` (``h.flux_send``, ``h.flux_reactor_run``,
+        ``h.flux_get_size``); ``FLUX_X`` and ``X`` name the constant
+        ``FLUX_X``; the functions of the message, message handler and future
+        objects take that object first (``h.msg_handler_allow_rolemask(w.handle,
+        mask)``, ``h.future_get(f, NULL)``, ``h.future_create(NULL, NULL)``).
+        Anything else is a :class:`flux.wrapper.MissingFunction`, which raises
+        MissingFunctionError when called, as in flux-core.
+        """
+        found = strip_prefix(self, name, ("flux_",))  # FLUX_ names only constants
+        if found is not None:
+            return found
+        if name[:1] != "_":
+            from flux import constants
+
+            value = getattr(constants, name if name.startswith("FLUX_") else "FLUX_" + name, None)
+            if isinstance(value, int):
+                return value
+            c_name = name[5:] if name.startswith("flux_") else name
+            for prefix, owner, create in _C_OBJECTS:
+                if c_name.startswith(prefix):
+                    function = c_name[len(prefix):]
+                    if function == "create" and create is not None:
+                        return create
+                    return _object_function(owner, function, name)
+        return implicit_attribute(self, name, _PREFIXES)
+
+
+_PREFIXES = ("flux_", "FLUX_")
+
+
+def _new_future(init_cb: Any = None, arg: Any = None) -> Any:
+    """``flux_future_create(init, arg)``: an empty future (``Future(h.future_create(NULL, NULL))``)."""
+    from flux.future import Future
+
+    return Future()
+
+
+# libflux objects whose functions (``flux_<object>_<function>(object, ...)``)
+# flux-core's handle answers: name prefix -> where that object's functions are
+# (the object itself, or its ``pimpl``), and what ``<object>_create`` makes.
+# Longest prefix first.
+_C_OBJECTS = (
+    ("msg_handler_", "", None),
+    ("msg_", "pimpl", Message),
+    ("future_", "pimpl", _new_future),
+)
+
+
+def _object_function(owner: str, function: str, name: str) -> Callable[..., Any]:
+    """``h.<object>_<function>(obj, *args)``: ``function`` of ``obj`` (or of ``obj.pimpl``)."""
+
+    def call(obj: Any, *args: Any) -> Any:
+        target = getattr(obj, owner) if owner else obj
+        method = getattr(target, function, None)
+        if method is None:
+            return MissingFunction(name, _PREFIXES)(obj, *args)
+        return method(*args)
+
+    return call
 
 
 threadstate.register_handle_class(Flux)

@@ -44,6 +44,7 @@ from flux.constants import (
 )
 from flux.core.default_methods import ping_reply, rusage_reply
 from flux.severity import LOG_ERR
+from flux.message import compact_json  # the runtime is C in flux-core: compact JSON
 
 __all__ = ["main", "initialize", "register_handlers", "finalize", "load_file", "USAGE"]
 
@@ -144,7 +145,8 @@ def _make_set_running(h):
             return
         state["sent"] = True
         try:
-            h.rpc("module.status", {"status": FLUX_MODSTATE_RUNNING}, flags=FLUX_RPC_NORESPONSE)
+            h.rpc("module.status", compact_json({"status": FLUX_MODSTATE_RUNNING}),
+                  flags=FLUX_RPC_NORESPONSE)
         except OSError:
             pass
 
@@ -161,12 +163,12 @@ def register_handlers(h, name: str, uuid: str):
 
     def ping(h, w, msg, arg):
         try:
-            h.respond(msg, ping_reply(msg, uuid, h.get_rank()))
+            h.respond(msg, compact_json(ping_reply(msg, uuid, h.get_rank())))
         except OSError as exc:
             h.respond_error(msg, exc.errno, None)
 
     def stats_get(h, w, msg, arg):
-        h.respond(msg, stats.get())
+        h.respond(msg, compact_json(stats.get()))
 
     def stats_clear(h, w, msg, arg):
         stats.clear()
@@ -197,11 +199,11 @@ def register_handlers(h, name: str, uuid: str):
             h.respond_error(msg, errno.EPROTO, f"unknown debug op {op!r}")
             return
         core.aux["flux::debug_flags"] = flags
-        h.respond(msg, {"flags": flags})
+        h.respond(msg, compact_json({"flags": flags}))
 
     def rusage(h, w, msg, arg):
         try:
-            h.respond(msg, rusage_reply(msg))
+            h.respond(msg, compact_json(rusage_reply(msg)))
         except OSError as exc:
             h.respond_error(msg, exc.errno, None)
         except ValueError as exc:
@@ -241,7 +243,8 @@ def register_handlers(h, name: str, uuid: str):
         watchers.append(w)
     core.aux["flux::default_watchers"] = watchers
     # sent now, answered while the module starts (saves a round trip at load)
-    core.aux["flux::stats_clear_sub"] = h.rpc("event.subscribe", {"topic": f"{name}.stats-clear"})
+    core.aux["flux::stats_clear_sub"] = h.rpc("event.subscribe",
+                                              compact_json({"topic": f"{name}.stats-clear"}))
 
     def on_prepare(h, w, revents, arg):
         w.stop()
@@ -327,7 +330,7 @@ def finalize(h, errnum: int, errstr=None) -> None:
     if core.lost is not None:
         return
     try:
-        f = h.rpc("module.status", {"status": FLUX_MODSTATE_FINALIZING})
+        f = h.rpc("module.status", compact_json({"status": FLUX_MODSTATE_FINALIZING}))
         f.wait_for(FINALIZE_TIMEOUT)
         f.get()
     except OSError:
@@ -353,7 +356,7 @@ def finalize(h, errnum: int, errstr=None) -> None:
     if errnum and errstr:
         payload["errstr"] = str(errstr)[:200]
     try:
-        h.rpc("module.status", payload, flags=FLUX_RPC_NORESPONSE)
+        h.rpc("module.status", compact_json(payload), flags=FLUX_RPC_NORESPONSE)
     except OSError:
         pass
 

@@ -139,33 +139,40 @@ class TimerWatcher(Watcher):
         if after < 0 or repeat < 0:
             raise OSError(errno.EINVAL, "timer after/repeat must not be negative")
         super().__init__(flux_handle)
-        self.after = float(after)
-        self.repeat = float(repeat)
+        self.after = after
+        self.repeat = repeat
         self.callback = callback
         self.args = args
+        # the times the timer is armed with: ``reset()`` changes these, not the
+        # attributes above (flux-core keeps them in the C watcher)
+        self._after = float(after)
+        self._repeat = float(repeat)
         self._make_source("timer")
 
     def start(self) -> "TimerWatcher":
         src = self._src
         assert src is not None
         if not src.active:
-            src.deadline = src.reactor.now_update() + self.after
-            src.repeat = self.repeat
+            src.deadline = src.reactor.now_update() + self._after
+            src.repeat = self._repeat
             src.start()
         return self
 
-    def reset(self, after: Optional[float] = None, repeat: Optional[float] = None) -> "TimerWatcher":
-        """Re-arm with new (or the same) times and start."""
-        if after is not None:
-            if after < 0:
-                raise OSError(errno.EINVAL, "timer after must not be negative")
-            self.after = float(after)
-        if repeat is not None:
-            if repeat < 0:
-                raise OSError(errno.EINVAL, "timer repeat must not be negative")
-            self.repeat = float(repeat)
+    def reset(self, after: Optional[float] = None, repeat: Optional[float] = None) -> None:
+        """Re-arm from scratch, even if running, and start.
+
+        ``after``/``repeat`` default to the values given at creation (as in
+        flux-core, not to those of an earlier reset); the ``after`` and
+        ``repeat`` attributes keep the creation values.
+        """
+        after = self.after if after is None else after
+        repeat = self.repeat if repeat is None else repeat
+        if after < 0 or repeat < 0:
+            raise OSError(errno.EINVAL, "timer after/repeat must not be negative")
+        self._after = float(after)
+        self._repeat = float(repeat)
         self.stop()
-        return self.start()
+        self.start()
 
 
 class FDWatcher(Watcher):
@@ -180,12 +187,16 @@ class FDWatcher(Watcher):
         args: Any = None,
     ) -> None:
         super().__init__(flux_handle)
+        if events is None:  # flux-core's handle method supplies this default
+            events = FLUX_POLLIN | FLUX_POLLOUT | FLUX_POLLERR
+        self.fd_int = fd_int
         self.fd = int(fd_int)
+        self.events = events
         self.callback = callback
         self.args = args
         src = self._make_source("fd")
         src.fd = self.fd
-        src.events = events if events is not None else (FLUX_POLLIN | FLUX_POLLOUT | FLUX_POLLERR)
+        src.events = events
 
     def _fire(self, revents: int) -> None:
         try:
@@ -207,6 +218,7 @@ class SignalWatcher(Watcher):
         if not isinstance(signal_int, int) or signal_int < 1 or signal_int >= _signal.NSIG:
             raise OSError(errno.EINVAL, f"invalid signal number {signal_int}")
         super().__init__(flux_handle)
+        self.signal_int = signal_int
         self.signum = int(signal_int)
         self.callback = callback
         self.args = args
@@ -275,6 +287,9 @@ class MessageWatcher(Watcher):
         self.args = args
         self._matcher = matcher
         self._started = False
+        # flux-core's ``handle`` is the C message handler, which its handle's
+        # ``msg_handler_*`` functions take: here the watcher is its own.
+        self.handle = self
 
     def allow_rolemask(self, rolemask: int) -> None:
         self.allow |= rolemask

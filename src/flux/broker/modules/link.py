@@ -183,7 +183,7 @@ class ModuleLink(SocketLink):
         if self.state != RUNNING:
             return
         m = self._broker_request(f"{self.name}.config-reload")
-        m.payload = conf
+        m.payload_bytes = encode_json(conf)  # the broker is C in flux-core: compact JSON
         self.write(encode_stream(m))
 
     def info(self, now: float) -> dict[str, Any]:
