@@ -24,7 +24,7 @@ from flux.message import Message
 
 from .router import RequestError, Router
 
-__all__ = ["Attrs", "IMMUTABLE", "READONLY", "RUNTIME", "CONFIG", "REGISTRY", "registered",
+__all__ = ["Attrs", "IMMUTABLE", "READONLY", "RUNTIME", "CONFIG", "REGISTRY", "registered", "check_cmdline",
            "parse_fsd"]
 
 IMMUTABLE = 0x01  # never changes once set; the only flag attr.get puts on the wire
