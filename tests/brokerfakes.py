@@ -45,7 +45,7 @@ class Parts:
         self.topology = Topology(rank, size)
         self.router = Router(BROKER_UUID, self.topology, OWNER)
         self.attrs = Attrs()
-        self.attrs.add("rank", str(rank), immutable=True)
+        self.attrs.add("rank", str(rank))
         self.stderr = io.StringIO()
         self.log = Log(self.router, self.attrs, rank, stderr=self.stderr)
         self.attrs.register(self.router)

@@ -134,7 +134,7 @@ def _guest_child(path: str, go_r: int, out_w: int) -> None:
     p = c.rpc("broker.ping", {"seq": 0, "pad": ""}).payload
     out["ping"] = [p["userid"], p["rolemask"]]
     out["attr"] = c.rpc("attr.get", {"name": "rank"}, matchtag=2).errnum
-    out["set"] = c.rpc("attr.set", {"name": "log-level", "value": "7"}, matchtag=3).errnum
+    out["set"] = c.rpc("attr.set", {"name": "log-stderr-level", "value": "7"}, matchtag=3).errnum
     out["svc_bad"] = c.rpc("service.add", {"service": "mine"}, matchtag=4).errnum
     out["svc_ok"] = c.rpc("service.add", {"service": f"{os.getuid()}-mine"}, matchtag=5).errnum
     out["sub"] = c.rpc("event.subscribe", {"topic": "gt."}, matchtag=6).errnum
@@ -210,7 +210,7 @@ def _spoofing_guest_child(path: str, out_w: int) -> None:
     c = RawClient(path)
     res: dict = {"handshake": c.handshake[0] if c.handshake else None}
     calls = [("broker.ping", {"seq": 0, "pad": ""}), ("log.clear", {}),
-             ("attr.set", {"name": "log-level", "value": "6"}), ("shutdown.start", {})]
+             ("attr.set", {"name": "log-stderr-level", "value": "6"}), ("shutdown.start", {})]
     for tag, (topic, payload) in enumerate(calls, 1):
         msg = request(topic, payload, matchtag=tag)
         msg.userid = 0
@@ -256,9 +256,9 @@ def test_guest_spoofed_owner_credentials_are_overwritten():
         assert res["log.clear"][0] == errno.EPERM, res
         assert res["attr.set"][0] == errno.EPERM, res
         assert res["shutdown.start"][0] == errno.EPERM, res
-        # nothing happened: the instance runs, log-level is unchanged
+        # nothing happened: the instance runs, log-stderr-level is unchanged
         assert inst.proc.poll() is None
-        assert inst.run("getattr", "log-level").stdout.strip() == "7"
+        assert inst.run("getattr", "log-stderr-level").stdout.strip() == "3"
         assert "spoof-marker" in inst.run("dmesg").stdout  # the ring was not cleared
 
 

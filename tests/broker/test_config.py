@@ -59,9 +59,9 @@ def test_command_line_option_and_errors(tmp_path, confdir):
     assert (r.returncode, r.stdout) == (0, "3\n"), r.stderr
     bad = write(tmp_path / "bad.toml", "x = [\n")
     r = run("-c", bad, "true")
-    assert r.returncode == 1 and r.stderr.startswith(f"flux-start: {bad}: ") and r.stderr.count("\n") == 1
+    assert r.returncode == 1 and r.stderr.startswith(f"flux-broker: {bad}: ") and r.stderr.count("\n") == 1
     r = run("-c", str(tmp_path / "nope"), "true")
-    assert (r.returncode, r.stderr) == (1, f"flux-start: {tmp_path / 'nope'}: No such file or directory\n")
+    assert (r.returncode, r.stderr) == (1, f"flux-broker: {tmp_path / 'nope'}: No such file or directory\n")
     write(confdir / "c.toml", "[mymod]\nother = 1\n")
     r = run("-c", str(confdir), "true")
     assert r.returncode == 1 and "'mymod' is defined in more than one file" in r.stderr

@@ -307,11 +307,13 @@ def test_attrs(h):
     assert h.attr_get("size") == "1"
     with pytest.raises(FileNotFoundError):
         h.attr_get("no-such-attr")
-    old = h.attr_get("log-level")
-    h.attr_set("log-level", "5")
-    assert h.attr_get("log-level") == "5"
-    h.attr_set("log-level", old)
-    assert h.attr_get("log-level") == old
+    old = h.attr_get("log-stderr-level")  # runtime-updatable (flux-core's table)
+    h.attr_set("log-stderr-level", "5")
+    assert h.attr_get("log-stderr-level") == "5"
+    h.attr_set("log-stderr-level", old)
+    assert h.attr_get("log-stderr-level") == old
+    with pytest.raises(OSError):
+        h.attr_set("log-level", "5")  # immutable
     with pytest.raises(FileNotFoundError):
         h.attr_set("no-such-attr", "x")
     with pytest.raises(OSError):

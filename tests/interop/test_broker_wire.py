@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import interop
+from conftest import interop, start_instance
 from flux.codec import decode, encode_stream
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
@@ -117,12 +117,14 @@ def test_attrs(shared_instance):
     with inst.client() as c:
         get = lambda name, tag=1: c.rpc("attr.get", {"name": name}, matchtag=tag)
         assert get("version").payload["value"] == "0.88.0"
-        assert get("rundir").payload == {"value": inst.rundir, "flags": 1}
+        # flags from flux-core's attribute table: rundir and version are not immutable
+        assert get("rundir").payload == {"value": inst.rundir, "flags": 0}
+        assert get("version").payload["flags"] == 0
         assert get("local-uri").payload["value"] == inst.uri
         assert get("instance-level").payload["value"] == "0"
         assert get("security.owner").payload["value"] == str(UID)
         assert get("broker.pid").payload["value"] == str(inst.proc.pid)
-        assert get("log-ring-size").payload == {"value": "1024", "flags": 0}
+        assert get("log-ring-size").payload == {"value": "1024", "flags": 1}
         assert get("parent-uri").errnum == errno.ENOENT
         names = c.rpc("attr.list").payload["names"]
         for n in ("rank", "size", "version", "rundir", "local-uri", "instance-level",
@@ -134,10 +136,11 @@ def test_attrs(shared_instance):
         # not runtime-updatable is EINVAL; removing an absent attribute succeeds
         assert m.errnum == errno.EINVAL and m.payload_str == "attribute may not be updated"
         assert c.rpc("attr.set", {"name": "nosuch", "value": "3"}).errnum == errno.ENOENT
-        assert c.rpc("attr.set", {"name": "log-level", "value": "x"}).errnum == errno.EINVAL
-        assert c.rpc("attr.set", {"name": "log-ring-size", "value": "2000"}).errnum == 0
-        assert get("log-ring-size").payload["value"] == "2000"
-        assert c.rpc("attr.set", {"name": "log-ring-size", "value": "1024"}).errnum == 0
+        assert c.rpc("attr.set", {"name": "log-stderr-level", "value": "x"}).errnum == errno.EINVAL
+        assert c.rpc("attr.set", {"name": "log-ring-size", "value": "2000"}).errnum == errno.EINVAL
+        m = c.rpc("attr.set", {"name": "log-ring-size", "value": "2000", "force": True})
+        assert m.errnum == errno.EPERM and not m.payload_str
+        assert get("log-ring-size").payload["value"] == "1024"
         assert c.rpc("attr.rm", {"name": "size"}).errnum == errno.EPERM
         assert c.rpc("attr.rm", {"name": "nosuch"}).errnum == 0
         assert c.rpc("attr.get", {"nom": "rank"}).errnum == errno.EPROTO
@@ -181,32 +184,33 @@ def test_dmesg_requires_streaming(shared_instance):
         assert c.rpc("log.dmesg", {"follow": False}).errnum == errno.EPROTO
 
 
-def test_dmesg_follow_cancel_and_ring(instance):
-    with instance.client() as c, instance.client() as w:
-        assert c.rpc("attr.set", {"name": "log-ring-size", "value": "3"}).errnum == 0
-        for i in range(5):
-            w.send(request("log.append", f"<40>1 2026-01-01T00:00:00.000000Z 0 t 1 - - r{i}".encode(),
-                           matchtag=0))
-        # one connection's requests are handled in order: once this is
-        # answered, the five records are in the ring
-        assert w.rpc("attr.get", {"name": "rank"}).errnum == 0
-        c.send(request("log.dmesg", {"follow": True}, matchtag=2, flags=FLUX_MSGFLAG_STREAMING))
-        got = [c.recv().payload_str.rsplit(" ", 1)[1] for _ in range(3)]
-        assert got == ["r2", "r3", "r4"]
-        w.send(request("log.append", b"<40>1 2026-01-01T00:00:00.000000Z 0 t 1 - - live", matchtag=0))
-        m = c.recv()
-        assert m.payload_str.endswith(" live") and m.flags & FLUX_MSGFLAG_STREAMING
-        c.send(request("log.cancel", {"matchtag": 2}, matchtag=0, flags=FLUX_MSGFLAG_NORESPONSE))
-        m = c.recv()
-        assert m.matchtag == 2 and m.errnum == errno.ENODATA
-        # nobacklog: only new records
-        c.send(request("log.dmesg", {"follow": True, "nobacklog": True}, matchtag=3,
-                       flags=FLUX_MSGFLAG_STREAMING))
-        w.send(request("log.append", b"<40>1 2026-01-01T00:00:00.000000Z 0 t 1 - - new", matchtag=0))
-        assert c.recv().payload_str.endswith(" new")
-    # the follower disconnected: the broker carries on
-    with instance.client() as c2:
-        assert c2.rpc("attr.get", {"name": "rank"}).errnum == 0
+def test_dmesg_follow_cancel_and_ring():
+    # log-ring-size is immutable (flux-core's table): set on the command line
+    with start_instance("log-ring-size=3") as instance:
+        with instance.client() as c, instance.client() as w:
+            for i in range(5):
+                w.send(request("log.append", f"<40>1 2026-01-01T00:00:00.000000Z 0 t 1 - - r{i}".encode(),
+                               matchtag=0))
+            # one connection's requests are handled in order: once this is
+            # answered, the five records are in the ring
+            assert w.rpc("attr.get", {"name": "rank"}).errnum == 0
+            c.send(request("log.dmesg", {"follow": True}, matchtag=2, flags=FLUX_MSGFLAG_STREAMING))
+            got = [c.recv().payload_str.rsplit(" ", 1)[1] for _ in range(3)]
+            assert got == ["r2", "r3", "r4"]
+            w.send(request("log.append", b"<40>1 2026-01-01T00:00:00.000000Z 0 t 1 - - live", matchtag=0))
+            m = c.recv()
+            assert m.payload_str.endswith(" live") and m.flags & FLUX_MSGFLAG_STREAMING
+            c.send(request("log.cancel", {"matchtag": 2}, matchtag=0, flags=FLUX_MSGFLAG_NORESPONSE))
+            m = c.recv()
+            assert m.matchtag == 2 and m.errnum == errno.ENODATA
+            # nobacklog: only new records
+            c.send(request("log.dmesg", {"follow": True, "nobacklog": True}, matchtag=3,
+                           flags=FLUX_MSGFLAG_STREAMING))
+            w.send(request("log.append", b"<40>1 2026-01-01T00:00:00.000000Z 0 t 1 - - new", matchtag=0))
+            assert c.recv().payload_str.endswith(" new")
+        # the follower disconnected: the broker carries on
+        with instance.client() as c2:
+            assert c2.rpc("attr.get", {"name": "rank"}).errnum == 0
 
 
 def test_log_stderr_format(instance):

@@ -128,7 +128,7 @@ def test_guest_credentials_are_always_overwritten(guest_world):
     c.send(msg)
     c.recv()
     assert (guest_world.seen[0].userid, guest_world.seen[0].rolemask) == (OWNER, GUEST_LOCAL)
-    assert c.rpc("attr.set", {"name": "log-level", "value": "3"}, matchtag=2).errnum == \
+    assert c.rpc("attr.set", {"name": "log-stderr-level", "value": "3"}, matchtag=2).errnum == \
         errno.EPERM
 
 

@@ -31,7 +31,7 @@ def test_record_format():
 
 
 def test_ring_keeps_the_last_records(parts):
-    parts.attrs.update("log-ring-size", "2")
+    parts.attrs.set_cmdline("log-ring-size", "2")  # immutable: -S only
     for i in range(3):
         parts.log.log(LOG_INFO, f"line {i}")
     assert [r.split(b" - - ")[1] for r in parts.log.ring] == [b"line 1", b"line 2"]
@@ -45,7 +45,7 @@ def test_levels_and_stderr_echo(parts):
     parts.log.log(LOG_ERR, "echoed")
     assert "broker.err[0]: echoed" in parts.stderr.getvalue()
     assert "kept" not in parts.stderr.getvalue()
-    parts.attrs.update("log-level", str(LOG_INFO))
+    parts.attrs.set_cmdline("log-level", str(LOG_INFO))  # immutable: -S only
     parts.log.log(LOG_DEBUG, "dropped")
     assert not any(b"dropped" in r for r in parts.log.ring)
     parts.attrs.update("log-stderr-level", str(LOG_CRIT))

@@ -192,7 +192,7 @@ def test_advance_refuses_what_the_table_does_not_allow(world):
 
 
 def test_load_welcome_and_list(world):
-    world.parts.attrs.add("size", "1", immutable=True)
+    world.parts.attrs.add("size", "1")
     mod = world.load(args=["a", "b"])
     assert mod.handshake == b"\x00"
     w = mod.welcome
@@ -200,8 +200,9 @@ def test_load_welcome_and_list(world):
     assert (w.userid, w.rolemask) == (OWNER, OWNER_LOCAL)
     body = w.payload
     link = world.link()
-    assert body == {"args": ["a", "b"], "attrs": {"rank": "0", "size": "1"},
+    assert body == {"args": ["a", "b"], "attrs": world.parts.attrs.immutable(),
                     "conf": {"tbl": {"k": 1}}, "name": "mod", "uuid": link.uuid}
+    assert {"rank": "0", "size": "1"}.items() <= body["attrs"].items()
     entry = world.list()["mod"]
     assert entry["status"] == RUNNING and entry["path"] == str(world.path)
     assert entry["services"] == [] and entry["pid"] == 0 and entry["sendqueue"] == 0

@@ -1,17 +1,22 @@
-"""Broker attributes: the ``attr`` service (attr.get/list/set/rm).
+"""Broker attributes: the one registry of names and the ``attr`` service.
 
-Every value is a string.  Immutable attributes (rank, size, uris, ...) may be
-set only on the command line before start-up and are reported with flags=1
-so that clients may cache them.  Runtime attributes may carry a setter that
-validates and applies a new value (e.g. resizing the log ring).  As in
-flux-core, the owner may create attributes of the testing families
-(``test.*`` and friends) at run time; other unknown names are ENOENT.
+Every value is a string.  As in flux-core, only registered names exist: the
+registry below holds flux-core 0.88's attribute names (exact or fnmatch
+patterns) with their flags, plus the few that pureflux adds.  The flags decide
+everything: a READONLY name may not be set on the command line, an existing
+attribute may be updated with attr.set only if RUNTIME (or with ``force``),
+and an IMMUTABLE one never changes once set (attr.get reports it with flags=1
+so that clients may cache it).  Names flux-core registers that pureflux does
+not act on yet are simply stored.  A runtime attribute may carry a setter that
+validates and applies a new value (e.g. the log's stderr level).
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import re
+from fnmatch import fnmatchcase
 from typing import Callable, Optional
 
 from flux.constants import FLUX_ROLE_ALL
@@ -19,26 +24,127 @@ from flux.message import Message
 
 from .router import RequestError, Router
 
-__all__ = ["Attrs", "IMMUTABLE", "parse_fsd", "CMDLINE_FORBIDDEN"]
+__all__ = ["Attrs", "IMMUTABLE", "READONLY", "RUNTIME", "CONFIG", "REGISTRY", "registered", "check_cmdline",
+           "parse_fsd"]
 
-IMMUTABLE = 1
-# Not on the wire: an update of the attribute needs attr.set's "force" (flux-core's
-# attributes without its ATTR_RUNTIME flag).
-FORCE_TO_UPDATE = 0x100
+IMMUTABLE = 0x01  # never changes once set; the only flag attr.get puts on the wire
+READONLY = 0x02  # may not be set on the command line
+RUNTIME = 0x04  # attr.set may update it without "force"
+CONFIG = 0x08  # would override the TOML config (unused, as in flux-core)
 
-# The names flux-core's broker lets attr.set create (its attribute table's testing
-# families, matched by prefix), with their flags.  (test-rd.*, whose updates
-# flux-core redirects to a "testrd.setattr" service, is not provided.)
-CREATABLE = (
-    ("test.", 0),
-    ("test-nr.", FORCE_TO_UPDATE),
-    ("test-ro.", FORCE_TO_UPDATE),
-    ("test-im.", IMMUTABLE | FORCE_TO_UPDATE),
+# flux-core 0.88's registered attributes (its broker's attribute table), in its order:
+# the first matching entry gives the flags.  test-rd.* is left out: flux-core hands
+# its updates to a "testrd.setattr" service that pureflux does not provide.
+FLUX_CORE_ATTRS: tuple[tuple[str, int], ...] = (
+    # general
+    ("rank", READONLY | IMMUTABLE),
+    ("size", READONLY | IMMUTABLE),
+    ("version", READONLY),
+    ("rundir", 0),
+    ("rundir-cleanup", IMMUTABLE),
+    ("statedir", 0),
+    ("statedir-cleanup", IMMUTABLE),
+    ("security.owner", READONLY | IMMUTABLE),
+    ("local-uri", IMMUTABLE),
+    ("parent-uri", READONLY | IMMUTABLE),
+    ("instance-level", READONLY | IMMUTABLE),
+    ("jobid", READONLY | IMMUTABLE),
+    ("jobid-path", READONLY | IMMUTABLE),
+    ("parent-kvs-namespace", READONLY | IMMUTABLE),
+    ("hostlist", IMMUTABLE),
+    ("hostname", IMMUTABLE),
+    ("broker.mapping", READONLY | IMMUTABLE),
+    ("broker.critical-ranks", IMMUTABLE),
+    ("broker.boot-method", IMMUTABLE),
+    ("broker.pid", READONLY | IMMUTABLE),
+    ("broker.quorum", IMMUTABLE),
+    ("broker.quorum-warn", IMMUTABLE),
+    ("broker.shutdown-warn", IMMUTABLE),
+    ("broker.shutdown-timeout", IMMUTABLE),
+    ("broker.cleanup-timeout", 0),
+    ("broker.unload-builtins-timeout", 0),
+    ("broker.rc1_path", 0),
+    ("broker.rc3_path", 0),
+    ("broker.rc2_none", 0),
+    ("broker.rc2_pgrp", 0),
+    ("broker.exit-restart", RUNTIME),
+    ("broker.module-nopanic", RUNTIME),
+    ("broker.starttime", READONLY | IMMUTABLE),
+    ("broker.sd-notify", 0),
+    ("broker.sd-stop-timeout", IMMUTABLE),
+    ("broker.exit-norestart", 0),
+    ("broker.recovery-mode", 0),
+    ("broker.uuid", READONLY | IMMUTABLE),
+    ("conf.shell_initrc", RUNTIME),
+    ("conf.shell_pluginpath", RUNTIME),
+    ("config.path", IMMUTABLE),
+    # tree based overlay network
+    ("tbon.topo", CONFIG),
+    ("tbon.descendants", READONLY),
+    ("tbon.level", READONLY),
+    ("tbon.maxlevel", READONLY),
+    ("tbon.endpoint", READONLY),
+    ("tbon.parent-endpoint", READONLY),
+    ("tbon.zmqdebug", CONFIG),
+    ("tbon.zmq_io_threads", CONFIG),
+    ("tbon.child_rcvhwm", CONFIG),
+    ("tbon.prefertcp", 0),
+    ("tbon.interface-hint", RUNTIME | CONFIG | IMMUTABLE),
+    ("tbon.torpid_min", CONFIG),
+    ("tbon.torpid_max", CONFIG),
+    ("tbon.tcp_user_timeout", CONFIG),
+    ("tbon.connect_timeout", CONFIG),
+    # logging
+    ("log-ring-size", IMMUTABLE),
+    ("log-forward-level", IMMUTABLE),
+    ("log-critical-level", IMMUTABLE),
+    ("log-filename", 0),
+    ("log-syslog-enable", IMMUTABLE),
+    ("log-syslog-level", IMMUTABLE),
+    ("log-stderr-mode", IMMUTABLE),
+    ("log-stderr-level", RUNTIME),
+    ("log-level", IMMUTABLE),
+    # content
+    ("content.backing-module", 0),
+    ("content.hash", IMMUTABLE),
+    ("content.dump", RUNTIME),
+    ("content.restore", RUNTIME),
+    # cron
+    ("cron.directory", 0),
+    # for testing
+    ("test.*", RUNTIME),
+    ("test-ro.*", READONLY),
+    ("test-nr.*", 0),
+    ("test-im.*", IMMUTABLE),
+    # misc
+    ("vendor.*", RUNTIME | IMMUTABLE),
+    ("tbon.fanout", 0),  # legacy name of tbon.topo
 )
 
-# Computed by the broker itself: a -S for these is refused.
-CMDLINE_FORBIDDEN = frozenset(("rank", "size", "version", "broker.pid", "broker.uuid",
-                               "security.owner", "instance-level"))
+# pureflux's own attributes (not in flux-core's table).
+PUREFLUX_ATTRS: tuple[tuple[str, int], ...] = (
+    ("broker.spin-us", IMMUTABLE),  # the broker loop's poll-before-sleep (µs)
+    ("heartbeat.period", RUNTIME),  # heartbeat.pulse period (flux-core: a module's config)
+    ("module.exec", RUNTIME),  # "1": load Python modules in a fresh interpreter
+    ("access.allow-guest-user", IMMUTABLE),  # -S wins over the config's [access]
+    ("access.allow-root-owner", IMMUTABLE),
+)
+
+REGISTRY = FLUX_CORE_ATTRS + PUREFLUX_ATTRS
+
+_EXACT = {name: flags for name, flags in REGISTRY if not any(c in name for c in "*?[")}
+_PATTERNS = tuple((name, flags) for name, flags in REGISTRY if name not in _EXACT)
+
+
+def registered(name: str) -> Optional[int]:
+    """The registry's flags for ``name`` (exact name or pattern), None if unregistered."""
+    flags = _EXACT.get(name)
+    if flags is None:
+        for pattern, pattern_flags in _PATTERNS:
+            if fnmatchcase(name, pattern):
+                return pattern_flags
+    return flags
+
 
 Setter = Callable[[str], None]
 
@@ -54,18 +160,30 @@ def parse_fsd(text: str) -> float:
     return float(m.group(1)) * _FSD_UNIT[m.group(2)]
 
 
+def check_cmdline(name: str) -> None:
+    """Raise ValueError (flux-core's text) unless ``-S name=...`` is allowed."""
+    flags = registered(name)
+    if flags is None:
+        raise ValueError("unknown attribute")
+    if flags & READONLY:
+        raise ValueError("attribute may not be set on the command line")
+
+
 class Attrs:
-    """Name -> (value, flags, setter)."""
+    """Name -> (value, flags, setter); the flags come from the registry."""
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
         self._flags: dict[str, int] = {}
         self._setters: dict[str, Setter] = {}
 
-    def add(self, name: str, value: str, immutable: bool = False,
-            setter: Optional[Setter] = None) -> None:
+    def add(self, name: str, value: str, setter: Optional[Setter] = None) -> None:
+        """Set a registered attribute's initial value (the broker's own, or ``-S``)."""
+        flags = registered(name)
+        if flags is None:
+            raise ValueError(f"{name}: unregistered attribute")
         self._values[name] = value
-        self._flags[name] = IMMUTABLE if immutable else 0
+        self._flags[name] = flags
         if setter is not None:
             self._setters[name] = setter
 
@@ -86,24 +204,42 @@ class Attrs:
         return {name: value for name, value in self._values.items()
                 if self._flags[name] & IMMUTABLE}
 
-    def update(self, name: str, value: str, force: bool = False) -> None:
-        """Change a runtime attribute, or create one of the CREATABLE families.
+    def set_cmdline(self, name: str, value: str) -> None:
+        """Apply ``-S name=value`` once the broker has added its own attributes.
 
-        The setter validates; raises RequestError with flux-core's errnos: an
-        unknown name is ENOENT, an update that needs ``force`` is EINVAL, and a
-        forced update of an immutable attribute is EPERM.
+        The command line gives initial values, so neither RUNTIME nor IMMUTABLE
+        stops it, but a setter still validates; an immutable value the broker
+        computed itself cannot be replaced (EPERM, as flux-core's broker would
+        find when it set it after the command line).  Raises ValueError.
         """
-        flags = self._flags.get(name)
+        check_cmdline(name)
+        if name not in self._values:
+            self.add(name, value)
+            return
+        setter = self._setters.get(name)
+        if setter is not None:
+            setter(value)
+        elif self._flags[name] & IMMUTABLE:
+            raise ValueError(os.strerror(errno.EPERM))
+        self._values[name] = value
+
+    def update(self, name: str, value: str, force: bool = False) -> None:
+        """attr.set: create a registered attribute or update an existing one.
+
+        Raises RequestError with flux-core's errnos and texts: an unregistered
+        name is ENOENT, an update of a non-RUNTIME attribute without ``force``
+        is EINVAL, an update of an immutable one is EPERM.  A setter validates.
+        """
+        flags = registered(name)
         if flags is None:
-            for prefix, family_flags in CREATABLE:
-                if name.startswith(prefix):
-                    self._values[name] = value
-                    self._flags[name] = family_flags
-                    return
             raise RequestError(errno.ENOENT, "unknown attribute")
-        if flags & (IMMUTABLE | FORCE_TO_UPDATE) and not force:
+        if name not in self._values:
+            self._values[name] = value
+            self._flags[name] = flags
+            return
+        if not force and not flags & RUNTIME:
             raise RequestError(errno.EINVAL, "attribute may not be updated")
-        if flags & IMMUTABLE:
+        if self._flags[name] & IMMUTABLE:
             raise RequestError(errno.EPERM)
         setter = self._setters.get(name)
         if setter is not None:
@@ -114,10 +250,16 @@ class Attrs:
         self._values[name] = value
 
     def remove(self, name: str) -> None:
-        """Remove an attribute; as in flux-core, removing one that is not there succeeds."""
+        """Remove an attribute; as in flux-core, removing one that is not there succeeds.
+
+        Immutable ones are EPERM (flux-core); so are those with a setter, which
+        the broker keeps reading (pureflux's own guard).
+        """
         if name not in self._values:
             return
-        if self._flags[name] & IMMUTABLE or name in self._setters:
+        if self._flags[name] & IMMUTABLE:
+            raise RequestError(errno.EPERM)
+        if name in self._setters:
             raise RequestError(errno.EPERM, "attribute may not be removed")
         del self._values[name]
         del self._flags[name]

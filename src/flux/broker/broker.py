@@ -33,7 +33,7 @@ from flux.message import Message
 from flux.severity import LOG_ERR, LOG_INFO
 
 from . import config
-from .attrs import CMDLINE_FORBIDDEN, Attrs
+from .attrs import Attrs, check_cmdline
 from .connector import Connector
 from .events import Events
 from .heartbeat import Heartbeat
@@ -79,9 +79,11 @@ class Broker:
         self.command = list(command) if command else None
         self.environ = dict(os.environ if environ is None else environ)
         self.interactive_shell = interactive_shell
-        for name in self.setattrs:
-            if name in CMDLINE_FORBIDDEN:
-                raise BrokerError(f"{name}: attribute may not be set on the command line")
+        for name in self.setattrs:  # as flux-core: registered names only, not READONLY ones
+            try:
+                check_cmdline(name)
+            except ValueError as exc:
+                raise BrokerError(f"{name}: {exc}") from None
         self.uuid = str(uuidlib.uuid4())
         self.topology = Topology(rank=0, size=1)
         self.owner = os.getuid()
@@ -139,7 +141,7 @@ class Broker:
         if parent_uri:
             level = self._parent_level(parent_uri) + 1
         hostname = sa.pop("hostname", None) or socket.gethostname().split(".")[0]
-        immutable = {
+        own = {
             "rank": str(rank),
             "size": str(self.topology.size),
             "version": flux.FLUX_CORE_COMPAT_VERSION,
@@ -151,15 +153,15 @@ class Broker:
             "broker.pid": str(os.getpid()),
             "broker.uuid": self.uuid,
             "security.owner": str(self.owner),
-            "broker.mapping": sa.pop("broker.mapping", None) or "[[0,1,1,1]]",
+            "broker.mapping": "[[0,1,1,1]]",
             "broker.boot-method": "single",
         }
         if parent_uri:
-            immutable["parent-uri"] = parent_uri
-        for name, value in immutable.items():
-            attrs.add(name, value, immutable=True)
-        attrs.add("broker.starttime", f"{self.start_time:.2f}", immutable=True)  # as flux-core
-        attrs.add("broker.spin-us", f"{self.spin_us:g}", immutable=True)
+            own["parent-uri"] = parent_uri
+        own["broker.starttime"] = f"{self.start_time:.2f}"  # as flux-core
+        own["broker.spin-us"] = f"{self.spin_us:g}"
+        for name, value in own.items():  # flags from the registry (attrs.py)
+            attrs.add(name, value)
 
         self.log = Log(self.router, attrs, rank)
         self.router.logger.disabled = False
@@ -175,7 +177,7 @@ class Broker:
             except config.ConfigError as exc:
                 self._remove_rundir()
                 raise BrokerError(str(exc)) from None
-            attrs.add("config.path", self.config_path, immutable=True)
+            attrs.add("config.path", self.config_path)
         self.connector = Connector(self.loop, self.router, self.events,
                                    local_uri[len("local://"):], self.owner, log=self.log.log)
         self._apply_access()
@@ -183,16 +185,13 @@ class Broker:
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
-        # remaining -S values: runtime attributes (validated) or new ones
+        # remaining -S values (names checked in __init__): initial values, a setter validates
         for name, value in sa.items():
-            if name in attrs:
-                try:
-                    attrs.update(name, value)
-                except RequestError as exc:
-                    self._remove_rundir()
-                    raise BrokerError(f"{name}: {exc.text or os.strerror(exc.errnum)}") from None
-            else:
-                attrs.add(name, value)
+            try:
+                attrs.set_cmdline(name, value)
+            except ValueError as exc:
+                self._remove_rundir()
+                raise BrokerError(f"{name}: {exc}") from None
 
     def _setup_lifecycle(self, hostname: str) -> None:
         """Glue: the state machine (flux-core's broker states), runat (rc1, cleanup,

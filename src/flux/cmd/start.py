@@ -73,5 +73,5 @@ def main(argv: list[str]) -> int:
     try:
         broker = Broker(setattrs, command, interactive_shell=interactive)
         return broker.run()
-    except BrokerError as exc:
-        die("flux-start", str(exc))
+    except BrokerError as exc:  # flux-core's flux start execs the broker, which prints these
+        die("flux-broker", str(exc))
