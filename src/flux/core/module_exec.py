@@ -43,6 +43,7 @@ from flux.constants import (
     FLUX_RPC_NORESPONSE,
 )
 from flux.core.default_methods import ping_reply, rusage_reply
+from flux.proctitle import set_proctitle
 from flux.severity import LOG_ERR
 from flux.message import compact_json  # the runtime is C in flux-core: compact JSON
 
@@ -417,18 +418,6 @@ def _report(h, name: str, text: str) -> None:
         _err(f"{name}: {text}")
 
 
-def _set_title(name: str) -> None:
-    """Name the process after the module (what ``ps`` and ``top`` show), if cheap."""
-    ctypes = sys.modules.get("ctypes")
-    if ctypes is None:
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
-    except Exception:  # noqa: BLE001 - cosmetic only
-        pass
-
-
 def main(argv) -> int:
     """``flux module-python-exec PATH``; returns the process exit code."""
     argv = list(argv)
@@ -448,7 +437,7 @@ def main(argv) -> int:
     except OSError as exc:
         _err(f"{path}: {exc.strerror or exc}")
         return 1
-    _set_title(name)
+    set_proctitle(name)  # what ps and top show: the module, not the interpreter
     sys.argv = [path, *args]
     try:
         register_handlers(h, name, uuid)
