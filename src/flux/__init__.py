@@ -4,8 +4,6 @@
 commands and module processes start fast.
 """
 
-from __future__ import annotations
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing imports re: too slow for short-lived commands
     from typing import Any
@@ -17,7 +15,7 @@ __version__ = "0.1.0"
 FLUX_CORE_COMPAT_VERSION = "0.88.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: "str") -> "Any":
     # ``flux.Flux`` is the handle class itself (so ``flux.Flux.set_exception``,
     # ``isinstance(h, flux.Flux)`` and subclassing work), loaded on first use.
     if name == "Flux":

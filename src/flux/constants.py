@@ -3,8 +3,6 @@
 Values are wire facts: changing one breaks compatibility with flux-core.
 """
 
-from __future__ import annotations
-
 # Message types (RFC 3)
 FLUX_MSGTYPE_REQUEST = 0x01
 FLUX_MSGTYPE_RESPONSE = 0x02
@@ -96,5 +94,4 @@ FLUX_CONTROL_HEARTBEAT = 0
 FLUX_CONTROL_STATUS = 1
 FLUX_CONTROL_DISCONNECT = 2
 
-del annotations
 __all__ = [name for name in dict(globals()) if name.startswith("FLUX_")]

@@ -142,11 +142,12 @@ def test_commands_import_cheaply():
 
 def test_module_load_path_imports_no_json_or_handle(inst):
     """``flux module load/remove`` (start-up scripts, tight loops) speak through
-    flux.codec over a bare socket: no json, re, socket module or handle."""
+    flux.codec over a bare socket: no json, re, socket module or handle, and no ``__future__``
+    (``from __future__ import annotations`` imports it: ~0.2 ms the lean path's modules avoid)."""
     code = ("import sys\n"
             "from flux.cmd.module import _lean_rpc\n"
             "print(_lean_rpc('module.remove', {'name': 'nosuch', 'cancel': False})[0])\n"
-            "print(sorted(x for x in ('json', 're', 'socket', 'flux.core.handle') if x in sys.modules))\n")
+            "print(sorted(x for x in ('json', 're', 'socket', 'flux.core.handle', '__future__') if x in sys.modules))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=T,
                        env=dict(inst.env, FLUX_URI=inst.uri))
     assert r.stdout.split("\n")[:2] == ["2", "[]"], r.stdout + r.stderr  # ENOENT, nothing heavy

@@ -7,8 +7,6 @@ An unknown CMD is looked up as an executable ``flux-CMD`` on
 ``FLUX_EXEC_PATH`` and then ``PATH``, as flux-core does.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -22,7 +20,7 @@ ALIASES = {
 }
 
 
-def _usage(out=sys.stdout) -> None:
+def _usage(out=sys.stdout) -> "None":
     import importlib
     import pkgutil
 
@@ -45,7 +43,7 @@ def _usage(out=sys.stdout) -> None:
     print("\n".join(lines), file=out)
 
 
-def _find_external(name: str) -> "str | None":
+def _find_external(name: "str") -> "str | None":
     import shutil
 
     search = os.environ.get("FLUX_EXEC_PATH", "")
@@ -56,7 +54,7 @@ def _find_external(name: str) -> "str | None":
     return shutil.which(f"flux-{name}")
 
 
-def main(argv: "list[str] | None" = None) -> int:
+def main(argv: "list[str] | None" = None) -> "int":
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         if args[1:2] and args[0] == "help":
@@ -98,11 +96,11 @@ _NORMAL_EXIT = frozenset(("start", "broker", "module_python_exec", "python", "en
 _command = ""
 
 
-def entry() -> None:
+def entry() -> "None":
     """Run ``flux`` and exit.  Other commands skip the interpreter's teardown
     (about 2 ms, a fifth of a short command's life) once their output is flushed."""
     try:
-        rc: object = main()
+        rc: "object" = main()
     except SystemExit as exc:
         rc = exc.code
     if _command in _NORMAL_EXIT:

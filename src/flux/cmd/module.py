@@ -7,8 +7,6 @@ handle imports), which keeps the command close to the interpreter's own
 start-up time.  The other subcommands use the regular :class:`flux.Flux` handle.
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import sys
@@ -32,13 +30,13 @@ USAGE = """Usage: flux module COMMAND [OPTIONS] ...
 MATCHTAG = 1
 
 
-def _die(text: str) -> NoReturn:
+def _die(text: "str") -> "NoReturn":
     sys.stderr.write(f"{PROG}: {text}\n")
     sys.stderr.flush()
     raise SystemExit(1)
 
 
-def _usage_error(text: str) -> NoReturn:
+def _usage_error(text: "str") -> "NoReturn":
     sys.stderr.write(f"{PROG}: {text}\n{USAGE}\n")
     raise SystemExit(1)
 
@@ -46,7 +44,7 @@ def _usage_error(text: str) -> NoReturn:
 # -- one request over a bare socket (load/remove) ---------------------------------------
 
 
-def _lean_rpc(topic: str, payload: dict) -> tuple[int, str]:
+def _lean_rpc(topic: "str", payload: "dict") -> "tuple[int, str]":
     """Send one request to the enclosing instance; return (errnum, error text)."""
     import _socket
 
@@ -89,7 +87,7 @@ def _lean_rpc(topic: str, payload: dict) -> tuple[int, str]:
         sock.close()
 
 
-def _handle_rpc(topic: str, payload: dict) -> tuple[int, str]:
+def _handle_rpc(topic: "str", payload: "dict") -> "tuple[int, str]":
     from flux.message import compact_json  # flux-core's command is C: compact JSON
 
     from .util import open_handle
@@ -102,14 +100,14 @@ def _handle_rpc(topic: str, payload: dict) -> tuple[int, str]:
     return 0, ""
 
 
-def _errtext(errnum: int, text: str) -> str:
+def _errtext(errnum: "int", text: "str") -> "str":
     return text or os.strerror(errnum)
 
 
 # -- load / remove / reload -----------------------------------------------------------------
 
 
-def _parse_load(argv: list[str], prog: str) -> tuple[str, list[str], "str | None", bool, bool]:
+def _parse_load(argv: "list[str]", prog: "str") -> 'tuple[str, list[str], "str | None", bool, bool]':
     if argv and not argv[0].startswith("-"):
         return argv[0], argv[1:], None, False, False  # no options (the usual case): no parser to import
     from ._leadingopts import LeadingOptions
@@ -135,7 +133,7 @@ def _parse_load(argv: list[str], prog: str) -> tuple[str, list[str], "str | None
     return rest[0], rest[1:], name, use_exec, force
 
 
-def _resolve(target: str) -> str:
+def _resolve(target: "str") -> "str":
     """An absolute module path, or the bare name for the broker to search."""
     if "/" in target:
         real = os.path.realpath(target)
@@ -151,16 +149,16 @@ def _resolve(target: str) -> str:
     return target
 
 
-def _module_name(path: str, name: "str | None") -> str:
+def _module_name(path: "str", name: "str | None") -> "str":
     if name:
         return name
     base = os.path.basename(path)
     return base[:-3] if base.endswith(".py") else base
 
 
-def _load(target: str, args: list[str], name: "str | None", use_exec: bool) -> int:
+def _load(target: "str", args: "list[str]", name: "str | None", use_exec: "bool") -> "int":
     path = _resolve(target)
-    payload: dict = {"path": path, "args": args, "exec": use_exec}
+    payload: "dict" = {"path": path, "args": args, "exec": use_exec}
     if name:
         payload["name"] = name
     errnum, text = _lean_rpc("module.load", payload)
@@ -169,7 +167,7 @@ def _load(target: str, args: list[str], name: "str | None", use_exec: bool) -> i
     return 0
 
 
-def _remove(name: str, force: bool, cancel: bool) -> int:
+def _remove(name: "str", force: "bool", cancel: "bool") -> "int":
     errnum, text = _lean_rpc("module.remove", {"name": name, "cancel": cancel})
     if errnum:
         if errnum == errno.ENOENT and force:
@@ -178,14 +176,14 @@ def _remove(name: str, force: bool, cancel: bool) -> int:
     return 0
 
 
-def cmd_load(argv: list[str]) -> int:
+def cmd_load(argv: "list[str]") -> "int":
     target, args, name, use_exec, _ = _parse_load(argv, "load")
     return _load(target, args, name, use_exec)
 
 
-def cmd_remove(argv: list[str]) -> int:
+def cmd_remove(argv: "list[str]") -> "int":
     force = cancel = False
-    names: list[str] = []
+    names: "list[str]" = []
     for arg in argv:
         if arg in ("-f", "--force"):
             force = True
@@ -196,7 +194,7 @@ def cmd_remove(argv: list[str]) -> int:
     return _remove(_one_name(names, "remove"), force, cancel)
 
 
-def cmd_reload(argv: list[str]) -> int:
+def cmd_reload(argv: "list[str]") -> "int":
     target, args, name, use_exec, force = _parse_load(argv, "reload")
     path = _resolve(target)
     _remove(_module_name(path, name), force, False)
@@ -206,7 +204,7 @@ def cmd_reload(argv: list[str]) -> int:
 # -- what the subcommands below share ------------------------------------------------------------
 
 
-def _operand(arg: str, sub: str, names: list[str]) -> None:
+def _operand(arg: "str", sub: "str", names: "list[str]") -> "None":
     """A word that is none of ``sub``'s options: help, an unknown option, or a module name."""
     if arg in ("-h", "--help"):
         print(USAGE)
@@ -216,20 +214,20 @@ def _operand(arg: str, sub: str, names: list[str]) -> None:
     names.append(arg)
 
 
-def _one_name(names: list[str], sub: str) -> str:
+def _one_name(names: "list[str]", sub: "str") -> "str":
     if len(names) != 1:
         _usage_error(f"{sub}: exactly one module name is required")
     return names[0]
 
 
-def _value_at(argv: list[str], i: int, sub: str, option: str) -> str:
+def _value_at(argv: "list[str]", i: "int", sub: "str", option: "str") -> "str":
     """``argv[i]``, the argument of ``option``; a usage error if there is none."""
     if i >= len(argv):
         _usage_error(f"{sub}: option {option} requires an argument")
     return argv[i]
 
 
-def _call(what: str, topic: str, payload: Any = None) -> Any:
+def _call(what: "str", topic: "str", payload: "Any" = None) -> "Any":
     """One RPC over the regular handle; a failure dies as ``flux-module: WHAT: ERROR``."""
     from flux.message import compact_json  # flux-core's command is C: compact JSON
 
@@ -245,7 +243,7 @@ def _call(what: str, topic: str, payload: Any = None) -> Any:
 # -- list / stats / debug (regular handle) ------------------------------------------------------
 
 
-def cmd_list(argv: list[str]) -> int:
+def cmd_list(argv: "list[str]") -> "int":
     long = False
     for arg in argv:
         if arg in ("-l", "--long"):
@@ -271,7 +269,7 @@ def cmd_list(argv: list[str]) -> int:
     return 0
 
 
-def _print_value(value: Any) -> None:
+def _print_value(value: "Any") -> "None":
     import json
 
     if isinstance(value, bool):
@@ -284,10 +282,10 @@ def _print_value(value: Any) -> None:
         print(json.dumps(value, indent=1, ensure_ascii=False))
 
 
-def cmd_stats(argv: list[str]) -> int:
+def cmd_stats(argv: "list[str]") -> "int":
     field = None
     clear = rusage = False
-    names: list[str] = []
+    names: "list[str]" = []
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -326,9 +324,9 @@ def cmd_stats(argv: list[str]) -> int:
     return 0
 
 
-def cmd_debug(argv: list[str]) -> int:
+def cmd_debug(argv: "list[str]") -> "int":
     op, flags = "setbit", 0  # no option: read the flags (set no bit)
-    names: list[str] = []
+    names: "list[str]" = []
     i = 0
     opts = {"--setbit": "setbit", "--clearbit": "clrbit", "--set": "set"}
     while i < len(argv):
@@ -354,7 +352,7 @@ def cmd_debug(argv: list[str]) -> int:
     return 0
 
 
-def cmd_trace(argv: list[str]) -> int:
+def cmd_trace(argv: "list[str]") -> "int":
     """``flux module trace``: see flux/cmd/_module_trace.py."""
     from ._module_trace import main as trace_main
 
@@ -373,7 +371,7 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str]) -> int:
+def main(argv: "list[str]") -> "int":
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 1
