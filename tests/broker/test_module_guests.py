@@ -11,49 +11,24 @@ from conftest import start_instance
 from modhelpers import flux_ok, gmod, moddir, module_list, inst  # noqa: F401 (fixtures)
 
 import flux
+from guest import GUEST_UID, run_as_guest
 
-
-# -- guests ---------------------------------------------------------------------------------------
-
-
-GUEST_UID = 65534
 
 
 def _as_guest(uri: str, topics: list[str]) -> list:
-    """Fork, become uid 65534, call each topic; return [(errno or 0, payload)]."""
-    import json
+    """As the guest, call each topic; return [(errno or 0, payload)]."""
 
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(r)
-            os.setgid(GUEST_UID)
-            os.setuid(GUEST_UID)
-            h = flux.Flux(uri)
-            out = []
-            for t in topics:
-                try:
-                    out.append((0, h.rpc(t, {}).get()))
-                except OSError as exc:
-                    out.append((exc.errno, exc.strerror))
-            os.write(w, json.dumps(out).encode())
-            code = 0
-        except BaseException as exc:  # noqa: BLE001
-            os.write(w, json.dumps([("exc", repr(exc))]).encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return json.loads(data)
+    def work() -> list:
+        h = flux.Flux(uri)
+        out = []
+        for t in topics:
+            try:
+                out.append((0, h.rpc(t, {}).get()))
+            except OSError as exc:
+                out.append((exc.errno, exc.strerror))
+        return out
+
+    return run_as_guest(work)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as a second (guest) uid")

@@ -5,7 +5,6 @@ still cannot claim other credentials."""
 from __future__ import annotations
 
 import errno
-import json
 import os
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from conftest import start_instance
 
 import flux
+from guest import GUEST_UID, run_as_guest
 from flux.constants import (
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
@@ -23,7 +23,6 @@ from flux.message import Message
 
 pytestmark = pytest.mark.timeout(60)
 
-GUEST_UID = 65534
 
 
 def _user_request(topic: str, payload: dict, userid: int) -> Message:
@@ -85,40 +84,24 @@ def test_owner_with_user_rolemask_and_a_client_service(shared_instance):
 
 
 def _guest_forging_owner(uri: str) -> list:
-    """Fork, become a guest, send requests claiming owner credentials through pimpl."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(r)
-            os.setgid(GUEST_UID)
-            os.setuid(GUEST_UID)
-            h = flux.Flux(uri)
-            out = []
-            for topic, payload in (("attr.set", {"name": "test.forged", "value": "x"}),
-                                   ("broker.ping", {"seq": 1})):
-                msg = Message()
-                msg.topic = topic
-                msg.payload = payload
-                msg.pimpl.set_rolemask(FLUX_ROLE_OWNER)
-                msg.pimpl.set_userid(0)
-                h.send(msg)
-                resp = h.recv(FLUX_MSGTYPE_RESPONSE, topic_glob=topic)
-                out.append((resp.errnum, resp.payload if not resp.errnum else resp.payload_str))
-            os.write(w, json.dumps(out).encode())
-            code = 0
-        except BaseException as exc:  # noqa: BLE001
-            os.write(w, json.dumps([["exc", repr(exc)]]).encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return json.loads(data)
+    """As the guest, send requests claiming owner credentials through pimpl."""
+
+    def work() -> list:
+        h = flux.Flux(uri)
+        out = []
+        for topic, payload in (("attr.set", {"name": "test.forged", "value": "x"}),
+                               ("broker.ping", {"seq": 1})):
+            msg = Message()
+            msg.topic = topic
+            msg.payload = payload
+            msg.pimpl.set_rolemask(FLUX_ROLE_OWNER)
+            msg.pimpl.set_userid(0)
+            h.send(msg)
+            resp = h.recv(FLUX_MSGTYPE_RESPONSE, topic_glob=topic)
+            out.append((resp.errnum, resp.payload if not resp.errnum else resp.payload_str))
+        return out
+
+    return run_as_guest(work)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as a second (guest) uid")
