@@ -29,6 +29,10 @@ from __future__ import annotations
 
 import errno as _errno
 
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable
+
 from flux import severity
 from flux.constants import (
     FLUX_MSGTYPE_EVENT,
@@ -149,10 +153,10 @@ lib = _Lib()
 # -- logging ----------------------------------------------------------------------------
 
 
-def _at_level(level: int, name: str):
+def _at_level(level: int, name: str) -> Callable[[BrokerLogger, str], None]:
     """A ``BrokerLogger`` method that logs its message at ``level`` (``logger.info(msg)``...)."""
 
-    def log(self, msg):
+    def log(self: BrokerLogger, msg: str) -> None:
         self(level, msg)
 
     log.__name__ = log.__qualname__ = name

@@ -578,10 +578,10 @@ class FuturePimpl:
         future = self._future()
         if not hasattr(type(future), "get_matchtag"):
             return MissingFunction("get_matchtag", ("flux_future_", "flux_rpc_"))()
-        return future.get_matchtag()  # type: ignore[attr-defined]
+        return future.get_matchtag()  # type: ignore[attr-defined]  # an RPC: checked just above
 
     def get_nodeid(self) -> int:
         future = self._future()
         if not hasattr(type(future), "get_nodeid"):
             return MissingFunction("get_nodeid", ("flux_future_", "flux_rpc_"))()
-        return future.get_nodeid()  # type: ignore[attr-defined]
+        return future.get_nodeid()  # type: ignore[attr-defined]  # an RPC: checked just above

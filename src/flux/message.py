@@ -110,7 +110,7 @@ def _decode_text(text: "str") -> "Any":
     import json
 
     decoder = json.JSONDecoder()
-    scan = decoder.scan_once
+    scan = decoder.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__; typeshed omits it
     decode = decoder.decode
 
     def decode_text(text: "str") -> "Any":
@@ -204,6 +204,9 @@ class Message:
     aux1: "int"
     aux2: "int"
     routes: "list[str]"
+    _topic: "Optional[str]"
+    _topic_b: "Optional[bytes]"
+    _payload: "Optional[bytes]"
 
     def __init__(
         self, type_id: "int" = FLUX_MSGTYPE_REQUEST, handle: "Any" = None
@@ -494,7 +497,7 @@ class Message:
             and self._payload == other._payload
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value: unhashable
 
 
 # -- destroyed messages ---------------------------------------------------------------

@@ -90,12 +90,12 @@ class RPC(Future):
         if errnum:
             text = msg.payload_str if msg._payload else None
             self._push((errnum, msg, text))
-            self._s._core.free_tag(self._tag)  # type: ignore[union-attr]
+            self._s._core.free_tag(self._tag)  # type: ignore[union-attr]  # an RPC awaiting a response has a core
             self._finish()
             return
         self._push((0, msg, None))
         if not self._streaming:
-            self._s._core.free_tag(self._tag)  # type: ignore[union-attr]
+            self._s._core.free_tag(self._tag)  # type: ignore[union-attr]  # an RPC awaiting a response has a core
             self._finish()
 
     def get_str(self) -> Optional[str]:

@@ -134,7 +134,7 @@ class Printer:
         self.last = 0.0
 
     def c(self, key: object) -> str:
-        return COLORS.get(key, "") if self.color else ""  # type: ignore[call-overload]
+        return COLORS.get(key, "") if self.color else ""
 
     def stamp(self, ts: float) -> str:
         """flux-core's: the human form ends with a space of its own (two before the text)."""

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from flux.core.handle import Flux
+
 SUMMARY = "Manage the Flux instance configuration"
 PROG = "flux-config"
 USAGE = """Usage: flux config get [NAME]
@@ -16,7 +20,7 @@ USAGE = """Usage: flux config get [NAME]
        flux config reload"""
 
 
-def _get(h, args: list[str]) -> int:
+def _get(h: Flux, args: list[str]) -> int:
     import json
 
     from .util import die
@@ -33,7 +37,7 @@ def _get(h, args: list[str]) -> int:
     return 0
 
 
-def _load(h, args: list[str]) -> int:
+def _load(h: Flux, args: list[str]) -> int:
     import json
 
     from flux.message import compact_json  # flux-core's command is C: compact JSON
@@ -63,14 +67,14 @@ def main(argv: list[str]) -> int:
         print(USAGE)
         return 0 if argv else 1
     sub, args = argv[0], argv[1:]
-    actions = {"get": _get, "load": _load, "reload": None}
-    if sub not in actions:
+    actions = {"get": _get, "load": _load}
+    if sub not in actions and sub != "reload":
         die(PROG, f"unknown subcommand '{sub}'\n{USAGE}")
     h = open_handle(PROG)
     try:
         if sub == "reload":
             h.rpc("config.reload").get()
             return 0
-        return actions[sub](h, args)  # type: ignore[misc]
+        return actions[sub](h, args)
     except OSError as exc:
         die(PROG, f"{sub}: {oserror_text(exc)}")

@@ -9,6 +9,9 @@ An unknown CMD is looked up as an executable ``flux-CMD`` on
 
 import os
 import sys
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import TextIO
 
 # Imported lazily where used: ``pkgutil``, ``shutil`` and ``typing`` pull in
 # ``re`` and friends (several ms), which short commands such as
@@ -20,7 +23,7 @@ ALIASES = {
 }
 
 
-def _usage(out=sys.stdout) -> "None":
+def _usage(out: "TextIO" = sys.stdout) -> "None":
     import importlib
     import pkgutil
 
@@ -100,7 +103,7 @@ def entry() -> "None":
     """Run ``flux`` and exit.  Other commands skip the interpreter's teardown
     (about 2 ms, a fifth of a short command's life) once their output is flushed."""
     try:
-        rc: "object" = main()
+        rc: "str | int | None" = main()
     except SystemExit as exc:
         rc = exc.code
     if _command in _NORMAL_EXIT:

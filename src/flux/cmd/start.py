@@ -29,20 +29,24 @@ def main(argv: list[str]) -> int:
     from ._brokeropts import parse
     from .util import die
 
-    opts: dict[str, object] = {"rundir": None, "verbose": False, "broker_opts": []}
+    rundir: str | None = None
+    verbose_log = False
+    broker_words: list[str] = []
 
     def set_rundir(value: str) -> None:
-        opts["rundir"] = value
+        nonlocal rundir
+        rundir = value
 
     def set_size(value: str) -> None:
         if value.strip() != "1":
             die("flux-start", f"--test-size={value}: only size 1 is supported")
 
     def broker_opts(value: str) -> None:
-        opts["broker_opts"].extend(value.split())  # type: ignore[union-attr]
+        broker_words.extend(value.split())
 
     def verbose() -> None:
-        opts["verbose"] = True
+        nonlocal verbose_log
+        verbose_log = True
 
     items, command = parse(
         argv, "flux-start", USAGE,
@@ -50,8 +54,8 @@ def main(argv: list[str]) -> int:
                "-o": broker_opts, "--broker-opts": broker_opts},
         flags={"-v": verbose, "--verbose": verbose},
     )
-    if opts["broker_opts"]:
-        extra_items, rest = parse(list(opts["broker_opts"]), "flux-start", USAGE)  # type: ignore[arg-type]
+    if broker_words:
+        extra_items, rest = parse(broker_words, "flux-start", USAGE)
         if rest:
             die("flux-start", f"unsupported broker option {rest[0]!r}")
         items = extra_items + items
@@ -59,11 +63,10 @@ def main(argv: list[str]) -> int:
         setattrs = parse_setattr(items)
     except BrokerError as exc:
         die("flux-start", str(exc))
-    if opts["verbose"]:
+    if verbose_log:
         setattrs.setdefault("log-stderr-level", "6")
-    rundir = opts["rundir"]
     if rundir is not None:
-        rundir = os.path.abspath(str(rundir))
+        rundir = os.path.abspath(rundir)
         if not os.path.isdir(rundir):
             die("flux-start", f"--test-rundir {rundir}: No such file or directory")
         setattrs["rundir"] = rundir

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flux.core.handle import Flux
     from flux.future import Future
     from flux.message import Message
+    from flux.rpc import RPC
 
 __all__ = ["attach", "await_future", "iterate_stream", "EventStream"]
 
@@ -125,7 +126,7 @@ async def await_future(fut: "Future") -> Any:
     return fut.get()
 
 
-async def iterate_stream(rpc: "Future") -> AsyncIterator[Any]:
+async def iterate_stream(rpc: "RPC") -> AsyncIterator[Any]:
     """Yield each response of a streaming RPC; ENODATA ends the stream."""
     while True:
         await _wait_ready(rpc)

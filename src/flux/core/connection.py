@@ -26,8 +26,12 @@ _READ_SIZE = 1 << 18
 # to a request usually arrives within tens of microseconds, and waking a
 # sleeping process costs about as much (DESIGN.md, "Where the time goes").
 SPIN_SECONDS = float(os.environ.get("FLUX_HANDLE_SPIN_US", "150")) / 1e6
-_sched_yield = getattr(os, "sched_yield", None)
-_YIELD = _sched_yield is not None and os.environ.get("FLUX_HANDLE_SPIN_YIELD", "1") != "0"
+try:
+    from os import sched_yield as _sched_yield
+except ImportError:  # pragma: no cover - not on every platform; unused then (_YIELD)
+    _YIELD = False
+else:
+    _YIELD = os.environ.get("FLUX_HANDLE_SPIN_YIELD", "1") != "0"
 
 
 class ConnectionLost(OSError):
@@ -182,7 +186,7 @@ def _connect_local(path: str, uri: str) -> Connection:
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             sock.close()
             if retries <= 0:
-                raise OSError(exc.errno, f"{os.strerror(exc.errno)}: {path}") from None
+                raise OSError(exc.errno, f"{exc.strerror}: {path}") from None
             retries -= 1
             time.sleep(delay)
             delay = min(delay * 2, 2.0)

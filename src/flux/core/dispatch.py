@@ -46,6 +46,7 @@ from flux.response import derive_response
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.watchers import MessageWatcher
     from flux.future import Future
+    from flux.rpc import RPC
 
 _RESPONSE = FLUX_MSGTYPE_RESPONSE
 _REQUEST = FLUX_MSGTYPE_REQUEST
@@ -61,7 +62,7 @@ class HandleCore:
         self.flags = flags
         self.reactor: Optional[Reactor] = None
         self.backlog: deque[Message] = deque()
-        self.rpcs: dict[int, "Future"] = {}
+        self.rpcs: dict[int, "RPC"] = {}
         self._free_tags: list[int] = []
         self._next_tag = 1
         self.watchers: list["MessageWatcher"] = []
@@ -179,18 +180,20 @@ class HandleCore:
             return conn.read_nowait()
         except (ConnectionLost, ProtocolError) as exc:
             self.connection_lost(exc)
-            raise OSError(self.lost.errno, self.lost.strerror) from None  # type: ignore[union-attr]
+            raise OSError(self.lost.errno, self.lost.strerror) from None  # type: ignore[union-attr]  # set by connection_lost()
 
     def connection_lost(self, exc: OSError) -> None:
         if self.lost is not None:
             return
-        self.lost = OSError(exc.errno or errno.ECONNRESET, exc.strerror or os.strerror(errno.ECONNRESET))
+        errnum = exc.errno or errno.ECONNRESET
+        errstr = exc.strerror or os.strerror(errno.ECONNRESET)
+        self.lost = OSError(errnum, errstr)
         if self._src is not None:
             self._src.stop()
             if self.reactor is not None:
                 self.reactor.forget_fd(self.conn.fileno())
         for fut in list(self.rpcs.values()):
-            fut._fulfill_error(self.lost.errno, self.lost.strerror)
+            fut._fulfill_error(errnum, errstr)
         self.rpcs.clear()
 
     def _on_readable(self, revents: int) -> None:
@@ -200,7 +203,7 @@ class HandleCore:
             self.connection_lost(exc)
             if self.watchers:
                 if threadstate.get_exception() is None:
-                    threadstate.set_exception(OSError(self.lost.errno, self.lost.strerror))  # type: ignore[union-attr]
+                    threadstate.set_exception(OSError(self.lost.errno, self.lost.strerror))  # type: ignore[union-attr]  # set by connection_lost()
                 if self.reactor is not None:
                     self.reactor.stop_error()
             return
@@ -255,8 +258,8 @@ class HandleCore:
             self._drain_for(tag)
             if ready():
                 return True
-        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
-        remaining = None if deadline is None else float(timeout)  # type: ignore[arg-type]
+        remaining = None if timeout is None or timeout < 0 else float(timeout)
+        deadline = None if remaining is None else time.monotonic() + remaining
         while not ready():
             if deadline is not None:
                 # the first pass always reads (a 0 timeout polls the socket once)
@@ -305,8 +308,8 @@ class HandleCore:
             if accept(msg):
                 del backlog[i]
                 return msg
-        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
-        remaining = None if deadline is None else float(timeout)  # type: ignore[arg-type]
+        remaining = None if timeout is None or timeout < 0 else float(timeout)
+        deadline = None if remaining is None else time.monotonic() + remaining
         while True:
             msgs = self.read(remaining)
             if deadline is not None:
@@ -333,11 +336,12 @@ class HandleCore:
     def remove_watcher(self, w: "MessageWatcher") -> None:
         if w in self.watchers:
             self.watchers.remove(w)
-            lst = self.exact.get(w._matcher.exact or "")
+            key = w._matcher.exact or ""
+            lst = self.exact.get(key)
             if lst and w in lst:
                 lst.remove(w)
                 if not lst:
-                    del self.exact[w._matcher.exact]  # type: ignore[arg-type]
+                    del self.exact[key]
             self.drop_user()
 
     def dispatch(self, msg: Message) -> None:
@@ -356,7 +360,7 @@ class HandleCore:
             return
         if mtype == _REQUEST:
             handler = None
-            lst = self.exact.get(msg._topic)  # type: ignore[arg-type]
+            lst = self.exact.get(msg._topic)  # type: ignore[arg-type]  # a request always has a topic
             if lst:
                 handler = lst[-1]
             else:

@@ -92,6 +92,8 @@ class Flux:
     """
 
     tls = threadstate.tls
+    _core: HandleCore  # declared: mypy cannot infer it across the handle-clone branch of __init__
+    handle: HandleCore
 
     def __init__(self, url: Optional[str] = None, flags: int = 0, handle: Any = None) -> None:
         self._active_watchers: set[Any] = set()

@@ -31,6 +31,14 @@ import os
 import sys
 import time
 
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+    from typing import Callable, Iterable, Optional
+
+    from flux.core.connection import Connection
+    from flux.core.handle import Flux
+
 from flux.constants import (
     FLUX_MODSTATE_EXITED,
     FLUX_MODSTATE_FINALIZING,
@@ -100,7 +108,7 @@ def initialize(h):
 class _Stats:
     """Message counters behind ``NAME.stats-get`` (hooked into the connection)."""
 
-    def __init__(self, conn) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.tx = {1: 0, 2: 0, 4: 0, 8: 0}
         self.rx = {1: 0, 2: 0, 4: 0, 8: 0}
         tx = self.tx
@@ -123,8 +131,9 @@ class _Stats:
                     rx[m.type] = rx.get(m.type, 0) + 1
             return msgs
 
-        conn.send = counting_send
-        conn.read_nowait = counting_read
+        # wrapped on this one instance, so the connection's code stays free of counters
+        conn.send = counting_send  # type: ignore[method-assign]
+        conn.read_nowait = counting_read  # type: ignore[method-assign]
 
     def clear(self) -> None:
         for d in (self.tx, self.rx):
@@ -154,7 +163,7 @@ def _make_set_running(h):
     return set_running
 
 
-def register_handlers(h, name: str, uuid: str):
+def register_handlers(h: Flux, name: str, uuid: str) -> Callable[[], None]:
     """Default methods, the stats-clear subscription, the one-shot RUNNING report."""
     core = h._core
     stats = _Stats(core.conn)
@@ -259,7 +268,7 @@ def register_handlers(h, name: str, uuid: str):
     return set_running
 
 
-def _start_spin(h, stats) -> None:
+def _start_spin(h: Flux, stats: _Stats) -> None:
     """Poll without sleeping for SPIN_US after traffic, like the broker does.
 
     A request usually brings another one (or the reply to the module's own
@@ -303,7 +312,7 @@ def _start_spin(h, stats) -> None:
 # -- 4. the module file --------------------------------------------------------------------
 
 
-def load_file(path: str):
+def load_file(path: str) -> ModuleType:
     """Import the module file at ``path`` as a fresh module object."""
     import importlib.util
 
@@ -325,7 +334,7 @@ def load_file(path: str):
 # -- 5. finalize -------------------------------------------------------------------------------
 
 
-def finalize(h, errnum: int, errstr=None) -> None:
+def finalize(h: Flux, errnum: int, errstr: Optional[str] = None) -> None:
     """FINALIZING (wait for the ack), ENOSYS for queued requests, EXITED."""
     core = h._core
     if core.lost is not None:
@@ -362,7 +371,7 @@ def finalize(h, errnum: int, errstr=None) -> None:
         pass
 
 
-def _log(h, level: int, text: str) -> bool:
+def _log(h: Flux, level: int, text: str) -> bool:
     try:
         h.log(level, text)
         return True
@@ -370,7 +379,7 @@ def _log(h, level: int, text: str) -> bool:
         return False
 
 
-def _stderr_echoed(h, level: int) -> bool:
+def _stderr_echoed(h: Flux, level: int) -> bool:
     """True if the broker prints a record of ``level`` on its stderr itself."""
     try:
         return level <= int(h.attr_get("log-stderr-level"))
@@ -378,7 +387,7 @@ def _stderr_echoed(h, level: int) -> bool:
         return False
 
 
-def run_module(h, path: str, name: str, args: list):
+def run_module(h: Flux, path: str, name: str, args: list[str]) -> tuple[int, Optional[str]]:
     """Import, resolve and call the entry point; returns (errnum, errstr)."""
     from flux.brokermod import resolve_entry_point
 
@@ -413,12 +422,12 @@ def run_module(h, path: str, name: str, args: list):
     return 0, None
 
 
-def _report(h, name: str, text: str) -> None:
+def _report(h: Flux, name: str, text: str) -> None:
     if not (_log(h, LOG_ERR, f"{name}: {text}") and _stderr_echoed(h, LOG_ERR)):
         _err(f"{name}: {text}")
 
 
-def main(argv) -> int:
+def main(argv: Iterable[str]) -> int:
     """``flux module-python-exec PATH``; returns the process exit code."""
     argv = list(argv)
     if len(argv) != 1 or argv[0] in ("-h", "--help"):

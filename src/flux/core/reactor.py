@@ -355,7 +355,7 @@ class Reactor:
 
     def fileno(self) -> int:
         """The poll descriptor, readable when the reactor has I/O to handle."""
-        return self._sel.fileno()  # type: ignore[attr-defined]
+        return self._sel.fileno()
 
     def next_deadline(self) -> Optional[float]:
         timers = self._timers

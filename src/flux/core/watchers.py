@@ -182,7 +182,7 @@ class FDWatcher(Watcher):
         self,
         flux_handle: "Flux",
         fd_int: int,
-        events: int,
+        events: Optional[int],
         callback: Callable[..., Any],
         args: Any = None,
     ) -> None:
@@ -305,13 +305,13 @@ class MessageWatcher(Watcher):
     # dispatch delivers a message by calling the watcher's callback directly
     _deliver = Watcher._fire
 
-    def start(self) -> None:  # type: ignore[override]
+    def start(self) -> None:  # type: ignore[override]  # None, as flux-core's MessageWatcher
         if not self._started:
             self._started = True
             self.flux_handle._core.get_reactor()
             self.flux_handle._core.add_watcher(self)
 
-    def stop(self) -> None:  # type: ignore[override]
+    def stop(self) -> None:  # type: ignore[override]  # None, as flux-core's MessageWatcher
         if self._started:
             self._started = False
             self.flux_handle._core.remove_watcher(self)
