@@ -44,7 +44,7 @@ def test_store_load_round_trip(tmp_path):
             h.rpc("content.flush").get()  # written through: nothing to flush
             h.rpc("content.dropcache").get()
             # the throw-away database sits in $TMPDIR while the instance runs
-            assert len(glob.glob(os.path.join(tmp, "flux-*", "content.sqlite"))) == 1
+            assert len(glob.glob(os.path.join(tmp, "pureflux-content-*", "content.sqlite"))) == 1
             del h
         assert os.listdir(tmp) == []  # and is removed at exit
     finally:

@@ -9,9 +9,11 @@ store takes the blob and answers its digest, load the reverse.  Owner only.
 
 Where the database lives: ``statedir/content.sqlite`` when ``-S statedir=DIR``
 is given (kept across restarts), else a temporary directory in ``$TMPDIR`` or
-``/var/tmp`` (as flux-core's), removed at exit.  ``-S content.hash=sha256``
-chooses the hash, ``-S content.blob-size-limit=N`` the size limit (flux-core's
-module option ``blob-size-limit``).
+``/var/tmp`` (as flux-core's), removed at exit; it is named
+``pureflux-content-*``, not ``flux-*`` as flux-core's, so that it is not
+mistaken for the run directory.  ``-S content.hash=sha256`` chooses the hash,
+``-S content.blob-size-limit=N`` the size limit (flux-core's module option
+``blob-size-limit``).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class Content:
                 raise OSError(exc.errno, f"statedir {directory}: {exc.strerror}") from None
         else:
             parent = self.tmpdir if os.access(self.tmpdir, os.W_OK | os.X_OK) else None
-            directory = tempfile.mkdtemp(prefix="flux-", dir=parent)
+            directory = tempfile.mkdtemp(prefix="pureflux-content-", dir=parent)
             self.created_dir = directory
         try:
             self.store = ContentStore(os.path.join(directory, DB_FILENAME), self.hashtype,
