@@ -35,6 +35,7 @@ from flux.severity import LOG_ERR, LOG_INFO
 from . import config
 from .attrs import Attrs, check_cmdline
 from .connector import Connector
+from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
 from .log import Log
@@ -182,6 +183,11 @@ class Broker:
                                    local_uri[len("local://"):], self.owner, log=self.log.log)
         self._apply_access()
         self._register_services()
+        try:
+            self.content = Content(self.router, attrs, sa, self.environ)
+        except ValueError as exc:
+            self._remove_rundir()
+            raise BrokerError(str(exc)) from None
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
@@ -408,6 +414,10 @@ class Broker:
         """Serve until done; returns the exit code."""
         try:
             try:
+                self.content.open()
+            except OSError as exc:
+                raise BrokerError(f"content store: {exc.strerror}") from None
+            try:
                 self.connector.listen()
             except OSError as exc:
                 raise BrokerError(f"{self.local_uri}: {exc.strerror}") from None
@@ -436,6 +446,7 @@ class Broker:
             self.proc_watch.close()
             self.proc_watch = None
         self.connector.close()
+        self.content.close()
         self.loop.close()
         self._remove_rundir()
 
