@@ -114,8 +114,10 @@ class RPC(Future):
         return msg.payload
 
     def get_raw(self) -> Optional[bytes]:
+        """The response payload exactly as received, as libflux's ``flux_rpc_get_raw``
+        gives it (a binary blob may end in a zero byte: nothing is stripped)."""
         msg = self._result()[1]
-        return msg.raw_payload if msg is not None else None
+        return msg.payload_bytes if msg is not None else None
 
     def get_message(self) -> Optional[Message]:
         return self._result()[1]

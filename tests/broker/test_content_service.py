@@ -125,3 +125,13 @@ def test_guest_is_refused():
             return out
 
         assert run_as_guest(work) == [errno.EPERM] * 3
+
+
+def test_get_raw_keeps_a_trailing_zero_byte(instance):
+    """A blob ending in NUL comes back whole through RPC.get_raw (nothing stripped)."""
+    import flux
+
+    h = flux.Flux(instance.uri)
+    blob = b"ends in a zero byte\0"
+    digest = h.rpc("content.store", blob).get_raw()
+    assert h.rpc("content.load", digest).get_raw() == blob

@@ -414,7 +414,8 @@ class Broker:
         """Serve until done; returns the exit code."""
         try:
             try:
-                self.content.open()
+                if self.content.statedir:
+                    self.content.open()
             except OSError as exc:
                 raise BrokerError(f"content store: {exc.strerror}") from None
             try:

@@ -18,18 +18,11 @@ mistaken for the run directory.  ``-S content.hash=sha256`` chooses the hash,
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
-import tempfile
 
 from flux.message import Message
+from flux.services.content import DB_FILENAME, DEFAULT_BLOB_SIZE_LIMIT
 from flux.services.content.blobref import DIGEST_SIZES
-from flux.services.content.store import (
-    DB_FILENAME,
-    DEFAULT_BLOB_SIZE_LIMIT,
-    ContentStore,
-)
 
 from .attrs import Attrs
 from .router import Router
@@ -37,6 +30,8 @@ from .router import Router
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Optional
+
+    from flux.services.content.store import ContentStore
 
 __all__ = ["Content"]
 
@@ -75,7 +70,12 @@ class Content:
         svc.method("dropcache", self._done)
 
     def open(self) -> None:
-        """Create or reopen the database; OSError with a path in its text if that fails."""
+        """Create or reopen the database; OSError with a path in its text if that fails.
+
+        The broker opens a statedir's database at start-up (a locked or unusable one
+        stops it there); a temporary one is created on the first request, so an
+        instance that never stores a blob pays nothing for sqlite3 at start-up."""
+        from flux.services.content.store import ContentStore
         if self.statedir:
             directory = os.path.abspath(self.statedir)
             try:
@@ -84,6 +84,8 @@ class Content:
                 raise OSError(exc.errno, f"statedir {directory}: {exc.strerror}") from None
         else:
             parent = self.tmpdir if os.access(self.tmpdir, os.W_OK | os.X_OK) else None
+            import tempfile
+
             directory = tempfile.mkdtemp(prefix="pureflux-content-", dir=parent)
             self.created_dir = directory
         try:
@@ -102,12 +104,15 @@ class Content:
 
     def _remove_dir(self) -> None:
         if self.created_dir is not None:
+            import shutil
+
             shutil.rmtree(self.created_dir, ignore_errors=True)
             self.created_dir = None
 
     def _opened(self) -> ContentStore:
         if self.store is None:
-            raise OSError(errno.ENOSYS, "content store is not open")
+            self.open()  # a temporary store: created on first use
+        assert self.store is not None
         return self.store
 
     # -- service methods (OSError -> its errno, answered by the router) -------------------

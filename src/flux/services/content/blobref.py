@@ -7,7 +7,6 @@ name matches a hash either exactly (``sha1``) or as a blobref prefix
 
 from __future__ import annotations
 
-import hashlib
 
 __all__ = [
     "DIGEST_SIZES",
@@ -44,6 +43,8 @@ def digest_size(hashtype: str) -> int:
 
 def hash_raw(hashtype: str, data: bytes) -> bytes:
     """The raw digest of ``data``."""
+    import hashlib  # loaded on first use: it costs broker start-up ~2 ms (OpenSSL)
+
     return hashlib.new(_lookup(hashtype), data).digest()
 
 

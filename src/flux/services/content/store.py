@@ -18,6 +18,7 @@ import errno
 import os
 import sqlite3
 
+from . import DB_FILENAME, DEFAULT_BLOB_SIZE_LIMIT
 from .blobref import digest_size, hash_raw
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
@@ -26,9 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["DB_FILENAME", "DEFAULT_BLOB_SIZE_LIMIT", "ContentStore"]
 
-DB_FILENAME = "content.sqlite"
 #: flux-core's limit (RFC 10 says 1 MiB but was raised to 1 GiB for now)
-DEFAULT_BLOB_SIZE_LIMIT = 1024 * 1024 * 1024
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS objects("
            " hash BLOB PRIMARY KEY, size INT, object BLOB, epoch INT DEFAULT 0)")
