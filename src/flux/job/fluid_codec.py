@@ -24,6 +24,8 @@ F58_ASCII_PREFIX = "f"
 ENCODINGS = ("dec", "hex", "dothex", "kvs", "words", "f58", "f58plain", "emoji")
 
 _LIMIT = 1 << 64
+_F58_MAX_DIGITS = 12  # flux-core's limits: 11 and 7 digits hold 64 bits, one spare for F58
+_EMOJI_MAX_DIGITS = 7
 _WHITESPACE = " \t\n\v\f\r"  # C's isspace(), which flux-core uses
 _HEX = frozenset("0123456789abcdefABCDEF")
 _F58_VALUE = {c: i for i, c in enumerate(F58_ALPHABET)}
@@ -65,6 +67,8 @@ def _parse_dothex(text: str) -> int:
 
 
 def _parse_emoji(text: str) -> int:
+    if len(text) > _EMOJI_MAX_DIGITS:
+        raise ValueError(f"emoji FLUIDs have at most {_EMOJI_MAX_DIGITS} emoji")
     if not _emoji_value:
         _emoji_value.update((c, i) for i, c in enumerate(EMOJI_DIGITS))
     return _from_base_n(text, _emoji_value, "emoji")
@@ -86,8 +90,8 @@ def parse(text: str) -> int:
     if "-" in s:
         raise ValueError("the words (mnemonic) encoding is not supported")
     if s[0] in (F58_PREFIX, F58_ASCII_PREFIX):
-        if len(s) == 1:
-            raise ValueError("F58 prefix without digits")
+        if not 1 < len(s) <= 1 + _F58_MAX_DIGITS:
+            raise ValueError(f"F58 is the prefix and 1-{_F58_MAX_DIGITS} digits")
         return _from_base_n(s[1:], _F58_VALUE, "F58")
     if _is_emoji_start(s[0]):
         return _parse_emoji(s)
