@@ -174,6 +174,18 @@ def test_corrupt_dirref_below_the_root_is_enotrecoverable():
     assert_errno(errno.ENOTRECOVERABLE, root, "to_val", src, flags=READDIR)
 
 
+def test_inline_dir_is_an_answer_but_not_a_path():
+    """Commits store every dir as a dirref; flux-core walks through none inline."""
+    src = MemoryBlobSource()
+    inline = treeobj.create_dir({"k": treeobj.create_val(b"1")})
+    root = src.store_treeobj(treeobj.create_dir({"d": inline}))
+    assert_errno(errno.ENOTRECOVERABLE, root, "d.k", src)
+    assert lookup(root, "d", src, flags=READDIR) == inline
+    assert_errno(errno.EISDIR, root, "d", src)
+    assert_errno(errno.EINVAL, root, "d", src, flags=READLINK)
+    assert lookup(root, "d", src, flags=TREEOBJ) == inline
+
+
 def test_answers_are_copies(sample):
     root, src = sample
     answer = lookup(root, "a", src, flags=READDIR)

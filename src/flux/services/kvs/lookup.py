@@ -12,7 +12,8 @@ names, shaped by the lookup flags (``FLUX_KVS_READDIR``, ``FLUX_KVS_READLINK``,
 * EINVAL: READLINK on anything but a symlink, or a root that is not a directory;
 * ELOOP: symlinks nested deeper than ``SYMLINK_CYCLE_LIMIT``;
 * EPROTO: a final symlink without READLINK (cannot happen: it is followed);
-* ENOTRECOVERABLE: a corrupt tree (a ``dirref`` to a non-directory, ...);
+* ENOTRECOVERABLE: a corrupt tree (a ``dirref`` to a non-directory, an
+  inline ``dir`` in the middle of a key: commits store every dir as a ``dirref``);
 * whatever the blob source raises for a missing blob (ENOENT).
 
 A symlink into another namespace needs that namespace's root: the caller
@@ -60,10 +61,6 @@ class MissingNamespace(OSError):
         self.namespace = namespace
 
 
-def _error(errnum: int, key: str) -> OSError:
-    return keypath.error(errnum, key)
-
-
 def _root_dirent(root: str | dict) -> dict:
     """The root as a walkable tree object; EINVAL if it is neither a blobref nor a directory."""
     if isinstance(root, str):
@@ -95,15 +92,15 @@ class _Walk:
         """
         data = dirref["data"]
         if len(data) != 1:
-            raise _error(errno.ENOTRECOVERABLE, self.key)
+            raise keypath.error(errno.ENOTRECOVERABLE, self.key)
         try:
             obj = treeobj.decode(self.blobs.load(data[0]))
         except OSError as err:
             if err.errno != errno.EPROTO:
                 raise
-            raise _error(bad_errno, self.key) from None
+            raise keypath.error(bad_errno, self.key) from None
         if obj["type"] != "dir":
-            raise _error(bad_errno if not_dir_errno is None else not_dir_errno, self.key)
+            raise keypath.error(bad_errno if not_dir_errno is None else not_dir_errno, self.key)
         return obj
 
     def walk(self, root: dict, comps: list[str], depth: int, final: bool) -> dict | None:
@@ -121,12 +118,12 @@ class _Walk:
                 user_root = depth == 0 and dirent is root
                 directory = self.load_dir(
                     dirent, errno.EINVAL if user_root else errno.ENOTRECOVERABLE)
-            elif typ == "dir":
-                directory = dirent  # only a root given as a dir; stored trees hold dirrefs
+            elif typ == "dir" and dirent is root:
+                directory = dirent  # a root the caller gave as a dir object
             elif typ in ("val", "valref"):
                 return None
             else:
-                raise _error(errno.ENOTRECOVERABLE, self.key)
+                raise keypath.error(errno.ENOTRECOVERABLE, self.key)
             entry = directory["data"].get(comp)
             if entry is None:
                 return None
@@ -141,7 +138,7 @@ class _Walk:
     def follow(self, link: dict, root: dict, depth: int) -> dict | None:
         """The dirent a symlink leads to (its target walked from the root of its namespace)."""
         if depth == keypath.SYMLINK_CYCLE_LIMIT:
-            raise _error(errno.ELOOP, self.key)
+            raise keypath.error(errno.ELOOP, self.key)
         namespace, target = treeobj.get_symlink(link)
         if namespace is not None:
             if self.namespace_root is None:
@@ -159,20 +156,20 @@ class _Walk:
         typ = dirent["type"]
         if typ == "symlink":
             if not flags & FLUX_KVS_READLINK:
-                raise _error(errno.EPROTO, self.key)
+                raise keypath.error(errno.EPROTO, self.key)
             if flags & FLUX_KVS_READDIR:
-                raise _error(errno.ENOTDIR, self.key)
+                raise keypath.error(errno.ENOTDIR, self.key)
             return _deep_copy(dirent)
         if flags & FLUX_KVS_READLINK:
-            raise _error(errno.EINVAL, self.key)
+            raise keypath.error(errno.EINVAL, self.key)
         if typ in ("dir", "dirref"):
             if not flags & FLUX_KVS_READDIR:
-                raise _error(errno.EISDIR, self.key)
+                raise keypath.error(errno.EISDIR, self.key)
             if typ == "dir":
                 return _deep_copy(dirent)
             return self.load_dir(dirent, errno.ENOTRECOVERABLE)
         if flags & FLUX_KVS_READDIR:
-            raise _error(errno.ENOTDIR, self.key)
+            raise keypath.error(errno.ENOTDIR, self.key)
         if typ == "val":
             return _deep_copy(dirent)
         return self.assemble(dirent)
@@ -181,10 +178,10 @@ class _Walk:
         """A ``val`` holding the concatenated blobs of a ``valref``."""
         refs = valref["data"]
         if not refs:
-            raise _error(errno.ENOTRECOVERABLE, self.key)
+            raise keypath.error(errno.ENOTRECOVERABLE, self.key)
         parts = [self.blobs.load(ref) for ref in refs]
         if sum(len(p) for p in parts) > _VALUE_MAX:
-            raise _error(errno.EOVERFLOW, self.key)
+            raise keypath.error(errno.EOVERFLOW, self.key)
         return treeobj.create_val(b"".join(parts))
 
 
@@ -209,11 +206,11 @@ def lookup(root: str | dict, key: str, blobs: BlobSource, flags: int = 0,
         if flags & FLUX_KVS_TREEOBJ:
             return _deep_copy(root_dirent)
         if not flags & FLUX_KVS_READDIR:
-            raise _error(errno.EISDIR, path)
+            raise keypath.error(errno.EISDIR, path)
         if root_dirent["type"] == "dir":
             return _deep_copy(root_dirent)
         return walk.load_dir(root_dirent, errno.EINVAL, errno.ENOTRECOVERABLE)
     dirent = walk.walk(root_dirent, path.split(keypath.SEP), 0, True)
     if dirent is None:
-        raise _error(errno.ENOENT, path)
+        raise keypath.error(errno.ENOENT, path)
     return walk.value(dirent)
