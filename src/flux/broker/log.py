@@ -17,13 +17,13 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Optional, TextIO
 
-from flux.constants import FLUX_MSGFLAG_STREAMING, FLUX_ROLE_OWNER
+from flux.constants import FLUX_MSGFLAG_STREAMING
 from flux.message import Message
 from flux.severity import LOG_DEBUG, LOG_ERR, LOG_NOTICE
 from flux.severity import name as severity_name
 
 from .attrs import Attrs
-from .router import RequestError, Router
+from .router import RequestError, Router, from_sender
 
 __all__ = ["Log", "format_record", "make_record"]
 
@@ -164,26 +164,19 @@ class Log:
         else:
             self.router.respond_error(msg, errno.ENODATA)
 
-    @staticmethod
-    def _authorized(req: Message, msg: Message) -> bool:
-        return bool(msg.rolemask & FLUX_ROLE_OWNER) or req.userid == msg.userid
-
     def _cancel(self, msg: Message) -> None:
         obj = msg.payload_json()
         tag = obj.get("matchtag")
         if not isinstance(tag, int):
             raise RequestError(errno.EPROTO)
-        sender = msg.route_first
         for req in list(self.followers):
-            if req.aux2 == tag and req.route_first == sender and self._authorized(req, msg):
+            if req.aux2 == tag and from_sender(req, msg):
                 self.followers.remove(req)
                 self.router.respond_error(req, errno.ENODATA)
         self.router.respond(msg)
 
     def _disconnect(self, msg: Message) -> None:
-        sender = msg.route_first
-        self.followers = [r for r in self.followers
-                          if not (r.route_first == sender and self._authorized(r, msg))]
+        self.followers = [r for r in self.followers if not from_sender(r, msg)]
 
     def _clear(self, msg: Message) -> None:
         self.ring.clear()

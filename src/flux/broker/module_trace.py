@@ -40,7 +40,7 @@ from flux.constants import (
 )
 from flux.message import Message
 
-from .router import BuiltinService, RequestError, Router
+from .router import BuiltinService, RequestError, Router, from_sender
 
 __all__ = ["ModuleTracer"]
 
@@ -109,12 +109,8 @@ class ModuleTracer:
 
     def disconnect(self, msg: Message) -> None:
         """``module.disconnect``: forget the trace requests of that client."""
-        sender = msg.route_first
-        owner = bool(msg.rolemask & 1)
         # in place: module links hold this very list to test it cheaply
-        self.requests[:] = [f for f in self.requests
-                            if not (f.msg.route_first == sender
-                                    and (owner or f.msg.userid == msg.userid))]
+        self.requests[:] = [f for f in self.requests if not from_sender(f.msg, msg)]
 
     # -- records ------------------------------------------------------------------------------
 

@@ -55,6 +55,13 @@ class Peer(Protocol):
         """Deliver ``msg`` (request for a service it provides, or response)."""
 
 
+def from_sender(req: Message, msg: Message) -> bool:
+    """Whether ``msg`` (a ``*.disconnect`` or ``*.cancel`` request) speaks for ``req``: both
+    came from the same client, and ``msg``'s sender is the owner or ``req``'s user."""
+    return req.route_first == msg.route_first and (
+        bool(msg.rolemask & FLUX_ROLE_OWNER) or req.userid == msg.userid)
+
+
 class RequestError(Exception):
     """Raised by a service handler: answer the request with ``errnum`` and ``text``."""
 

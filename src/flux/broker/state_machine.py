@@ -50,7 +50,7 @@ from flux.fsd import format_duration
 from flux.message import Message
 from flux.severity import LOG_DEBUG, LOG_INFO
 
-from .router import RequestError, Router
+from .router import RequestError, Router, from_sender
 
 __all__ = ["STATES", "TRANSITIONS", "StateMachine", "state_index"]
 
@@ -329,11 +329,5 @@ class StateMachine:
             self.exit_rc = 1
 
     def _disconnect(self, msg: Message) -> None:
-        sender = msg.route_first
-
-        def keep(req: Message) -> bool:
-            mine = bool(msg.rolemask & 1) or req.userid == msg.userid
-            return not (req.route_first == sender and mine)
-
-        self.monitors = [m for m in self.monitors if keep(m)]
-        self.waiters = [m for m in self.waiters if keep(m)]
+        self.monitors = [m for m in self.monitors if not from_sender(m, msg)]
+        self.waiters = [m for m in self.waiters if not from_sender(m, msg)]
