@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
 from flux.core import threadstate
-from flux.wrapper import NULL_HANDLE, MissingFunction, implicit_attribute
+from flux.wrapper import NULL_HANDLE, MissingFunction, implicit_attribute, refuse as _refuse
 
 if TYPE_CHECKING:  # pragma: no cover
     from flux.core.dispatch import HandleCore
@@ -38,10 +38,6 @@ _REFUSED = ("get", "get_str", "get_raw", "get_message", "get_matchtag", "get_nod
             "then", "wait_for", "is_ready", "reset", "error_string", "get_flux", "set_flux",
             "get_reactor", "fulfill", "fulfill_error", "incref", "push",
             "raise_if_handle_exception")
-
-
-def _refuse(*args: Any, **kwargs: Any) -> Any:
-    raise ValueError(NULL_HANDLE)
 
 
 class Future:

@@ -509,14 +509,10 @@ class Message:
 _DESTROYED_CLASSES: "dict[type, type]" = {}
 
 
-def _refuse(*args: "Any", **kwargs: "Any") -> "Any":
-    from flux.wrapper import NULL_HANDLE
-
-    raise ValueError(NULL_HANDLE)
-
-
 def _destroyed_class(cls: "type") -> "type":
     """A subclass of ``cls`` (same layout, so instances may switch to it) refusing all use."""
+    from flux.wrapper import refuse as _refuse
+
     refused_field = property(_refuse, _refuse, _refuse)
     namespace: "dict[str, Any]" = {
         "__slots__": (),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "NULL_HANDLE",
+    "refuse",
     "MissingFunctionError",
     "WrongNumArguments",
     "InvalidArguments",
@@ -34,6 +35,11 @@ __all__ = [
 #: The ValueError text flux-core gives when an object whose C handle was
 #: destroyed (``with obj:`` exited) is used.
 NULL_HANDLE = "Attempting to call a cached, bound method that requires a handle with a NULL handle"
+
+
+def refuse(*args: Any, **kwargs: Any) -> Any:
+    """What every method of a destroyed object (future, message) does: flux-core's ValueError."""
+    raise ValueError(NULL_HANDLE)
 
 
 class MissingFunctionError(Exception):
