@@ -88,9 +88,6 @@ class LoopConnection(Connection):
         if len(queue) == 1:
             os.write(self._wfd, b"\0")
 
-    def send_bytes(self, data: bytes) -> None:
-        raise OSError(errno.EINVAL, "loop:// carries messages, not bytes")
-
     def read_nowait(self) -> list[Message]:
         """Every looped message not yet read (the queue empties)."""
         queue = self._queue
