@@ -87,8 +87,7 @@ class FluidGenerator:
         self._advance(now)
         if self.sequence > MAX_SEQUENCE:
             raise SequenceExhausted(f"1024 FLUIDs already made at timestamp {self.timestamp}")
-        fluid = (self.timestamp << (GENERATOR_BITS + SEQUENCE_BITS)) \
-            | (self.generator << SEQUENCE_BITS) | self.sequence
+        fluid = compose(self.timestamp, self.generator, self.sequence)
         self.sequence += 1
         return fluid
 
