@@ -1,0 +1,231 @@
+"""RFC 18 eventlogs: one JSON object per line, ``{"timestamp","name"[,"context"]}``.
+
+Kept byte-compatible with flux-core's libeventlog, because an eventlog is
+appended to by several writers (flux-core's and pureflux's) and read back
+by both: entries are written as jansson writes them (compact, keys in
+insertion order, reals with 17 significant digits and a ``.0`` when they
+look integral, control characters as upper-case ``\\u00XX``), and text is
+read with jansson's strictness (no NaN, integers within 64 bits).  Errors
+are OSError(EINVAL), the errno flux-core's functions set.
+"""
+
+from __future__ import annotations
+
+import errno
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+__all__ = [
+    "contains_event",
+    "decode",
+    "decode_entry",
+    "dumps",
+    "encode",
+    "encode_entry",
+    "entry_build",
+    "entry_create",
+    "entry_parse",
+    "entry_validate",
+    "loads",
+]
+
+
+def _einval() -> OSError:
+    import os
+
+    return OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
+# -- JSON text as jansson reads and writes it -------------------------------------------
+
+def _real_text(value: float) -> str:
+    """A real as jansson's ``jsonp_dtostr`` writes it (``%.17g``, always looks real)."""
+    import math
+
+    if not math.isfinite(value):
+        raise ValueError("jansson cannot encode a non-finite real")
+    text = "%.17g" % value
+    if "." not in text and "e" not in text:
+        text += ".0"
+    if "e" in text:  # jansson drops the '+' and the leading zeros of the exponent
+        mantissa, _, exp = text.partition("e")
+        sign = "-" if exp.startswith("-") else ""
+        text = f"{mantissa}e{sign}{exp.lstrip('+-').lstrip('0') or '0'}"
+    return text
+
+
+def _string_text(value: str) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False)
+    if "\\u" in text:
+        import re
+
+        text = re.sub(r"\\(?:\\|u00[0-9a-f]{2})",
+                      lambda m: m.group(0) if m.group(0) == "\\\\"
+                      else m.group(0)[:2] + m.group(0)[2:].upper(), text)
+    return text
+
+
+def dumps(value: Any) -> str:
+    """``value`` as jansson's ``json_dumps(JSON_ENCODE_ANY|JSON_COMPACT)`` writes it."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _string_text(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _real_text(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_string_text(str(k))}:{dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError("too big integer")
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("real number overflow")
+    return value
+
+
+def _reject_constant(text: str) -> None:
+    raise ValueError(f"invalid token {text}")
+
+
+def loads(text: str) -> Any:
+    """Parse JSON as jansson does (no NaN/Infinity, integers within 64 bits); ValueError."""
+    import json
+
+    return json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                      parse_constant=_reject_constant)
+
+
+# -- entries -------------------------------------------------------------------------------
+
+def entry_validate(entry: Any) -> bool:
+    """True if ``entry`` is an object with a string name, a numeric timestamp and, if any,
+    an object context (flux-core's ``eventlog_entry_validate``)."""
+    if not isinstance(entry, dict):
+        return False
+    name, timestamp = entry.get("name"), entry.get("timestamp")
+    if not isinstance(name, str) or isinstance(timestamp, bool) \
+            or not isinstance(timestamp, (int, float)):
+        return False
+    return "context" not in entry or isinstance(entry["context"], dict)
+
+
+def entry_parse(entry: Any) -> tuple[float, str, dict | None]:
+    """(timestamp, name, context or None) of a valid entry; EINVAL otherwise."""
+    if not entry_validate(entry):
+        raise _einval()
+    return float(entry["timestamp"]), entry["name"], entry.get("context")
+
+
+def _entry_from_line(line: str) -> dict:
+    if not line:
+        raise _einval()
+    try:
+        entry = loads(line)
+    except (ValueError, RecursionError):
+        raise _einval() from None
+    if not entry_validate(entry):
+        raise _einval()
+    return entry
+
+
+def decode_entry(text: str) -> dict:
+    """One entry from its line, which must end with its only newline."""
+    if not isinstance(text, str) or not text.endswith("\n") or text.index("\n") != len(text) - 1:
+        raise _einval()
+    return _entry_from_line(text[:-1])
+
+
+def _as_text(data: str | bytes) -> str:
+    """An eventlog's bytes as the C string flux-core reads: up to the first NUL, UTF-8."""
+    if isinstance(data, str):
+        return data.split("\0", 1)[0]
+    data = bytes(data).split(b"\0", 1)[0]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _einval() from None
+
+
+def decode(data: str | bytes) -> list[dict]:
+    """The entries of an eventlog (``""`` has none); EINVAL if an entry is malformed.
+
+    As flux-core's ``eventlog_decode``: a non-empty log needs a newline, and
+    text after the last newline (a partial line) is ignored.
+    """
+    text = _as_text(data)
+    if text and "\n" not in text:
+        raise _einval()
+    return [_entry_from_line(line) for line in text.split("\n")[:-1]]
+
+
+def encode_entry(entry: dict) -> str:
+    """One entry's line, newline included; EINVAL if the entry is not valid."""
+    if not entry_validate(entry):
+        raise _einval()
+    return dumps(entry) + "\n"
+
+
+def encode(entries: list[dict]) -> str:
+    """A whole eventlog: the entries' lines (``""`` for none)."""
+    if not isinstance(entries, (list, tuple)):
+        raise _einval()
+    return "".join(dumps(entry) + "\n" for entry in entries)
+
+
+def entry_build(timestamp: float, name: str, context: dict | None = None) -> dict:
+    """A new entry; ``timestamp`` 0 means now (wall clock).  EINVAL for a negative
+    timestamp, an empty name or a context that is not an object."""
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool) or timestamp < 0 \
+            or not isinstance(name, str) or not name \
+            or (context is not None and not isinstance(context, dict)):
+        raise _einval()
+    if timestamp == 0:
+        import time
+
+        timestamp = time.time()
+    entry: dict = {"timestamp": float(timestamp), "name": name}
+    if context is not None:
+        entry["context"] = context
+    return entry
+
+
+def entry_create(timestamp: float, name: str, context: str | None = None) -> dict:
+    """A new entry whose context is given as JSON text (flux-core's ``eventlog_entry_create``)."""
+    obj = None
+    if context is not None:
+        try:
+            obj = loads(context)
+        except (ValueError, RecursionError):
+            raise _einval() from None
+        if not isinstance(obj, (dict, list)):  # jansson loads only arrays and objects
+            raise _einval()
+    return entry_build(timestamp, name, obj)
+
+
+def contains_event(data: str | bytes, name: str) -> bool:
+    """True if the eventlog has an entry named ``name``; EINVAL if it is malformed."""
+    return any(entry["name"] == name for entry in decode(data))
