@@ -114,8 +114,8 @@ def test_parse_forms():
 @pytest.mark.parametrize("argv, message", [
     (["-x"], "flux-kvs get: unrecognized option '-x'\nTry `flux-kvs get --help' for more information.\n"),
     (["-rZl"], "flux-kvs get: unrecognized option '-Z'\nTry `flux-kvs get --help' for more information.\n"),
-    (["--bogus=1"], "flux-kvs get: unrecognized option '--bogus=1'\n"
-                    "Try `flux-kvs get --help' for more information.\n"),
+    (["--bogus=1"], ("flux-kvs get: unrecognized option '--bogus=1'\n"
+                     "Try `flux-kvs get --help' for more information.\n")),
     (["--raw=1"], "flux-kvs get: unrecognized option '-r'\nTry `flux-kvs get --help' for more information.\n"),
     (["-c"], "flux-kvs get: '-c' missing argument\n"),
     (["-lc"], "flux-kvs get: '-lc' missing argument\n"),

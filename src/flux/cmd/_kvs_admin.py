@@ -30,7 +30,7 @@ def _usage_exit(p: Args) -> None:
 def cmd_version(p: Args) -> int:
     namespace = p.get_str("namespace")
     h = out.open_handle()
-    from flux.kvs import get_version
+    from flux.kvs.roots import get_version
     try:
         version = get_version(h, namespace)
     except OSError as exc:
@@ -55,7 +55,7 @@ def cmd_wait(p: Args) -> int:
     namespace = p.get_str("namespace")
     version = _c_int(c_strtol(p.args[0], unsigned=True)[0])
     h = out.open_handle()
-    from flux.kvs import wait_version
+    from flux.kvs.roots import wait_version
     try:
         wait_version(h, version, namespace).get()
     except OSError as exc:
@@ -68,7 +68,7 @@ def cmd_getroot(p: Args) -> int:
         _usage_exit(p)
     namespace = p.get_str("namespace")
     h = out.open_handle()
-    from flux.kvs import getroot
+    from flux.kvs.roots import getroot
     try:
         f = getroot(h, namespace)
     except OSError as exc:
@@ -108,7 +108,7 @@ def cmd_dropcache(p: Args) -> int:
         except OSError as exc:
             out.err_exit("flux_send", exc)
     else:
-        from flux.kvs import dropcache
+        from flux.kvs.service import dropcache
 
         try:
             dropcache(h)
@@ -180,7 +180,7 @@ def cmd_namespace_remove(p: Args) -> int:
     if not p.args:
         _usage_exit(p)
     h = out.open_handle()
-    from flux.kvs import namespace_remove
+    from flux.kvs.namespaces import namespace_remove
     for name in p.args:
         try:
             namespace_remove(h, name)

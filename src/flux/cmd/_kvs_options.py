@@ -19,7 +19,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Sequence
-    from typing import Any, NoReturn
+    from typing import NoReturn
 
 NO_ARG, REQUIRED, OPTIONAL = 0, 1, 2
 
@@ -402,18 +402,3 @@ def fsd_parse_duration(text: str) -> float | None:
             return None
         value *= units[rest]
     return value
-
-
-def read_stdin() -> bytes:
-    """All of standard input, as bytes."""
-    return sys.stdin.buffer.read()
-
-
-def parse_args_or(command: Command, argv: Sequence[str], failed: Callable[[], Any]) -> Args:
-    """Parse, calling ``failed()`` (which exits) instead of exiting on a parse error."""
-    try:
-        return command.parse(argv)
-    except SystemExit as exc:
-        if exc.code == 1:
-            failed()
-        raise

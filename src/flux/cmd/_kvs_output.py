@@ -46,12 +46,6 @@ def err_exit(what: str, exc_or_errno: BaseException | int) -> NoReturn:
     msg_exit_raw(err_text(what, errnum))
 
 
-def err(what: str, exc_or_errno: BaseException | int) -> None:
-    """``flux-kvs: WHAT: strerror``, and go on (log_err)."""
-    errnum = exc_or_errno if isinstance(exc_or_errno, int) else errno_of(exc_or_errno)
-    _stderr(err_text(what, errnum))
-
-
 def msg(text: str) -> None:
     """``flux-kvs: TEXT`` (log_msg)."""
     _stderr(f"{PROG}: {text}")

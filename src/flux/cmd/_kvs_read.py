@@ -42,7 +42,7 @@ def start_lookup(h: Any, key: str, flags: int, namespace: str | None,
     Raises OSError (EINVAL for an empty key or a bad snapshot) where flux-core's
     ``flux_kvs_lookup``/``flux_kvs_lookupat`` return NULL.
     """
-    from flux.kvs import lookup, lookupat
+    from flux.kvs.lookups import lookup, lookupat
 
     if at is not None:
         return lookupat(h, key, at, flags)

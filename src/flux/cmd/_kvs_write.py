@@ -41,7 +41,7 @@ def _usage_if_no_args(p: Args) -> None:
 
 def commit(h: Any, ops: list[dict], flags: int = 0, namespace: str | None = None) -> Any:
     """Send the commit; its future."""
-    from flux.kvs import commit_ops
+    from flux.kvs.txn import commit_ops
 
     return commit_ops(h, ops, flags, namespace)
 
@@ -71,10 +71,10 @@ def commit_finish(f: Any, p: Args, label: str = "flux_kvs_commit") -> None:
 def _stdin_or(value: str) -> bytes:
     """``-`` means all of stdin; anything else is the argument's bytes."""
     if value == "-":
-        from ._kvs_options import read_stdin
+        import sys
 
         try:
-            return read_stdin()
+            return sys.stdin.buffer.read()
         except OSError as exc:
             out.err_exit("stdin", exc)
     return to_bytes(value)
