@@ -341,11 +341,13 @@ def test_guests():
         assert errno_of(lookup, h, "x") == errno.ENOENT
 
 
-def _broker(statedir: str, tmp: str) -> tuple[subprocess.Popen, str]:
+def _flux_start(statedir: str, tmp: str) -> tuple[subprocess.Popen, str]:
+    """``flux start`` (its broker, its initial program) in a session of its own."""
     rundir = os.path.join(tmp, "run")
-    proc = subprocess.Popen([flux_exe(), "broker", "-S", f"rundir={rundir}",
-                             "-S", f"statedir={statedir}"], env=base_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([flux_exe(), "start", "-S", f"rundir={rundir}",
+                             "-S", f"statedir={statedir}", "sleep", "300"], env=base_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     path = os.path.join(rundir, "local-0")
     wait_for_socket(path, proc)
     return proc, f"local://{path}"
@@ -366,19 +368,23 @@ def test_statedir_clean_restart_and_kill_9():
             assert getroot(h)["rootseq"] == root["rootseq"]
             assert get(h, "kept.a") == b"1" and get(h, "kept.big") == b"z" * 3000
             del h
-        # a commit that returned survives kill -9 of the broker
-        proc, uri = _broker(statedir, tmp)
+        # a commit that returned survives kill -9 of every process of the instance
+        proc, uri = _flux_start(statedir, tmp)
         try:
             h = flux.Flux(uri)
             for i in range(20):
                 res = commit(h, put(f"killed.k{i}", str(i)))
-            proc.send_signal(signal.SIGKILL)
+            # every process of the session: flux start, its broker, the initial program
+            subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)], check=False)
             proc.wait(timeout=10)
         finally:
             if proc.poll() is None:
-                proc.kill()
+                subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)], check=False)
                 proc.wait()
-            proc.stderr.close()
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, "processes of the killed instance remain"
+            time.sleep(0.05)
         import shutil
 
         shutil.rmtree(os.path.join(tmp, "run"), ignore_errors=True)

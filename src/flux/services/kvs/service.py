@@ -28,7 +28,7 @@ import os
 import time
 
 from flux.constants import FLUX_KVS_SYNC, FLUX_ROLE_OWNER
-from flux.message import compact_json
+from flux.message import compact_json, encode_json
 from flux.services.content import blobref as _blobref
 from flux.services.kvs import lookup as _lookup
 from flux.services.kvs import treeobj
@@ -198,8 +198,8 @@ class KVSService:
             return
         ns = Namespace(name, owner, rootref, 0, flags)
         self.namespaces[name] = ns
-        self.publish(f"kvs.namespace-{name}-created", compact_json(
-            {"namespace": name, "rootseq": 0, "rootref": rootref, "owner": owner}).encode())
+        self.publish(f"kvs.namespace-{name}-created", encode_json(
+            {"namespace": name, "rootseq": 0, "rootref": rootref, "owner": owner}))
         self.respond(msg, None)
 
     def namespace_remove(self, msg: Message) -> None:
@@ -208,8 +208,7 @@ class KVSService:
             raise OSError(errno.ENOTSUP, os.strerror(errno.ENOTSUP))
         ns = self.namespaces.get(name)
         if ns is not None and not ns.removed:
-            self.publish(f"kvs.namespace-{name}-removed",
-                         compact_json({"namespace": name}).encode())
+            self.publish(f"kvs.namespace-{name}-removed", encode_json({"namespace": name}))
             self._remove(ns)
         self.respond(msg, None)
 
@@ -413,9 +412,10 @@ class KVSService:
         self.commits += 1
         self.commit_ops += len(ops)
         names = [txn.name for txn in batch]
-        self.publish(f"kvs.namespace-{ns.name}-setroot", compact_json(
+        # "keys" is an object with a null per key, as flux-core's kvstxn builds it
+        self.publish(f"kvs.namespace-{ns.name}-setroot", encode_json(
             {"namespace": ns.name, "rootseq": ns.seq, "rootref": ns.rootref, "names": names,
-             "keys": sorted(result.keys), "owner": ns.owner}).encode())
+             "keys": dict.fromkeys(sorted(result.keys)), "owner": ns.owner}))
         answer = {"rootref": ns.rootref, "rootseq": ns.seq}
         for txn in batch:
             for req in txn.requests:
