@@ -53,26 +53,26 @@ class KVSWatch:
             from flux.services.kvs_watch.service import KVSWatchService
 
             router = self.router
-            self._service = KVSWatchService(
+            service = self._service = KVSWatchService(
                 self.kvs.service, respond=router.respond, respond_error=router.respond_error,
                 from_sender=from_sender)
             for method, handler, roles in _METHODS:
-                self.builtin.method(method, getattr(self._service, handler), roles)
-            self.events.on("kvs.namespace-", self._event)
+                self.builtin.method(method, getattr(service, handler), roles)
+
+            def on_event(msg: Message) -> None:
+                # published in the middle of a commit, which a bug here must not break
+                try:
+                    service.event(msg)
+                except Exception:
+                    router.logger.exception("kvs-watch: %s", msg.topic)
+
+            self.events.on("kvs.namespace-", on_event)
         return self._service
 
     def _first_use(self, handler: str) -> Callable[[Message], None]:
         def call(msg: Message) -> None:
             getattr(self.service, handler)(msg)
         return call
-
-    def _event(self, msg: Message) -> None:
-        """An event of the KVS: published in the middle of a commit, which a bug here
-        must not break."""
-        try:
-            self.service.event(msg)
-        except Exception:
-            self.router.logger.exception("kvs-watch: %s", msg.topic)
 
     def close(self) -> None:
         """Answer the watches still running (ENOSYS, as for the KVS's pending requests)."""
