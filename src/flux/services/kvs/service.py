@@ -407,7 +407,7 @@ class KVSService:
                     self._apply_next(ns)
 
     def _apply_next(self, ns: Namespace) -> None:
-        from flux.services.kvs import commit as _commit  # type: ignore[attr-defined]  # the engine lands next
+        from flux.services.kvs import commit as _commit
 
         batch = ns.next_batch()
         if len(batch) == 1:
