@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from conftest import start_instance
@@ -17,6 +17,7 @@ from flux.constants import (
     FLUX_KVS_APPEND,
     FLUX_KVS_READDIR,
     FLUX_KVS_STREAM,
+    FLUX_KVS_TREEOBJ,
     FLUX_KVS_WAITCREATE,
     FLUX_KVS_WATCH,
     FLUX_KVS_WATCH_APPEND,
@@ -49,8 +50,6 @@ def put(h: Any, key: str, value: bytes | dict | None, ns: str = "primary",
 
 
 def treeobj_of(h: Any, key: str, ns: str = "primary") -> dict:
-    from flux.constants import FLUX_KVS_TREEOBJ
-
     got = h.rpc("kvs.lookup", {"key": key, "namespace": ns, "flags": FLUX_KVS_TREEOBJ})
     return got.wait_for(TIMEOUT).get()["val"]
 
@@ -73,7 +72,7 @@ def value(f: Any) -> bytes:
     return treeobj.decode_val(nxt(f)["val"])
 
 
-def end(f: Any) -> tuple[int, Optional[str]]:
+def end(f: Any) -> tuple[int, str | None]:
     """(errno, text) of the response that ends the stream."""
     with pytest.raises(OSError) as info:
         nxt(f)
