@@ -16,16 +16,6 @@ def inst(shared_instance):
     return shared_instance
 
 
-@pytest.fixture(scope="module")
-def watch(inst):
-    """The instance, once its kvs-watch service answers (WATCH, WAITCREATE and STREAM need it)."""
-    inst.run("kvs", "put", "watchprobe=1", timeout=T)
-    r = inst.run("kvs", "get", "--waitcreate", "watchprobe", timeout=T)
-    if "Function not implemented" in r.stderr:
-        pytest.skip("no kvs-watch service in this instance")
-    return inst
-
-
 CONFLICT = ("flux-kvs: Do not specify --unformatted with --human or --color=always\n"
             "flux-kvs: failed to create eventlog formatter\n")
 
@@ -101,55 +91,80 @@ def test_usage(inst):
     assert (rc, out) == (1, "") and err.startswith("Usage: flux-kvs eventlog get ")
 
 
-# -- with kvs-watch ------------------------------------------------------------------------
+# -- through kvs-watch: WATCH, WAITCREATE, STREAM ------------------------------------------
 
-def test_wait_event(watch):
-    ok(watch, "eventlog", "append", "-t", "10", "we.log", "a")
-    ok(watch, "eventlog", "append", "-t", "11", "we.log", "b", '{"k":"v"}')
-    ok(watch, "eventlog", "append", "-t", "12", "we.log", "c")
-    assert ok(watch, "eventlog", "wait-event", "we.log", "b") == '11.000000 b k="v"\n'
-    assert ok(watch, "eventlog", "wait-event", "-q", "we.log", "b") == ""
-    assert ok(watch, "eventlog", "wait-event", "-v", "we.log", "c") == \
+def test_wait_event(inst):
+    ok(inst, "eventlog", "append", "-t", "10", "we.log", "a")
+    ok(inst, "eventlog", "append", "-t", "11", "we.log", "b", '{"k":"v"}')
+    ok(inst, "eventlog", "append", "-t", "12", "we.log", "c")
+    assert ok(inst, "eventlog", "wait-event", "we.log", "b") == '11.000000 b k="v"\n'
+    assert ok(inst, "eventlog", "wait-event", "-q", "we.log", "b") == ""
+    assert ok(inst, "eventlog", "wait-event", "-v", "we.log", "c") == \
         '10.000000 a\n11.000000 b k="v"\n12.000000 c\n'
-    assert ok(watch, "eventlog", "wait-event", "-u", "we.log", "a") == '{"timestamp":10.0,"name":"a"}\n'
-    assert kvs(watch, "eventlog", "wait-event", "-t", "0.3", "we.log", "zzz") == \
+    assert ok(inst, "eventlog", "wait-event", "-u", "we.log", "a") == '{"timestamp":10.0,"name":"a"}\n'
+    assert kvs(inst, "eventlog", "wait-event", "-t", "0.3", "we.log", "zzz") == \
         (1, "", "flux-kvs: wait-event timeout on event 'zzz'\n")
-    assert kvs(watch, "eventlog", "wait-event", "we.nosuch", "a") == \
+    assert kvs(inst, "eventlog", "wait-event", "we.nosuch", "a") == \
         (1, "", "flux-kvs: eventlog path we.nosuch not found\n")
 
 
-def test_wait_event_follows_appends(watch, tmp_path):
-    with Background(watch, tmp_path, "kvs", "eventlog", "wait-event", "-W", "-v", "wf.log",
+def test_wait_event_follows_appends(inst, tmp_path):
+    with Background(inst, tmp_path, "kvs", "eventlog", "wait-event", "-W", "-v", "wf.log",
                     "done") as bg:
         time.sleep(0.3)
-        ok(watch, "eventlog", "append", "-t", "1", "wf.log", "first")
-        ok(watch, "eventlog", "append", "-t", "2", "wf.log", "done")
+        ok(inst, "eventlog", "append", "-t", "1", "wf.log", "first")
+        ok(inst, "eventlog", "append", "-t", "2", "wf.log", "done")
         assert bg.wait(T) == 0
     assert bg.stdout() == "1.000000 first\n2.000000 done\n"
 
 
-def test_eventlog_get_watch_count(watch, tmp_path):
-    ok(watch, "eventlog", "append", "-t", "1", "gw.log", "one")
-    with Background(watch, tmp_path, "kvs", "eventlog", "get", "-w", "-c", "3", "gw.log") as bg:
+def test_eventlog_get_watch_count(inst, tmp_path):
+    ok(inst, "eventlog", "append", "-t", "1", "gw.log", "one")
+    with Background(inst, tmp_path, "kvs", "eventlog", "get", "-w", "-c", "3", "gw.log") as bg:
         bg.wait_output(lambda s: "one" in s)
-        ok(watch, "eventlog", "append", "-t", "2", "gw.log", "two")
-        ok(watch, "eventlog", "append", "-t", "3", "gw.log", "three")
+        ok(inst, "eventlog", "append", "-t", "2", "gw.log", "two")
+        ok(inst, "eventlog", "append", "-t", "3", "gw.log", "three")
         assert bg.wait(T) == 0
     assert bg.stdout() == "1.000000 one\n2.000000 two\n3.000000 three\n"
 
 
-def test_get_watch_count_and_waitcreate(watch, tmp_path):
-    with Background(watch, tmp_path, "kvs", "get", "-W", "-w", "-c", "2", "gwc.k") as bg:
+def test_get_watch_count_and_waitcreate(inst, tmp_path):
+    with Background(inst, tmp_path, "kvs", "get", "-W", "-w", "-c", "2", "gwc.k") as bg:
         time.sleep(0.3)
-        ok(watch, "put", "gwc.k=1")
+        ok(inst, "put", "gwc.k=1")
         bg.wait_output(lambda s: s == "1\n")
-        ok(watch, "put", "gwc.k=2")
+        ok(inst, "put", "gwc.k=2")
         assert bg.wait(T) == 0
     assert bg.stdout() == "1\n2\n"
-    assert ok(watch, "get", "--waitcreate", "gwc.k") == "2\n"
+    assert ok(inst, "get", "--waitcreate", "gwc.k") == "2\n"
 
 
-def test_get_stream(watch):
-    ok(watch, "put", "st.k=streamed")
-    assert ok(watch, "get", "-S", "st.k") == "streamed\n"
-    assert ok(watch, "eventlog", "get", "-S", "ev.a").startswith("1700000000.500000 submit")
+def test_get_stream(inst):
+    ok(inst, "put", "st.k=streamed")
+    assert ok(inst, "get", "-S", "st.k") == "streamed\n"
+    assert ok(inst, "eventlog", "get", "-S", "ev.a").startswith("1700000000.500000 submit")
+
+
+def test_get_watch_append_and_uniq(inst, tmp_path):
+    ok(inst, "put", "wa.k=1", "wu.k=1")
+    with Background(inst, tmp_path, "kvs", "get", "-w", "-A", "-c", "3", "wa.k") as bg:
+        bg.wait_output(lambda s: s == "1\n")
+        ok(inst, "put", "-A", "wa.k=2")
+        ok(inst, "put", "-A", "wa.k=3")
+        assert bg.wait(T) == 0
+    assert bg.stdout() == "1\n2\n3\n"  # only what was appended
+    with Background(inst, tmp_path, "kvs", "get", "-w", "-u", "-c", "2", "wu.k") as bg:
+        bg.wait_output(lambda s: s == "1\n")
+        ok(inst, "put", "wu.k=1")  # the same value: not shown
+        ok(inst, "put", "wu.k=2")
+        assert bg.wait(T) == 0
+    assert bg.stdout() == "1\n2\n"
+
+
+def test_get_watch_reports_a_removed_key(inst, tmp_path):
+    ok(inst, "put", "wr.k=1")
+    with Background(inst, tmp_path, "kvs", "get", "-w", "wr.k") as bg:
+        bg.wait_output(lambda s: s == "1\n")
+        ok(inst, "unlink", "wr.k")
+        assert bg.wait(T) == 1
+    assert bg.stderr() == "flux-kvs: wr.k: No such file or directory\n"
