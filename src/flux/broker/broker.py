@@ -38,6 +38,7 @@ from .connector import Connector
 from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
+from .kvs import KVS
 from .log import Log
 from .loop import ChildWatch, Loop
 from .modules import ModuleTable
@@ -188,6 +189,8 @@ class Broker:
         except ValueError as exc:
             self._remove_rundir()
             raise BrokerError(str(exc)) from None
+        self.kvs = KVS(self.router, self.events, self.loop, self.content, self.owner,
+                       rank, self.log.log)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
@@ -416,6 +419,7 @@ class Broker:
             try:
                 if self.content.statedir:
                     self.content.open()
+                    self.kvs.restore()
             except OSError as exc:
                 raise BrokerError(f"content store: {exc.strerror}") from None
             try:
@@ -446,6 +450,7 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
+        self.kvs.close()
         self.connector.close()
         self.content.close()
         self.loop.close()

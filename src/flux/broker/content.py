@@ -4,7 +4,9 @@ flux-core runs a cache module in front of a SQLite backing module; a size-1
 pureflux broker serves the store itself (``flux.services.content.store``),
 writing through to SQLite, so nothing is ever dirty: ``content.flush`` and
 ``content.dropcache`` succeed at once, and ``content-backing.load/store``
-(what ``--bypass-cache`` uses) are the same methods.  Payloads are raw bytes:
+(what ``--bypass-cache`` uses) are the same methods, and so are
+``checkpoint-get/put`` (the KVS root kept across restarts: flux-core's
+``checkpt_v2`` table).  Payloads are raw bytes:
 store takes the blob and answers its digest, load the reverse.  Owner only.
 
 Where the database lives: ``statedir/content.sqlite`` when ``-S statedir=DIR``
@@ -18,6 +20,7 @@ mistaken for the run directory.  ``-S content.hash=sha256`` chooses the hash,
 
 from __future__ import annotations
 
+import errno
 import os
 
 from flux.message import Message
@@ -65,6 +68,8 @@ class Content:
             svc = router.builtin(name)
             svc.method("load", self._load)
             svc.method("store", self._store)
+            svc.method("checkpoint-get", self._checkpoint_get)
+            svc.method("checkpoint-put", self._checkpoint_put)
         svc = router.services["content"]
         svc.method("flush", self._done)
         svc.method("dropcache", self._done)
@@ -109,7 +114,7 @@ class Content:
             shutil.rmtree(self.created_dir, ignore_errors=True)
             self.created_dir = None
 
-    def _opened(self) -> ContentStore:
+    def opened(self) -> ContentStore:
         if self.store is None:
             self.open()  # a temporary store: created on first use
         assert self.store is not None
@@ -118,10 +123,27 @@ class Content:
     # -- service methods (OSError -> its errno, answered by the router) -------------------
 
     def _load(self, msg: Message) -> None:
-        self.router.respond(msg, self._opened().load(msg.payload_bytes or b"") or None)
+        self.router.respond(msg, self.opened().load(msg.payload_bytes or b"") or None)
 
     def _store(self, msg: Message) -> None:
-        self.router.respond(msg, self._opened().store(msg.payload_bytes or b""))
+        self.router.respond(msg, self.opened().store(msg.payload_bytes or b""))
+
+    def _checkpoint_get(self, msg: Message) -> None:
+        """``{"value": [checkpoint, ...]}``, newest first; ENOENT if none was written."""
+        import json
+
+        values = [json.loads(text) for text in self.opened().checkpoint_get()]
+        self.router.respond(msg, {"value": values})
+
+    def _checkpoint_put(self, msg: Message) -> None:
+        """``{"value": checkpoint}``: kept as compact JSON, as content-sqlite keeps it."""
+        from flux.message import compact_json
+
+        value = msg.payload_json().get("value")
+        if not isinstance(value, dict):
+            raise OSError(errno.EPROTO, os.strerror(errno.EPROTO))
+        self.opened().checkpoint_put(compact_json(value))
+        self.router.respond(msg)
 
     def _done(self, msg: Message) -> None:
         self.router.respond(msg)

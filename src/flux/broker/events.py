@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 from flux.constants import (
     FLUX_MSGFLAG_PRIVATE,
@@ -58,6 +58,7 @@ class Events:
         self.router = router
         self.seq = 0
         self.subscribers: set[Subscriber] = set()
+        self.internal: list[tuple[str, Callable[[Message], Any]]] = []
         router.event_handler = self.publish_msg
         svc = router.builtin("event")
         svc.method("publish", self._publish, FLUX_ROLE_USER)
@@ -75,6 +76,11 @@ class Events:
         self.router.tx[4] += 1
         if self.subscribers:
             self._fan_out(msg)
+        if self.internal:
+            topic = msg.topic
+            for prefix, callback in self.internal:
+                if topic.startswith(prefix):
+                    callback(msg)
         return self.seq
 
     def _fan_out(self, msg: Message) -> None:
@@ -96,6 +102,11 @@ class Events:
             link.write(data)
 
     # -- subscriptions ----------------------------------------------------------------
+
+    def on(self, prefix: str, callback: Callable[[Message], Any]) -> None:
+        """Call ``callback(msg)`` for each event whose topic starts with ``prefix``: a
+        subscription of the broker's own services (after the links got theirs)."""
+        self.internal.append((prefix, callback))
 
     def subscribe(self, link: Subscriber, topic: str) -> None:
         """Count one more subscription of ``link`` to the prefix ``topic``."""

@@ -34,6 +34,17 @@ _SCHEMA = ("CREATE TABLE IF NOT EXISTS objects("
 _LOAD = "SELECT object, size FROM objects WHERE hash = CAST(?1 AS TEXT) LIMIT 1"
 _STORE = ("INSERT INTO objects (hash, size, object) VALUES (CAST(?1 AS TEXT), -1, ?2)"
           " ON CONFLICT(hash) DO NOTHING")
+# checkpoints: flux-core's checkpt_v2 table, newest row first, a few kept
+_CHECKPT_SCHEMA = ("CREATE TABLE IF NOT EXISTS checkpt_v2("
+                   " id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, value TEXT)")
+_CHECKPT_GET = "SELECT value FROM checkpt_v2 ORDER BY id DESC"
+_CHECKPT_PUT = "INSERT INTO checkpt_v2 (value) VALUES (?1)"
+_CHECKPT_PRUNE = ("DELETE FROM checkpt_v2 WHERE id IN"
+                  " (SELECT id FROM checkpt_v2 ORDER BY id DESC LIMIT -1 OFFSET ?1)")
+#: checkpoints kept (flux-core's content-sqlite keeps a few for recovery)
+MAX_CHECKPOINTS = 5
+#: a checkpoint written with every commit is pruned this often, not every time
+_PRUNE_EVERY = 64
 
 # SQLite result codes (primary) -> errno; anything else is EIO
 _SQLITE_ERRNO = {3: errno.EPERM, 5: errno.EBUSY, 6: errno.EBUSY, 7: errno.ENOMEM,
@@ -71,10 +82,12 @@ class ContentStore:
             db.execute(f"PRAGMA synchronous={sync}")
             db.execute("PRAGMA locking_mode=EXCLUSIVE")
             db.execute(_SCHEMA)
+            db.execute(_CHECKPT_SCHEMA)
         except sqlite3.Error as exc:
             db.close()
             raise _oserror(exc, path) from None
         self._db: Optional[sqlite3.Connection] = db
+        self._puts = 0
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -91,6 +104,57 @@ class ContentStore:
         except sqlite3.Error as exc:
             raise _oserror(exc, "store") from None
         return digest
+
+    def store_batch(self, blobs: dict[str, bytes], checkpoint: Optional[str] = None) -> None:
+        """Keep ``blobs`` (blobref -> bytes, already hashed by the caller under this
+        store's hash) and, if given, a checkpoint value, in one SQLite transaction.
+
+        This is the KVS's commit: a root and the checkpoint naming it reach the
+        database together or not at all, so a returned commit survives a killed
+        process (WAL; ``synchronous=NORMAL`` does not sync each transaction, so
+        a power loss may lose the last ones)."""
+        limit = self.blob_size_limit
+        rows = []
+        for ref, blob in blobs.items():
+            if len(blob) > limit:
+                raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+            rows.append((bytes.fromhex(ref[ref.index("-") + 1:]), blob))
+        db = self._conn()
+        try:
+            db.execute("BEGIN")
+            try:
+                db.executemany(_STORE, rows)
+                if checkpoint is not None:
+                    self._checkpoint_put(db, checkpoint)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _oserror(exc, "store") from None
+
+    def _checkpoint_put(self, db: sqlite3.Connection, value: str) -> None:
+        db.execute(_CHECKPT_PUT, (value,))
+        self._puts += 1
+        if self._puts % _PRUNE_EVERY == 1:
+            db.execute(_CHECKPT_PRUNE, (MAX_CHECKPOINTS,))
+
+    def checkpoint_put(self, value: str) -> None:
+        """Add a checkpoint (a JSON text: ``{"version":1,"rootref",...}``)."""
+        try:
+            self._checkpoint_put(self._conn(), value)
+        except sqlite3.Error as exc:
+            raise _oserror(exc, "checkpoint-put") from None
+
+    def checkpoint_get(self) -> list[str]:
+        """The checkpoints kept, newest first (JSON texts); ENOENT if there is none."""
+        try:
+            rows = self._conn().execute(_CHECKPT_GET).fetchall()
+        except sqlite3.Error as exc:
+            raise _oserror(exc, "checkpoint-get") from None
+        if not rows:
+            raise OSError(errno.ENOENT, "checkpoint not found")
+        return [row[0] for row in rows[:MAX_CHECKPOINTS]]
 
     def load(self, digest: bytes) -> bytes:
         """The blob stored under the raw ``digest``."""
