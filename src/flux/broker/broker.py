@@ -39,6 +39,7 @@ from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
 from .kvs import KVS
+from .kvs_watch import KVSWatch
 from .log import Log
 from .loop import ChildWatch, Loop
 from .modules import ModuleTable
@@ -191,6 +192,7 @@ class Broker:
             raise BrokerError(str(exc)) from None
         self.kvs = KVS(self.router, self.events, self.loop, self.content, self.owner,
                        rank, self.log.log)
+        self.kvs_watch = KVSWatch(self.router, self.events, self.kvs)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
@@ -451,6 +453,7 @@ class Broker:
             self.proc_watch.close()
             self.proc_watch = None
         self.kvs.close()
+        self.kvs_watch.close()
         self.connector.close()
         self.content.close()
         self.loop.close()

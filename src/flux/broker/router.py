@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from typing import Any, Callable, Optional, Protocol
 
 from flux.constants import (
@@ -130,7 +131,11 @@ class BuiltinService:
         except RequestError as exc:
             router.respond_error(msg, exc.errnum, exc.text)
         except OSError as exc:  # e.g. payload_json() -> EPROTO
-            router.respond_error(msg, exc.errno or errno.EINVAL, None)
+            errnum = exc.errno or errno.EINVAL
+            text = exc.strerror
+            if text and text == os.strerror(errnum):
+                text = None  # flux-core sends no text where strerror says it all
+            router.respond_error(msg, errnum, text)
         except Exception as exc:  # a service bug must not take the broker down
             router.logger.exception("%s: unexpected error", msg.topic)
             router.respond_error(msg, errno.EINVAL, f"internal error: {exc}"[:79])

@@ -3,6 +3,10 @@
 The lookup is sans-I/O: it asks ``source.load(blobref) -> bytes`` for each
 blob it needs and never talks to the content service itself.  A source raises
 OSError(ENOENT) for a blob it does not hold, as the content store answers.
+A source may also offer ``load_treeobj(blobref) -> dict``: the blob decoded
+and validated as a tree object (EPROTO if it is not one), possibly cached and
+shared, so callers never change it; walks use it when present (see
+``blobcache.py`` to add it in front of any source).
 ``MemoryBlobSource`` is the dict-backed source tests (and in-process callers)
 use; it also stores, so a tree can be built into it.
 """
@@ -32,6 +36,8 @@ class MemoryBlobSource:
     def __init__(self, hashtype: str = "sha1", blobs: dict[str, bytes] | None = None) -> None:
         self.hashtype = hashtype
         self.blobs: dict[str, bytes] = dict(blobs or {})
+        # blobref -> (the bytes decoded, the object): kept only while those bytes are held
+        self._decoded: dict[str, tuple[bytes, dict]] = {}
 
     def load(self, blobref: str) -> bytes:
         """The blob's bytes; OSError(ENOENT) if it is not held."""
@@ -39,6 +45,16 @@ class MemoryBlobSource:
             return self.blobs[blobref]
         except KeyError:
             raise OSError(errno.ENOENT, f"no blob {blobref}") from None
+
+    def load_treeobj(self, blobref: str) -> dict:
+        """The blob as a tree object, decoded once (shared: do not change it); EPROTO, ENOENT."""
+        data = self.load(blobref)
+        hit = self._decoded.get(blobref)
+        if hit is not None and hit[0] is data:
+            return hit[1]
+        obj = treeobj.decode(data)
+        self._decoded[blobref] = (data, obj)
+        return obj
 
     def store(self, data: bytes) -> str:
         """Keep ``data``; its blobref."""

@@ -2,9 +2,10 @@
 
 The walk starts at a root (a blobref, or a ``dirref``/``dir`` tree object),
 loads each directory it passes through from a blob source (see
-``blobsource.py``), follows symlinks, and answers the tree object the key
-names, shaped by the lookup flags (``FLUX_KVS_READDIR``, ``FLUX_KVS_READLINK``,
-``FLUX_KVS_TREEOBJ``).  Errors are OSError with flux-core's errno:
+``blobsource.py``; its ``load_treeobj`` when it has one), follows symlinks,
+and answers the tree object the key names, shaped by the lookup flags
+(``FLUX_KVS_READDIR``, ``FLUX_KVS_READLINK``, ``FLUX_KVS_TREEOBJ``).  Errors
+are OSError with flux-core's errno:
 
 * ENOENT: a component is missing, or a value sits where a directory is needed
   (flux-core answers ENOENT there, not ENOTDIR);
@@ -75,7 +76,7 @@ def _root_dirent(root: str | dict) -> dict:
 class _Walk:
     """One lookup's state: where blobs come from, the flags, the key for errors."""
 
-    __slots__ = ("blobs", "flags", "key", "namespace_root")
+    __slots__ = ("blobs", "flags", "key", "load_treeobj", "namespace_root")
 
     def __init__(self, blobs: BlobSource, flags: int, key: str,
                  namespace_root: Callable[[str], str] | None) -> None:
@@ -83,6 +84,13 @@ class _Walk:
         self.flags = flags
         self.key = key
         self.namespace_root = namespace_root
+        # the source's decoded-object fast path, if it has one (its objects are shared)
+        self.load_treeobj = getattr(blobs, "load_treeobj", None)
+
+    def own_dir(self, dirref: dict, bad_errno: int, not_dir_errno: int | None = None) -> dict:
+        """``load_dir``, as an object the caller may keep."""
+        obj = self.load_dir(dirref, bad_errno, not_dir_errno)
+        return obj if self.load_treeobj is None else _deep_copy(obj)
 
     def load_dir(self, dirref: dict, bad_errno: int, not_dir_errno: int | None = None) -> dict:
         """The ``dir`` a single-blob ``dirref`` names.
@@ -94,7 +102,10 @@ class _Walk:
         if len(data) != 1:
             raise keypath.error(errno.ENOTRECOVERABLE, self.key)
         try:
-            obj = treeobj.decode(self.blobs.load(data[0]))
+            if self.load_treeobj is not None:
+                obj = self.load_treeobj(data[0])  # shared: never changed here, copied out
+            else:
+                obj = treeobj.decode(self.blobs.load(data[0]))
         except OSError as err:
             if err.errno != errno.EPROTO:
                 raise
@@ -167,7 +178,7 @@ class _Walk:
                 raise keypath.error(errno.EISDIR, self.key)
             if typ == "dir":
                 return _deep_copy(dirent)
-            return self.load_dir(dirent, errno.ENOTRECOVERABLE)
+            return self.own_dir(dirent, errno.ENOTRECOVERABLE)
         if flags & FLUX_KVS_READDIR:
             raise keypath.error(errno.ENOTDIR, self.key)
         if typ == "val":
@@ -186,9 +197,10 @@ class _Walk:
 
 
 def _deep_copy(obj: dict) -> dict:
-    import copy
-
-    return copy.deepcopy(obj)
+    """A copy of a validated tree object (dicts, lists of strings, scalars), for the caller
+    to keep: several times faster than ``copy.deepcopy``."""
+    return {k: _deep_copy(v) if type(v) is dict else [*v] if type(v) is list else v
+            for k, v in obj.items()}
 
 
 def lookup(root: str | dict, key: str, blobs: BlobSource, flags: int = 0,
@@ -209,7 +221,7 @@ def lookup(root: str | dict, key: str, blobs: BlobSource, flags: int = 0,
             raise keypath.error(errno.EISDIR, path)
         if root_dirent["type"] == "dir":
             return _deep_copy(root_dirent)
-        return walk.load_dir(root_dirent, errno.EINVAL, errno.ENOTRECOVERABLE)
+        return walk.own_dir(root_dirent, errno.EINVAL, errno.ENOTRECOVERABLE)
     dirent = walk.walk(root_dirent, path.split(keypath.SEP), 0, True)
     if dirent is None:
         raise keypath.error(errno.ENOENT, path)

@@ -27,11 +27,12 @@ import errno
 import os
 import time
 
-from flux.constants import FLUX_ROLE_OWNER
-from flux.message import compact_json
+from flux.constants import FLUX_KVS_SYNC, FLUX_ROLE_OWNER
+from flux.message import compact_json, encode_json
 from flux.services.content import blobref as _blobref
 from flux.services.kvs import lookup as _lookup
 from flux.services.kvs import treeobj
+from flux.services.kvs.blobcache import BlobCache
 from flux.services.kvs.namespace import PRIMARY, Namespace, Transaction
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flux.message import Message
     from flux.services.content.store import ContentStore
 
-__all__ = ["KVSService", "EMPTY_DIR"]
+__all__ = ["EMPTY_DIR", "KVSService"]
 
 #: the empty directory's exact bytes: every new namespace's first root
 EMPTY_DIR = b'{"data":{},"type":"dir","ver":1}'
@@ -85,54 +86,16 @@ class _Fence:
         self.requests: list[Message] = []
 
 
-class BlobCache:
-    """The KVS's view of the content store: blobs by blobref, tree objects decoded once.
+class _ContentSource:
+    """Blobs by blobref from the content store (opened on first use)."""
 
-    Decoded objects are shared, never changed (commits copy what they change).
-    Blobs a commit made are kept decoded as they were built, so reading them
-    back costs no JSON parse.
-    """
+    __slots__ = ("_store",)
 
-    def __init__(self, hashtype: str, store: Callable[[], ContentStore]) -> None:
-        self.hashtype = hashtype
+    def __init__(self, store: Callable[[], ContentStore]) -> None:
         self._store = store
-        self._objs: dict[str, dict] = {}
-        self._raw: dict[str, bytes] = {}
 
     def load(self, blobref: str) -> bytes:
-        raw = self._raw.get(blobref)
-        if raw is None:
-            digest = _blobref.strtohash(blobref)
-            raw = self._store().load(digest)
-            self._raw[blobref] = raw
-        return raw
-
-    def load_treeobj(self, blobref: str) -> dict:
-        obj = self._objs.get(blobref)
-        if obj is None:
-            obj = treeobj.decode(self.load(blobref))
-            if len(self._objs) >= _CACHE_MAX:
-                self.drop()
-            self._objs[blobref] = obj
-        return obj
-
-    def add(self, blobs: dict[str, bytes], objects: Optional[dict[str, dict]] = None) -> None:
-        """Remember blobs just stored (and their decoded objects, if the caller has them)."""
-        if len(self._raw) + len(blobs) >= _CACHE_MAX:
-            self.drop()
-        self._raw.update(blobs)
-        if objects:
-            self._objs.update(objects)
-
-    def drop(self) -> int:
-        """Forget everything (``kvs.dropcache``); how many entries were dropped."""
-        count = len(self._raw) + len(self._objs)
-        self._raw.clear()
-        self._objs.clear()
-        return count
-
-    def size(self) -> int:
-        return len(self._objs)
+        return self._store().load(_blobref.strtohash(blobref))
 
 
 class KVSService:
@@ -152,9 +115,9 @@ class KVSService:
         self.respond_error = respond_error
         self.publish = publish
         self.schedule = schedule
-        self.blobs = BlobCache(hashtype, store)
+        self.blobs = BlobCache(_ContentSource(store), limit=_CACHE_MAX)
         self.empty_ref = _blobref.hash_blobref(hashtype, EMPTY_DIR)
-        self.blobs.add({self.empty_ref: EMPTY_DIR})
+        self.blobs.add(self.empty_ref, treeobj.create_dir())
         self._empty_stored = False
         self.namespaces: dict[str, Namespace] = {
             PRIMARY: Namespace(PRIMARY, owner, self.empty_ref)}
@@ -235,8 +198,8 @@ class KVSService:
             return
         ns = Namespace(name, owner, rootref, 0, flags)
         self.namespaces[name] = ns
-        self.publish(f"kvs.namespace-{name}-created", compact_json(
-            {"namespace": name, "rootseq": 0, "rootref": rootref, "owner": owner}).encode())
+        self.publish(f"kvs.namespace-{name}-created", encode_json(
+            {"namespace": name, "rootseq": 0, "rootref": rootref, "owner": owner}))
         self.respond(msg, None)
 
     def namespace_remove(self, msg: Message) -> None:
@@ -245,8 +208,7 @@ class KVSService:
             raise OSError(errno.ENOTSUP, os.strerror(errno.ENOTSUP))
         ns = self.namespaces.get(name)
         if ns is not None and not ns.removed:
-            self.publish(f"kvs.namespace-{name}-removed",
-                         compact_json({"namespace": name}).encode())
+            self.publish(f"kvs.namespace-{name}-removed", encode_json({"namespace": name}))
             self._remove(ns)
         self.respond(msg, None)
 
@@ -372,6 +334,8 @@ class KVSService:
         flags = _int(obj, "flags")
         self._authorize_ops(msg, ops)
         ns = self._namespace(name, msg)
+        if flags & FLUX_KVS_SYNC and name != PRIMARY:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))  # flux-core: only primary
         self._enqueue(ns, Transaction(self._txn_name(), ops, flags, [msg]))
 
     def fence(self, msg: Message) -> None:
@@ -407,7 +371,7 @@ class KVSService:
                     self._apply_next(ns)
 
     def _apply_next(self, ns: Namespace) -> None:
-        from flux.services.kvs import commit as _commit  # type: ignore[attr-defined]  # the engine lands next
+        from flux.services.kvs import commit as _commit
 
         batch = ns.next_batch()
         if len(batch) == 1:
@@ -415,7 +379,7 @@ class KVSService:
         else:
             ops = [op for txn in batch for op in txn.ops]
         try:
-            result = _commit.apply(ns.rootref, ops, self.blobs, self.hashtype)
+            result = _commit.apply(ns.rootref, ops, self.blobs, self.hashtype, ns.name)
             blobs = result.blobs
             if not self._empty_stored:
                 blobs = dict(blobs)
@@ -440,15 +404,18 @@ class KVSService:
                 self.respond_error(req, errnum, text)
             return
         del ns.ready[:len(batch)]
-        self.blobs.add(result.blobs, getattr(result, "objects", None))
+        add = self.blobs.add
+        for ref, obj in result.treeobjs.items():
+            add(ref, obj)
         ns.rootref = result.rootref
         ns.seq += 1
         self.commits += 1
         self.commit_ops += len(ops)
         names = [txn.name for txn in batch]
-        self.publish(f"kvs.namespace-{ns.name}-setroot", compact_json(
+        # "keys" is an object with a null per key, as flux-core's kvstxn builds it
+        self.publish(f"kvs.namespace-{ns.name}-setroot", encode_json(
             {"namespace": ns.name, "rootseq": ns.seq, "rootref": ns.rootref, "names": names,
-             "keys": sorted(result.keys), "owner": ns.owner}).encode())
+             "keys": dict.fromkeys(sorted(result.keys)), "owner": ns.owner}))
         answer = {"rootref": ns.rootref, "rootseq": ns.seq}
         for txn in batch:
             for req in txn.requests:
@@ -460,8 +427,8 @@ class KVSService:
 
     def dropcache(self, msg: Optional[Message] = None) -> None:
         """``kvs.dropcache`` (and the ``kvs.dropcache`` event): forget decoded blobs."""
-        self.blobs.drop()
-        self.blobs.add({self.empty_ref: EMPTY_DIR})
+        self.blobs.clear()
+        self.blobs.add(self.empty_ref, treeobj.create_dir())
         if msg is not None:
             self.respond(msg, None)
 
@@ -483,7 +450,7 @@ class KVSService:
                       "store revision": ns.seq}
             for ns in self.namespaces.values()}
         self.respond(msg, {
-            "cache": {"count": self.blobs.size()},
+            "cache": {"count": len(self.blobs)},
             "namespace": namespaces,
             "pending_requests": sum(len(ns.waiters) for ns in self.namespaces.values()),
             "transaction-opcount": {"count": self.commits, "ops": self.commit_ops},
