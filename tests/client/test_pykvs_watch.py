@@ -262,3 +262,28 @@ def test_async_for_raises_other_errors(h):
 
     with pytest.raises(FileNotFoundError):
         run(main())
+
+
+def test_awaits_are_not_stalled_by_a_stream_end_a_blocking_call_read(h):
+    """A stopped watch's ENODATA, read (and set aside) by a blocking commit, must not hold
+    back the responses later awaits wait for."""
+    setup_key(h, "w12", 1)
+
+    def cb(future, arg):
+        future.get()
+        future.cancel(stop=True)
+
+    flux.kvs.kvs_watch_async(h, "w12.val").then(cb, None)
+    assert h.reactor_run() >= 0
+    flux.kvs.put(h, "w12.other", 1)
+    flux.kvs.commit(h)  # its wait reads the ENODATA that ends the stopped watch
+
+    async def main():
+        root = await flux.kvs.getroot(h)
+        watch = flux.kvs.kvs_watch_async(h, "w12.val")
+        first = await watch
+        watch.cancel()
+        return root, first, await watch
+
+    root, first, end = run(main())
+    assert root["rootseq"] > 0 and first == 1 and end is None
