@@ -47,12 +47,15 @@ def test_lookup_flags_give_what_libkvs_gives(h):
     assert flux.kvs.lookup(h, "lk.big", FLUX_KVS_TREEOBJ).get_treeobj()["type"] == "valref"
     d = flux.kvs.lookup(h, "lk.dir", FLUX_KVS_READDIR).get_dir()
     assert d["type"] == "dir" and list(d["data"]) == ["x"]
-    assert flux.kvs.lookup(h, "lk.dir", FLUX_KVS_TREEOBJ).get_treeobj()["type"] in ("dir", "dirref")
+    stored = flux.kvs.lookup(h, "lk.dir", FLUX_KVS_TREEOBJ).get_treeobj()
+    assert stored["type"] in ("dir", "dirref")
     assert flux.kvs.lookup(h, "lk.link", FLUX_KVS_READLINK).get_symlink() == (None, "lk.val")
     assert flux.kvs.lookup(h, "lk.link").get_value() == flux.kvs.lookup(h, "lk.val").get_value()
-    for key, flags, errnum in [("lk.dir", 0, errno.EISDIR), ("lk.val", FLUX_KVS_READDIR, errno.ENOTDIR),
+    for key, flags, errnum in [("lk.dir", 0, errno.EISDIR),
+                               ("lk.val", FLUX_KVS_READDIR, errno.ENOTDIR),
                                ("lk.val", FLUX_KVS_READLINK, errno.EINVAL),
-                               ("lk.nothing", 0, errno.ENOENT), ("lk.val.below", 0, errno.ENOTDIR)]:
+                               ("lk.nothing", 0, errno.ENOENT),
+                               ("lk.val.below", 0, errno.ENOENT)]:  # a value is no directory
         with pytest.raises(OSError) as ei:
             flux.kvs.lookup(h, key, flags).get_value()
         assert ei.value.errno == errnum, key
