@@ -18,6 +18,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import flux
 import flux.kvs
@@ -41,6 +43,7 @@ from flux.constants import (
     FLUX_MSGFLAG_STREAMING,
     FLUX_NODEID_ANY,
 )
+from flux.kvs.lookups import _lookup_payload, _val_bytes, decode_value
 from flux.message import encode_json
 from flux.response import derive_response, error_payload
 from flux.services.content.blobref import hash_blobref
@@ -260,7 +263,7 @@ def test_lookupat_sends_rootdir_and_refuses_watching(srv):
     srv.answer = lambda t, p: [(0, {"val": jval(7)})]
     root = treeobj.create_dirref(ROOTREF)
     f = flux.kvs.lookupat(srv.h, "a.b", root)
-    assert flux.kvs.lookups.decode_value(f.get_value()) == 7
+    assert decode_value(f.get_value()) == 7
     assert srv.last().payload_bytes == encode_json({"key": "a.b", "flags": 0, "rootdir": root})
     flux.kvs.lookupat(srv.h, "a", json.dumps(root), FLUX_KVS_READDIR).get()
     assert srv.last().payload["rootdir"] == root
@@ -843,3 +846,69 @@ def test_await_a_watch_gives_the_next_value(srv):
 def test_base64_of_stored_values_is_standard():
     # what the commit carries is RFC 11's base64 (padded, standard alphabet)
     assert val(b"\xfb\xff")["data"] == base64.b64encode(b"\xfb\xff").decode()
+
+
+# -- the hot path's shortcuts give what the general code gives ------------------------------
+
+
+@given(st.text(), st.text(), st.integers(min_value=0, max_value=4095))
+def test_lookup_payload_is_libflux_compact_json(key, namespace, flags):
+    try:
+        expected = encode_json({"key": key, "namespace": namespace, "flags": flags})
+    except UnicodeEncodeError:  # a lone surrogate: neither can send it
+        with pytest.raises(UnicodeEncodeError):
+            _lookup_payload(key, namespace, flags)
+        return
+    assert _lookup_payload(key, namespace, flags) == expected
+
+
+@given(st.binary(max_size=300))
+def test_val_bytes_reads_canonical_base64(data):
+    assert _val_bytes(base64.b64encode(data).decode()) == data
+
+
+def test_val_bytes_reads_base64_as_flux_core_does():
+    assert _val_bytes("aGVsbG8") == b"hello"  # padding left out
+    with pytest.raises(OSError) as ei:
+        _val_bytes("a*b=")
+    assert ei.value.errno == errno.EINVAL
+
+
+@given(st.one_of(st.text(), st.binary()))
+def test_decode_value_is_json_then_text_then_bytes(data):
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        expected = raw
+    else:
+        try:
+            expected = json.loads(text)
+        except ValueError:
+            expected = text
+    if not raw:
+        expected = None
+    got = decode_value(raw)
+    assert got == expected or (got != got and expected != expected)  # NaN
+
+
+@pytest.mark.parametrize("text, expected", [
+    (" 1", 1), ("1 ", 1), ("\t[1]\n", [1]), ("1 2", "1 2"), ("NaN", None), ("[1,", "[1,"),
+])
+def test_decode_value_edges(text, expected):
+    got = decode_value(text.encode())
+    if text == "NaN":
+        assert got != got
+    else:
+        assert got == expected
+
+
+def test_namespace_environment_variable_even_empty(monkeypatch):
+    from flux.kvs.namespaces import get_namespace
+
+    monkeypatch.delenv("FLUX_KVS_NAMESPACE", raising=False)
+    assert get_namespace() == "primary" and get_namespace("x") == "x"
+    monkeypatch.setenv("FLUX_KVS_NAMESPACE", "")
+    assert get_namespace() == ""  # libkvs uses a set variable as it is
+    monkeypatch.setenv("FLUX_KVS_NAMESPACE", "jobns")
+    assert get_namespace() == "jobns"

@@ -8,7 +8,10 @@ and :func:`isdir` are flux-core's Python functions built on it.
 
 from __future__ import annotations
 
+import binascii
 import errno
+import sys
+from binascii import a2b_base64
 
 from flux.constants import (
     FLUX_KVS_READDIR,
@@ -31,6 +34,11 @@ from flux.message import encode_json
 from flux.rpc import RPC
 from flux.services.kvs import treeobj
 
+try:
+    from _json import encode_basestring as _quote  # a JSON string's text, non-ASCII kept
+except ImportError:  # pragma: no cover - not CPython
+    from json.encoder import py_encode_basestring as _quote
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Optional
@@ -44,6 +52,7 @@ _WATCH_OPTIONS = FLUX_KVS_WATCH_FULL | FLUX_KVS_WATCH_UNIQ | FLUX_KVS_WATCH_APPE
     | FLUX_KVS_WATCH_INITIAL_SENTINEL
 _TO_KVS_WATCH = FLUX_KVS_WATCH | FLUX_KVS_WAITCREATE | FLUX_KVS_STREAM
 _STREAMS = FLUX_KVS_WATCH | FLUX_KVS_STREAM
+_STRICT_B64 = sys.version_info >= (3, 11)  # a2b_base64's strict_mode
 _READ_MODES = (0, FLUX_KVS_TREEOBJ, FLUX_KVS_READDIR, FLUX_KVS_READDIR | FLUX_KVS_TREEOBJ,
                FLUX_KVS_READLINK)
 
@@ -90,7 +99,9 @@ class LookupFuture(RPC):
         obj = self.get_treeobj()
         if obj is None:
             return None
-        return treeobj.decode_val(obj)
+        if obj["type"] != "val":
+            raise error(errno.EINVAL)
+        return _val_bytes(obj["data"])
 
     def get_dir(self) -> dict:
         """The directory found, as a ``dir`` tree object; EINVAL if not one."""
@@ -120,6 +131,29 @@ class LookupFuture(RPC):
         RPC(self.flux_handle, "kvs-watch.cancel", payload, FLUX_NODEID_ANY, FLUX_RPC_NORESPONSE)
 
 
+def _val_bytes(text: str) -> bytes:
+    """A val's base64 text decoded as libkvs decodes it (leniently, as flux-core's decoder)."""
+    if _STRICT_B64:  # mypy checks for 3.10, which lacks strict_mode
+        try:
+            return a2b_base64(text, strict_mode=True)  # type: ignore[call-arg]
+        except (binascii.Error, ValueError):
+            pass  # not canonical: read it as flux-core's decoder would
+    from flux.services.kvs.txn import decode_val_data
+
+    try:
+        return decode_val_data(text)
+    except OSError:
+        raise error(errno.EINVAL) from None
+
+
+def _lookup_payload(key: str, namespace: str, flags: int) -> bytes:
+    """``encode_json({"key", "namespace", "flags"})``, spelled out: it is on every lookup."""
+    if type(key) is str and type(namespace) is str and type(flags) is int:
+        text = '{"key":%s,"namespace":%s,"flags":%d}' % (_quote(key), _quote(namespace), flags)
+        return text.encode("utf-8", "surrogateescape") + b"\0"
+    return encode_json({"key": key, "namespace": namespace, "flags": flags})
+
+
 def lookup(flux_handle: "Flux", key: str, flags: int = 0,
            namespace: Optional[str] = None) -> LookupFuture:
     """Look ``key`` up (``kvs.lookup``, or ``kvs-watch.lookup`` to watch or wait for it)."""
@@ -127,7 +161,7 @@ def lookup(flux_handle: "Flux", key: str, flags: int = 0,
         raise error(errno.EINVAL)
     if namespace is None:
         namespace = get_namespace()
-    payload = encode_json({"key": key, "namespace": namespace, "flags": flags})
+    payload = _lookup_payload(key, namespace, flags)
     if flags & _TO_KVS_WATCH:
         rpc_flags = FLUX_RPC_STREAMING if flags & _STREAMS else 0
         f = LookupFuture(flux_handle, "kvs-watch.lookup", payload, FLUX_NODEID_ANY, rpc_flags)
@@ -171,12 +205,31 @@ def decode_value(data: Optional[bytes]) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return data
-    import json
-
     try:
-        return json.loads(text)
+        return _json_loads(text)
     except ValueError:
         return text
+
+
+def _json_loads(text: str) -> Any:
+    """``json.loads(text)`` (this first call binds the decoder)."""
+    global _json_loads
+    import json
+
+    # scan_once is set by JSONDecoder.__init__ (typeshed omits it)
+    scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+    loads = json.loads
+
+    def json_loads(text: str) -> Any:
+        # the scanner alone when it reads the whole text (json.loads adds two regex passes)
+        try:
+            obj, end = scan(text, 0)
+        except StopIteration:
+            return loads(text)
+        return obj if end == len(text) else loads(text)
+
+    _json_loads = json_loads
+    return json_loads(text)
 
 
 def get_key_direct(flux_handle: "Flux", key: str, namespace: Optional[str] = None) -> Any:

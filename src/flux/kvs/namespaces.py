@@ -29,11 +29,21 @@ PRIMARY = "primary"
 _UID_AT_IMPORT = os.getuid()
 
 
+# ``os.environ.get`` of an unset variable costs ~2 us (a KeyError raised and
+# caught twice), paid by every lookup; its underlying dict answers "unset" at
+# once (os.environ keeps it current, putenv included).
+_ENV = "FLUX_KVS_NAMESPACE"
+_ENV_DATA = getattr(os.environ, "_data", None)
+_ENV_KEY = os.environ.encodekey(_ENV) if _ENV_DATA is not None else None
+
+
 def get_namespace(namespace: Optional[str] = None) -> str:
     """``namespace``, else ``$FLUX_KVS_NAMESPACE`` (even if empty, as libkvs), else primary."""
     if namespace is not None:
         return namespace
-    return os.environ.get("FLUX_KVS_NAMESPACE", PRIMARY)
+    if _ENV_DATA is not None and _ENV_KEY not in _ENV_DATA:
+        return PRIMARY
+    return os.environ.get(_ENV, PRIMARY)
 
 
 def _owner_on_wire(owner: int) -> int:
