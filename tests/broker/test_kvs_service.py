@@ -399,3 +399,15 @@ def test_statedir_clean_restart_and_kill_9():
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_sha256_instance():
+    with start_instance("content.hash=sha256") as inst:
+        h = flux.Flux(inst.uri)
+        empty = "sha256-" + __import__("hashlib").sha256(
+            b'{"data":{},"type":"dir","ver":1}').hexdigest()
+        assert getroot(h)["rootref"] == empty
+        res = commit(h, put("a.b", "1"), put("big", b"y" * 500))
+        assert res["rootref"].startswith("sha256-")
+        assert get(h, "a.b") == b"1" and get(h, "big") == b"y" * 500
+        assert lookup(h, "big", FLUX_KVS_TREEOBJ)["data"][0].startswith("sha256-")
