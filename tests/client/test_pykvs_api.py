@@ -385,7 +385,8 @@ def test_namespaces(h, monkeypatch):
         flux.kvs.get(h, "d1.a", namespace="pyns2")
     assert flux.kvs.exists(h, "d1", namespace="pyns1")
     assert not flux.kvs.exists(h, "d1", namespace="pyns2")
-    assert flux.kvs.isdir(h, "d2", namespace="pyns2") and not flux.kvs.isdir(h, "d2.a", namespace="pyns2")
+    assert flux.kvs.isdir(h, "d2", namespace="pyns2")
+    assert not flux.kvs.isdir(h, "d2.a", namespace="pyns2")
     assert not flux.kvs.exists(h, "d1")  # not in primary
 
     with flux.kvs.get_dir(h, "d1", namespace="pyns1") as kd:
@@ -464,3 +465,14 @@ def test_dropcache(h):
     flux.kvs.commit(h)
     assert flux.kvs.dropcache(h) is None
     assert flux.kvs.get(h, "dc.k") == "kept"  # read back from the content store
+
+
+def test_namespace_create_names_the_empty_root_with_the_instance_hash():
+    from conftest import start_instance
+
+    with start_instance("content.hash=sha256") as inst, flux.Flux(inst.uri) as h:
+        flux.kvs.namespace_create(h, "sha")
+        assert flux.kvs.getroot(h, "sha").get_rootref().startswith("sha256-")
+        flux.kvs.put(h, "k", "v")
+        flux.kvs.commit(h, namespace="sha")
+        assert flux.kvs.get(h, "k", namespace="sha") == "v"
