@@ -8,7 +8,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing imports re: too slow for short-lived commands
     from typing import Any
 
-__all__ = ["core", "rpc", "constants", "Flux"]
+__all__ = ["core", "kvs", "rpc", "constants", "Flux"]
 __version__ = "0.1.0"
 
 # The flux-core release whose wire protocol and command behaviour we follow.
@@ -23,7 +23,7 @@ def __getattr__(name: "str") -> "Any":
 
         globals()["Flux"] = Flux
         return Flux
-    if name in ("core", "rpc", "constants", "message", "future", "brokermod",
+    if name in ("core", "kvs", "rpc", "constants", "message", "future", "brokermod",
                 "codec", "util"):
         import importlib
 

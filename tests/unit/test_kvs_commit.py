@@ -146,6 +146,52 @@ def test_directory_bytes_are_treeobj_encode(entries):
         assert treeobj.decode(result.blobs[ref]) == obj
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["put", "unlink", "mkdir", "big"]),
+                                   st.integers(0, 79)), min_size=1, max_size=6),
+                min_size=1, max_size=6))
+def test_large_directories_spliced_from_their_last_version(steps):
+    """A large directory's next version is spliced from its previous text (only the names
+    touched are encoded again): the bytes are still exactly ``treeobj.encode``'s, and the
+    contents those of a dict model."""
+    src = BlobCache(MemoryBlobSource())
+    root = src.source.store(EMPTY_DIR)
+    model = {f"k{i:02d}": str(i).encode() for i in range(0, 80, 2)}
+    result = commit.apply(root, [txn.op_put(f"big.{k}", v) for k, v in model.items()], src)
+    for step in steps:
+        for ref, data in result.blobs.items():
+            src.source.blobs[ref] = data
+        for ref, obj in result.treeobjs.items():
+            src.add(ref, obj)
+        ops = []
+        for what, i in step:
+            key = f"k{i:02d}"
+            if what == "put":
+                model[key] = f"v{i}".encode()
+                ops.append(txn.op_put(f"big.{key}", model[key]))
+            elif what == "big":
+                model[key] = BIG
+                ops.append(txn.op_put(f"big.{key}", BIG))
+            elif what == "unlink":
+                model.pop(key, None)
+                ops.append(txn.op_unlink(f"big.{key}"))
+            else:
+                model[key] = {}
+                ops.append(txn.op_mkdir(f"big.{key}"))
+        result = commit.apply(result.rootref, ops, src)
+        for ref, obj in result.treeobjs.items():
+            assert result.blobs[ref] == treeobj.encode(obj)
+    for ref, data in result.blobs.items():
+        src.source.blobs[ref] = data
+    listing = lookup(result.rootref, "big", src, FLUX_KVS_READDIR)["data"]
+    assert sorted(listing) == sorted(model)
+    for key, value in model.items():
+        if value == {}:
+            assert lookup(result.rootref, f"big.{key}", src, FLUX_KVS_READDIR)["data"] == {}
+        else:
+            assert get(src, result.rootref, f"big.{key}") == value
+
+
 def test_capture_commit_then_lookup(src):
     """The captured commit's op, applied, reads back as the captured lookup answered."""
     def payload(name: str) -> tuple[dict, bytes]:

@@ -43,8 +43,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("flux.future",),
     ("flux.rpc",),
     ("flux.core.handle",),
-    ("flux.brokermod", "flux.core.module_exec", "flux.job.*", "flux.eventlog", "flux.modules.*",
-     "flux.services.*", "flux.shell.*"),
+    ("flux.brokermod", "flux.core.module_exec", "flux.job.*", "flux.eventlog", "flux.kvs.*",
+     "flux.modules.*", "flux.services.*", "flux.shell.*"),
     ("flux.broker.*",),
     ("flux.cmd.*",),
 ]

@@ -44,6 +44,9 @@ class _Driver:
         self.holds = 0
         self.reading = False
         self.active = True
+        # matchtag -> awaits of it: their responses are taken out of the backlog
+        # (where a blocking call leaves what it read for others) as they arrive
+        self.awaited: dict[int, int] = {}
 
     def call_soon(self, func: Callable[[], None]) -> None:
         self.loop.call_soon(func)
@@ -51,14 +54,20 @@ class _Driver:
     def attach(self) -> None:
         self._update()
 
-    def hold(self) -> None:
+    def hold(self, tag: int = 0) -> None:
         self.holds += 1
+        if tag:
+            self.awaited[tag] = self.awaited.get(tag, 0) + 1
         self._update()
 
-    def release(self) -> None:
+    def release(self, tag: int = 0) -> None:
         # The reader stays registered: the next await usually follows at
         # once, and an unwanted wake-up removes it (see _on_readable).
         self.holds -= 1
+        if tag:
+            count = self.awaited.pop(tag) - 1
+            if count:
+                self.awaited[tag] = count
 
     def _update(self) -> None:
         want = (self.holds > 0 or self.core.users > 0) and self.core.lost is None and not self.core.conn.closed
@@ -73,8 +82,14 @@ class _Driver:
         if self.holds <= 0 and self.core.users <= 0:
             self._update()  # nobody waits here: leave the data to the blocking API
             return
-        self.core._on_readable(0)
-        if self.core.lost is not None:
+        core = self.core
+        core._on_readable(0)
+        if core.backlog and self.awaited:
+            # with messages backlogged, new ones queue behind them until the
+            # reactor runs: deliver the awaited responses now
+            for tag in list(self.awaited):
+                core._drain_for(tag)
+        if core.lost is not None:
             self._update()
 
 
@@ -107,7 +122,7 @@ async def _wait_ready(fut: "Future") -> None:
             waiter.set_result(None)
 
     s._add_listener(wake)
-    drv.hold()
+    drv.hold(s._tag)
     try:
         if core.backlog:
             core._drain_for(s._tag)
@@ -117,7 +132,7 @@ async def _wait_ready(fut: "Future") -> None:
             await waiter
     finally:
         s._remove_listener(wake)
-        drv.release()
+        drv.release(s._tag)
 
 
 async def await_future(fut: "Future") -> Any:

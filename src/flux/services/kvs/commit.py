@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import errno
 import json as _json
+from bisect import bisect_left
 
 from flux.constants import FLUX_KVS_APPEND, FLUX_KVS_NO_MERGE, FLUX_KVS_SYNC
 from flux.services.content import blobref as _blobref
@@ -90,9 +91,38 @@ class CommitResult:
 
 
 class _Dir(dict):
-    """A directory's entries being changed by this transaction (a private copy)."""
+    """A directory's entries being changed by this transaction (a private copy).
 
-    __slots__ = ()
+    ``origin`` is the blobref it was copied from (None for a new one) and
+    ``touched`` the names set or removed since: writing it back splices those
+    into the origin's text (see ``_PARTS``) instead of encoding every entry.
+    """
+
+    __slots__ = ("origin", "touched")
+
+    def __init__(self, entries: dict | None = None, origin: str | None = None) -> None:
+        super().__init__(entries or ())
+        self.origin = origin
+        self.touched: set[str] = set()
+
+    def __setitem__(self, name: str, entry: Any) -> None:
+        self.touched.add(name)
+        dict.__setitem__(self, name, entry)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        self.touched.add(name)
+        return dict.pop(self, name, *default)
+
+
+# The text of the directories written lately, by blobref: their names, sorted, and each
+# entry's ``"name":{...}`` text in that order.  A directory is rewritten whole whenever
+# one of its entries changes (RFC 11), so the next version of a large directory is
+# spliced from its previous one: only the entries touched are encoded again.
+# Bounded by the entries held (oldest versions dropped first): each version's lists are
+# its own, though the strings in them are shared with the version before.
+_PARTS: dict[str, tuple[list[str], list[str]]] = {}
+_PARTS_BUDGET = 100_000
+_parts_held = [0]
 
 
 #: where a ``dirref`` on the path names something other than a directory
@@ -145,7 +175,7 @@ class _Txn:
         obj = self.load(refs[0])
         if obj["type"] != "dir":
             return _NOT_DIR
-        return _Dir(obj["data"])
+        return _Dir(obj["data"], refs[0])
 
     def link(self, path: str, dirent: dict | None, flags: int) -> None:
         """Apply one op to its normalized key (flux-core's ``kvstxn_link_dirent``)."""
@@ -283,38 +313,62 @@ class _Txn:
         self.blobs[ref] = data
         return ref
 
+    def entry_text(self, entry: Any) -> tuple[dict, str]:
+        """The dirent to store for ``entry`` (a written-out dir, a long val made a
+        valref) and its JSON text; child directories are written first."""
+        if type(entry) is _Dir:
+            ref = self.store_dir(entry)
+            return ({"data": [ref], "type": "dirref", "ver": _VERSION},
+                    f'{{"data":["{ref}"],"type":"dirref","ver":1}}')
+        typ = entry["type"]
+        if typ == "val":
+            data = entry["data"]
+            if len(data) > _INLINE_MAX or not data.isascii() and _val_too_long(data):
+                ref = self.store_raw(data)
+                return ({"data": [ref], "type": "valref", "ver": _VERSION},
+                        f'{{"data":["{ref}"],"type":"valref","ver":1}}')
+            return entry, f'{{"data":{_json_str(data)},"type":"val","ver":1}}'
+        if typ == "dirref" or typ == "valref":
+            # validated blobrefs: nothing to escape
+            return entry, f'{{"data":["{_REF_SEP.join(entry["data"])}"],"type":"{typ}","ver":1}}'
+        if typ == "dir":
+            ref = self.store_dir(entry["data"])
+            return ({"data": [ref], "type": "dirref", "ver": _VERSION},
+                    f'{{"data":["{ref}"],"type":"dirref","ver":1}}')
+        return entry, _json.dumps(entry, ensure_ascii=False, separators=(",", ":"),
+                                  sort_keys=True)
+
     def store_dir(self, entries: dict) -> str:
         """Write a directory (its inline dirs and long vals first, depth first); its blobref."""
-        out = {}
-        parts = []
-        for name in sorted(entries):
-            entry = entries[name]
-            if type(entry) is _Dir:
-                ref = self.store_dir(entry)
-                entry = {"data": [ref], "type": "dirref", "ver": _VERSION}
-                text = f'{{"data":["{ref}"],"type":"dirref","ver":1}}'
-            else:
-                typ = entry["type"]
-                if typ == "val":
-                    data = entry["data"]
-                    if len(data) > _INLINE_MAX or not data.isascii() and _val_too_long(data):
-                        ref = self.store_raw(data)
-                        entry = {"data": [ref], "type": "valref", "ver": _VERSION}
-                        text = f'{{"data":["{ref}"],"type":"valref","ver":1}}'
-                    else:
-                        text = f'{{"data":{_json_str(data)},"type":"val","ver":1}}'
-                elif typ == "dirref" or typ == "valref":
-                    # validated blobrefs: nothing to escape
-                    text = f'{{"data":["{_REF_SEP.join(entry["data"])}"],"type":"{typ}","ver":1}}'
-                elif typ == "dir":
-                    ref = self.store_dir(entry["data"])
-                    entry = {"data": [ref], "type": "dirref", "ver": _VERSION}
-                    text = f'{{"data":["{ref}"],"type":"dirref","ver":1}}'
+        origin = getattr(entries, "origin", None)
+        cached = _PARTS.get(origin) if origin is not None else None
+        entry_text = self.entry_text
+        if cached is not None and len(entries.touched) * 4 < len(cached[0]):  # type: ignore[attr-defined]
+            # splice the touched names into the origin's text
+            names, parts = list(cached[0]), list(cached[1])
+            out = dict(entries)
+            for name in sorted(entries.touched):  # type: ignore[attr-defined]
+                i = bisect_left(names, name)
+                present = i < len(names) and names[i] == name
+                entry = entries.get(name)
+                if entry is None:
+                    if present:
+                        del names[i], parts[i]
+                    continue
+                out[name], text = entry_text(entry)
+                part = f"{_json_str(name)}:{text}"
+                if present:
+                    parts[i] = part
                 else:
-                    text = _json.dumps(entry, ensure_ascii=False, separators=(",", ":"),
-                                       sort_keys=True)
-            out[name] = entry
-            parts.append(f"{_json_str(name)}:{text}")
+                    names.insert(i, name)
+                    parts.insert(i, part)
+        else:
+            out = {}
+            names = sorted(entries)
+            parts = []
+            for name in names:
+                out[name], text = entry_text(entries[name])
+                parts.append(f"{_json_str(name)}:{text}")
         obj = {"data": out, "type": "dir", "ver": _VERSION}
         text = '{"data":{' + ",".join(parts) + '},"type":"dir","ver":1}'
         try:
@@ -325,6 +379,13 @@ class _Txn:
         except UnicodeEncodeError:  # a lone surrogate: no JSON flux-core would have parsed
             raise _error(errno.EPROTO, self.key) from None
         ref = _blobref.hash_blobref(self.hashtype, data)
+        if 32 <= len(names) <= _PARTS_BUDGET and ref not in _PARTS:
+            # small directories are cheap to encode whole
+            held = _parts_held[0] + len(names)
+            while held > _PARTS_BUDGET:
+                held -= len(_PARTS.pop(next(iter(_PARTS)))[0])
+            _PARTS[ref] = (names, parts)
+            _parts_held[0] = held
         self.blobs[ref] = data
         self.treeobjs[ref] = obj
         return ref
@@ -369,7 +430,7 @@ def apply(rootref: str, ops: Sequence[dict], source: BlobSource, hashtype: str =
     except (ValueError, TypeError):
         raise OSError(errno.EINVAL, f"unknown hash type {hashtype!r}") from None
     txn = _Txn(load, hashtype, namespace)
-    txn.root = txn.node = _Dir(root["data"]) if root["type"] == "dir" else _NOT_DIR
+    txn.root = txn.node = _Dir(root["data"], rootref) if root["type"] == "dir" else _NOT_DIR
     keys = set()
     normalize = keypath.normalize
     link = txn.link
