@@ -169,7 +169,7 @@ class _DirDumper:
         self.recursive = p.hasopt("recursive")
         self.names_only = p.hasopt("directory")
 
-    def _lookup(self, key: str, flags: int, at: str | None) -> Any:
+    def lookup(self, key: str, flags: int, at: str | None) -> Any:
         try:
             return start_lookup(self.h, key, flags, self.namespace, at)
         except OSError as exc:
@@ -181,7 +181,7 @@ class _DirDumper:
             key = key_at(dirkey, name)
             kind = data[name].get("type")
             if kind == "symlink":
-                f = self._lookup(key, FLUX_KVS_READLINK, at)
+                f = self.lookup(key, FLUX_KVS_READLINK, at)
                 try:
                     ns, target = f.get_symlink()
                 except OSError as exc:
@@ -191,7 +191,7 @@ class _DirDumper:
                 if not self.recursive:
                     out.write(to_bytes(key) + b".\n")
                     continue
-                f = self._lookup(key, FLUX_KVS_READDIR, at)
+                f = self.lookup(key, FLUX_KVS_READDIR, at)
                 try:
                     sub = f.get_dir()
                 except OSError as exc:
@@ -203,7 +203,7 @@ class _DirDumper:
             elif self.names_only:
                 out.write(to_bytes(key) + b"\n")
             else:
-                f = self._lookup(key, 0, at)
+                f = self.lookup(key, 0, at)
                 try:
                     value = c_string(f.get_value()) or b""
                 except OSError as exc:
@@ -219,7 +219,7 @@ def cmd_dir(p: Args) -> int:
     h = out.open_handle()
     at = p.get_str("at")
     dumper = _DirDumper(h, p, maxcol)
-    f = dumper._lookup(key, FLUX_KVS_READDIR, at)
+    f = dumper.lookup(key, FLUX_KVS_READDIR, at)
     try:
         dirobj = f.get_dir()
     except OSError as exc:
