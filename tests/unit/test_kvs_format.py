@@ -86,3 +86,20 @@ def test_window_width(monkeypatch):
     assert window_width(None, fd=-1, environ={"COLUMNS": "abc"}) == 0  # strtol: 0, no limit
     assert window_width(None, fd=-1, environ={"COLUMNS": "-5"}) == 80
     assert window_width(None, fd=-1, environ={}) == 80
+
+
+def test_window_width_of_a_terminal():
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 37, 0, 0))
+        assert window_width(None, fd=slave, environ={"COLUMNS": "100"}) == 37  # the tty wins
+        assert window_width(12, fd=slave) == 12  # -w wins over the tty
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -6,7 +6,9 @@ with ``--raw``), its RFC 11 object with ``--treeobj``, ``KEY=`` first with
 (then a cancel) or the stream ends, with ``--stream`` the pieces of one
 large value.  ``dir`` prints ``key = value`` lines cut to the window,
 ``key.`` for a directory and ``key -> target`` for a symlink, sorted, as
-flux-core's.  Failures: ``flux-kvs: KEY: strerror``, exit 1.
+flux-core's; a symlink under ``dir -N NS`` is read in NS (flux-core 0.88
+reads it in the default namespace, through a shadowed variable).
+Failures: ``flux-kvs: KEY: strerror``, exit 1.
 """
 
 from __future__ import annotations
