@@ -39,12 +39,11 @@ _CHECKPT_SCHEMA = ("CREATE TABLE IF NOT EXISTS checkpt_v2("
                    " id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, value TEXT)")
 _CHECKPT_GET = "SELECT value FROM checkpt_v2 ORDER BY id DESC"
 _CHECKPT_PUT = "INSERT INTO checkpt_v2 (value) VALUES (?1)"
+_CHECKPT_UPDATE = "UPDATE checkpt_v2 SET value = ?2 WHERE id = ?1"
 _CHECKPT_PRUNE = ("DELETE FROM checkpt_v2 WHERE id IN"
                   " (SELECT id FROM checkpt_v2 ORDER BY id DESC LIMIT -1 OFFSET ?1)")
 #: checkpoints kept (flux-core's content-sqlite keeps a few for recovery)
 MAX_CHECKPOINTS = 5
-#: a checkpoint written with every commit is pruned this often, not every time
-_PRUNE_EVERY = 64
 
 # SQLite result codes (primary) -> errno; anything else is EIO
 _SQLITE_ERRNO = {3: errno.EPERM, 5: errno.EBUSY, 6: errno.EBUSY, 7: errno.ENOMEM,
@@ -87,7 +86,7 @@ class ContentStore:
             db.close()
             raise _oserror(exc, path) from None
         self._db: Optional[sqlite3.Connection] = db
-        self._puts = 0
+        self._own_checkpoint: Optional[int] = None  # the row store_batch keeps current
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -125,7 +124,7 @@ class ContentStore:
             try:
                 db.executemany(_STORE, rows)
                 if checkpoint is not None:
-                    self._checkpoint_put(db, checkpoint)
+                    self._checkpoint_current(db, checkpoint)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -133,16 +132,25 @@ class ContentStore:
         except sqlite3.Error as exc:
             raise _oserror(exc, "store") from None
 
-    def _checkpoint_put(self, db: sqlite3.Connection, value: str) -> None:
-        db.execute(_CHECKPT_PUT, (value,))
-        self._puts += 1
-        if self._puts % _PRUNE_EVERY == 1:
-            db.execute(_CHECKPT_PRUNE, (MAX_CHECKPOINTS,))
+    def _checkpoint_put(self, db: sqlite3.Connection, value: str) -> int:
+        rowid = db.execute(_CHECKPT_PUT, (value,)).lastrowid
+        db.execute(_CHECKPT_PRUNE, (MAX_CHECKPOINTS,))
+        return rowid or 0
+
+    def _checkpoint_current(self, db: sqlite3.Connection, value: str) -> None:
+        """The checkpoint that follows every commit: one new row per run of the store
+        (earlier runs' stay, as flux-core keeps a few), then updated in place (a
+        smaller write than a row per commit)."""
+        if self._own_checkpoint is None:
+            self._own_checkpoint = self._checkpoint_put(db, value)
+        else:
+            db.execute(_CHECKPT_UPDATE, (self._own_checkpoint, value))
 
     def checkpoint_put(self, value: str) -> None:
         """Add a checkpoint (a JSON text: ``{"version":1,"rootref",...}``)."""
         try:
             self._checkpoint_put(self._conn(), value)
+            self._own_checkpoint = None  # the next commit's checkpoint is newer than this one
         except sqlite3.Error as exc:
             raise _oserror(exc, "checkpoint-put") from None
 

@@ -62,10 +62,19 @@ class MissingNamespace(OSError):
         self.namespace = namespace
 
 
+#: the last blobref root looked up and its dirref (a namespace's root is looked up again
+#: and again): checking a blobref costs more than the rest of a short lookup
+_last_root: list = [None, None]
+
+
 def _root_dirent(root: str | dict) -> dict:
     """The root as a walkable tree object; EINVAL if it is neither a blobref nor a directory."""
     if isinstance(root, str):
-        return treeobj.create_dirref(root)  # EINVAL for a bad blobref
+        if root == _last_root[0]:
+            return _last_root[1]
+        dirent = treeobj.create_dirref(root)  # EINVAL for a bad blobref
+        _last_root[:] = (root, dirent)
+        return dirent
     treeobj.validate(root)
     typ = treeobj.get_type(root)
     if typ not in ("dirref", "dir") or typ == "dirref" and len(root["data"]) != 1:
@@ -76,10 +85,11 @@ def _root_dirent(root: str | dict) -> dict:
 class _Walk:
     """One lookup's state: where blobs come from, the flags, the key for errors."""
 
-    __slots__ = ("blobs", "flags", "key", "load_treeobj", "namespace_root")
+    __slots__ = ("blobs", "copy", "flags", "key", "load_treeobj", "namespace_root")
 
     def __init__(self, blobs: BlobSource, flags: int, key: str,
-                 namespace_root: Callable[[str], str] | None) -> None:
+                 namespace_root: Callable[[str], str] | None, share: bool = False) -> None:
+        self.copy = _share if share else _deep_copy
         self.blobs = blobs
         self.flags = flags
         self.key = key
@@ -90,7 +100,7 @@ class _Walk:
     def own_dir(self, dirref: dict, bad_errno: int, not_dir_errno: int | None = None) -> dict:
         """``load_dir``, as an object the caller may keep."""
         obj = self.load_dir(dirref, bad_errno, not_dir_errno)
-        return obj if self.load_treeobj is None else _deep_copy(obj)
+        return obj if self.load_treeobj is None else self.copy(obj)
 
     def load_dir(self, dirref: dict, bad_errno: int, not_dir_errno: int | None = None) -> dict:
         """The ``dir`` a single-blob ``dirref`` names.
@@ -163,26 +173,26 @@ class _Walk:
         """The answer for the dirent the key names, as the flags ask for it."""
         flags = self.flags
         if flags & FLUX_KVS_TREEOBJ:
-            return _deep_copy(dirent)
+            return self.copy(dirent)
         typ = dirent["type"]
         if typ == "symlink":
             if not flags & FLUX_KVS_READLINK:
                 raise keypath.error(errno.EPROTO, self.key)
             if flags & FLUX_KVS_READDIR:
                 raise keypath.error(errno.ENOTDIR, self.key)
-            return _deep_copy(dirent)
+            return self.copy(dirent)
         if flags & FLUX_KVS_READLINK:
             raise keypath.error(errno.EINVAL, self.key)
         if typ in ("dir", "dirref"):
             if not flags & FLUX_KVS_READDIR:
                 raise keypath.error(errno.EISDIR, self.key)
             if typ == "dir":
-                return _deep_copy(dirent)
+                return self.copy(dirent)
             return self.own_dir(dirent, errno.ENOTRECOVERABLE)
         if flags & FLUX_KVS_READDIR:
             raise keypath.error(errno.ENOTDIR, self.key)
         if typ == "val":
-            return _deep_copy(dirent)
+            return self.copy(dirent)
         return self.assemble(dirent)
 
     def assemble(self, valref: dict) -> dict:
@@ -203,24 +213,30 @@ def _deep_copy(obj: dict) -> dict:
             for k, v in obj.items()}
 
 
+def _share(obj: dict) -> dict:
+    return obj
+
+
 def lookup(root: str | dict, key: str, blobs: BlobSource, flags: int = 0,
-           namespace_root: Callable[[str], str] | None = None) -> dict:
+           namespace_root: Callable[[str], str] | None = None, share: bool = False) -> dict:
     """The tree object ``key`` names in the tree at ``root`` (see the module docstring).
 
     The result is a copy the caller may keep: a ``val`` (a ``valref``'s blobs
     assembled) for a value, a ``dir`` with READDIR, a ``symlink`` with READLINK,
-    the entry itself with TREEOBJ (the root as a ``dirref`` for ``"."``).
+    the entry itself with TREEOBJ (the root as a ``dirref`` for ``"."``).  With
+    ``share`` it may instead be an object the blob source keeps, for a caller that
+    serializes it at once and never changes it (the KVS service answering a request).
     """
     path = keypath.normalize(key)
     root_dirent = _root_dirent(root)
-    walk = _Walk(blobs, flags, path, namespace_root)
+    walk = _Walk(blobs, flags, path, namespace_root, share)
     if path == keypath.ROOT:
         if flags & FLUX_KVS_TREEOBJ:
-            return _deep_copy(root_dirent)
+            return walk.copy(root_dirent)
         if not flags & FLUX_KVS_READDIR:
             raise keypath.error(errno.EISDIR, path)
         if root_dirent["type"] == "dir":
-            return _deep_copy(root_dirent)
+            return walk.copy(root_dirent)
         return walk.own_dir(root_dirent, errno.EINVAL, errno.ENOTRECOVERABLE)
     dirent = walk.walk(root_dirent, path.split(keypath.SEP), 0, True)
     if dirent is None:

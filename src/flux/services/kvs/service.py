@@ -260,7 +260,8 @@ class KVSService:
         else:
             raise _eproto()
         try:
-            val = _lookup.lookup(root, key, self.blobs, flags, self._namespace_root(msg))
+            val = _lookup.lookup(root, key, self.blobs, flags, self._namespace_root(msg),
+                                 share=True)
         except OSError as exc:
             if exc.errno == errno.ENOENT and not isinstance(exc, _lookup.MissingNamespace):
                 return None, ns, rootref
