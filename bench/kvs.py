@@ -206,6 +206,68 @@ def mixed(uri: str, readers: int, seconds: float) -> tuple[float, float]:
     return sum(counts[:-1]) / seconds, counts[-1] / seconds
 
 
+W = 52
+
+
+def part_a(h, db, args) -> None:
+    r = interleave([("floor", floor_commits(db)), ("kvs", kvs_commits(h))],
+                   args.runs, args.count, chunk=50)
+    print(f"(a) one small put + synchronous commit, {args.count} x {args.runs} runs, "
+          "interleaved:")
+    print(lat_line("floor: SQLite insert + commit of one row", r["floor"], W))
+    print(lat_line("flux.kvs.put + flux.kvs.commit", r["kvs"], W))
+    rates = {k: 1 / statistics.median(v["runs"]) for k, v in r.items()}
+    print(f"  commits/s: kvs {rates['kvs']:.0f}, floor {rates['floor']:.0f}")
+    print(f"  HEADLINE commits/s / floor = {ratio_runs(r['floor']['runs'], r['kvs']['runs'])}"
+          "   (target >= 0.1)")
+
+
+def part_b(h, db, args) -> None:
+    commit_only: list[float] = []
+    r = interleave([("floor", floor_bulk(db, args.keys)),
+                    ("kvs", kvs_bulk(h, args.keys, commit_only))],
+                   args.bulk_runs, 1, chunk=1)
+    print(f"(b) one commit of {args.keys} keys (one directory, small values), "
+          f"{args.bulk_runs} runs, interleaved:")
+    print(lat_line(f"floor: SQLite inserts {args.keys} rows, one transaction", r["floor"], W))
+    print(lat_line("KVSTxn: stage the puts + commit", r["kvs"], W))
+    print(f"  of which the commit round trip: median {statistics.median(commit_only) * 1e3:.1f}"
+          f" ms [{min(commit_only) * 1e3:.1f}..{max(commit_only) * 1e3:.1f}]")
+    print(f"  HEADLINE large commit / floor = {ratio_runs(r['kvs']['runs'], r['floor']['runs'])}"
+          "   (target <= 8)")
+
+
+def part_c(h, procs, bpath, args) -> None:
+    flux.kvs.put(h, "bench.read", {"value": 42})
+    flux.kvs.commit(h)
+    payload = {"key": "bench.read", "flags": 0, "namespace": "primary"}
+    req = request("kvs.lookup", payload)
+    response = fetch_response(bpath, req)
+    poll = procs.echo(response, SPIN_US)
+    floor = RawClient(poll, req, SPIN_US)
+    r = interleave([("floor", floor.latency), ("kvs", kvs_gets(h, "bench.read"))],
+                   args.runs, args.count * 2)
+    floor.close()
+    print(f"(c) flux.kvs.get of an existing key, {args.count * 2} x {args.runs} runs, "
+          f"response {len(response)} B, interleaved:")
+    print(lat_line(f"floor: polling echo (both spin {SPIN_US:g} us)", r["floor"], W))
+    print(lat_line("flux.kvs.get(h, 'bench.read')", r["kvs"], W))
+    print(f"  HEADLINE get / polling floor = {ratio_runs(r['kvs']['runs'], r['floor']['runs'])}"
+          "   (target <= 3)")
+
+
+def part_d(uri, args) -> None:
+    print(f"(d) {args.readers} reader processes (flux.kvs.get) + 1 writer (put + commit), "
+          f"{args.seconds:g} s x 3 runs:")
+    flux.kvs.put(flux.Flux(uri), "bench.read", {"value": 42})
+    flux.kvs.commit(flux.Flux(uri))
+    res = [mixed(uri, args.readers, args.seconds) for _ in range(3)]
+    look = [a for a, _ in res]
+    com = [b for _, b in res]
+    print(f"  lookups/s {statistics.median(look):.0f} [runs {min(look):.0f}..{max(look):.0f}],"
+          f" commits/s {statistics.median(com):.0f} [runs {min(com):.0f}..{max(com):.0f}]")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -214,6 +276,7 @@ def main() -> int:
     ap.add_argument("--bulk-runs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=3.0, help="duration of (d)")
     ap.add_argument("--readers", type=int, default=8)
+    ap.add_argument("--parts", default="abcd", help="the figures to measure (default abcd)")
     args = ap.parse_args()
 
     with Procs() as procs:
@@ -226,60 +289,14 @@ def main() -> int:
               f"{os.cpu_count()} CPUs; broker -S statedir (WAL, synchronous=NORMAL); median of "
               f"{args.runs} runs [min..max of the run medians; p10/p90 of all samples]; "
               "ratios: median of the per-run ratios [min..max]")
-        W = 52
-
-        # (a) commits
-        r = interleave([("floor", floor_commits(db)), ("kvs", kvs_commits(h))],
-                       args.runs, args.count, chunk=50)
-        print(f"(a) one small put + synchronous commit, {args.count} x {args.runs} runs, "
-              "interleaved:")
-        print(lat_line("floor: SQLite insert + commit of one row", r["floor"], W))
-        print(lat_line("flux.kvs.put + flux.kvs.commit", r["kvs"], W))
-        rates = {k: 1 / statistics.median(v["runs"]) for k, v in r.items()}
-        print(f"  commits/s: kvs {rates['kvs']:.0f}, floor {rates['floor']:.0f}")
-        print(f"  HEADLINE commits/s / floor = {ratio_runs(r['floor']['runs'], r['kvs']['runs'])}"
-              "   (target >= 0.1)")
-
-        # (b) one large commit
-        commit_only: list[float] = []
-        r = interleave([("floor", floor_bulk(db, args.keys)),
-                        ("kvs", kvs_bulk(h, args.keys, commit_only))],
-                       args.bulk_runs, 1, chunk=1)
-        print(f"(b) one commit of {args.keys} keys (one directory, small values), "
-              f"{args.bulk_runs} runs, interleaved:")
-        print(lat_line(f"floor: SQLite inserts {args.keys} rows, one transaction", r["floor"], W))
-        print(lat_line("KVSTxn: stage the puts + commit", r["kvs"], W))
-        print(f"  of which the commit round trip: median {statistics.median(commit_only) * 1e3:.1f}"
-              f" ms [{min(commit_only) * 1e3:.1f}..{max(commit_only) * 1e3:.1f}]")
-        print(f"  HEADLINE large commit / floor = {ratio_runs(r['kvs']['runs'], r['floor']['runs'])}"
-              "   (target <= 8)")
-
-        # (c) lookups
-        flux.kvs.put(h, "bench.read", {"value": 42})
-        flux.kvs.commit(h)
-        payload = {"key": "bench.read", "flags": 0, "namespace": "primary"}
-        req = request("kvs.lookup", payload)
-        response = fetch_response(bpath, req)
-        poll = procs.echo(response, SPIN_US)
-        floor = RawClient(poll, req, SPIN_US)
-        r = interleave([("floor", floor.latency), ("kvs", kvs_gets(h, "bench.read"))],
-                       args.runs, args.count * 2)
-        floor.close()
-        print(f"(c) flux.kvs.get of an existing key, {args.count * 2} x {args.runs} runs, "
-              f"response {len(response)} B, interleaved:")
-        print(lat_line(f"floor: polling echo (both spin {SPIN_US:g} us)", r["floor"], W))
-        print(lat_line("flux.kvs.get(h, 'bench.read')", r["kvs"], W))
-        print(f"  HEADLINE get / polling floor = {ratio_runs(r['kvs']['runs'], r['floor']['runs'])}"
-              "   (target <= 3)")
-
-        # (d) readers beside a writer
-        print(f"(d) {args.readers} reader processes (flux.kvs.get) + 1 writer (put + commit), "
-              f"{args.seconds:g} s x 3 runs:")
-        res = [mixed(uri, args.readers, args.seconds) for _ in range(3)]
-        look = [a for a, _ in res]
-        com = [b for _, b in res]
-        print(f"  lookups/s {statistics.median(look):.0f} [runs {min(look):.0f}..{max(look):.0f}],"
-              f" commits/s {statistics.median(com):.0f} [runs {min(com):.0f}..{max(com):.0f}]")
+        if "a" in args.parts:
+            part_a(h, db, args)
+        if "b" in args.parts:
+            part_b(h, db, args)
+        if "c" in args.parts:
+            part_c(h, procs, bpath, args)
+        if "d" in args.parts:
+            part_d(uri, args)
         db.close()
     return 0
 

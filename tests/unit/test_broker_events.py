@@ -122,3 +122,19 @@ def test_event_publish_service(parts):
                 {"topic": "t", "payload": "***"}, {"topic": "t", "payload": 5}):
         assert parts.rpc("event.publish", bad)[0].errnum == errno.EPROTO, bad
     assert parts.events.seq == 1
+
+
+def test_wanted_skip_and_internal_subscribers(parts):
+    """A service may skip building an event nobody subscribes to; the numbering goes on."""
+    events = parts.events
+    assert not events.wanted("kvs.namespace-primary-setroot")
+    assert events.skip() == 1
+    sub = Sub()
+    events.subscribe(sub, "kvs.")
+    assert events.wanted("kvs.namespace-primary-setroot") and not events.wanted("other")
+    assert events.publish("kvs.x") == 2
+    seen = []
+    events.on("other.", seen.append)
+    assert events.wanted("other.y")
+    events.publish("other.y")
+    assert [m.topic for m in seen] == ["other.y"] and sub.topics() == ["kvs.x"]

@@ -103,6 +103,24 @@ class Events:
 
     # -- subscriptions ----------------------------------------------------------------
 
+    def wanted(self, topic: str) -> bool:
+        """Whether anyone (a link or the broker itself) subscribes to ``topic``: a
+        service may skip building an event nobody would receive (``skip``)."""
+        for prefix, _ in self.internal:
+            if topic.startswith(prefix):
+                return True
+        for link in self.subscribers:
+            for prefix in link.subs:
+                if topic.startswith(prefix):
+                    return True
+        return False
+
+    def skip(self) -> int:
+        """Count an event nobody receives without building it: the numbering stays as if
+        it had been published.  Its sequence number."""
+        self.seq += 1
+        return self.seq
+
     def on(self, prefix: str, callback: Callable[[Message], Any]) -> None:
         """Call ``callback(msg)`` for each event whose topic starts with ``prefix``: a
         subscription of the broker's own services (after the links got theirs)."""

@@ -97,8 +97,16 @@ class KVS:
         if self._service is not None:
             self._service.dropcache()
 
-    def _publish(self, topic: str, payload: bytes) -> None:
-        self.events.publish(topic, payload, private=True)
+    def _publish(self, topic: str, payload: bytes | Callable[[], bytes]) -> None:
+        """Publish a KVS event (private, as flux-core's); a callable payload is built only
+        if someone subscribes to the topic (most commits have no listener)."""
+        events = self.events
+        if callable(payload):
+            if not events.wanted(topic):
+                events.skip()
+                return
+            payload = payload()
+        events.publish(topic, payload, private=True)
 
     def _schedule(self) -> None:
         self.loop.mark_dirty(self)

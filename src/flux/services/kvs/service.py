@@ -7,7 +7,8 @@ and ``kvs.disconnect``, with flux-core's payloads and errnos, and publishes
 ``kvs.namespace-<ns>-setroot``, ``-created`` and ``-removed`` events.
 
 The broker owns the messages and the loop; it hands this class requests and
-three callables (respond, respond with an error, publish an event) and calls
+three callables (respond, respond with an error, publish an event: its payload may
+be a callable, called only if someone listens) and calls
 :meth:`KVSService.flush` once per loop iteration after :meth:`schedule` asked
 for it.  Commits are queued per namespace and applied in ``flush``, so the
 commits that arrive in one iteration are merged into one new root, as
@@ -28,7 +29,7 @@ import os
 import time
 
 from flux.constants import FLUX_KVS_SYNC, FLUX_ROLE_OWNER
-from flux.message import compact_json, encode_json
+from flux.message import encode_json
 from flux.services.content import blobref as _blobref
 from flux.services.kvs import lookup as _lookup
 from flux.services.kvs import treeobj
@@ -105,7 +106,7 @@ class KVSService:
                  store: Callable[[], ContentStore],
                  respond: Callable[[Message, Any], None],
                  respond_error: Callable[[Message, int, Optional[str]], None],
-                 publish: Callable[[str, bytes], None],
+                 publish: Callable[[str, bytes | Callable[[], bytes]], None],
                  schedule: Callable[[], None]) -> None:
         self.owner = owner
         self.rank = rank
@@ -387,9 +388,9 @@ class KVSService:
                 blobs[self.empty_ref] = EMPTY_DIR
             checkpoint = None
             if ns.name == PRIMARY:
-                checkpoint = compact_json({"version": 1, "rootref": result.rootref,
-                                           "sequence": ns.seq + 1,
-                                           "timestamp": time.time()})
+                # compact JSON, as content-sqlite keeps it (a blobref needs no escaping)
+                checkpoint = (f'{{"version":1,"rootref":"{result.rootref}",'
+                              f'"sequence":{ns.seq + 1},"timestamp":{time.time()!r}}}')
             if blobs or checkpoint is not None:
                 self.store().store_batch(blobs, checkpoint)
             self._empty_stored = True
@@ -414,7 +415,7 @@ class KVSService:
         self.commit_ops += len(ops)
         names = [txn.name for txn in batch]
         # "keys" is an object with a null per key, as flux-core's kvstxn builds it
-        self.publish(f"kvs.namespace-{ns.name}-setroot", encode_json(
+        self.publish(f"kvs.namespace-{ns.name}-setroot", lambda: encode_json(
             {"namespace": ns.name, "rootseq": ns.seq, "rootref": ns.rootref, "names": names,
              "keys": dict.fromkeys(sorted(result.keys)), "owner": ns.owner}))
         answer = {"rootref": ns.rootref, "rootseq": ns.seq}
