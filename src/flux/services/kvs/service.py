@@ -31,6 +31,7 @@ import time
 from flux.constants import FLUX_KVS_SYNC, FLUX_ROLE_OWNER
 from flux.message import encode_json
 from flux.services.content import blobref as _blobref
+from flux.services.kvs import commit as _commit
 from flux.services.kvs import lookup as _lookup
 from flux.services.kvs import treeobj
 from flux.services.kvs.blobcache import BlobCache
@@ -373,8 +374,6 @@ class KVSService:
                     self._apply_next(ns)
 
     def _apply_next(self, ns: Namespace) -> None:
-        from flux.services.kvs import commit as _commit
-
         batch = ns.next_batch()
         if len(batch) == 1:
             ops = batch[0].ops
