@@ -411,3 +411,16 @@ def test_sha256_instance():
         assert res["rootref"].startswith("sha256-")
         assert get(h, "a.b") == b"1" and get(h, "big") == b"y" * 500
         assert lookup(h, "big", FLUX_KVS_TREEOBJ)["data"][0].startswith("sha256-")
+
+
+def test_lookup_answers_values_in_the_stored_key_order(h):
+    """A value committed with its keys in another order comes back as flux-core answers it:
+    in the stored blob's order (the bytes of the response, not only the decoded dict)."""
+    commit(h, {"key": "t13.v", "flags": 0, "dirent": {"ver": 1, "type": "val", "data": "MQ=="}},
+           {"key": "t13.r", "flags": 0,
+            "dirent": {"ver": 1, "type": "valref", "data": [EMPTY_DIR_REF]}})
+    raw = h.rpc("kvs.lookup", {"key": "t13.v", "flags": 0, "namespace": "primary"}).get_str()
+    assert raw == '{"val":{"data":"MQ==","type":"val","ver":1}}'
+    raw = h.rpc("kvs.lookup", {"key": "t13.r", "flags": FLUX_KVS_TREEOBJ,
+                               "namespace": "primary"}).get_str()
+    assert raw == '{"val":{"data":["%s"],"type":"valref","ver":1}}' % EMPTY_DIR_REF

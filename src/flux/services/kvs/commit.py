@@ -315,7 +315,10 @@ class _Txn:
 
     def entry_text(self, entry: Any) -> tuple[dict, str]:
         """The dirent to store for ``entry`` (a written-out dir, a long val made a
-        valref) and its JSON text; child directories are written first."""
+        valref) and its JSON text; child directories are written first.
+
+        The dirent kept is in the blob's key order (what decoding the blob gives), not
+        the order the committing client wrote: lookups answer it as flux-core does."""
         if type(entry) is _Dir:
             ref = self.store_dir(entry)
             return ({"data": [ref], "type": "dirref", "ver": _VERSION},
@@ -327,16 +330,19 @@ class _Txn:
                 ref = self.store_raw(data)
                 return ({"data": [ref], "type": "valref", "ver": _VERSION},
                         f'{{"data":["{ref}"],"type":"valref","ver":1}}')
-            return entry, f'{{"data":{_json_str(data)},"type":"val","ver":1}}'
+            return ({"data": data, "type": "val", "ver": _VERSION},
+                    f'{{"data":{_json_str(data)},"type":"val","ver":1}}')
         if typ == "dirref" or typ == "valref":
             # validated blobrefs: nothing to escape
-            return entry, f'{{"data":["{_REF_SEP.join(entry["data"])}"],"type":"{typ}","ver":1}}'
+            refs = entry["data"]
+            return ({"data": refs, "type": typ, "ver": _VERSION},
+                    f'{{"data":["{_REF_SEP.join(refs)}"],"type":"{typ}","ver":1}}')
         if typ == "dir":
             ref = self.store_dir(entry["data"])
             return ({"data": [ref], "type": "dirref", "ver": _VERSION},
                     f'{{"data":["{ref}"],"type":"dirref","ver":1}}')
-        return entry, _json.dumps(entry, ensure_ascii=False, separators=(",", ":"),
-                                  sort_keys=True)
+        text = _json.dumps(entry, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return _json.loads(text), text
 
     def store_dir(self, entries: dict) -> str:
         """Write a directory (its inline dirs and long vals first, depth first); its blobref."""
