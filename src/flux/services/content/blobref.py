@@ -56,9 +56,21 @@ def hashtostr(hashtype: str, digest: bytes) -> str:
     return f"{hashtype}-{digest.hex()}"
 
 
+#: hash name -> constructor, filled on first use (the KVS hashes every blob it writes)
+_CONSTRUCTORS: dict = {}
+
+
 def hash_blobref(hashtype: str, data: bytes) -> str:
     """The blobref of ``data``."""
-    return hashtostr(hashtype, hash_raw(hashtype, data))
+    ctor = _CONSTRUCTORS.get(hashtype)
+    if ctor is None:
+        import hashlib
+
+        name = _lookup(hashtype)
+        if name != hashtype:  # a blobref given for its hash: the long way
+            return hashtostr(hashtype, hash_raw(hashtype, data))
+        ctor = _CONSTRUCTORS[hashtype] = getattr(hashlib, name)
+    return f"{hashtype}-{ctor(data).hexdigest()}"
 
 
 def strtohash(blobref: str) -> bytes:
