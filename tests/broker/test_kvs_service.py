@@ -116,6 +116,10 @@ def test_lookup_errors(h):
                 {"key": "a", "flags": 0}, {"key": "a", "namespace": "primary"}):
         assert errno_of(lambda p: h.rpc("kvs.lookup", p).get(), bad) == errno.EPROTO
     assert errno_of(lambda: h.rpc("kvs.lookup", b"\xff").get()) == errno.EPROTO
+    for topic in ("kvs.lookup", "kvs.commit", "kvs.getroot", "kvs.wait-version", "kvs.fence",
+                  "kvs.namespace-create", "kvs.namespace-remove", "kvs.lookup-plus"):
+        for bad in ([1, 2], "text", 5, None):
+            assert errno_of(lambda: h.rpc(topic, bad).get()) == errno.EPROTO, (topic, bad)
 
 
 def test_lookup_at_a_snapshot_and_lookup_plus(h):
@@ -309,6 +313,7 @@ def test_guests():
     with start_instance("access.allow-guest-user=true") as inst:
         h = flux.Flux(inst.uri)
         commit(h, put("secret", "owner's"))
+        assert get(h, "secret") == get(h, "secret")  # the answer is kept: still refused below
         h.rpc("kvs.namespace-create", {"namespace": "guestns", "rootref": EMPTY_DIR_REF,
                                        "owner": GUEST_UID, "flags": 0}).get()
 
@@ -424,3 +429,31 @@ def test_lookup_answers_values_in_the_stored_key_order(h):
     raw = h.rpc("kvs.lookup", {"key": "t13.r", "flags": FLUX_KVS_TREEOBJ,
                                "namespace": "primary"}).get_str()
     assert raw == '{"val":{"data":["%s"],"type":"valref","ver":1}}' % EMPTY_DIR_REF
+
+
+def test_repeated_lookups_follow_new_roots_and_permissions(h, kvs_instance):
+    """Answers kept for repeated lookups are per root: a commit changes what comes back,
+    a removed namespace fails, a guest is still refused."""
+    commit(h, put("t14.k", "one"))
+    for _ in range(3):
+        assert get(h, "t14.k") == b"one"
+    commit(h, put("t14.k", "two"))
+    for _ in range(3):
+        assert get(h, "t14.k") == b"two"
+    ns = f"ns14-{time.monotonic_ns()}"
+    h.rpc("kvs.namespace-create", {"namespace": ns, "rootref": EMPTY_DIR_REF,
+                                   "owner": -1, "flags": 0}).get()
+    commit(h, put("k", "in ns"), ns=ns)
+    assert get(h, "k", ns) == get(h, "k", ns) == b"in ns"
+    h.rpc("kvs.namespace-remove", {"namespace": ns}).get()
+    assert errno_of(get, h, "k", ns) == errno.EOPNOTSUPP
+    # a link into another namespace is followed anew each time (its root may move)
+    ns2 = f"ns14b-{time.monotonic_ns()}"
+    h.rpc("kvs.namespace-create", {"namespace": ns2, "rootref": EMPTY_DIR_REF,
+                                   "owner": -1, "flags": 0}).get()
+    commit(h, put("v", "1"), ns=ns2)
+    commit(h, {"key": "t14.link", "flags": 0, "dirent": {
+        "data": {"target": "v", "namespace": ns2}, "type": "symlink", "ver": 1}})
+    assert get(h, "t14.link") == b"1"
+    commit(h, put("v", "2"), ns=ns2)
+    assert get(h, "t14.link") == b"2"

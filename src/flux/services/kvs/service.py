@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from json.encoder import encode_basestring_ascii as _quote
 
 from flux.constants import FLUX_KVS_SYNC, FLUX_ROLE_OWNER
 from flux.message import encode_json
@@ -52,10 +53,21 @@ EMPTY_DIR = b'{"data":{},"type":"dir","ver":1}'
 
 #: decoded tree objects kept before the cache is dropped and refilled
 _CACHE_MAX = 200_000
+#: lookup answers kept (and the largest one kept): a few MB at most
+_ANSWERS_MAX = 4096
+_ANSWER_MAX = 1024
 
 
 def _eproto() -> OSError:
     return OSError(errno.EPROTO, os.strerror(errno.EPROTO))
+
+
+def _request(msg: Message) -> Any:
+    """The request's JSON object; EPROTO for anything else (a list, a string, no payload)."""
+    obj = msg.payload_json()
+    if type(obj) is not dict:
+        raise _eproto()
+    return obj
 
 
 def _str(obj: dict, key: str, required: bool = True) -> Any:
@@ -126,6 +138,9 @@ class KVSService:
         self._busy: dict[str, Namespace] = {}  # namespaces with ready transactions
         self._fences: dict[tuple[str, str], _Fence] = {}
         self._txn_seq = 0
+        # request bytes -> (namespace, its root, answer bytes): see lookup()
+        self._answers: dict[bytes, tuple[str, str, bytes]] = {}
+        self._crossed = False
         self.commits = 0  # applied transactions (merged ones count once)
         self.commit_ops = 0
 
@@ -180,7 +195,7 @@ class KVSService:
         return ns
 
     def namespace_create(self, msg: Message) -> None:
-        obj = msg.payload_json()
+        obj = _request(msg)
         name = _str(obj, "namespace")
         rootref = _str(obj, "rootref")
         owner = _int(obj, "owner")
@@ -205,7 +220,7 @@ class KVSService:
         self.respond(msg, None)
 
     def namespace_remove(self, msg: Message) -> None:
-        name = _str(msg.payload_json(), "namespace")
+        name = _str(_request(msg), "namespace")
         if name.lower() == PRIMARY:
             raise OSError(errno.ENOTSUP, os.strerror(errno.ENOTSUP))
         ns = self.namespaces.get(name)
@@ -234,12 +249,13 @@ class KVSService:
 
     def _namespace_root(self, msg: Message) -> Callable[[str], str]:
         def root_of(name: str) -> str:
+            self._crossed = True  # the answer depends on another namespace's root
             return self._namespace(name, msg).rootref
         return root_of
 
     def _do_lookup(self, msg: Message) -> tuple[dict | None, Namespace | None, str]:
         """(value or None for ENOENT, namespace, root blobref) of a lookup request."""
-        obj = msg.payload_json()
+        obj = _request(msg)
         key = _str(obj, "key")
         flags = _int(obj, "flags")
         name = _str(obj, "namespace", required=False)
@@ -271,11 +287,36 @@ class KVSService:
         return val, ns, rootref
 
     def lookup(self, msg: Message) -> None:
-        """``kvs.lookup``: ``{"val": treeobj}``; ENOENT if the key is missing."""
-        val, _ns, _ref = self._do_lookup(msg)
+        """``kvs.lookup``: ``{"val": treeobj}``; ENOENT if the key is missing.
+
+        A root never changes, so the answer to the same request at the same root is
+        the same: recent small answers are kept by request bytes (see ``_answers``)
+        and a repeated lookup costs a dict lookup and the permission check."""
+        raw = msg._payload
+        hit = self._answers.get(raw)  # type: ignore[arg-type]
+        if hit is not None:
+            ns = self.namespaces.get(hit[0])
+            if ns is not None and ns.rootref == hit[1]:
+                ns.check_user(msg)
+                self.respond(msg, hit[2])
+                return
+        self._crossed = False
+        val, ns, rootref = self._do_lookup(msg)
         if val is None:
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
-        self.respond(msg, {"val": val})
+        data = val["data"]
+        if val["type"] == "val" and type(data) is str:
+            # the common answer, spelled out (what encode_json writes, in the stored order)
+            answer = b'{"val":{"data":%s,"type":"val","ver":1}}\0' % _quote(data).encode()
+        else:
+            answer = encode_json({"val": val})
+        self.respond(msg, answer)
+        if (ns is not None and rootref == ns.rootref and not self._crossed
+                and raw is not None and len(answer) <= _ANSWER_MAX):
+            answers = self._answers
+            if len(answers) >= _ANSWERS_MAX:
+                answers.clear()
+            answers[raw] = (ns.name, rootref, answer)
 
     def lookup_plus(self, msg: Message) -> None:
         """``kvs.lookup-plus`` (kvs-watch's): the value or ``errno`` ENOENT, with the root."""
@@ -287,12 +328,12 @@ class KVSService:
             self.respond(msg, {"val": val, "rootseq": seq, "rootref": rootref})
 
     def getroot(self, msg: Message) -> None:
-        ns = self._namespace(_str(msg.payload_json(), "namespace"), msg)
+        ns = self._namespace(_str(_request(msg), "namespace"), msg)
         self.respond(msg, {"owner": ns.owner, "rootseq": ns.seq, "rootref": ns.rootref,
                            "flags": ns.flags, "namespace": ns.name})
 
     def wait_version(self, msg: Message) -> None:
-        obj = msg.payload_json()
+        obj = _request(msg)
         rootseq = _int(obj, "rootseq")
         ns = self._namespace(_str(obj, "namespace"), msg)
         if ns.seq < rootseq:
@@ -331,7 +372,7 @@ class KVSService:
 
     def commit(self, msg: Message) -> None:
         """``kvs.commit``: queued; answered ``{"rootref","rootseq"}`` once applied."""
-        obj = msg.payload_json()
+        obj = _request(msg)
         ops = obj.get("ops")
         name = _str(obj, "namespace")
         flags = _int(obj, "flags")
@@ -343,7 +384,7 @@ class KVSService:
 
     def fence(self, msg: Message) -> None:
         """``kvs.fence`` (older flux-core): ``nprocs`` requests named alike make one commit."""
-        obj = msg.payload_json()
+        obj = _request(msg)
         ops = obj.get("ops")
         fname = _str(obj, "name")
         nprocs = _int(obj, "nprocs")
@@ -430,6 +471,7 @@ class KVSService:
         """``kvs.dropcache`` (and the ``kvs.dropcache`` event): forget decoded blobs."""
         self.blobs.clear()
         self.blobs.add(self.empty_ref, treeobj.create_dir())
+        self._answers.clear()
         if msg is not None:
             self.respond(msg, None)
 
