@@ -26,11 +26,12 @@ _NO_MERGE = FLUX_KVS_NO_MERGE | FLUX_KVS_SYNC  # SYNC implies NO_MERGE (it check
 
 
 class Transaction:
-    """One ``kvs.commit`` (or a complete fence): ops to apply, requests to answer."""
+    """One ``kvs.commit`` (or a complete fence): ops to apply, requests to answer (or
+    callbacks of services inside the broker)."""
 
     __slots__ = ("name", "ops", "flags", "requests")
 
-    def __init__(self, name: str, ops: list, flags: int, requests: list[Message]) -> None:
+    def __init__(self, name: str, ops: list, flags: int, requests: list) -> None:
         self.name = name
         self.ops = ops
         self.flags = flags

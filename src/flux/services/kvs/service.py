@@ -30,7 +30,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote
 
 from flux.constants import FLUX_KVS_SYNC, FLUX_ROLE_OWNER
-from flux.message import encode_json
+from flux.message import Message, encode_json
 from flux.services.content import blobref as _blobref
 from flux.services.kvs import commit as _commit
 from flux.services.kvs import lookup as _lookup
@@ -43,7 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
     from typing import Any, Optional
 
-    from flux.message import Message
     from flux.services.content.store import ContentStore
 
 __all__ = ["EMPTY_DIR", "KVSService"]
@@ -142,7 +141,7 @@ class KVSService:
         self._answers: dict[bytes, tuple[str, str, bytes]] = {}
         self._crossed = False
         self.commits = 0  # applied transactions (merged ones count once)
-        self.commit_ops = 0
+        self.ops_applied = 0
 
     # -- start and stop ----------------------------------------------------------------
 
@@ -176,12 +175,12 @@ class KVSService:
             for msg in ns.take_waiters(force=True):
                 self.respond_error(msg, errnum, None)
             for txn in ns.ready:
-                for msg in txn.requests:
-                    self.respond_error(msg, errnum, None)
+                for req in txn.requests:
+                    self._fail(req, errnum, None)
             ns.ready.clear()
         for fence in self._fences.values():
             for msg in fence.requests:
-                self.respond_error(msg, errnum, None)
+                self._fail(msg, errnum, None)
         self._fences.clear()
 
     # -- namespaces ----------------------------------------------------------------------
@@ -235,7 +234,7 @@ class KVSService:
             self.respond_error(req, errno.ENOTSUP, None)
         for txn in ns.ready:
             for req in txn.requests:
-                self.respond_error(req, errno.ENOTSUP, None)
+                self._fail(req, errno.ENOTSUP, None)
         ns.ready.clear()
         self._busy.pop(ns.name, None)
         del self.namespaces[ns.name]
@@ -382,6 +381,38 @@ class KVSService:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))  # flux-core: only primary
         self._enqueue(ns, Transaction(self._txn_name(), ops, flags, [msg]))
 
+    def commit_ops(self, namespace: str, ops: list, flags: int,
+                   done: Callable[[int, Optional[dict]], None]) -> None:
+        """A commit from a service inside the broker (job-ingest, job-manager...), as the
+        instance owner: queued and merged like any; ``done(0, {"rootref","rootseq"})``
+        once applied and stored, or ``done(errnum, None)``."""
+        ns = self.namespaces.get(namespace)
+        if ns is None or ns.removed:
+            done(errno.ENOTSUP, None)
+            return
+        self._enqueue(ns, Transaction(self._txn_name(), ops, flags, [done]))
+
+    def lookup_at(self, namespace: str, key: str, flags: int = 0) -> dict:
+        """A lookup for a service inside the broker, as the instance owner: the tree
+        object (a copy it may keep); OSError as ``kvs.lookup`` answers."""
+        ns = self.namespaces.get(namespace)
+        if ns is None or ns.removed:
+            raise OSError(errno.ENOTSUP, os.strerror(errno.ENOTSUP))
+
+        def root_of(name: str) -> str:
+            other = self.namespaces.get(name)
+            if other is None or other.removed:
+                raise OSError(errno.ENOTSUP, os.strerror(errno.ENOTSUP))
+            return other.rootref
+
+        return _lookup.lookup(ns.rootref, key, self.blobs, flags, root_of)
+
+    def _fail(self, req: Any, errnum: int, text: Optional[str]) -> None:
+        if type(req) is Message:
+            self.respond_error(req, errnum, text)
+        else:
+            req(errnum, None)
+
     def fence(self, msg: Message) -> None:
         """``kvs.fence`` (older flux-core): ``nprocs`` requests named alike make one commit."""
         obj = _request(msg)
@@ -443,7 +474,7 @@ class KVSService:
             del ns.ready[0]
             text = exc.strerror if exc.strerror != os.strerror(errnum) else None
             for req in batch[0].requests:
-                self.respond_error(req, errnum, text)
+                self._fail(req, errnum, text)
             return
         del ns.ready[:len(batch)]
         add = self.blobs.add
@@ -452,7 +483,7 @@ class KVSService:
         ns.rootref = result.rootref
         ns.seq += 1
         self.commits += 1
-        self.commit_ops += len(ops)
+        self.ops_applied += len(ops)
         names = [txn.name for txn in batch]
         # "keys" is an object with a null per key, as flux-core's kvstxn builds it
         self.publish(f"kvs.namespace-{ns.name}-setroot", lambda: encode_json(
@@ -461,7 +492,10 @@ class KVSService:
         answer = {"rootref": ns.rootref, "rootseq": ns.seq}
         for txn in batch:
             for req in txn.requests:
-                self.respond(req, answer)
+                if type(req) is Message:
+                    self.respond(req, answer)
+                else:  # a service inside the broker (commit_ops)
+                    req(0, answer)
         for req in ns.take_waiters():
             self.respond(req, answer)
 
@@ -496,5 +530,5 @@ class KVSService:
             "cache": {"count": len(self.blobs)},
             "namespace": namespaces,
             "pending_requests": sum(len(ns.waiters) for ns in self.namespaces.values()),
-            "transaction-opcount": {"count": self.commits, "ops": self.commit_ops},
+            "transaction-opcount": {"count": self.commits, "ops": self.ops_applied},
         })
