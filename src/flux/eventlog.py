@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 __all__ = [
+    "EventLogEvent",
     "contains_event",
     "decode",
     "decode_entry",
@@ -229,3 +230,42 @@ def entry_create(timestamp: float, name: str, context: str | None = None) -> dic
 def contains_event(data: str | bytes, name: str) -> bool:
     """True if the eventlog has an entry named ``name``; EINVAL if it is malformed."""
     return any(entry["name"] == name for entry in decode(data))
+
+
+class EventLogEvent(dict):
+    """One eventlog entry as flux-core's Python hands it out (``flux.eventlog.EventLogEvent``):
+    a dict built from the entry or its JSON text, ``context`` defaulting to ``{}``."""
+
+    def __init__(self, event: Any) -> None:
+        if isinstance(event, str):
+            import json
+
+            event = json.loads(event)
+        super().__init__(event)
+        if "context" not in self:
+            self["context"] = {}
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:<0.5f}: {self.name} {self.context}"
+
+    @property
+    def name(self) -> str:
+        return self["name"]
+
+    @property
+    def timestamp(self) -> float:
+        return self["timestamp"]
+
+    @property
+    def context(self) -> dict:
+        return self["context"]
+
+    @property
+    def context_string(self) -> str:
+        """The context as compact JSON with sorted keys ("" when empty)."""
+        if not self.context:
+            return ""
+        import json
+
+        return json.dumps(self.context, ensure_ascii=False, separators=(",", ":"),
+                          sort_keys=True)
