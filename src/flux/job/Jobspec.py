@@ -140,7 +140,7 @@ def _validate_constraint_op(operator: Any, args: Any) -> None:
     elif operator == "ranks":
         for ranks in args:
             if not _IDSET.match(str(ranks)):
-                raise ValueError(f"invalid idset: {ranks}")
+                raise ValueError(f"IDset(): Invalid argument: {ranks}")
     elif operator != "hostlist":  # hosts are checked by the scheduler here
         raise TypeError(f"unknown constraint operator '{operator}'")
 
