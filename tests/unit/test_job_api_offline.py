@@ -643,3 +643,83 @@ def test_jobinfo_matches_flux_core_capture():
 def test_jobinfo_username_of_unknown_uid():
     assert flux.job.JobInfo({"id": 1, "userid": 4242424}).username == "4242424"
     assert FLUX_USERID_UNKNOWN == 0xFFFFFFFF
+
+
+# -- FluxExecutor -----------------------------------------------------------------------------
+
+
+class ExecutorServer(FakeServer):
+    """A FakeServer whose far end is handed to an executor's worker (``handle_args``)."""
+
+    def __init__(self) -> None:  # noqa: D107 - same as FakeServer without its own handle
+        self.requests = []
+        self.answer = lambda topic, payload: [(errno.ENOSYS, None)]
+        self.lock = threading.Condition()
+        mine, theirs = socket.socketpair()
+        self.sock = mine
+        self.sock.sendall(b"\0")
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        self.uri = f"fd://{theirs.detach()}"
+
+
+def test_flux_executor():
+    server = ExecutorServer()
+    next_id = iter(range(100, 200))
+    logs: dict = {}
+
+    def answer(topic, payload):
+        if topic == "job-ingest.submit":
+            jobspec = json.loads(sign_none_unwrap(payload["J"])[0])
+            command = jobspec["tasks"][0]["command"][0]
+            if command == "bad":
+                return [(errno.EINVAL, "bad jobspec")]
+            jid = next(next_id)
+            status = {"ok": 0, "fail": 3 << 8, "sig": 9}.get(command)
+            if status is None:
+                logs[jid] = COMPLETED[:3] + [
+                    entry("exception", 1.5, type="cancel", severity=0, note="x"),
+                    entry("clean", 1.6)]
+            else:
+                logs[jid] = COMPLETED[:5] + [entry("finish", 3.0, status=status)] \
+                    + COMPLETED[6:]
+            return [(0, {"id": jid})]
+        if topic == "job-info.eventlog-watch":
+            log = logs.get(payload["id"])
+            if log is None:
+                return [(errno.ENOENT, None)]
+            return eventlog_answers(log)(topic, payload)
+        return []
+
+    server.answer = answer
+    starts = []
+    with flux.job.FluxExecutor(handle_args=(server.uri,), poll_interval=0.01) as executor:
+        futs = {name: executor.submit(JobspecV1.from_command([name], environment={}))
+                for name in ("ok", "fail", "sig", "cancel", "bad")}
+        futs["ok"].add_event_callback("start", lambda f, ev: starts.append(ev.name))
+        assert futs["ok"].result(timeout=10) == 0
+        assert futs["fail"].result(timeout=10) == 3
+        assert futs["sig"].result(timeout=10) == -9
+        with pytest.raises(flux.job.JobException):
+            futs["cancel"].result(timeout=10)
+        with pytest.raises(OSError, match="bad jobspec"):
+            futs["bad"].result(timeout=10)
+        with pytest.raises(RuntimeError, match="could not be submitted"):
+            futs["bad"].jobid()
+        assert futs["ok"].jobid() == 100
+        attached = executor.attach(100)
+        assert attached.result(timeout=10) == 0 and attached.jobid() == 100
+        unknown = executor.attach(5)
+        with pytest.raises(ValueError, match="job ID does not match any job"):
+            unknown.result(timeout=10)
+        seen = []
+        futs["ok"].add_event_callback("clean", lambda f, ev: seen.append(ev.name))
+        futs["ok"].add_jobid_callback(lambda f: seen.append(f.jobid()))
+    assert starts == ["start"] and seen == ["clean", 100]
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        executor.submit(JobspecV1.from_command(["ok"]))
+    with pytest.raises(ValueError):
+        futs["ok"].add_event_callback("nosuch", lambda f, ev: None)
+    server.sock.shutdown(socket.SHUT_RDWR)
+    server.thread.join(5)
+    server.sock.close()

@@ -3,7 +3,7 @@
 flux-core's names, signatures, defaults and errors, so scripts written for
 flux-core run unchanged: build a ``JobspecV1``, ``submit`` it, ``wait`` or
 get its ``result``, ``cancel``/``kill``/``job_raise`` it, watch its
-eventlog (``event_watch``, ``event_wait``), list jobs (``job_list``,
+eventlog (``event_watch``, ``event_wait``), run them from a ``FluxExecutor``, list jobs (``job_list``,
 ``JobList``, ``get_job``, ``JobInfo``), read its data (``job_kvs``,
 ``job_info_lookup``, ``JobKVSLookup``) and ``timeleft``.  Every future can
 be awaited, and an eventlog watch or a job listing iterated with ``async for``.
@@ -19,6 +19,7 @@ their names, so ``import flux.job`` costs almost nothing:
 * ``list`` / ``info`` - job-list queries and ``JobInfo``
 * ``kvs`` / ``kvslookup`` - the job's KVS directories; job-info lookups
 * ``timeleft`` - time left before expiration
+* ``executor`` - ``FluxExecutor``: jobs as ``concurrent.futures`` futures
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
         event_watch,
         event_watch_async,
     )
+    from flux.job.executor import FluxExecutor, FluxExecutorFuture
     from flux.job.info import JobInfo
     from flux.job.Jobspec import Jobspec, JobspecV1, validate_jobspec
     from flux.job.kill import (
@@ -88,6 +90,7 @@ _HOME = {
     "job_info_lookup": "flux.job.kvslookup", "JobKVSLookup": "flux.job.kvslookup",
     "job_kvs_lookup": "flux.job.kvslookup",
     "timeleft": "flux.job.timeleft",
+    "FluxExecutor": "flux.job.executor", "FluxExecutorFuture": "flux.job.executor",
 }
 
 __all__ = sorted(["JobID", "id_encode", "id_parse", *_HOME])
