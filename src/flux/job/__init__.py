@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
         event_watch_async,
     )
     from flux.job.executor import FluxExecutor, FluxExecutorFuture
-    from flux.job.info import JobInfo
+    from flux.job.info import JobInfo, job_fields_to_attrs
     from flux.job.Jobspec import Jobspec, JobspecV1, validate_jobspec
     from flux.job.kill import (
         cancel,
@@ -85,7 +85,7 @@ _HOME = {
     "EventLogEvent": "flux.eventlog",
     "job_list": "flux.job.list", "job_list_inactive": "flux.job.list",
     "job_list_id": "flux.job.list", "JobList": "flux.job.list", "get_job": "flux.job.list",
-    "JobInfo": "flux.job.info",
+    "JobInfo": "flux.job.info", "job_fields_to_attrs": "flux.job.info",
     "job_kvs": "flux.job.kvs", "job_kvs_guest": "flux.job.kvs",
     "job_info_lookup": "flux.job.kvslookup", "JobKVSLookup": "flux.job.kvslookup",
     "job_kvs_lookup": "flux.job.kvslookup",

@@ -5,8 +5,9 @@ defaults for those not yet known), and derived ones are computed once on
 first use: ``state``/``result``/``status`` names (libjob's tables: long, or
 short with ``fmt="S"``), their emoji, ``username``, ``runtime``,
 ``returncode``, ``contextual_info``, ``inactive_reason``; ``to_dict()``.
-Not here yet: ``JobInfoFormat``, ``job_fields_to_attrs`` and ``get_instance_info``
-(they need flux-core's ``OutputFormat`` and resource listing).
+``job_fields_to_attrs`` says which job-list attributes a set of ``flux jobs``
+fields needs.  Not here yet: ``JobInfoFormat`` and ``get_instance_info`` (they
+need flux-core's ``OutputFormat`` and resource listing).
 """
 
 from __future__ import annotations
@@ -452,3 +453,44 @@ class JobInfo:
         if result == "TIMEOUT":
             return "Timeout"
         return f"Exit {self.returncode}"
+
+
+_EXCEPTION = ("exception_occurred", "exception_severity", "exception_type", "exception_note")
+_ID_FIELDS = ("id", "id.dec", "id.hex", "id.f58", "id.f58plain", "id.emoji", "id.kvs",
+              "id.words", "id.dothex")
+# ``flux jobs`` field -> the job-list attributes it is computed from (the id always comes)
+_FIELD_ATTRS: dict[str, tuple] = {
+    **{field: () for field in _ID_FIELDS},
+    **{name: (name,) for name in (
+        "userid", "urgency", "priority", "state", "name", "cwd", "queue", "project", "bank",
+        "ntasks", "ncores", "duration", "nnodes", "ranks", "nodelist", "success",
+        "waitstatus", "result", "t_submit", "t_depend", "t_priority", "t_sched", "t_run",
+        "t_cleanup", "t_inactive", "annotations", "dependencies")},
+    **{f"exception.{part}": (f"exception_{part}",)
+       for part in ("occurred", "severity", "type", "note")},
+    "username": ("userid",), "state_single": ("state",), "state_emoji": ("state",),
+    "returncode": ("waitstatus", "result"), "result_abbrev": ("result",),
+    "result_emoji": ("result",), "runtime": ("t_run", "t_cleanup"),
+    "status": ("state", "result"), "status_abbrev": ("state", "result"),
+    "status_emoji": ("state", "result"), "expiration": ("expiration", "state", "result"),
+    "t_remaining": ("expiration", "state", "result"),
+    "contextual_info": ("state", "dependencies", "annotations", "nodelist", "priority",
+                        "urgency"),
+    "contextual_time": ("state", "t_run", "t_cleanup", "duration"),
+    "inactive_reason": ("state", "result", "waitstatus", *_EXCEPTION),
+    "sched": ("annotations",), "user": ("annotations",), "uri": ("annotations",),
+    "uri.local": ("annotations",),
+}
+
+
+def job_fields_to_attrs(fields: Any) -> set:
+    """The job-list attributes to ask for to show ``fields``; KeyError for an unknown one."""
+    attrs: set = set()
+    for field in fields:
+        if field.startswith(("annotations.", "sched.", "user.")):
+            attrs.add("annotations")
+        elif field.startswith("instance."):
+            attrs.update(("annotations", "state", "result"))
+        else:
+            attrs.update(_FIELD_ATTRS[field])
+    return attrs

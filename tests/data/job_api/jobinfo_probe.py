@@ -17,3 +17,11 @@ j = JobInfo({"id":1,"state":8,"urgency":16,"priority":0}); show([j.contextual_in
 j = JobInfo({"id":1,"state":8,"urgency":16,"priority":5, "annotations": {"sched": {"t_estimate": 1.0}}}); show([j.contextual_info])
 j = JobInfo({"id":1,"state":4}); show([j.contextual_info, str(j.annotations), str(j.sched.foo.bar), f"{j.user.x:>5d}|"])
 j = JobInfo({"id":1,"state":2, "dependencies": ["a", "b"]}); show([j.contextual_info])
+from flux.job import job_fields_to_attrs
+fields = ["id", "id.dec", "id.hex", "id.f58", "id.f58plain", "id.emoji", "id.kvs", "id.words", "id.dothex", "userid", "username", "urgency", "priority", "state", "state_single", "state_emoji", "name", "cwd", "queue", "project", "bank", "ntasks", "ncores", "duration", "nnodes", "ranks", "nodelist", "success", "waitstatus", "returncode", "exception.occurred", "exception.severity", "exception.type", "exception.note", "result", "result_abbrev", "result_emoji", "t_submit", "t_depend", "t_priority", "t_sched", "t_run", "t_cleanup", "t_inactive", "runtime", "status", "status_abbrev", "status_emoji", "expiration", "t_remaining", "annotations", "dependencies", "contextual_info", "contextual_time", "inactive_reason", "sched", "user", "uri", "uri.local", "annotations.x", "sched.y", "user.z", "instance.stats"]
+for f in fields:
+    show([f, sorted(job_fields_to_attrs([f]))])
+try:
+    job_fields_to_attrs(["bogus"])
+except KeyError as e:
+    show(["bogus", repr(e)])
