@@ -428,6 +428,7 @@ class Broker:
                 if self.content.statedir:
                     self.content.open()
                     self.kvs.restore()
+                    self.job_manager.restore()
             except OSError as exc:
                 raise BrokerError(f"content store: {exc.strerror}") from None
             try:

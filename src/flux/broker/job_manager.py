@@ -28,7 +28,7 @@ from flux.constants import (
     FLUX_ROLE_USER,
 )
 from flux.message import Message, encode_json
-from flux.severity import LOG_ERR
+from flux.severity import LOG_ERR, LOG_INFO
 
 from .events import Events
 from .kvs import KVS
@@ -321,12 +321,37 @@ class JobManagerService:
             self.logf(LOG_ERR, f"job-manager: malformed {topic} response")
         self._run()
 
+    def restore(self) -> None:
+        """With a statedir: the jobs stored in the KVS before, replayed (flux-core's
+        restart), their follow-up events committed like any."""
+        from flux.services.job_manager.restart import load
+
+        kvs = self.kvs.service
+        count = load(self.core, lambda key, flags: kvs.lookup_at("primary", key, flags),
+                     lambda text: self.logf(LOG_ERR, text))
+        self.logf(LOG_INFO, f"restart: {count} jobs")
+        self._run()
+
+    def _checkpoint(self) -> None:
+        """Keep max_jobid where flux-core keeps it, so ids keep increasing after a restart."""
+        from flux.message import compact_json
+        from flux.services.job_manager.restart import CHECKPOINT_KEY
+        from flux.services.kvs.txn import op_put
+
+        core = self.core
+        batch = self._batch
+        if not batch.ops and not batch.release and not batch.then:
+            self.loop.mark_dirty(self)
+        batch.ops.append(op_put(CHECKPOINT_KEY, compact_json(
+            {"version": 1, "max_jobid": core.max_jobid}).encode()))
+
     def close(self) -> None:
         """Commit what is gathered; answer the waits still pending (ENOSYS, as flux-core
         does when it unloads)."""
         core = self._core
         if core is None:
             return
+        self._checkpoint()
         self.flush()
         for job in core.active.values():
             if job.waiter is not None:

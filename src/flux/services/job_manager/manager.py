@@ -173,6 +173,9 @@ class JobManager:
         state = job.state
         if name == "submit":
             job.t_submit = entry["timestamp"]
+            job.userid = context.get("userid", job.userid)
+            job.urgency = context.get("urgency", job.urgency)
+            job.flags = context.get("flags", job.flags)
         elif name == "invalidate":
             job.readonly = True
         elif name == "validate":
@@ -300,6 +303,44 @@ class JobManager:
             if job.id > self.max_jobid:
                 self.max_jobid = job.id
         return errors
+
+    # -- restart ---------------------------------------------------------------------------
+
+    def replay(self, jobid: int, entries: list[dict], jobspec: Optional[dict],
+               R: Optional[dict]) -> Job:
+        """A job rebuilt from its stored eventlog (a restart): its events applied without
+        being written again, then the action of the state it is in (flux-core's restart)."""
+        job = Job(jobid, jobspec=jobspec)
+        job.R = R
+        for entry in entries:
+            name = entry["name"]
+            job.eventlog.append(entry)
+            self._update(job, name, entry, entry.get("context") or {})
+            job.posted.add(name)
+            if name == "depend":
+                job.depend_posted = True
+            elif name == "free":
+                job.free_posted = True
+        self.active[jobid] = job
+        self.max_jobid = max(self.max_jobid, jobid)
+        if job.flags & J.FLAG_WAITABLE:
+            self.waitables += 1
+        self._action(job)
+        return job
+
+    def restarted(self) -> None:
+        """All stored jobs are back: dependencies checked again, SCHED jobs prioritized
+        again (``flux-restart``), as flux-core does after its reload."""
+        for job in list(self.active.values()):
+            if job.state in (J.NEW, J.DEPEND):
+                problem = self._check_dependencies(job)
+                if problem is not None:
+                    self.raise_exception(job, "dependency", 4, None,
+                                         f"{problem} (job may be stuck in DEPEND state)")
+            elif job.state == J.SCHED:
+                job.priority = -1
+                self.post(job, "flux-restart")
+        self._sched_work()
 
     # -- priority -------------------------------------------------------------------------
 
