@@ -87,7 +87,7 @@ class _Outbound:
         self.router.request(msg)
 
     def close(self) -> None:
-        self.router.remove_peer(self)  # type: ignore[arg-type]
+        self.router.remove_peer(self)
 
 
 class _Batch:

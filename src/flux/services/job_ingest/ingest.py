@@ -77,7 +77,9 @@ class Ingest:
         if not isinstance(obj, dict):
             raise Refused(errno.EPROTO, "error decoding job request: Protocol error")
         j, urgency, flags = obj.get("J"), obj.get("urgency"), obj.get("flags")
-        if not isinstance(j, str) or not _is_int(urgency) or not _is_int(flags):
+        if not isinstance(j, str) or not isinstance(urgency, int) \
+                or not isinstance(flags, int) or isinstance(urgency, bool) \
+                or isinstance(flags, bool):
             raise Refused(errno.EPROTO, "error decoding job request: Protocol error")
         if flags & ~(FLUX_JOB_DEBUG | FLUX_JOB_WAITABLE | FLUX_JOB_NOVALIDATE):
             raise Refused(errno.EPROTO, "invalid job flags")
@@ -149,10 +151,6 @@ class Ingest:
         """``job-manager.submit``'s ``jobs`` for a batch."""
         return [{"id": s.id, "userid": s.userid, "urgency": s.urgency, "t_submit": s.t_submit,
                  "flags": s.flags, "jobspec": s.jobspec} for s in subs]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _load_jobspec(payload: bytes) -> dict:

@@ -182,7 +182,7 @@ class JobManager:
             job.state = J.DEPEND
         elif name.startswith("dependency-"):
             if state in (J.NEW, J.DEPEND):
-                desc = context.get("description")
+                desc = str(context.get("description"))
                 if name == "dependency-add":
                     job.dependencies.add(desc)
                 elif name == "dependency-remove":
