@@ -116,6 +116,7 @@ class JobManagerService:
         self._outbound: Optional[_Outbound] = None
         self._batch = _Batch()
         self._draining = False
+        self._checkpointed = 0  # the max_jobid the KVS holds already
         self.builtin = router.builtin("job-manager")
         for method, handler, roles in _METHODS:
             self.builtin.method(method, getattr(self, handler), roles)
@@ -330,15 +331,19 @@ class JobManagerService:
         count = load(self.core, lambda key, flags: kvs.lookup_at("primary", key, flags),
                      lambda text: self.logf(LOG_ERR, text))
         self.logf(LOG_INFO, f"restart: {count} jobs")
+        self._checkpointed = self.core.max_jobid
         self._run()
 
     def _checkpoint(self) -> None:
-        """Keep max_jobid where flux-core keeps it, so ids keep increasing after a restart."""
+        """Keep max_jobid where flux-core keeps it, so ids keep increasing after a restart
+        (only when new jobs came: an instance without jobs leaves its KVS untouched)."""
         from flux.message import compact_json
         from flux.services.job_manager.restart import CHECKPOINT_KEY
         from flux.services.kvs.txn import op_put
 
         core = self.core
+        if core.max_jobid <= self._checkpointed:
+            return  # nothing new: the KVS stays as it was
         batch = self._batch
         if not batch.ops and not batch.release and not batch.then:
             self.loop.mark_dirty(self)
