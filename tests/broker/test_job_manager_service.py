@@ -28,7 +28,6 @@ SPEC = {"version": 1,
         "attributes": {"system": {"duration": 0, "environment": {"HOME": "/x"}}}}
 R = {"version": 1, "execution": {"R_lite": [{"rank": "0", "children": {"core": "0"}}],
                                  "starttime": 0.0, "expiration": 0.0, "nodelist": ["x"]}}
-ANY = 0xFFFFFFFFFFFFFFFF
 
 
 def submit_payload(urgency=16, flags=0, spec=SPEC):
@@ -76,7 +75,7 @@ def test_submit_schedule_run_wait(instance):
         journal.send(request(
             "job-manager.events-journal", {}, 7, FLUX_MSGFLAG_STREAMING))
         sentinel = journal.recv(timeout=10)
-        assert sentinel.payload == {"id": ANY, "events": []}
+        assert sentinel.payload == {"id": -1, "events": []}
 
         answer = c.rpc("job-ingest.submit", submit_payload(flags=4))
         assert answer.errnum == 0, answer.payload_str

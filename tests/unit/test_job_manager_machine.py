@@ -274,7 +274,7 @@ def test_wait_any_and_errors(m):
     with pytest.raises(Refused) as info:
         m.wait_request("w", {"id": 2})
     assert info.value.text == "job was not submitted with FLUX_JOB_WAITABLE"
-    m.wait_request("any", {"id": 0xFFFFFFFFFFFFFFFF})
+    m.wait_request("any", {"id": -1})
     m.wait_request("any2", {"id": 0xFFFFFFFFFFFFFFFF})  # more waiters than waitable jobs
     assert ("error", "any2", errno.ECHILD, "there are no more waitable jobs") in m.take()
     m.raise_request({"id": 1, "severity": 0, "type": "cancel", "note": "bye"}, OWNER, True)
@@ -290,7 +290,7 @@ def test_journal_backlog_sentinel_and_filter(m):
     out = m.take()
     assert out[0] == ("respond", "j", {"id": 1, "events": [m.find(1).eventlog[0]],
                                        "jobspec": SPEC})
-    assert out[1] == ("respond", "j", {"id": 0xFFFFFFFFFFFFFFFF, "events": []})
+    assert out[1] == ("respond", "j", {"id": -1, "events": []})
     m.urgency_request({"id": 1, "urgency": 3}, OWNER, True)
     out = [a for a in m.take() if a[0] == "respond"]
     assert [a[2]["events"][0]["name"] for a in out] == ["urgency"]

@@ -107,6 +107,7 @@ class JobManager:
         self.waitables = 0
         # job-manager.events-journal: (request, allow, deny)
         self.listeners: list[tuple[Any, Optional[dict], Optional[dict]]] = []
+        self.journal_events = 0
 
     # -- lookups --------------------------------------------------------------------
 
@@ -561,7 +562,7 @@ class JobManager:
         jobid = obj.get("id")
         if not isinstance(jobid, int):
             raise Refused(errno.EPROTO, "malformed wait request")
-        if jobid == 0xFFFFFFFFFFFFFFFF:  # FLUX_JOBID_ANY
+        if jobid in (-1, 0xFFFFFFFFFFFFFFFF):  # FLUX_JOBID_ANY (jansson sends it as -1)
             if self.zombies:
                 job = self.zombies.pop(next(iter(self.zombies)))
                 self._wait_respond(req, job)
@@ -632,13 +633,15 @@ class JobManager:
             if job.R is not None:
                 payload["R"] = job.R
             self.out.append(("respond", req, payload))
-        self.out.append(("respond", req, {"id": 0xFFFFFFFFFFFFFFFF, "events": []}))
+        # the end of the backlog: FLUX_JOBID_ANY, which jansson writes as -1
+        self.out.append(("respond", req, {"id": -1, "events": []}))
         self.listeners.append((req, allow, deny))
 
     def journal_disconnect(self, match: Callable[[Any], bool]) -> None:
         self.listeners = [entry for entry in self.listeners if not match(entry[0])]
 
     def _journal(self, job: Job, name: str, entry: dict) -> None:
+        self.journal_events += 1
         if not self.listeners:
             return
         payload: dict = {"id": job.id, "events": [entry]}
@@ -888,12 +891,10 @@ class JobManager:
         return {"max_jobid": self.max_jobid}
 
     def stats(self) -> dict:
-        counts = {name.lower(): 0 for name in J.STATE_NAMES.values()}
-        for job in self.active.values():
-            counts[J.STATE_NAMES[job.state].lower()] += 1
-        counts["inactive"] = len(self.inactive)
-        return {"active_jobs": len(self.active), "inactive_jobs": len(self.inactive),
-                "max_jobid": self.max_jobid, "states": counts}
+        """``job-manager.stats-get``, flux-core's keys (no housekeeping here)."""
+        return {"journal": {"listeners": len(self.listeners), "events": self.journal_events},
+                "active_jobs": len(self.active), "inactive_jobs": len(self.inactive),
+                "max_jobid": self.max_jobid}
 
 
 def _copy(value: Any) -> Any:
