@@ -50,6 +50,7 @@ _METHODS = (
     ("raise", "raise_", FLUX_ROLE_USER),
     ("raiseall", "raiseall", FLUX_ROLE_USER),
     ("kill", "kill", FLUX_ROLE_USER),
+    ("killall", "killall", FLUX_ROLE_USER),
     ("urgency", "urgency", FLUX_ROLE_USER),
     ("wait", "wait", FLUX_ROLE_USER),
     ("events-journal", "journal", 0),
@@ -250,6 +251,11 @@ class JobManagerService:
         core = self.core
         self._call(msg, core.kill_request, msg.payload_json(), msg.userid, self._owner(msg))
         self.router.respond(msg)
+
+    def killall(self, msg: Message) -> None:
+        core = self.core
+        self.router.respond(msg, self._call(msg, core.killall_request, msg.payload_json(),
+                                            msg.userid, self._owner(msg)))
 
     def urgency(self, msg: Message) -> None:
         core = self.core

@@ -466,14 +466,16 @@ class JobManager:
     # -- exceptions, urgency, kill ------------------------------------------------------
 
     def raise_exception(self, job: Job, kind: str, severity: int, userid: Optional[int],
-                        note: Optional[str]) -> None:
+                        note: Optional[str], wait_status: int = -1) -> None:
         """Post an exception and publish ``job-exception`` (flux-core's raise_job_exception)."""
         context: dict = {"type": kind, "severity": severity, "note": note or ""}
         if userid is not None:
             context["userid"] = userid
+        published: dict = {"id": job.id, "type": kind, "severity": severity}
+        if wait_status >= 0:
+            context["wait_status"] = published["wait_status"] = wait_status
         self.post(job, "exception", context)
-        self.out.append(("publish", "job-exception",
-                         {"id": job.id, "type": kind, "severity": severity}))
+        self.out.append(("publish", "job-exception", published))
         self._sched_work()
 
     def _authorized(self, job: Job, userid: int, owner: bool) -> bool:
@@ -488,9 +490,10 @@ class JobManager:
     def raise_request(self, obj: dict, userid: int, owner: bool) -> None:
         """``job-manager.raise`` (``flux cancel`` raises type ``cancel``)."""
         jobid, severity, kind = obj.get("id"), obj.get("severity"), obj.get("type")
-        note = obj.get("note")
+        note, wait_status = obj.get("note"), obj.get("wait_status", -1)
         if not isinstance(jobid, int) or not isinstance(severity, int) \
-                or not isinstance(kind, str) or (note is not None and not isinstance(note, str)):
+                or not isinstance(kind, str) or (note is not None and not isinstance(note, str)) \
+                or not isinstance(wait_status, int):
             raise Refused(errno.EPROTO)
         if not 0 <= severity <= 7:
             raise Refused(errno.EPROTO, "invalid exception severity")
@@ -499,7 +502,7 @@ class JobManager:
         job = self._lookup_active(jobid, "unknown job id", errno.ENOENT)
         if not self._authorized(job, userid, owner):
             raise Refused(errno.EPERM, "guests can only raise exceptions on their own jobs")
-        self.raise_exception(job, kind, severity, userid, note)
+        self.raise_exception(job, kind, severity, userid, note, wait_status)
 
     def raiseall_request(self, obj: dict, userid: int, owner: bool) -> dict:
         """``job-manager.raiseall``: ``{count, errors}`` (``flux cancel --all``)."""
@@ -515,7 +518,7 @@ class JobManager:
         if not _exception_allowed(severity, kind):
             raise Refused(errno.EPROTO, "invalid exception type")
         jobs = [j for j in self.active.values() if j.state & states
-                and (target == 0xFFFFFFFF or target == j.userid)]
+                and target in (-1, 0xFFFFFFFF, j.userid)]
         if not dry_run:
             for job in jobs:
                 self.raise_exception(job, kind, severity, userid, obj.get("note"))
@@ -554,6 +557,23 @@ class JobManager:
         if not job.state & J.RUNNING:
             raise Refused(errno.EINVAL, "job is not running")
         self.out.append(("publish", f"shell-{jobid}.kill", {"signum": signum}))
+
+    def killall_request(self, obj: dict, userid: int, owner: bool) -> dict:
+        """``job-manager.killall``: signal every running job of ``userid`` (all: -1)."""
+        try:
+            dry_run, target, signum = obj["dry_run"], obj["userid"], obj["signum"]
+        except (KeyError, TypeError):
+            raise Refused(errno.EPROTO, "error decoding request") from None
+        if not owner and target != userid:
+            raise Refused(errno.EPERM, "guests can only kill their own jobs")
+        if not isinstance(signum, int) or not 0 < signum < _NSIG:
+            raise Refused(errno.EINVAL, "Invalid signal number")
+        jobs = [j for j in self.active.values() if j.state & J.RUNNING
+                and target in (-1, 0xFFFFFFFF, j.userid)]
+        if not dry_run:
+            for job in jobs:
+                self.out.append(("publish", f"shell-{job.id}.kill", {"signum": signum}))
+        return {"count": len(jobs), "errors": 0}
 
     # -- wait ------------------------------------------------------------------------------
 
@@ -873,7 +893,7 @@ class JobManager:
                 self.log("start: exception response: malformed data")
                 return
             self.post(job, "exception", {"type": xtype, "severity": severity,
-                                         "userid": self.owner, "note": note})
+                                         "userid": self.owner, "note": note or ""})
         elif kind == "finish":
             status = data.get("status")
             if not isinstance(status, int):
