@@ -170,3 +170,12 @@ def test_batch_of_submissions_and_restart_with_statedir():
             assert stats["active_jobs"] == 6
     finally:
         shutil.rmtree(statedir, ignore_errors=True)
+
+
+def test_anonymous_queue_status(instance):
+    with instance.client() as c:
+        assert c.rpc("job-manager.queue-list").payload == {"queues": []}
+        assert c.rpc("job-manager.queue-status", {}, matchtag=2).payload == {
+            "enable": True, "start": True}
+        named = c.rpc("job-manager.queue-status", {"name": "x"}, matchtag=3)
+        assert (named.errnum, named.payload_str) == (errno.EINVAL, "'x' is not a valid queue")

@@ -58,6 +58,8 @@ _METHODS = (
     ("sched-ready", "sched_ready", 0),
     ("exec-hello", "exec_hello", 0),
     ("stats-get", "stats", FLUX_ROLE_USER),
+    ("queue-list", "queue_list", FLUX_ROLE_USER),
+    ("queue-status", "queue_status", FLUX_ROLE_USER),
     ("disconnect", "disconnect", FLUX_ROLE_ALL),
 )
 
@@ -294,6 +296,19 @@ class JobManagerService:
 
     def stats(self, msg: Message) -> None:
         self.router.respond(msg, self.core.stats())
+
+    def queue_list(self, msg: Message) -> None:
+        """Only flux-core's anonymous queue exists here (no named queues configured)."""
+        self.router.respond(msg, {"queues": []})
+
+    def queue_status(self, msg: Message) -> None:
+        """The anonymous queue: always enabled and started (queue administration is not
+        implemented); a named one is unknown, with flux-core's text."""
+        obj = msg.payload_json() if msg.payload_bytes else {}
+        name = obj.get("name") if isinstance(obj, dict) else None
+        if name is not None:
+            raise RequestError(errno.EINVAL, f"'{name}' is not a valid queue")
+        self.router.respond(msg, {"enable": True, "start": True})
 
     def disconnect(self, msg: Message) -> None:
         core = self._core
