@@ -4,7 +4,8 @@ A request is decoded and refused exactly where flux-core's job-ingest
 refuses it, with its errno and text (``decode``): the flags and urgency the
 sender may use, J unwrapped (mechanism ``none``, as flux-core built without
 flux-security), the signer being the sender, the jobspec valid version 1.
-An accepted submission gets a FLUID (generator: the broker rank; timestamps
+The jobspec is checked as flux-core's validator checks it, with its texts
+(``validator``).  An accepted submission gets a FLUID (generator: the broker rank; timestamps
 from the generator's epoch, continuing after the largest id an instance
 already holds) and becomes a KVS write (``J``, ``jobspec`` without
 ``attributes.system.environment``) plus the entry the job-manager takes.
@@ -106,11 +107,11 @@ class Ingest:
         if self.owner != 0 and userid == 0:
             raise Refused(errno.EINVAL, "submission of jobs as user root not supported")
         if not flags & FLUX_JOB_NOVALIDATE:
-            from .jobspec import JobspecError, validate
+            from .validator import InvalidJobspec, check
 
             try:
-                validate(jobspec)
-            except JobspecError as exc:
+                check(jobspec)
+            except InvalidJobspec as exc:
                 raise Refused(errno.EINVAL, str(exc)) from None
         return Submission(req, j, jobspec, userid, urgency, flags)
 
