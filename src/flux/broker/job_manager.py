@@ -214,7 +214,11 @@ class JobManagerService:
 
     # -- request handlers -------------------------------------------------------------------
 
-    def _call(self, msg: Message, method: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, msg: Message, method: Callable[..., Any], *args: Any,
+              answer: bool = False) -> Any:
+        """``method(*args)``, its refusal turned into the request's error; the manager's
+        actions carried out after the answer when ``answer`` (as flux-core answers a
+        hello before it sends the requests the hello allows)."""
         from flux.services.job_manager.manager import Refused
 
         try:
@@ -222,6 +226,8 @@ class JobManagerService:
         except Refused as exc:
             self._run()
             raise RequestError(exc.errnum, exc.text) from None
+        if answer:
+            self.router.respond(msg, result)
         self._run()
         return result
 
@@ -285,14 +291,11 @@ class JobManagerService:
 
     def sched_ready(self, msg: Message) -> None:
         core = self.core
-        answer = self._call(msg, core.sched_ready, msg.payload_json(), msg.route_first)
-        self.router.respond(msg, answer)
-        self._run()
+        self._call(msg, core.sched_ready, msg.payload_json(), msg.route_first, answer=True)
 
     def exec_hello(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.exec_hello, msg.payload_json(), msg.route_first)
-        self.router.respond(msg)
+        self._call(msg, core.exec_hello, msg.payload_json(), msg.route_first, answer=True)
 
     def stats(self, msg: Message) -> None:
         self.router.respond(msg, self.core.stats())
