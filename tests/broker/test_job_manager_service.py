@@ -13,7 +13,9 @@ import json
 import os
 import shutil
 
+import pytest
 from conftest import short_tmpdir, start_instance
+from guest import GUEST_UID, run_as_guest
 from rawclient import request
 
 from flux.constants import FLUX_MSGFLAG_STREAMING
@@ -119,6 +121,9 @@ def test_submit_schedule_run_wait(instance):
         assert [n for n in seen if n != "annotations"] == names
         stats = c.rpc("job-manager.stats-get", matchtag=3).payload
         assert stats["inactive_jobs"] == 1 and stats["max_jobid"] == jobid
+        journal.send(request("job-manager.events-journal-cancel", {"matchtag": 7}, 8))
+        end = journal.recv(timeout=10)
+        assert (end.matchtag, end.errnum) == (7, errno.ENODATA)
 
 
 def test_cancel_urgency_and_refusals(instance):
@@ -179,3 +184,36 @@ def test_anonymous_queue_status(instance):
             "enable": True, "start": True}
         named = c.rpc("job-manager.queue-status", {"name": "x"}, matchtag=3)
         assert (named.errnum, named.payload_str) == (errno.EINVAL, "'x' is not a valid queue")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as a second (guest) uid")
+def test_guests():
+    with start_instance("access.allow-guest-user=true") as inst:
+        with inst.client() as c:
+            jobid = c.rpc("job-ingest.submit", submit_payload(urgency=0)).payload["id"]
+        owners = submit_payload()  # signed by the owner
+
+        def work() -> list:
+            out = []
+            with inst.client() as g:
+                for tag, (topic, payload) in enumerate([
+                        ("job-ingest.submit", {**submit_payload(), "J": sign_none.wrap(
+                            json.dumps(SPEC).encode(), GUEST_UID)}),
+                        ("job-ingest.submit", owners),
+                        ("job-manager.raise", {"id": jobid, "severity": 0, "type": "cancel"}),
+                        ("job-manager.urgency", {"id": jobid, "urgency": 1}),
+                        ("job-manager.kill", {"id": jobid, "signum": 9}),
+                        ("job-manager.wait", {"id": jobid}),
+                        ("job-manager.getinfo", None)], start=1):
+                    m = g.rpc(topic, payload, matchtag=tag)
+                    out.append([m.errnum, m.payload_str if m.errnum else None])
+            return out
+
+        assert run_as_guest(work) == [
+            [errno.EPERM, "only instance owner can use sign-type=none"],
+            [errno.EPERM, f"signer={os.getuid()} != requestor={GUEST_UID}"],
+            [errno.EPERM, "guests can only raise exceptions on their own jobs"],
+            [errno.EPERM, "guests can only reprioritize their own jobs"],
+            [errno.EPERM, "guests may only send signals to their own jobs"],
+            [errno.EPERM, "Request requires owner credentials"],
+            [0, None]]

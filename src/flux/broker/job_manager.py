@@ -46,14 +46,15 @@ __all__ = ["JobManagerService"]
 #: (method, handler name, roles beyond the owner): flux-core's job-manager tables
 _METHODS = (
     ("submit", "submit", 0),
-    ("getinfo", "getinfo", 0),
+    ("getinfo", "getinfo", FLUX_ROLE_USER),
     ("raise", "raise_", FLUX_ROLE_USER),
     ("raiseall", "raiseall", FLUX_ROLE_USER),
     ("kill", "kill", FLUX_ROLE_USER),
     ("killall", "killall", FLUX_ROLE_USER),
     ("urgency", "urgency", FLUX_ROLE_USER),
-    ("wait", "wait", FLUX_ROLE_USER),
+    ("wait", "wait", 0),
     ("events-journal", "journal", 0),
+    ("events-journal-cancel", "journal_cancel", 0),
     ("sched-hello", "sched_hello", 0),
     ("sched-ready", "sched_ready", 0),
     ("exec-hello", "exec_hello", 0),
@@ -278,6 +279,14 @@ class JobManagerService:
         if not msg.flags & FLUX_MSGFLAG_STREAMING:
             raise RequestError(errno.EPROTO, "job-manager.events requires streaming RPC flag")
         self._call(msg, self.core.journal_request, msg, obj)
+
+    def journal_cancel(self, msg: Message) -> None:
+        obj = msg.payload_json()
+        matchtag = obj.get("matchtag") if isinstance(obj, dict) else None
+        if not isinstance(matchtag, int):
+            return  # flux-core answers no cancel request, not even a bad one
+        self.core.journal_cancel(lambda req: from_sender(req, msg) and req.matchtag == matchtag)
+        self._run()
 
     def sched_hello(self, msg: Message) -> None:
         if not msg.flags & FLUX_MSGFLAG_STREAMING:

@@ -657,6 +657,14 @@ class JobManager:
         self.out.append(("respond", req, {"id": -1, "events": []}))
         self.listeners.append((req, allow, deny))
 
+    def journal_cancel(self, match: Callable[[Any], bool]) -> None:
+        """``events-journal-cancel``: the first matching stream ends with ENODATA."""
+        for index, entry in enumerate(self.listeners):
+            if match(entry[0]):
+                del self.listeners[index]
+                self.out.append(("error", entry[0], errno.ENODATA, None))
+                return
+
     def journal_disconnect(self, match: Callable[[Any], bool]) -> None:
         self.listeners = [entry for entry in self.listeners if not match(entry[0])]
 
