@@ -217,3 +217,17 @@ def test_guests():
             [errno.EPERM, "guests may only send signals to their own jobs"],
             [errno.EPERM, "Request requires owner credentials"],
             [0, None]]
+
+
+def test_malformed_requests_are_eproto(instance):
+    with instance.client() as c:
+        for tag, topic in enumerate(["job-manager.raise", "job-manager.urgency",
+                                     "job-manager.kill", "job-manager.wait",
+                                     "job-manager.sched-ready", "job-manager.exec-hello",
+                                     "job-ingest.submit", "job-manager.submit"], start=1):
+            for payload in ([1, 2], b"not json", {"id": "x"}):
+                m = c.rpc(topic, payload, matchtag=tag)
+                assert m.errnum == errno.EPROTO, (topic, payload, m.errnum, m.payload_str)
+        bad_job = c.rpc("job-manager.submit", {"jobs": [{"id": 1}]}, matchtag=98)
+        assert bad_job.errnum == errno.EPROTO
+        assert c.rpc("job-manager.stats-get", matchtag=99).payload["active_jobs"] == 0

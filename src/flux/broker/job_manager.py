@@ -207,7 +207,7 @@ class JobManagerService:
         """Hand new jobs to the manager; ``done(errnum, errors)`` once their submit events
         are in the KVS (``errors``: the ``[id, text]`` of jobs refused)."""
         core = self.core
-        errors = core.submit(jobs)
+        errors = core.submit(jobs)  # Refused (EPROTO) for entries that are not jobs
         refused = {e[0] for e in errors}
         self._run()
         self._after_commit(lambda errnum: done(errnum, errors),
@@ -232,6 +232,14 @@ class JobManagerService:
         self._run()
         return result
 
+    @staticmethod
+    def _payload(msg: Message) -> dict:
+        """The request's JSON object; EPROTO for anything else, as flux-core's unpack."""
+        obj = msg.payload_json()
+        if not isinstance(obj, dict):
+            raise RequestError(errno.EPROTO)
+        return obj
+
     def _owner(self, msg: Message) -> bool:
         return bool(msg.rolemask & FLUX_ROLE_OWNER)
 
@@ -240,42 +248,47 @@ class JobManagerService:
         jobs = obj.get("jobs") if isinstance(obj, dict) else None
         if not isinstance(jobs, list):
             raise RequestError(errno.EPROTO)
-        self.submit_jobs(jobs, lambda errnum, errors: self.router.respond(msg, {"errors": errors})
-                         if not errnum else self.router.respond_error(msg, errnum))
+        from flux.services.job_manager.manager import Refused
+
+        try:
+            self.submit_jobs(jobs, lambda errnum, errors: self.router.respond(
+                msg, {"errors": errors}) if not errnum else self.router.respond_error(msg, errnum))
+        except Refused as exc:
+            raise RequestError(exc.errnum, exc.text) from None
 
     def getinfo(self, msg: Message) -> None:
         self.router.respond(msg, self.core.getinfo())
 
     def raise_(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.raise_request, msg.payload_json(), msg.userid, self._owner(msg))
+        self._call(msg, core.raise_request, self._payload(msg), msg.userid, self._owner(msg))
         self.router.respond(msg)
 
     def raiseall(self, msg: Message) -> None:
         core = self.core
-        self.router.respond(msg, self._call(msg, core.raiseall_request, msg.payload_json(),
+        self.router.respond(msg, self._call(msg, core.raiseall_request, self._payload(msg),
                                             msg.userid, self._owner(msg)))
 
     def kill(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.kill_request, msg.payload_json(), msg.userid, self._owner(msg))
+        self._call(msg, core.kill_request, self._payload(msg), msg.userid, self._owner(msg))
         self.router.respond(msg)
 
     def killall(self, msg: Message) -> None:
         core = self.core
-        self.router.respond(msg, self._call(msg, core.killall_request, msg.payload_json(),
+        self.router.respond(msg, self._call(msg, core.killall_request, self._payload(msg),
                                             msg.userid, self._owner(msg)))
 
     def urgency(self, msg: Message) -> None:
         core = self.core
-        self.router.respond(msg, self._call(msg, core.urgency_request, msg.payload_json(),
+        self.router.respond(msg, self._call(msg, core.urgency_request, self._payload(msg),
                                             msg.userid, self._owner(msg)))
 
     def wait(self, msg: Message) -> None:
-        self._call(msg, self.core.wait_request, msg, msg.payload_json())
+        self._call(msg, self.core.wait_request, msg, self._payload(msg))
 
     def journal(self, msg: Message) -> None:
-        obj = msg.payload_json() if msg.payload_bytes else {}
+        obj = self._payload(msg) if msg.payload_bytes else {}
         if not msg.flags & FLUX_MSGFLAG_STREAMING:
             raise RequestError(errno.EPROTO, "job-manager.events requires streaming RPC flag")
         self._call(msg, self.core.journal_request, msg, obj)
@@ -300,11 +313,11 @@ class JobManagerService:
 
     def sched_ready(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.sched_ready, msg.payload_json(), msg.route_first, answer=True)
+        self._call(msg, core.sched_ready, self._payload(msg), msg.route_first, answer=True)
 
     def exec_hello(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.exec_hello, msg.payload_json(), msg.route_first, answer=True)
+        self._call(msg, core.exec_hello, self._payload(msg), msg.route_first, answer=True)
 
     def stats(self, msg: Message) -> None:
         self.router.respond(msg, self.core.stats())

@@ -279,6 +279,12 @@ class JobManager:
         """New jobs (job-ingest's ``job-manager.submit`` entries): each gets its submit
         event, its dependencies checked, then its validate event, which waits until
         :meth:`release`; the ``[id, text]`` of the jobs refused."""
+        for obj in jobs:
+            if not isinstance(obj, dict) or not all(
+                    isinstance(obj.get(k), int) for k in ("id", "userid", "urgency", "flags")) \
+                    or not isinstance(obj.get("t_submit"), (int, float)) \
+                    or not isinstance(obj.get("jobspec"), dict):
+                raise Refused(errno.EPROTO)
         errors: list[list] = []
         for obj in jobs:
             job = Job(obj["id"], obj["userid"], obj["urgency"], obj["flags"],
