@@ -343,3 +343,12 @@ def test_raiseall_and_killall(m):
                                                  "userid": OWNER, "wait_status": 9}
     assert m.take()[-1] == ("publish", "job-exception",
                             {"id": 1, "type": "exec", "severity": 0, "wait_status": 9})
+
+
+def test_debug_flag_events(m):
+    online(m)
+    submit(m, entry(1, flags=J.FLAG_DEBUG))
+    m.alloc_response({"id": 1, "type": 0, "R": {"version": 1}})
+    m.exec_teardown()
+    assert names(m, 1)[4:] == ["debug.alloc-request", "alloc", "debug.start-request",
+                               "debug.start-lost"]

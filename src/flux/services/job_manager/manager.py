@@ -763,6 +763,8 @@ class JobManager:
             self.out.append(("send", "sched.alloc", {
                 "id": job.id, "priority": job.priority, "userid": job.userid,
                 "t_submit": job.t_submit, "jobspec": job.jobspec}))
+            if job.flags & J.FLAG_DEBUG:
+                self.post(job, "debug.alloc-request")
 
     def alloc_response(self, obj: Any) -> None:
         """A ``sched.alloc`` response (success, annotate, deny or cancel)."""
@@ -863,8 +865,11 @@ class JobManager:
             return
         self.start_topic = None
         self.exec_sender = None
-        for job in self.active.values():
-            job.start_pending = False
+        for job in list(self.active.values()):
+            if job.start_pending:
+                if job.flags & J.FLAG_DEBUG:
+                    self.post(job, "debug.start-lost", {"note": "exec service went away"})
+                job.start_pending = False
 
     def _start(self, job: Job) -> None:
         if job.start_pending or self.start_topic is None:
@@ -873,6 +878,8 @@ class JobManager:
             "id": job.id, "userid": job.userid, "jobspec": job.jobspec,
             "reattach": job.started, "R": job.R}))
         job.start_pending = True
+        if job.flags & J.FLAG_DEBUG:
+            self.post(job, "debug.start-request")
 
     def start_response(self, topic: Optional[str], obj: Any) -> None:
         """One response of the exec service's ``<service>.start`` stream."""
