@@ -28,15 +28,27 @@ from flux.job import JobID, JobspecV1
 pytestmark = pytest.mark.timeout(60)
 
 
+def _require(handle, *topics: str) -> None:
+    """Skip unless the instance answers these services (until every job service is merged)."""
+    for topic in topics:
+        try:
+            handle.rpc(topic, {}).get()
+        except OSError as exc:
+            if exc.errno == errno.ENOSYS:
+                pytest.skip(f"no {topic.split('.')[0]} in this instance yet")
+
+
 @pytest.fixture(scope="module")
 def h(shared_instance):
     with flux.Flux(shared_instance.uri) as handle:
-        try:
-            handle.rpc("job-manager.wait", {"id": 1}).get()
-        except OSError as exc:
-            if exc.errno == errno.ENOSYS:  # until the job services are merged in
-                pytest.skip("no job-manager in this instance yet")
+        _require(handle, "job-ingest.submit", "job-manager.stats-get")
         yield handle
+
+
+@pytest.fixture
+def running(h):
+    """Jobs run and are listed: a scheduler, job-exec and job-list."""
+    _require(h, "sched.resource-status", "job-list.list-attrs")
 
 
 def test_job(command="true", run="0.01s", status=0, **kwargs) -> JobspecV1:
@@ -70,25 +82,38 @@ def wait_inactive(h, jobid, timeout=10.0) -> dict:
         time.sleep(0.05)
 
 
-def test_submit_and_wait(h):
+def test_submit_and_wait(h, running):
     jobid = flux.job.submit(h, test_job(), waitable=True)
     assert type(jobid) is JobID and jobid > 0
     status = flux.job.wait(h, jobid)
     assert status == (jobid, True, b"")
 
 
-def test_wait_reports_failure(h):
+def test_wait_reports_failure(h, running):
     jobid = flux.job.submit(h, test_job(status=2 << 8), waitable=True)
     status = flux.job.wait_async(h, jobid).get_status()
     assert status.jobid == jobid and status.success is False
     assert status.errstr == b"task(s) exited with exit code 2"
 
 
-def test_wait_of_a_job_not_waitable(h):
+def test_wait_of_a_job_not_waitable(h, running):
     jobid = flux.job.submit(h, test_job())
     with pytest.raises(OSError) as exc:
         flux.job.wait(h, jobid)
     assert exc.value.errno == errno.ECHILD
+
+
+def test_submit_cancel_wait_without_running(h):
+    """job-ingest and job-manager alone: a held job is accepted, canceled, waited for."""
+    jobid = flux.job.submit(h, test_job(), urgency=0, waitable=True)
+    assert type(jobid) is JobID
+    flux.job.cancel(h, jobid, "held")
+    status = flux.job.wait(h, jobid)
+    assert status.jobid == jobid and status.success is False
+    assert b"cancel" in status.errstr
+    with pytest.raises(OSError) as exc:
+        flux.job.kill(h, jobid)
+    assert exc.value.errno == errno.EINVAL
 
 
 def test_submit_refused(h):
@@ -97,7 +122,7 @@ def test_submit_refused(h):
     assert exc.value.errno == errno.EINVAL and exc.value.strerror
 
 
-def test_cancel_pending_job(h):
+def test_cancel_pending_job(h, running):
     jobid = flux.job.submit(h, test_job(), urgency=0)
     flux.job.cancel(h, jobid, "not today")
     job = wait_inactive(h, jobid)
@@ -107,7 +132,7 @@ def test_cancel_pending_job(h):
     assert info.inactive_reason == "Canceled: not today"
 
 
-def test_kill_and_raise_errors(h):
+def test_kill_and_raise_errors(h, running):
     jobid = flux.job.submit(h, test_job(), urgency=0)
     with pytest.raises(OSError) as exc:
         flux.job.kill(h, jobid, 15)  # not running
@@ -121,7 +146,7 @@ def test_kill_and_raise_errors(h):
     assert (exc.value.errno, exc.value.strerror) == (errno.ENOENT, "job is inactive")
 
 
-def test_kill_then_cancel_running_job(h):
+def test_kill_then_cancel_running_job(h, running):
     """A kill is accepted for a running job (job-manager publishes it to the job's
     shell; a test job has none, as in flux-core), a cancel ends the job."""
     jobid = flux.job.submit(h, test_job(run="0"), waitable=True)
@@ -135,7 +160,7 @@ def test_kill_then_cancel_running_job(h):
     assert status.success is False and status.errstr
 
 
-def test_job_list_and_get_job(h):
+def test_job_list_and_get_job(h, running):
     jobid = flux.job.submit(h, test_job(name="listed"))
     wait_inactive(h, jobid)
     ids = [job["id"] for job in flux.job.job_list(h, name="listed").get_jobs()]
@@ -153,7 +178,7 @@ def test_job_list_and_get_job(h):
     assert jobid in [j.id for j in inactive]
 
 
-def test_job_kvs(h):
+def test_job_kvs(h, running):
     jobid = flux.job.submit(h, test_job())
     wait_inactive(h, jobid)
     directory = flux.job.job_kvs(h, jobid)
@@ -162,7 +187,7 @@ def test_job_kvs(h):
     assert flux.job.job_kvs_guest(h, jobid) is not None
 
 
-def test_asyncio(h):
+def test_asyncio(h, running):
     async def main():
         jobid = await flux.job.submit_async(h, test_job(), waitable=True)
         status = await flux.job.wait_async(h, jobid)
@@ -177,7 +202,7 @@ def test_asyncio(h):
 # -- needing job-info ------------------------------------------------------------------------
 
 
-def test_event_watch_and_result(h, job_info):
+def test_event_watch_and_result(h, running, job_info):
     jobid = flux.job.submit(h, test_job())
     names = [event.name for event in flux.job.event_watch(h, jobid)]
     assert names[0] == "submit" and names[-1] == "clean"
@@ -187,7 +212,7 @@ def test_event_watch_and_result(h, job_info):
     assert info.result_id == FLUX_JOB_RESULT_COMPLETED and info.returncode == 0
 
 
-def test_event_wait_raises_job_exception(h, job_info):
+def test_event_wait_raises_job_exception(h, running, job_info):
     jobid = flux.job.submit(h, test_job(), urgency=0)
     flux.job.cancel(h, jobid, "stop")
     with pytest.raises(flux.job.JobException) as exc:
@@ -196,7 +221,7 @@ def test_event_wait_raises_job_exception(h, job_info):
     assert flux.job.result(h, jobid).result == "CANCELED"
 
 
-def test_job_info_lookup(h, job_info):
+def test_job_info_lookup(h, running, job_info):
     js = test_job()
     jobid = flux.job.submit(h, js)
     wait_inactive(h, jobid)
@@ -206,7 +231,7 @@ def test_job_info_lookup(h, job_info):
     assert original["jobspec"] == js.jobspec
 
 
-def test_async_event_watch(h, job_info):
+def test_async_event_watch(h, running, job_info):
     async def main():
         jobid = await flux.job.submit_async(h, test_job())
         names = [ev.name async for ev in flux.job.event_watch_async(h, jobid)]
@@ -217,7 +242,7 @@ def test_async_event_watch(h, job_info):
     assert names[-1] == "clean" and info.result == "COMPLETED"
 
 
-def test_flux_executor(shared_instance, job_info):
+def test_flux_executor(shared_instance, running, job_info):
     with flux.job.FluxExecutor(handle_args=(shared_instance.uri,), poll_interval=0.01) as ex:
         good = ex.submit(test_job())
         failing = ex.submit(test_job(status=3 << 8))

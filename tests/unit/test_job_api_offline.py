@@ -37,9 +37,10 @@ from flux.constants import (
 )
 from flux.eventlog import EventLogEvent
 from flux.job import JobID, JobspecV1
-from flux.job.sign_none import sign_none_unwrap, sign_none_wrap, unwrap_string
 from flux.message import encode_json
 from flux.response import derive_response, error_payload
+from flux.services.job_ingest.sign_none import unwrap as sign_none_unwrap
+from flux.services.job_ingest.sign_none import wrap as sign_none_wrap
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -169,32 +170,6 @@ def test_submodule_import_keeps_the_function():
     for name in ("wait", "submit", "kill", "timeleft"):
         assert callable(getattr(flux.job, name)), name
     assert sys.modules["flux.job.wait"].JobWaitResult
-
-
-# -- J ------------------------------------------------------------------------------------
-
-
-def test_sign_none_matches_flux_core():
-    # flux-core 0.88 (no flux-security), uid 0, jobspec text ``{"a":1}``
-    assert sign_none_wrap(b'{"a":1}', 0) == \
-        "dmVyc2lvbgBpMQB1c2VyaWQAaTAAbWVjaGFuaXNtAHNub25lAA==.eyJhIjoxfQ==.none"
-    J = sign_none_wrap("é".encode(), 1000)
-    assert sign_none_unwrap(J) == ("é".encode(), 1000)
-    assert unwrap_string(J) == "é"
-
-
-@pytest.mark.parametrize("bad", [
-    "x", "a.b.c", "a.b.none.x",
-    sign_none_wrap(b"x", 1).replace(".none", ".munge"),
-    # header with a sign, an unknown key, a wrong version
-    "dmVyc2lvbgBpMQB1c2VyaWQAaS0xAG1lY2hhbmlzbQBzbm9uZQA=.eA==.none",
-    "dmVyc2lvbgBpMQB1c2VyaWQAaTEAbWVjaABzbm9uZQA=.eA==.none",
-    "dmVyc2lvbgBpMgB1c2VyaWQAaTEAbWVjaGFuaXNtAHNub25lAA==.eA==.none",
-])
-def test_sign_none_unwrap_refuses(bad):
-    with pytest.raises(OSError) as exc:
-        sign_none_unwrap(bad)
-    assert exc.value.errno == errno.EINVAL
 
 
 # -- Jobspec ------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ their names, so ``import flux.job`` costs almost nothing:
 
 * ``JobID`` - job ids (``JobID``, ``id_parse``, ``id_encode``); ``fluid`` makes them
 * ``Jobspec`` - ``Jobspec``, ``JobspecV1``, ``validate_jobspec``
-* ``sign_none`` - J, the signed jobspec, with the mechanism ``none``
 * ``submit`` / ``wait`` / ``kill`` - submission, waiting and results, signals and exceptions
 * ``event`` - eventlog watches, ``JobException``, ``MAIN_EVENTS``
 * ``list`` / ``info`` - job-list queries and ``JobInfo``

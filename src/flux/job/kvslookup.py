@@ -15,8 +15,8 @@ import json
 from flux.constants import FLUX_JOB_LOOKUP_CURRENT
 from flux.future import WaitAllFuture
 from flux.job.JobID import JobID
-from flux.job.sign_none import unwrap_string
 from flux.rpc import RPC
+from flux.services.job_ingest.sign_none import unwrap
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,7 +77,8 @@ def _setup_lookup_keys(keys: list, original: bool) -> None:
 
 def _update_keys(job_data: dict, decode: bool, keys: list, original: bool) -> None:
     if "jobspec" in keys and original:
-        job_data["jobspec"] = unwrap_string(job_data["J"])
+        # flux_unwrap_string() without verification, as built without flux-security
+        job_data["jobspec"] = unwrap(job_data["J"])[0].decode("utf-8", "surrogateescape")
         if decode:
             _decode_field(job_data, "jobspec")
         if "J" not in keys:

@@ -3,7 +3,8 @@
 flux-core's ``submit``, ``submit_async``, ``submit_get_id`` and ``SubmitFuture``.
 The request is built as libjob builds it (``{"J","urgency","flags"}``, compact),
 the client-only flag PRE_SIGNED is not sent, and J is signed here with the
-caller's uid as flux-core does when built without flux-security.
+caller's uid as flux-core does when built without flux-security (with the
+``sign_none`` job-ingest unwraps, so both ends share one spelling of J).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from flux.constants import (
 )
 from flux.job.JobID import JobID
 from flux.job.Jobspec import _convert_jobspec_arg_to_string
-from flux.job.sign_none import sign_none_wrap
 from flux.message import encode_json
 from flux.rpc import RPC
+from flux.services.job_ingest.sign_none import wrap as sign_none_wrap
 from flux.util import check_future_error
 
 TYPE_CHECKING = False
