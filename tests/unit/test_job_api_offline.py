@@ -158,6 +158,8 @@ def test_flux_core_names():
         assert getattr(flux.job, name) is not None
     with pytest.raises(AttributeError):
         flux.job.no_such_name  # noqa: B018
+    # __all__ is written out (mypy reads it) and must name exactly what loads on demand
+    assert set(flux.job.__all__) == set(flux.job._HOME) | {"JobID", "id_encode", "id_parse"}
 
 
 def test_submodule_import_keeps_the_function():

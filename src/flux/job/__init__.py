@@ -92,7 +92,16 @@ _HOME = {
     "FluxExecutor": "flux.job.executor", "FluxExecutorFuture": "flux.job.executor",
 }
 
-__all__ = sorted(["JobID", "id_encode", "id_parse", *_HOME])
+__all__ = [
+    "EventLogEvent", "FluxExecutor", "FluxExecutorFuture", "JobEventWatchFuture",
+    "JobException", "JobID", "JobInfo", "JobKVSLookup", "JobList", "JobResultFuture",
+    "JobWaitFuture", "Jobspec", "JobspecV1", "MAIN_EVENTS", "SubmitFuture", "cancel",
+    "cancel_async", "event_wait", "event_watch", "event_watch_async", "get_job", "id_encode",
+    "id_parse", "job_fields_to_attrs", "job_info_lookup", "job_kvs", "job_kvs_guest",
+    "job_kvs_lookup", "job_list", "job_list_id", "job_list_inactive", "job_raise",
+    "job_raise_async", "kill", "kill_async", "result", "result_async", "submit", "submit_async",
+    "submit_get_id", "timeleft", "validate_jobspec", "wait", "wait_async", "wait_get_status",
+]
 
 # Submodules named like the function they define (flux-core's layout): importing one
 # must not replace the function on the package, as Python's import system would.
