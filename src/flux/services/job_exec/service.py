@@ -166,9 +166,13 @@ class ExecService:
         """``job-exception`` (published by the job-manager): severity 0 aborts the job."""
         if msg.topic != "job-exception":
             return
+        import json
+
         try:
-            p = msg.payload_json()
-        except OSError:
+            p = json.loads((msg.payload_bytes or b"").rstrip(b"\0"))
+        except ValueError:
+            return
+        if not isinstance(p, dict):
             return
         job = self.jobs.get(p.get("id"))
         if job is None or p.get("severity") != 0 or job.finalizing:

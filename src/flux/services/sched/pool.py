@@ -142,17 +142,19 @@ class Pool:
         held = self.jobs.get(jobid)
         if held is None:
             return
-        ranks = R_ranks(R)[0] if R is not None else held
-        for rank, cores in ranks.items():
+        if final or R is None:
+            for rank, cores in held.items():
+                self.allocated[rank] -= cores
+            del self.jobs[jobid]
+            return
+        for rank, cores in R_ranks(R)[0].items():
             mine = held.get(rank, set()) & cores
-            self.allocated[rank] -= mine
-            if rank in held:
+            if mine:
+                self.allocated[rank] -= mine
                 held[rank] -= mine
                 if not held[rank]:
                     del held[rank]
-        if final or not held:
-            for rank, cores in held.items():
-                self.allocated[rank] -= cores
+        if not held:
             del self.jobs[jobid]
 
     def R_of(self, ranks: dict[int, set[int]], starttime: float = 0.0,
