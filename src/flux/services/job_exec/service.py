@@ -174,7 +174,8 @@ class ExecService:
             return
         if not isinstance(p, dict):
             return
-        job = self.jobs.get(p.get("id"))
+        jobid = p.get("id")
+        job = self.jobs.get(jobid) if isinstance(jobid, int) else None
         if job is None or p.get("severity") != 0 or job.finalizing:
             return
         if job.exception_in_progress:
