@@ -17,7 +17,7 @@ import signal
 from flux.message import Message
 from flux.severity import LOG_DEBUG, LOG_ERR
 
-from .testconf import TestConf
+from .testconf import ExecTestConf
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +38,7 @@ class _Job:
         self.id = jobid
         self.userid = userid
         self.msg = msg
-        self.conf: Optional[TestConf] = None
+        self.conf: Optional[ExecTestConf] = None
         self.timer: Any = None
         self.started = False
         self.finalizing = False
@@ -91,7 +91,7 @@ class ExecService:
             self.fatal(job, "testexec: reattach after a restart is not supported yet")
             return
         try:
-            conf = TestConf(p["jobspec"])
+            conf = ExecTestConf(p["jobspec"])
         except ValueError as exc:
             self.log(LOG_ERR, f"init_testconf: {exc}")
             self.fatal(job, "failed to initialize testconf: Invalid argument")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TestConf", "parse_fsd"]
+__all__ = ["ExecTestConf", "parse_fsd"]
 
 _UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -26,7 +26,7 @@ def parse_fsd(text: str) -> float:
     raise ValueError(f"invalid duration '{text}'")
 
 
-class TestConf:
+class ExecTestConf:
     """``enabled`` only if the jobspec has ``system.exec.test``; then ``run_duration``
     (the test's, else the jobspec's duration), ``wait_status``, ``mock_exception``."""
 
