@@ -72,9 +72,11 @@ def test_uptime_reports_what_resource_groups_and_job_manager_say():
         return lambda h, w, msg, arg: h.respond(msg, payload)
 
     with start_instance() as inst:
-        drain = {"resource.status": reply({"drain": {"0": {}}})}
-        with ServiceThread(inst.uri, "resource", drain), \
-                ServiceThread(inst.uri, "groups", {"groups.get": reply({"members": ""})}), \
+        import flux
+
+        # the broker's resource service, rank 0 drained
+        flux.Flux(inst.uri).rpc("resource.drain", {"targets": "0", "reason": "x"}).get()
+        with ServiceThread(inst.uri, "groups", {"groups.get": reply({"members": ""})}), \
                 ServiceThread(inst.uri, "job-manager", {
                     "job-manager.queue-list": reply({"queues": ["a", "b"]}),
                     "job-manager.queue-status": reply({"enable": False, "start": False})}):

@@ -71,8 +71,17 @@ class Resource:
         self.kvs.service.commit_ops("primary", ops, 0, done)
 
     def start(self) -> None:
-        """Discovery and resource.R, as flux-core's module at load."""
-        self.service.define()
+        """Discovery and resource.R, as flux-core's module at load (R already in the KVS,
+        from a statedir, is reused)."""
+        import json
+
+        from flux.services.kvs.treeobj import decode_val
+
+        try:
+            stored = json.loads(decode_val(self.kvs.service.lookup_at("primary", "resource.R")))
+        except (OSError, ValueError):
+            stored = None
+        self.service.define(stored if isinstance(stored, dict) else None)
 
     def close(self) -> None:
         if self._service is not None:

@@ -50,9 +50,23 @@ class ResourceService:
 
     # -- start-up --------------------------------------------------------------------------
 
-    def define(self) -> None:
-        """Commit resource.R, then post resource-define (as flux-core's inventory)."""
+    def define(self, stored: Optional[dict] = None) -> None:
+        """Commit resource.R, then post resource-define (as flux-core's inventory); an R
+        already in the KVS (a restart with a statedir) is reused, as flux-core does."""
         from flux.services.kvs.txn import op_put
+
+        if stored is not None:
+            from .rv1 import R_ranks
+
+            try:
+                self.ranks, self.hosts = R_ranks(stored)
+            except OSError:
+                stored = None
+            else:
+                self.R = stored
+                self.online = set(self.ranks)
+                self._post("resource-define", {"method": "kvs"})
+                return
 
         def posted(errnum: int, _: Any) -> None:
             if not errnum:
