@@ -171,10 +171,17 @@ def test_restart_reuses_resource_R() -> None:
                 deadline = time.monotonic() + 10
                 while len(methods) < want and time.monotonic() < deadline:
                     out = inst.run("kvs", "get", "resource.eventlog").stdout
-                    methods = [json.loads(line)["context"]["method"]
-                               for line in out.splitlines() if line]
+                    entries = [json.loads(line) for line in out.splitlines() if line]
+                    methods = [e["context"]["method"] for e in entries
+                               if e["name"] == "resource-define"]
                     time.sleep(0.05)
                 assert json.loads(inst.run("kvs", "get", "resource.R").stdout)["version"] == 1
+                with inst.client() as c:  # the drain survives the restart
+                    if want == 1:
+                        c.rpc("resource.drain", {"targets": "0", "reason": "kept"})
+                    else:
+                        drain = c.rpc("resource.status").payload["drain"]
+                        assert drain["0"]["reason"] == "kept"
         assert methods == ["dynamic-discovery", "kvs"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -77,11 +77,21 @@ class Resource:
 
         from flux.services.kvs.treeobj import decode_val
 
+        from flux import eventlog
+
+        kvs = self.kvs.service
         try:
-            stored = json.loads(decode_val(self.kvs.service.lookup_at("primary", "resource.R")))
+            stored = json.loads(decode_val(kvs.lookup_at("primary", "resource.R")))
         except (OSError, ValueError):
             stored = None
-        self.service.define(stored if isinstance(stored, dict) else None)
+        if not isinstance(stored, dict):
+            self.service.define()
+            return
+        try:
+            log = eventlog.decode(decode_val(kvs.lookup_at("primary", "resource.eventlog")))
+        except (OSError, ValueError):
+            log = []
+        self.service.define(stored, log)
 
     def close(self) -> None:
         if self._service is not None:
