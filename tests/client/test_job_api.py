@@ -46,9 +46,15 @@ def h(shared_instance):
 
 
 @pytest.fixture
-def running(h):
-    """Jobs run and are listed: a scheduler, job-exec and job-list."""
-    _require(h, "sched.resource-status", "job-list.list-attrs")
+def scheduled(h):
+    """Jobs run: a scheduler and job-exec."""
+    _require(h, "sched.resource-status")
+
+
+@pytest.fixture
+def running(scheduled, h):
+    """Jobs run and are listed: job-list too."""
+    _require(h, "job-list.list-attrs")
 
 
 def test_job(command="true", run="0.01s", status=0, **kwargs) -> JobspecV1:
@@ -82,21 +88,21 @@ def wait_inactive(h, jobid, timeout=10.0) -> dict:
         time.sleep(0.05)
 
 
-def test_submit_and_wait(h, running):
+def test_submit_and_wait(h, scheduled):
     jobid = flux.job.submit(h, test_job(), waitable=True)
     assert type(jobid) is JobID and jobid > 0
     status = flux.job.wait(h, jobid)
     assert status == (jobid, True, b"")
 
 
-def test_wait_reports_failure(h, running):
+def test_wait_reports_failure(h, scheduled):
     jobid = flux.job.submit(h, test_job(status=2 << 8), waitable=True)
     status = flux.job.wait_async(h, jobid).get_status()
     assert status.jobid == jobid and status.success is False
     assert status.errstr == b"task(s) exited with exit code 2"
 
 
-def test_wait_of_a_job_not_waitable(h, running):
+def test_wait_of_a_job_not_waitable(h, scheduled):
     jobid = flux.job.submit(h, test_job())
     with pytest.raises(OSError) as exc:
         flux.job.wait(h, jobid)
