@@ -38,6 +38,7 @@ from .connector import Connector
 from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
+from .job_list import JobList
 from .kvs import KVS
 from .kvs_watch import KVSWatch
 from .log import Log
@@ -193,6 +194,8 @@ class Broker:
         self.kvs = KVS(self.router, self.events, self.loop, self.content, self.owner,
                        rank, self.log.log)
         self.kvs_watch = KVSWatch(self.router, self.events, self.kvs)
+        self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
+                                self.log.log)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
@@ -454,6 +457,7 @@ class Broker:
             self.proc_watch = None
         self.kvs.close()
         self.kvs_watch.close()
+        self.job_list.close()
         self.connector.close()
         self.content.close()
         self.loop.close()
