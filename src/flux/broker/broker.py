@@ -38,6 +38,7 @@ from .connector import Connector
 from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
+from .job_info import JobInfo
 from .job_list import JobList
 from .kvs import KVS
 from .kvs_watch import KVSWatch
@@ -194,6 +195,7 @@ class Broker:
         self.kvs = KVS(self.router, self.events, self.loop, self.content, self.owner,
                        rank, self.log.log)
         self.kvs_watch = KVSWatch(self.router, self.events, self.kvs)
+        self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
@@ -458,6 +460,7 @@ class Broker:
         self.kvs.close()
         self.kvs_watch.close()
         self.job_list.close()
+        self.job_info.close()
         self.connector.close()
         self.content.close()
         self.loop.close()
