@@ -136,6 +136,9 @@ def test_eventlog_watch_errors_cancel_disconnect() -> None:
     assert h.of(watch) == [(errno.ENODATA, None)] and h.canceled == [2]
     h.request("eventlog-watch", {"id": JOBID, "path": "eventlog", "flags": 0},
               streaming=True, matchtag=9)
+    stats = h.request("stats-get", {})
+    assert h.of(stats) == [(0, {"lookups": 0, "watchers": 1, "guest_watchers": 0,
+                                "update_lookups": 0, "update_watchers": 0})]
     h.request("disconnect", {})
     assert h.canceled == [2, 3] and h.service.watches == {}
 

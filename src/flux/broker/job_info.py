@@ -39,6 +39,7 @@ _METHODS = (
     ("eventlog-watch", "eventlog_watch", FLUX_ROLE_USER),
     ("eventlog-watch-cancel", "eventlog_watch_cancel", FLUX_ROLE_USER),
     ("disconnect", "disconnect", FLUX_ROLE_USER),
+    ("stats-get", "stats_get", 0),
 )
 
 

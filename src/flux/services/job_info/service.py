@@ -7,7 +7,7 @@ job's keys; JSON_DECODE answers jobspec and R as objects, CURRENT applies their
 ``job-info.eventlog-watch`` (``{"id", "path", "flags"}``, streaming: one
 ``{"event": line}`` per entry of ``job.<id>.<path>``, the main eventlog ending
 with ENODATA after ``clean``), ``job-info.eventlog-watch-cancel``
-(``{"matchtag"}``), ``job-info.disconnect``.
+(``{"matchtag"}``), ``job-info.disconnect``, ``job-info.stats-get``.
 
 Only the instance owner and the job's owner (its ``submit`` event's userid)
 may read a job (EPERM, "access is restricted to job/instance owner").  Keys
@@ -308,6 +308,11 @@ class JobInfoService:
             if watch.msg.matchtag == matchtag and self.from_sender(watch.msg, msg):
                 self.watch_cancel(watch.tag)
                 self._end(watch, errno.ENODATA)
+
+    def stats_get(self, msg: Message) -> None:
+        """``job-info.stats-get`` (owner only): lookups are answered at once, so none wait."""
+        self.respond(msg, {"lookups": 0, "watchers": len(self.watches), "guest_watchers": 0,
+                           "update_lookups": 0, "update_watchers": 0})
 
     def disconnect(self, msg: Message) -> None:
         """``job-info.disconnect``: the sender's watches end without a word."""
