@@ -51,3 +51,31 @@ def test_eventlog_watch_follows_appends_until_clean(inst) -> None:
             names.append(json.loads(f.get()["event"])["name"])
             f.reset()
     assert names == ["validate", "clean"] and exc.value.errno == errno.ENODATA
+
+
+def test_guest_path_from_the_job_namespace_then_its_copy(inst) -> None:
+    h = flux.Flux(inst.uri)
+    # a second job, started: its guest namespace exists
+    other, other_dir = JOBID + 1, "job.0000.0004.b200.0001"
+    for args in (("kvs", "eventlog", "append", f"{other_dir}.eventlog", "submit", SUBMIT),
+                 ("kvs", "eventlog", "append", f"{other_dir}.eventlog", "start"),
+                 ("kvs", "namespace", "create", f"job-{other}"),
+                 ("kvs", "eventlog", "append", f"--namespace=job-{other}", "exec.eventlog",
+                  "init")):
+        r = inst.run(*args)
+        assert r.returncode == 0, r.stderr
+    f = h.rpc("job-info.eventlog-watch", {"id": other, "path": "guest.exec.eventlog",
+                                          "flags": 0}, flags=FLUX_RPC_STREAMING)
+    first = f.get()["event"]
+    assert json.loads(first)["name"] == "init"
+    f.reset()
+    r = inst.run("kvs", "put", "--raw", f"{other_dir}.guest.exec.eventlog=-",
+                 input=first + '{"timestamp":9.0,"name":"done"}\n')
+    assert r.returncode == 0, r.stderr
+    r = inst.run("kvs", "namespace", "remove", f"job-{other}")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(f.get()["event"])["name"] == "done"  # only what was not sent yet
+    f.reset()
+    with pytest.raises(OSError) as exc:
+        f.get()
+    assert exc.value.errno == errno.ENODATA

@@ -8,6 +8,7 @@ import errno
 import json
 
 from flux.constants import (
+    FLUX_KVS_STREAM,
     FLUX_KVS_WAITCREATE,
     FLUX_KVS_WATCH,
     FLUX_KVS_WATCH_APPEND,
@@ -16,7 +17,8 @@ from flux.constants import (
     FLUX_ROLE_USER,
 )
 from flux.message import Message
-from flux.services.job_info.service import JobInfoService, job_key
+from flux.services.job_info.keys import job_key
+from flux.services.job_info.service import JobInfoService
 
 JOBID = 0x4B2000000  # job.0000.0004.b200.0000
 EVENTLOG = ('{"timestamp":1.0,"name":"submit","context":{"userid":1000,"urgency":16,'
@@ -44,8 +46,8 @@ class Harness:
             raise OSError(errno.ENOENT, "No such file or directory")
         return self.kvs[key]
 
-    def start(self, key: str, flags: int, tag: int) -> None:
-        self.started.append((key, flags))
+    def start(self, namespace: str, key: str, flags: int, tag: int) -> None:
+        self.started.append((key, flags) if namespace == "primary" else (namespace, key, flags))
         assert tag == len(self.started)
 
     def request(self, method: str, payload: dict, userid: int = 0, owner: bool = True,
@@ -151,3 +153,50 @@ def test_guest_waiting_for_an_eventlog_is_checked_when_it_appears() -> None:
     h.service.watch_response(1, 0, _val(EVENTLOG))  # the job of user 1000
     assert h.of(msg) == [(errno.EPERM, "access is restricted to job/instance owner")]
     assert h.canceled == [1]
+
+
+START = '{"timestamp":3.0,"name":"start"}\n'
+OUT1 = '{"timestamp":4.0,"name":"init"}\n'
+OUT2 = '{"timestamp":5.0,"name":"done"}\n'
+
+
+def test_guest_path_follows_the_job_from_start_to_its_copy() -> None:
+    h = Harness()
+    msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.exec.eventlog",
+                                       "flags": 0}, streaming=True)
+    # not started: the main eventlog is followed until "start"
+    assert h.started == [(job_key(JOBID, "eventlog"), FLUX_KVS_WATCH | FLUX_KVS_WATCH_APPEND)]
+    h.service.watch_response(1, 0, _val(EVENTLOG + START))
+    assert h.canceled == [1] and h.of(msg) == []
+    assert h.started[1] == (f"job-{JOBID}", "exec.eventlog",
+                            FLUX_KVS_WATCH | FLUX_KVS_WATCH_APPEND)
+    h.service.watch_response(2, 0, _val(OUT1))
+    # the namespace is removed: what was not sent yet comes from its copy
+    h.service.watch_response(2, errno.ENOTSUP, None)
+    assert h.started[2] == (job_key(JOBID, "guest.exec.eventlog"), FLUX_KVS_STREAM)
+    h.service.watch_response(3, 0, _val(OUT1 + OUT2))
+    h.service.watch_response(3, errno.ENODATA, None)
+    assert h.of(msg) == [(0, {"event": OUT1}), (0, {"event": OUT2}), (errno.ENODATA, None)]
+    assert h.service.guests == [] and h.service.watches == {}
+
+
+def test_guest_path_of_a_job_never_started_ends_with_its_eventlog() -> None:
+    h = Harness()
+    msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.exec.eventlog",
+                                       "flags": 0}, streaming=True)
+    h.service.watch_response(1, 0, _val('{"timestamp":3.0,"name":"clean"}\n'))
+    assert h.of(msg) == [(errno.ENODATA, None)]
+
+
+def test_guest_path_released_cancel_and_access() -> None:
+    h = Harness()
+    h.kvs[job_key(JOBID, "eventlog")] += '{"timestamp":9.0,"name":"release",' \
+        '"context":{"ranks":"all","final":true}}\n'
+    msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.output", "flags": 2},
+                    streaming=True, matchtag=4)
+    assert h.started == [(job_key(JOBID, "guest.output"), FLUX_KVS_STREAM)]
+    h.request("eventlog-watch-cancel", {"matchtag": 4})
+    assert h.of(msg) == [(errno.ENODATA, None)] and h.canceled == [1]
+    denied = h.request("eventlog-watch", {"id": JOBID, "path": "guest.output", "flags": 0},
+                       userid=1001, owner=False, streaming=True)
+    assert h.of(denied) == [(errno.EPERM, None)]

@@ -116,8 +116,8 @@ class JobInfo:
         req.payload_bytes = encode_json(payload)
         self.router.request(req)
 
-    def _watch_start(self, key: str, flags: int, tag: int) -> None:
-        self._request("kvs-watch.lookup", {"key": key, "namespace": "primary", "flags": flags},
+    def _watch_start(self, namespace: str, key: str, flags: int, tag: int) -> None:
+        self._request("kvs-watch.lookup", {"key": key, "namespace": namespace, "flags": flags},
                       FLUX_MSGFLAG_STREAMING, tag)
 
     def _watch_cancel(self, tag: int) -> None:

@@ -13,7 +13,7 @@ Only the instance owner and the job's owner (its ``submit`` event's userid)
 may read a job (EPERM, "access is restricted to job/instance owner").  Keys
 are read with the KVS service's ``lookup`` (given as ``lookup``: a key's text,
 or OSError); eventlogs are followed through kvs-watch (given as ``watch_start``
-(key, kvs flags, matchtag) and ``watch_cancel``; its responses come back to :meth:`JobInfoService.watch_response`),
+(namespace, key, kvs flags, matchtag) and ``watch_cancel``; its responses come back to :meth:`JobInfoService.watch_response`),
 so appends are streamed with kvs-watch's own semantics (WAITCREATE,
 INITIAL_SENTINEL, STREAM), as flux-core's module does by RPC.
 """
@@ -33,6 +33,8 @@ from flux.constants import (
     FLUX_KVS_WATCH_INITIAL_SENTINEL,
     FLUX_ROLE_OWNER,
 )
+from flux.services.job_info.guest import GuestWatch
+from flux.services.job_info.keys import job_key
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,17 +43,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from flux.message import Message
 
-__all__ = ["JobInfoService", "job_key"]
+__all__ = ["JobInfoService"]
 
 LOOKUP_JSON_DECODE, LOOKUP_CURRENT = 1, 2
 WATCH_WAITCREATE, WATCH_INITIAL_SENTINEL = 1, 2
 _DENIED = "access is restricted to job/instance owner"
-
-
-def job_key(jobid: int, key: str | None = None) -> str:
-    """RFC 16's KVS directory of a job (``job.0000.0004.b200.0000``), or a key in it."""
-    parts = ".".join(f"{(jobid >> shift) & 0xFFFF:04x}" for shift in (48, 32, 16, 0))
-    return f"job.{parts}.{key}" if key else f"job.{parts}"
 
 
 def _submit_userid(eventlog: str) -> int:
@@ -84,11 +80,12 @@ def _set_path(obj: dict, path: str, value: Any) -> None:
 class _Watch:
     """One eventlog-watch request and the kvs-watch it rides on."""
 
-    __slots__ = ("check", "main", "msg", "sentinel", "sentinel_sent", "tag")
+    __slots__ = ("check", "main", "msg", "sentinel", "sentinel_sent", "sink", "tag")
 
     def __init__(self, msg: Message, main: bool, sentinel: bool) -> None:
         self.msg = msg
         self.check = False  # the sender's right is checked on the eventlog's first entry
+        self.sink: GuestWatch | None = None  # a guest watch this one serves, or None
         self.main = main  # the job's main eventlog: ends after "clean"
         self.sentinel = sentinel
         self.sentinel_sent = False
@@ -102,7 +99,7 @@ class JobInfoService:
                  respond_error: Callable[[Message, int, str | None], None],
                  from_sender: Callable[[Message, Message], bool],
                  lookup: Callable[[str], str],
-                 watch_start: Callable[[str, int, int], None],
+                 watch_start: Callable[[str, str, int, int], None],
                  watch_cancel: Callable[[int], None]) -> None:
         self.respond = respond
         self.respond_error = respond_error
@@ -112,6 +109,7 @@ class JobInfoService:
         self.watch_cancel = watch_cancel
         #: kvs-watch matchtag -> the watch it serves
         self.watches: dict[int, _Watch] = {}
+        self.guests: list[GuestWatch] = []
         self._tags = 0
 
     # -- access ---------------------------------------------------------------------
@@ -219,9 +217,7 @@ class JobInfoService:
             return
         guest_in_main = obj.get("guest_in_main") is True
         if path.startswith("guest.") and not guest_in_main:
-            # flux-core follows the job's own namespace while the job runs (exec, part 2)
-            self.respond_error(msg, errno.ENOSYS,
-                               "watching a running job's guest namespace is not supported")
+            self._guest_watch(msg, jobid, path[len("guest."):], flags)
             return
         check = False
         try:
@@ -240,12 +236,28 @@ class JobInfoService:
             kvs_flags |= FLUX_KVS_WATCH_INITIAL_SENTINEL
         if guest_in_main:
             kvs_flags = FLUX_KVS_STREAM
-        watch = _Watch(msg, path == "eventlog", bool(flags & WATCH_INITIAL_SENTINEL))
+        self.start(msg, "primary", job_key(jobid, path), kvs_flags, path == "eventlog",
+                   bool(flags & WATCH_INITIAL_SENTINEL), None, check)
+
+    def start(self, msg: Message, namespace: str, key: str, kvs_flags: int, main: bool,
+              sentinel: bool, sink: GuestWatch | None, check: bool = False) -> _Watch:
+        """A kvs-watch of ``key`` serving ``msg`` (or a guest watch, its ``sink``)."""
+        watch = _Watch(msg, main, sentinel)
         watch.check = check
+        watch.sink = sink
         self._tags += 1
         watch.tag = self._tags
-        self.watches[watch.tag] = watch  # before: kvs-watch may answer at once
-        self.watch_start(job_key(jobid, path), kvs_flags, watch.tag)
+        # kvs-watch may answer at once: the watch must be known before it is asked
+        self.watches[watch.tag] = watch
+        if sink is not None:
+            sink.current = watch
+        self.watch_start(namespace, key, kvs_flags, watch.tag)
+        return watch
+
+    def stop(self, watch: _Watch) -> None:
+        """End a watch without a word (its kvs-watch canceled)."""
+        if self.watches.pop(watch.tag, None) is not None:
+            self.watch_cancel(watch.tag)
 
     def watch_response(self, tag: int, errnum: int, payload: Any) -> None:
         """A kvs-watch response for watch ``tag``: its entries passed on, or its end."""
@@ -256,15 +268,14 @@ class JobInfoService:
         if errnum:
             if errnum == errno.ENODATA and watch.sentinel and not watch.sentinel_sent \
                     and not watch.main:
-                self.respond(msg, None)
+                self._sentinel(watch)
             self._end(watch, errnum)
             return
         text = _val_text(payload)
         if not text:
             if watch.sentinel:
                 if not watch.sentinel_sent:
-                    watch.sentinel_sent = True
-                    self.respond(msg, None)
+                    self._sentinel(watch)
                 return
             self.watch_cancel(tag)
             self._end(watch, errno.EINVAL, "illegal append of zero bytes")
@@ -280,23 +291,67 @@ class JobInfoService:
                 return
             watch.check = False
         start = 0
-        while True:
+        while tag in self.watches:
             end = text.find("\n", start)
             if end < 0:
                 break
             line = text[start:end + 1]
             start = end + 1
-            self.respond(msg, {"event": line})
             if watch.main and _is_clean(line):
-                self.watch_cancel(tag)
-                if watch.sentinel and not watch.sentinel_sent:
-                    self.respond(msg, None)
-                self._end(watch, errno.ENODATA)
+                self._emit(watch, line)
+                if tag in self.watches:
+                    self.watch_cancel(tag)
+                    if watch.sentinel and not watch.sentinel_sent:
+                        self._sentinel(watch)
+                    self._end(watch, errno.ENODATA)
                 return
+            self._emit(watch, line)
+
+    def _emit(self, watch: _Watch, line: str) -> None:
+        if watch.sink is not None:
+            watch.sink.event(watch, line)
+        else:
+            self.respond(watch.msg, {"event": line})
+
+    def _sentinel(self, watch: _Watch) -> None:
+        watch.sentinel_sent = True
+        if watch.sink is not None:
+            watch.sink.sentinel(watch)
+        else:
+            self.respond(watch.msg, None)
 
     def _end(self, watch: _Watch, errnum: int, text: str | None = None) -> None:
         self.watches.pop(watch.tag, None)
-        self.respond_error(watch.msg, errnum, text)
+        if watch.sink is not None:
+            watch.sink.end(watch, errnum, text)
+        else:
+            self.respond_error(watch.msg, errnum, text)
+
+    # -- guest.* paths ------------------------------------------------------------------
+
+    def _guest_watch(self, msg: Message, jobid: int, path: str, flags: int) -> None:
+        """An eventlog of the job's guest namespace (guest.py says where it is read)."""
+        try:
+            self._allowed(msg, jobid)
+            eventlog = self.lookup_text(job_key(jobid, "eventlog"))
+        except OSError as exc:
+            self.respond_error(msg, exc.errno or errno.EINVAL, None)
+            return
+        guest = GuestWatch(self, msg, jobid, path, flags)
+        self.guests.append(guest)
+        guest.begin(eventlog)
+
+    def guest_done(self, guest: GuestWatch) -> None:
+        """A guest watch has answered its last."""
+        if guest in self.guests:
+            self.guests.remove(guest)
+
+    # -- cancel, disconnect -------------------------------------------------------------
+
+    def _clients(self) -> list:
+        """(request, stop) of every client watch, plain or guest."""
+        plain = [(w.msg, w) for w in self.watches.values() if w.sink is None]
+        return plain + [(g.msg, g) for g in self.guests]
 
     def eventlog_watch_cancel(self, msg: Message) -> None:
         """``job-info.eventlog-watch-cancel``: the sender's watch ends with ENODATA."""
@@ -304,27 +359,35 @@ class JobInfoService:
         matchtag = obj.get("matchtag") if isinstance(obj, dict) else None
         if type(matchtag) is not int:
             return
-        for watch in list(self.watches.values()):
-            if watch.msg.matchtag == matchtag and self.from_sender(watch.msg, msg):
-                self.watch_cancel(watch.tag)
-                self._end(watch, errno.ENODATA)
+        for req, what in self._clients():
+            if req.matchtag == matchtag and self.from_sender(req, msg):
+                self._cancel(what)
+                self.respond_error(req, errno.ENODATA, None)
+
+    def _cancel(self, what: _Watch | GuestWatch) -> None:
+        if isinstance(what, GuestWatch):
+            what.stop()
+            self.guest_done(what)
+        else:
+            self.stop(what)
 
     def stats_get(self, msg: Message) -> None:
         """``job-info.stats-get`` (owner only): lookups are answered at once, so none wait."""
-        self.respond(msg, {"lookups": 0, "watchers": len(self.watches), "guest_watchers": 0,
+        self.respond(msg, {"lookups": 0, "watchers": len(self.watches),
+                           "guest_watchers": len(self.guests),
                            "update_lookups": 0, "update_watchers": 0})
 
     def disconnect(self, msg: Message) -> None:
         """``job-info.disconnect``: the sender's watches end without a word."""
-        for watch in list(self.watches.values()):
-            if self.from_sender(watch.msg, msg):
-                self.watch_cancel(watch.tag)
-                self.watches.pop(watch.tag, None)
+        for req, what in self._clients():
+            if self.from_sender(req, msg):
+                self._cancel(what)
 
     def close(self) -> None:
         """At broker shutdown: the watches end with ENOSYS."""
-        for watch in list(self.watches.values()):
-            self._end(watch, errno.ENOSYS)
+        for req, what in self._clients():
+            self._cancel(what)
+            self.respond_error(req, errno.ENOSYS, None)
 
 
 def _val_text(payload: Any) -> str:
