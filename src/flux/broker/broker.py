@@ -39,7 +39,9 @@ from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
 from .job_info import JobInfo
+from .job_ingest import JobIngest
 from .job_list import JobList
+from .job_manager import JobManagerService
 from .kvs import KVS
 from .kvs_watch import KVSWatch
 from .log import Log
@@ -195,6 +197,10 @@ class Broker:
         self.kvs = KVS(self.router, self.events, self.loop, self.content, self.owner,
                        rank, self.log.log)
         self.kvs_watch = KVSWatch(self.router, self.events, self.kvs)
+        self.job_manager = JobManagerService(self.router, self.events, self.loop, self.kvs,
+                                             self.owner, self.log.log)
+        self.job_ingest = JobIngest(self.router, self.loop, self.kvs, self.job_manager,
+                                    self.owner, rank, self.log.log)
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
@@ -427,6 +433,7 @@ class Broker:
                 if self.content.statedir:
                     self.content.open()
                     self.kvs.restore()
+                    self.job_manager.restore()
             except OSError as exc:
                 raise BrokerError(f"content store: {exc.strerror}") from None
             try:
@@ -457,6 +464,8 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
+        self.job_ingest.close()
+        self.job_manager.close()
         self.kvs.close()
         self.kvs_watch.close()
         self.job_list.close()
