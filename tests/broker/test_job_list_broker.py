@@ -1,112 +1,114 @@
-"""job-list inside a real broker, fed by a stand-in job-manager (a Python broker module
-answering ``job-manager.events-journal`` from what the test posts to it)."""
+"""job-list inside a real broker, following the real job-manager's journal: jobs
+submitted with job-ingest.submit, scheduled and run by raw clients speaking the
+scheduler's (RFC 27) and exec service's (RFC 32) sides, listed with raw RPCs."""
 
 from __future__ import annotations
 
 import errno
-import textwrap
+import json
+import os
 
-import pytest
-from conftest import start_instance
+from rawclient import request
 
-import flux
+from flux.constants import FLUX_MSGFLAG_STREAMING
+from flux.message import encode_json
+from flux.response import derive_response
+from flux.services.job_ingest import sign_none
 
-FAKE_JM = '''
-from flux.brokermod import BrokerModule, request_handler
-
-
-class FakeJobManager(BrokerModule):
-    """Replays what was posted, then the sentinel, then relays new posts."""
-
-    def __init__(self, h, *args):
-        super().__init__(h, *args)
-        self.listeners = []
-        self.posted = []
-
-    @request_handler("events-journal")
-    def journal(self, msg):
-        self.listeners.append(msg)
-        for payload in self.posted:
-            self.handle.respond(msg, payload)
-        self.handle.respond(msg, {"id": -1, "events": []})
-
-    @request_handler("post")
-    def post(self, msg):
-        self.posted.append(msg.payload)
-        for listener in self.listeners:
-            self.handle.respond(listener, msg.payload)
-        self.handle.respond(msg, {"listeners": len(self.listeners)})
-'''
-
-JOBSPEC = {"version": 1, "attributes": {"system": {"duration": 0, "cwd": "/tmp"}},
-           "resources": [{"type": "slot", "count": 1, "label": "task",
-                          "with": [{"type": "core", "count": 1}]}],
-           "tasks": [{"command": ["/bin/hostname"], "slot": "task",
-                      "count": {"per_slot": 1}}]}
+SPEC = {"version": 1,
+        "resources": [{"type": "slot", "count": 2, "label": "task",
+                       "with": [{"type": "core", "count": 1}]}],
+        "tasks": [{"command": ["/bin/true"], "slot": "task", "count": {"per_slot": 1}}],
+        "attributes": {"system": {"duration": 0, "cwd": "/tmp"}}}
+R = {"version": 1, "execution": {"R_lite": [{"rank": "0", "children": {"core": "0-1"}}],
+                                 "starttime": 0.0, "expiration": 0.0, "nodelist": ["vm"]}}
 
 
-def _submit(jobid: int, t: float) -> dict:
-    return {"id": jobid, "jobspec": JOBSPEC, "events": [
-        {"timestamp": t, "name": "submit",
-         "context": {"userid": 1000, "urgency": 16, "flags": 0, "version": 1}},
-        {"timestamp": t + 0.5, "name": "validate"}]}
+def _submit(c, urgency: int = 16) -> int:
+    answer = c.rpc("job-ingest.submit", {"J": sign_none.wrap(json.dumps(SPEC).encode(),
+                                                             os.getuid()),
+                                         "urgency": urgency, "flags": 0})
+    assert answer.errnum == 0, answer.payload_str
+    return answer.payload["id"]
 
 
-@pytest.fixture(scope="module")
-def inst(tmp_path_factory):
-    d = tmp_path_factory.mktemp("jm")
-    (d / "fakejm.py").write_text(textwrap.dedent(FAKE_JM))
-    with start_instance() as i:
-        r = i.run("module", "load", "--name", "job-manager", str(d / "fakejm.py"))
-        if r.returncode != 0 and "exists" in r.stderr:
-            pytest.skip("the broker has its own job-manager: see the job-manager's tests")
-        assert r.returncode == 0, r.stderr
-        yield i
+def _next(client, topic):
+    while True:
+        m = client.recv(timeout=10)
+        if m.type == 1 and m.topic == topic:
+            return m
 
 
-def test_list_follows_the_journal(inst) -> None:
-    h = flux.Flux(inst.uri)
-    assert h.rpc("job-manager.post", _submit(100, 1.0)).get() == {"listeners": 0}
-    jobs = h.rpc("job-list.list", {"max_entries": 0, "attrs": ["all"]}).get()["jobs"]
-    assert jobs == [{"id": 100, "userid": 1000, "urgency": 16, "t_submit": 1.0,
-                     "t_depend": 1.5, "state": 2, "name": "hostname", "cwd": "/tmp",
-                     "ntasks": 1, "ncores": 1, "duration": 0.0}]
-    # list-id of a job not seen yet, and not in the KVS either: ENOENT
-    with pytest.raises(OSError) as exc:
-        h.rpc("job-list.list-id", {"id": 200, "attrs": []}).get()
-    assert exc.value.errno == errno.ENOENT
-    # a wait for a state, answered when the journal brings it
-    waiting = h.rpc("job-list.list-id", {"id": 100, "attrs": ["state"], "state": 4})
-    assert h.rpc("job-manager.post", {"id": 100, "events": [
-        {"timestamp": 2.0, "name": "depend"}]}).get() == {"listeners": 1}
-    assert waiting.get() == {"job": {"id": 100, "state": 4}}
-    stats = h.rpc("job-list.job-stats", {}).get()
-    assert stats["job_states"]["priority"] == 1
-    attrs = h.rpc("job-list.list-attrs").get()["attrs"]
-    assert attrs[-1] == "all" and "dependencies" in attrs
+def _respond(client, req, payload):
+    client.send(derive_response(req, 0, encode_json(payload)))
 
 
-def test_streaming_list(inst) -> None:
-    h = flux.Flux(inst.uri)
-    f = h.rpc("job-list.list", {"max_entries": 1, "attrs": ["state"]},
-              flags=flux.constants.FLUX_RPC_STREAMING)
-    assert f.get() == {"jobs": [{"id": 100, "state": 4}], "version": 1}
-    f.reset()
-    with pytest.raises(OSError) as exc:
-        f.get()
-    assert exc.value.errno == errno.ENODATA
+def test_jobs_listed_as_they_go(instance) -> None:
+    with instance.client() as sched, instance.client() as ex, instance.client() as c:
+        assert sched.rpc("service.add", {"service": "sched"}).errnum == 0
+        assert [m.errnum for m in sched.stream("job-manager.sched-hello", {"partial-ok": True},
+                                               matchtag=2)] == [errno.ENODATA]
+        assert sched.rpc("job-manager.sched-ready", {"mode": "unlimited"},
+                         matchtag=3).errnum == 0
+        assert ex.rpc("service.add", {"service": "testexec"}).errnum == 0
+        assert ex.rpc("job-manager.exec-hello", {"service": "testexec"}, matchtag=2).errnum == 0
+
+        ran = _submit(c)
+        # a list-id that waits for RUN, answered when the journal brings it
+        c.send(request("job-list.list-id", {"id": ran, "attrs": ["state"], "state": 16}, 50))
+        alloc = _next(sched, "sched.alloc")
+        _respond(sched, alloc, {"id": ran, "type": 0, "R": R})
+        start = _next(ex, "testexec.start")
+        waited = c.recv(timeout=10)
+        assert (waited.matchtag, waited.payload) == (50, {"job": {"id": ran, "state": 16}})
+        for kind, data in (("start", {}), ("finish", {"status": 256}),
+                           ("release", {"ranks": "all", "final": True})):
+            _respond(ex, start, {"id": ran, "type": kind, "data": data})
+        _next(sched, "sched.free")
+        done = c.rpc("job-list.list-id", {"id": ran, "attrs": [], "state": 64}, matchtag=4)
+        assert done.payload == {"job": {"id": ran}}
+
+        held = _submit(c, urgency=0)
+        canceled = _submit(c)
+        pending = _next(sched, "sched.alloc")
+        assert pending.payload["id"] == canceled
+        assert c.rpc("job-manager.raise", {"id": canceled, "severity": 0, "type": "cancel",
+                                           "note": ""}, matchtag=5).errnum == 0
+        _next(sched, "sched.cancel")
+        _respond(sched, pending, {"id": canceled, "type": 3})  # RFC 27: the alloc ends
+        got = c.rpc("job-list.list-id", {"id": canceled, "attrs": ["result"], "state": 64},
+                    matchtag=6)
+        assert got.payload == {"job": {"id": canceled, "result": 4}}
+
+        jobs = c.rpc("job-list.list", {"max_entries": 0, "attrs": [
+            "state", "name", "cwd", "ntasks", "ncores", "nnodes", "ranks", "nodelist",
+            "result", "waitstatus", "success", "urgency", "priority"]},
+            matchtag=7).payload["jobs"]
+        assert [j["id"] for j in jobs] == [held, canceled, ran]
+        assert jobs[0] == {"id": held, "state": 8, "name": "true", "cwd": "/tmp",
+                           "ntasks": 2, "ncores": 2, "urgency": 0, "priority": 0}
+        assert jobs[2] == {"id": ran, "state": 64, "name": "true", "cwd": "/tmp",
+                           "ntasks": 2, "ncores": 2, "nnodes": 1, "ranks": "0",
+                           "nodelist": "vm", "result": 2, "waitstatus": 256,
+                           "success": False, "urgency": 16, "priority": 16}
+        failed = c.rpc("job-list.list", {"max_entries": 0, "attrs": [],
+                                         "constraint": {"results": ["failed"]}}, matchtag=8)
+        assert failed.payload == {"jobs": [{"id": ran}]}
+        stats = c.rpc("job-list.job-stats", {}, matchtag=9).payload
+        assert stats["job_states"]["sched"] == 1 and stats["failed"] == 1
+        assert stats["canceled"] == 1
+        streamed = c.stream("job-list.list", {"max_entries": 1, "attrs": []}, matchtag=10)
+        assert [(m.errnum, m.payload if not m.errnum else None) for m in streamed] == \
+            [(0, {"jobs": [{"id": held}], "version": 1}), (errno.ENODATA, None)]
+        unknown = c.rpc("job-list.list-id", {"id": 12345, "attrs": []}, matchtag=11)
+        assert unknown.errnum == errno.ENOENT
 
 
-def test_without_a_job_manager_requests_fail_enosys() -> None:
-    with start_instance() as i:
-        h = flux.Flux(i.uri)
-        if "job-manager" in {m["name"] for m in h.rpc("module.list").get()["mods"]}:
-            pytest.skip("a job-manager is loaded")
-        try:
-            h.rpc("job-manager.events-journal", {}).get()
-        except OSError as exc:
-            if exc.errno != errno.ENOSYS:
-                pytest.skip("the broker has its own job-manager")
-        with pytest.raises(OSError) as exc:
-            h.rpc("job-list.list", {"max_entries": 0, "attrs": []}).get()
-        assert exc.value.errno == errno.ENOSYS
+def test_job_info_reads_a_submitted_job(instance) -> None:
+    with instance.client() as c:
+        jobid = _submit(c)
+        got = c.rpc("job-info.lookup", {"id": jobid, "keys": ["jobspec"], "flags": 1})
+        assert got.errnum == 0 and got.payload["jobspec"]["tasks"] == SPEC["tasks"]
+        c.send(request("job-info.eventlog-watch", {"id": jobid, "path": "eventlog",
+                                                   "flags": 0}, 3, FLUX_MSGFLAG_STREAMING))
+        assert json.loads(c.recv(timeout=10).payload["event"])["name"] == "submit"

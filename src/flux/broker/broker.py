@@ -464,12 +464,12 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
+        self.job_list.close()  # first: the services it follows end their streams at close
+        self.job_info.close()
         self.job_ingest.close()
         self.job_manager.close()
         self.kvs.close()
         self.kvs_watch.close()
-        self.job_list.close()
-        self.job_info.close()
         self.connector.close()
         self.content.close()
         self.loop.close()
