@@ -73,9 +73,11 @@ def test_uptime_reports_what_resource_groups_and_job_manager_say():
 
     # the job-manager is the broker's own: its anonymous queue is enabled and started
     with start_instance() as inst:
-        drain = {"resource.status": reply({"drain": {"0": {}}})}
-        with ServiceThread(inst.uri, "resource", drain), \
-                ServiceThread(inst.uri, "groups", {"groups.get": reply({"members": ""})}):
+        import flux
+
+        # the broker's resource service, rank 0 drained
+        flux.Flux(inst.uri).rpc("resource.drain", {"targets": "0", "reason": "x"}).get()
+        with ServiceThread(inst.uri, "groups", {"groups.get": reply({"members": ""})}):
             r = inst.run("uptime")
         assert r.returncode == 0, r.stderr
         (first,) = r.stdout.splitlines()

@@ -42,12 +42,15 @@ from .job_info import JobInfo
 from .job_ingest import JobIngest
 from .job_list import JobList
 from .job_manager import JobManagerService
+from .job_exec import JobExec
 from .kvs import KVS
 from .kvs_watch import KVSWatch
 from .log import Log
 from .loop import ChildWatch, Loop
 from .modules import ModuleTable
+from .resource import Resource
 from .router import RequestError, Router
+from .sched import Sched
 from .topology import Topology
 
 __all__ = ["Broker", "BrokerError", "parse_setattr"]
@@ -201,6 +204,10 @@ class Broker:
                                              self.owner, self.log.log)
         self.job_ingest = JobIngest(self.router, self.loop, self.kvs, self.job_manager,
                                     self.owner, rank, self.log.log)
+        self.resource = Resource(self.router, self.loop, self.kvs, hostname)
+        self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
+        self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
+                                self.log.log)
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
@@ -470,6 +477,9 @@ class Broker:
         self.job_manager.close()
         self.kvs.close()
         self.kvs_watch.close()
+        self.job_exec.close()
+        self.sched.close()
+        self.resource.close()
         self.connector.close()
         self.content.close()
         self.loop.close()
