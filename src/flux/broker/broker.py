@@ -38,7 +38,9 @@ from .connector import Connector
 from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
+from .job_info import JobInfo
 from .job_ingest import JobIngest
+from .job_list import JobList
 from .job_manager import JobManagerService
 from .job_exec import JobExec
 from .kvs import KVS
@@ -205,6 +207,9 @@ class Broker:
         self.resource = Resource(self.router, self.loop, self.kvs, hostname)
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
+                                self.log.log)
+        self.job_info = JobInfo(self.router, self.kvs, self.owner)
+        self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
@@ -466,6 +471,8 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
+        self.job_list.close()  # first: the services it follows end their streams at close
+        self.job_info.close()
         self.job_ingest.close()
         self.job_manager.close()
         self.kvs.close()
