@@ -3,8 +3,7 @@
 Jobs are test jobs (``attributes.system.exec.test``): the instance's test
 execution service "runs" them for ``run_duration`` and ends them with
 ``wait_status``, no process started.  Tests share one broker; each uses its
-own jobs.  Those reading eventlogs need job-info; they are skipped while the
-instance has none.
+own jobs.
 """
 
 from __future__ import annotations
@@ -28,33 +27,10 @@ from flux.job import JobID, JobspecV1
 pytestmark = pytest.mark.timeout(60)
 
 
-def _require(handle, *topics: str) -> None:
-    """Skip unless the instance answers these services (until every job service is merged)."""
-    for topic in topics:
-        try:
-            handle.rpc(topic, {}).get()
-        except OSError as exc:
-            if exc.errno == errno.ENOSYS:
-                pytest.skip(f"no {topic.split('.')[0]} in this instance yet")
-
-
 @pytest.fixture(scope="module")
 def h(shared_instance):
     with flux.Flux(shared_instance.uri) as handle:
-        _require(handle, "job-ingest.submit", "job-manager.stats-get")
         yield handle
-
-
-@pytest.fixture
-def scheduled(h):
-    """Jobs run: a scheduler and job-exec."""
-    _require(h, "sched.resource-status")
-
-
-@pytest.fixture
-def running(scheduled, h):
-    """Jobs run and are listed: job-list too."""
-    _require(h, "job-list.list-attrs")
 
 
 def test_job(command="true", run="0.01s", status=0, **kwargs) -> JobspecV1:
@@ -68,16 +44,6 @@ def test_job(command="true", run="0.01s", status=0, **kwargs) -> JobspecV1:
 test_job.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
-@pytest.fixture(scope="module")
-def job_info(h):
-    """Skip unless the instance has job-info (eventlog watches)."""
-    try:
-        h.rpc("job-info.lookup", {"id": 1, "keys": ["J"], "flags": 0}).get()
-    except OSError as exc:
-        if exc.errno == errno.ENOSYS:
-            pytest.skip("no job-info service in this instance yet")
-
-
 def wait_inactive(h, jobid, timeout=10.0) -> dict:
     """job-list's record once the job is inactive."""
     deadline = time.monotonic() + timeout
@@ -88,29 +54,29 @@ def wait_inactive(h, jobid, timeout=10.0) -> dict:
         time.sleep(0.05)
 
 
-def test_submit_and_wait(h, scheduled):
+def test_submit_and_wait(h):
     jobid = flux.job.submit(h, test_job(), waitable=True)
     assert type(jobid) is JobID and jobid > 0
     status = flux.job.wait(h, jobid)
     assert status == (jobid, True, b"")
 
 
-def test_wait_reports_failure(h, scheduled):
+def test_wait_reports_failure(h):
     jobid = flux.job.submit(h, test_job(status=2 << 8), waitable=True)
     status = flux.job.wait_async(h, jobid).get_status()
     assert status.jobid == jobid and status.success is False
     assert status.errstr == b"task(s) exited with exit code 2"
 
 
-def test_wait_of_a_job_not_waitable(h, scheduled):
+def test_wait_of_a_job_not_waitable(h):
     jobid = flux.job.submit(h, test_job())
     with pytest.raises(OSError) as exc:
         flux.job.wait(h, jobid)
     assert exc.value.errno == errno.ECHILD
 
 
-def test_submit_cancel_wait_without_running(h):
-    """job-ingest and job-manager alone: a held job is accepted, canceled, waited for."""
+def test_held_job_canceled_and_waited(h):
+    """A held job (urgency 0) is accepted, canceled, waited for; it cannot be killed."""
     jobid = flux.job.submit(h, test_job(), urgency=0, waitable=True)
     assert type(jobid) is JobID
     flux.job.cancel(h, jobid, "held")
@@ -128,7 +94,7 @@ def test_submit_refused(h):
     assert exc.value.errno == errno.EINVAL and exc.value.strerror
 
 
-def test_cancel_pending_job(h, running):
+def test_cancel_pending_job(h):
     jobid = flux.job.submit(h, test_job(), urgency=0)
     flux.job.cancel(h, jobid, "not today")
     job = wait_inactive(h, jobid)
@@ -138,7 +104,7 @@ def test_cancel_pending_job(h, running):
     assert info.inactive_reason == "Canceled: not today"
 
 
-def test_kill_and_raise_errors(h, running):
+def test_kill_and_raise_errors(h):
     jobid = flux.job.submit(h, test_job(), urgency=0)
     with pytest.raises(OSError) as exc:
         flux.job.kill(h, jobid, 15)  # not running
@@ -152,7 +118,7 @@ def test_kill_and_raise_errors(h, running):
     assert (exc.value.errno, exc.value.strerror) == (errno.ENOENT, "job is inactive")
 
 
-def test_kill_then_cancel_running_job(h, running):
+def test_kill_then_cancel_running_job(h):
     """A kill is accepted for a running job (job-manager publishes it to the job's
     shell; a test job has none, as in flux-core), a cancel ends the job."""
     jobid = flux.job.submit(h, test_job(run="0"), waitable=True)
@@ -166,7 +132,7 @@ def test_kill_then_cancel_running_job(h, running):
     assert status.success is False and status.errstr
 
 
-def test_job_list_and_get_job(h, running):
+def test_job_list_and_get_job(h):
     jobid = flux.job.submit(h, test_job(name="listed"))
     wait_inactive(h, jobid)
     ids = [job["id"] for job in flux.job.job_list(h, name="listed").get_jobs()]
@@ -184,7 +150,7 @@ def test_job_list_and_get_job(h, running):
     assert jobid in [j.id for j in inactive]
 
 
-def test_job_kvs(h, running):
+def test_job_kvs(h):
     jobid = flux.job.submit(h, test_job())
     wait_inactive(h, jobid)
     directory = flux.job.job_kvs(h, jobid)
@@ -193,7 +159,7 @@ def test_job_kvs(h, running):
     assert flux.job.job_kvs_guest(h, jobid) is not None
 
 
-def test_asyncio(h, running):
+def test_asyncio(h):
     async def main():
         jobid = await flux.job.submit_async(h, test_job(), waitable=True)
         status = await flux.job.wait_async(h, jobid)
@@ -208,7 +174,7 @@ def test_asyncio(h, running):
 # -- needing job-info ------------------------------------------------------------------------
 
 
-def test_event_watch_and_result(h, running, job_info):
+def test_event_watch_and_result(h):
     jobid = flux.job.submit(h, test_job())
     names = [event.name for event in flux.job.event_watch(h, jobid)]
     assert names[0] == "submit" and names[-1] == "clean"
@@ -218,7 +184,7 @@ def test_event_watch_and_result(h, running, job_info):
     assert info.result_id == FLUX_JOB_RESULT_COMPLETED and info.returncode == 0
 
 
-def test_event_wait_raises_job_exception(h, running, job_info):
+def test_event_wait_raises_job_exception(h):
     jobid = flux.job.submit(h, test_job(), urgency=0)
     flux.job.cancel(h, jobid, "stop")
     with pytest.raises(flux.job.JobException) as exc:
@@ -227,7 +193,7 @@ def test_event_wait_raises_job_exception(h, running, job_info):
     assert flux.job.result(h, jobid).result == "CANCELED"
 
 
-def test_job_info_lookup(h, running, job_info):
+def test_job_info_lookup(h):
     js = test_job()
     jobid = flux.job.submit(h, js)
     wait_inactive(h, jobid)
@@ -237,7 +203,7 @@ def test_job_info_lookup(h, running, job_info):
     assert original["jobspec"] == js.jobspec
 
 
-def test_async_event_watch(h, running, job_info):
+def test_async_event_watch(h):
     async def main():
         jobid = await flux.job.submit_async(h, test_job())
         names = [ev.name async for ev in flux.job.event_watch_async(h, jobid)]
@@ -248,7 +214,7 @@ def test_async_event_watch(h, running, job_info):
     assert names[-1] == "clean" and info.result == "COMPLETED"
 
 
-def test_flux_executor(shared_instance, running, job_info):
+def test_flux_executor(shared_instance):
     with flux.job.FluxExecutor(handle_args=(shared_instance.uri,), poll_interval=0.01) as ex:
         good = ex.submit(test_job())
         failing = ex.submit(test_job(status=3 << 8))

@@ -277,8 +277,8 @@ class JobInfoService:
                 if not watch.sentinel_sent:
                     self._sentinel(watch)
                 return
-            self.watch_cancel(tag)
             self._end(watch, errno.EINVAL, "illegal append of zero bytes")
+            self.watch_cancel(tag)
             return
         if watch.check:
             try:
@@ -286,8 +286,8 @@ class JobInfoService:
             except OSError:
                 allowed = False
             if not allowed:
-                self.watch_cancel(tag)
                 self._end(watch, errno.EPERM, _DENIED)
+                self.watch_cancel(tag)
                 return
             watch.check = False
         start = 0
@@ -300,10 +300,12 @@ class JobInfoService:
             if watch.main and _is_clean(line):
                 self._emit(watch, line)
                 if tag in self.watches:
-                    self.watch_cancel(tag)
                     if watch.sentinel and not watch.sentinel_sent:
                         self._sentinel(watch)
+                    # ended before kvs-watch is told: in the broker it answers the cancel
+                    # at once, and that answer must find no watch to end a second time
                     self._end(watch, errno.ENODATA)
+                    self.watch_cancel(tag)
                 return
             self._emit(watch, line)
 
