@@ -38,6 +38,8 @@ from .connector import Connector
 from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
+from .job_ingest import JobIngest
+from .job_manager import JobManagerService
 from .kvs import KVS
 from .kvs_watch import KVSWatch
 from .log import Log
@@ -193,6 +195,10 @@ class Broker:
         self.kvs = KVS(self.router, self.events, self.loop, self.content, self.owner,
                        rank, self.log.log)
         self.kvs_watch = KVSWatch(self.router, self.events, self.kvs)
+        self.job_manager = JobManagerService(self.router, self.events, self.loop, self.kvs,
+                                             self.owner, self.log.log)
+        self.job_ingest = JobIngest(self.router, self.loop, self.kvs, self.job_manager,
+                                    self.owner, rank, self.log.log)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
@@ -422,6 +428,7 @@ class Broker:
                 if self.content.statedir:
                     self.content.open()
                     self.kvs.restore()
+                    self.job_manager.restore()
             except OSError as exc:
                 raise BrokerError(f"content store: {exc.strerror}") from None
             try:
@@ -452,6 +459,8 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
+        self.job_ingest.close()
+        self.job_manager.close()
         self.kvs.close()
         self.kvs_watch.close()
         self.connector.close()

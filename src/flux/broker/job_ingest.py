@@ -1,0 +1,122 @@
+"""The ``job-ingest`` service inside the broker: flux.services.job_ingest wired up.
+
+Submissions are checked as they arrive (``Ingest.decode``); those accepted in
+one loop iteration make one batch, as flux-core batches those that arrive
+within its 10 ms window: one KVS commit for their ``J`` and ``jobspec``, then
+one hand-over to the job-manager (a call, both being in the broker), whose
+answer says which were refused.  Each request is answered ``{"id": N}`` once
+its submit event is in the KVS, or with the error; a refused job's KVS
+directory is removed again, as flux-core's job-ingest does.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from flux.constants import FLUX_ROLE_OWNER, FLUX_ROLE_USER
+from flux.message import Message
+from flux.severity import LOG_ERR
+
+from .job_manager import JobManagerService
+from .kvs import KVS
+from .loop import Loop
+from .router import RequestError, Router
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
+
+    from flux.services.job_ingest.ingest import Ingest, Submission
+
+__all__ = ["JobIngest"]
+
+
+class JobIngest:
+    """Registers ``job-ingest.submit``/``getinfo``; batches per loop iteration."""
+
+    def __init__(self, router: Router, loop: Loop, kvs: KVS, job_manager: JobManagerService,
+                 owner: int, rank: int, log: Callable[[int, str], Any]) -> None:
+        self.router = router
+        self.loop = loop
+        self.kvs = kvs
+        self.job_manager = job_manager
+        self.owner = owner
+        self.rank = rank
+        self.log = log
+        self._ingest: Optional[Ingest] = None
+        self._batch: list[Submission] = []
+        self.shutdown = False
+        svc = router.builtin("job-ingest")
+        svc.method("submit", self.submit, FLUX_ROLE_USER)
+        svc.method("getinfo", self.getinfo, 0)
+
+    @property
+    def ingest(self) -> Ingest:
+        if self._ingest is None:
+            from flux.services.job_ingest.ingest import Ingest
+
+            self._ingest = Ingest(self.rank, self.owner,
+                                  self.job_manager.core.getinfo()["max_jobid"])
+        return self._ingest
+
+    def submit(self, msg: Message) -> None:
+        from flux.services.job_ingest.ingest import Refused
+
+        if self.shutdown:
+            raise RequestError(errno.ENOSYS)
+        ingest = self.ingest
+        try:
+            sub = ingest.decode(msg, msg.payload_json(), msg.userid,
+                                bool(msg.rolemask & FLUX_ROLE_OWNER))
+        except Refused as exc:
+            raise RequestError(exc.errnum, exc.text) from None
+        ingest.number(sub)
+        if not self._batch:
+            self.loop.mark_dirty(self)
+        self._batch.append(sub)
+
+    def getinfo(self, msg: Message) -> None:
+        self.router.respond(msg, {"timestamp": self.ingest.fluids.save_timestamp(
+            self.ingest.clock_ms())})
+
+    def flush(self) -> None:
+        """The loop's end-of-iteration call: commit the batch, then announce it."""
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        ops = self.ingest.kvs_ops(batch)
+        self.kvs.service.commit_ops("primary", ops, 0,
+                                    lambda errnum, _root: self._stored(batch, errnum))
+
+    def _stored(self, batch: list[Submission], errnum: int) -> None:
+        router = self.router
+        if errnum:
+            for sub in batch:
+                router.respond_error(sub.req, errnum, "KVS commit failed")
+            return
+        entries = self.ingest.manager_entries(batch)
+        self.job_manager.submit_jobs(entries, lambda err, errors: self._announced(
+            batch, err, errors))
+
+    def _announced(self, batch: list[Submission], errnum: int, errors: list) -> None:
+        router = self.router
+        refused = {e[0]: e[1] for e in errors}
+        for sub in batch:
+            if errnum:
+                router.respond_error(sub.req, errnum)
+            elif sub.id in refused:
+                router.respond_error(sub.req, errno.EINVAL, refused[sub.id])
+            else:
+                router.respond(sub.req, {"id": sub.id})
+        if refused:
+            self.kvs.service.commit_ops("primary", self.ingest.cleanup_ops(list(refused)), 0,
+                                        self._cleaned)
+
+    def _cleaned(self, errnum: int, _root: Any) -> None:
+        if errnum:
+            self.log(LOG_ERR, "job-ingest: KVS cleanup failure")
+
+    def close(self) -> None:
+        """Refuse new submissions; commit the batch gathered (its answers follow)."""
+        self.shutdown = True
+        self.flush()

@@ -1,0 +1,369 @@
+"""The ``job-manager`` service inside the broker: flux.services.job_manager wired up.
+
+The state machine (``JobManager``) is sans I/O; this file turns requests into
+its inputs and its actions into messages: eventlog appends become one KVS
+commit per loop iteration (``KVSService.commit_ops``), requests to the
+scheduler and the exec service leave through a peer of the router's own
+(``_Outbound``: responses come back to it by route, and are dispatched by topic
+as flux-core's job-manager dispatches ``sched.alloc`` and ``<exec>.start``
+responses), events are published through ``Events``.  Like the KVS it is
+created on first use.  A new job's later events wait until the commit that
+holds its submit event is done, and ``job-manager.submit`` is answered then,
+as flux-core answers it after its batch commit.
+"""
+
+from __future__ import annotations
+
+import errno
+import uuid as _uuid
+
+from flux.constants import (
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGFLAG_STREAMING,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_ROLE_ALL,
+    FLUX_ROLE_LOCAL,
+    FLUX_ROLE_OWNER,
+    FLUX_ROLE_USER,
+)
+from flux.message import Message, encode_json
+from flux.severity import LOG_ERR, LOG_INFO
+
+from .events import Events
+from .kvs import KVS
+from .loop import Loop
+from .router import RequestError, Router, from_sender
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
+
+    from flux.services.job_manager.manager import JobManager
+
+__all__ = ["JobManagerService"]
+
+#: (method, handler name, roles beyond the owner): flux-core's job-manager tables
+_METHODS = (
+    ("submit", "submit", 0),
+    ("getinfo", "getinfo", 0),
+    ("raise", "raise_", FLUX_ROLE_USER),
+    ("raiseall", "raiseall", FLUX_ROLE_USER),
+    ("kill", "kill", FLUX_ROLE_USER),
+    ("urgency", "urgency", FLUX_ROLE_USER),
+    ("wait", "wait", FLUX_ROLE_USER),
+    ("events-journal", "journal", 0),
+    ("sched-hello", "sched_hello", 0),
+    ("sched-ready", "sched_ready", 0),
+    ("exec-hello", "exec_hello", 0),
+    ("stats-get", "stats", FLUX_ROLE_USER),
+    ("disconnect", "disconnect", FLUX_ROLE_ALL),
+)
+
+_NORESPONSE_TOPICS = ("sched.cancel", "sched.prioritize")
+
+
+class _Outbound:
+    """The job-manager's own peer: requests it sends carry its uuid as their first hop,
+    so their responses come back here."""
+
+    def __init__(self, router: Router, owner: int, on_response: Callable[[Message], None]) -> None:
+        self.uuid = str(_uuid.uuid4())
+        self.router = router
+        self.owner = owner
+        self.send = on_response  # the router hands responses to ``send``
+        router.add_peer(self)
+
+    def request(self, topic: str, payload: Any) -> None:
+        msg = Message(FLUX_MSGTYPE_REQUEST)
+        msg.topic = topic
+        msg.payload_bytes = encode_json(payload)
+        msg.flags |= FLUX_MSGFLAG_ROUTE
+        if topic in _NORESPONSE_TOPICS:
+            msg.flags |= FLUX_MSGFLAG_NORESPONSE
+        msg.routes.append(self.uuid)
+        msg.userid = self.owner
+        msg.rolemask = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL
+        self.router.request(msg)
+
+    def close(self) -> None:
+        self.router.remove_peer(self)
+
+
+class _Batch:
+    """One KVS commit of eventlog appends, with what waits for it."""
+
+    __slots__ = ("ops", "release", "then")
+
+    def __init__(self) -> None:
+        self.ops: list = []
+        self.release: list[int] = []
+        self.then: list[Callable[[int], None]] = []
+
+
+class JobManagerService:
+    """Creates the manager on first use, feeds it, carries out its actions."""
+
+    def __init__(self, router: Router, events: Events, loop: Loop, kvs: KVS, owner: int,
+                 log: Callable[[int, str], Any]) -> None:
+        self.router = router
+        self.events = events
+        self.loop = loop
+        self.kvs = kvs
+        self.owner = owner
+        self.logf = log
+        self._core: Optional[JobManager] = None
+        self._outbound: Optional[_Outbound] = None
+        self._batch = _Batch()
+        self._draining = False
+        self._checkpointed = 0  # the max_jobid the KVS holds already
+        self.builtin = router.builtin("job-manager")
+        for method, handler, roles in _METHODS:
+            self.builtin.method(method, getattr(self, handler), roles)
+
+    @property
+    def core(self) -> JobManager:
+        """The state machine, created on first use."""
+        if self._core is None:
+            from flux.services.job_manager.manager import JobManager
+
+            self._core = JobManager(self.owner, log=lambda text: self.logf(LOG_ERR, text))
+            self._outbound = _Outbound(self.router, self.owner, self._response)
+        return self._core
+
+    # -- carrying out actions ------------------------------------------------------------
+
+    def _run(self) -> None:
+        """Carry out the manager's actions, in order (a response that arrives while
+        this runs, from a service inside the broker, only adds to the list)."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            core = self.core
+            router = self.router
+            while core.out:
+                for action in core.take():
+                    kind = action[0]
+                    if kind == "append":
+                        self._append(action[1], action[2])
+                    elif kind == "respond":
+                        router.respond(action[1], action[2])
+                    elif kind == "error":
+                        router.respond_error(action[1], action[2], action[3])
+                    elif kind == "send":
+                        assert self._outbound is not None
+                        self._outbound.request(action[1], action[2])
+                    elif kind == "publish":
+                        self.events.publish(action[1], encode_json(action[2]))
+        finally:
+            self._draining = False
+
+    def _append(self, jobid: int, line: str) -> None:
+        from flux.job import JobID
+        from flux.services.kvs.txn import op_append
+
+        batch = self._batch
+        if not batch.ops and not batch.release and not batch.then:
+            self.loop.mark_dirty(self)
+        batch.ops.append(op_append(f"job.{JobID(jobid).dothex}.eventlog", line.encode()))
+
+    def flush(self) -> None:
+        """The loop's end-of-iteration call: commit the eventlog appends gathered."""
+        batch = self._batch
+        if not batch.ops and not batch.release and not batch.then:
+            return
+        self._batch = _Batch()
+        if not batch.ops:
+            self._committed(batch, 0)
+            return
+        self.kvs.service.commit_ops("primary", batch.ops, 0,
+                                    lambda errnum, _root: self._committed(batch, errnum))
+
+    def _committed(self, batch: _Batch, errnum: int) -> None:
+        if errnum:
+            self.logf(LOG_ERR, f"job-manager: eventlog update failed: {errno.errorcode.get(errnum, errnum)}")
+        core = self.core
+        for then in batch.then:
+            then(errnum)
+        for jobid in batch.release:
+            core.release(jobid)
+        self._run()
+
+    def _after_commit(self, then: Callable[[int], None], release: list[int]) -> None:
+        batch = self._batch
+        if not batch.ops and not batch.release and not batch.then:
+            self.loop.mark_dirty(self)
+        batch.then.append(then)
+        batch.release.extend(release)
+
+    # -- submission (from job-ingest, in the broker) -----------------------------------------
+
+    def submit_jobs(self, jobs: list[dict], done: Callable[[int, list], None]) -> None:
+        """Hand new jobs to the manager; ``done(errnum, errors)`` once their submit events
+        are in the KVS (``errors``: the ``[id, text]`` of jobs refused)."""
+        core = self.core
+        errors = core.submit(jobs)
+        refused = {e[0] for e in errors}
+        self._run()
+        self._after_commit(lambda errnum: done(errnum, errors),
+                           [j["id"] for j in jobs if j["id"] not in refused])
+
+    # -- request handlers -------------------------------------------------------------------
+
+    def _call(self, msg: Message, method: Callable[..., Any], *args: Any) -> Any:
+        from flux.services.job_manager.manager import Refused
+
+        try:
+            result = method(*args)
+        except Refused as exc:
+            self._run()
+            raise RequestError(exc.errnum, exc.text) from None
+        self._run()
+        return result
+
+    def _owner(self, msg: Message) -> bool:
+        return bool(msg.rolemask & FLUX_ROLE_OWNER)
+
+    def submit(self, msg: Message) -> None:
+        obj = msg.payload_json()
+        jobs = obj.get("jobs") if isinstance(obj, dict) else None
+        if not isinstance(jobs, list):
+            raise RequestError(errno.EPROTO)
+        self.submit_jobs(jobs, lambda errnum, errors: self.router.respond(msg, {"errors": errors})
+                         if not errnum else self.router.respond_error(msg, errnum))
+
+    def getinfo(self, msg: Message) -> None:
+        self.router.respond(msg, self.core.getinfo())
+
+    def raise_(self, msg: Message) -> None:
+        core = self.core
+        self._call(msg, core.raise_request, msg.payload_json(), msg.userid, self._owner(msg))
+        self.router.respond(msg)
+
+    def raiseall(self, msg: Message) -> None:
+        core = self.core
+        self.router.respond(msg, self._call(msg, core.raiseall_request, msg.payload_json(),
+                                            msg.userid, self._owner(msg)))
+
+    def kill(self, msg: Message) -> None:
+        core = self.core
+        self._call(msg, core.kill_request, msg.payload_json(), msg.userid, self._owner(msg))
+        self.router.respond(msg)
+
+    def urgency(self, msg: Message) -> None:
+        core = self.core
+        self.router.respond(msg, self._call(msg, core.urgency_request, msg.payload_json(),
+                                            msg.userid, self._owner(msg)))
+
+    def wait(self, msg: Message) -> None:
+        self._call(msg, self.core.wait_request, msg, msg.payload_json())
+
+    def journal(self, msg: Message) -> None:
+        obj = msg.payload_json() if msg.payload_bytes else {}
+        if not msg.flags & FLUX_MSGFLAG_STREAMING:
+            raise RequestError(errno.EPROTO, "job-manager.events requires streaming RPC flag")
+        self._call(msg, self.core.journal_request, msg, obj)
+
+    def sched_hello(self, msg: Message) -> None:
+        if not msg.flags & FLUX_MSGFLAG_STREAMING:
+            raise RequestError(errno.EPROTO)
+        core = self.core
+        core.sched_teardown()
+        self._run()
+        for entry in core.sched_hello():
+            self.router.respond(msg, entry)
+        self.router.respond_error(msg, errno.ENODATA)
+
+    def sched_ready(self, msg: Message) -> None:
+        core = self.core
+        answer = self._call(msg, core.sched_ready, msg.payload_json(), msg.route_first)
+        self.router.respond(msg, answer)
+        self._run()
+
+    def exec_hello(self, msg: Message) -> None:
+        core = self.core
+        self._call(msg, core.exec_hello, msg.payload_json(), msg.route_first)
+        self.router.respond(msg)
+
+    def stats(self, msg: Message) -> None:
+        self.router.respond(msg, self.core.stats())
+
+    def disconnect(self, msg: Message) -> None:
+        core = self._core
+        if core is None:
+            return
+        sender = msg.route_first
+        core.wait_disconnect(lambda req: from_sender(req, msg))
+        core.journal_disconnect(lambda req: from_sender(req, msg))
+        if sender is not None and sender == core.sched_sender:
+            core.sched_teardown()
+        if sender is not None and sender == core.exec_sender:
+            core.exec_teardown()
+        self._run()
+
+    # -- responses from the scheduler and the exec service ----------------------------------
+
+    def _response(self, msg: Message) -> None:
+        core = self.core
+        topic = msg.topic
+        try:
+            if topic == "sched.alloc":
+                if msg.errnum:
+                    core.sched_teardown()
+                else:
+                    core.alloc_response(msg.payload_json())
+            elif topic is not None and topic == core.start_topic:
+                if msg.errnum:
+                    core.exec_teardown()
+                else:
+                    core.start_response(topic, msg.payload_json())
+        except OSError:
+            self.logf(LOG_ERR, f"job-manager: malformed {topic} response")
+        self._run()
+
+    def restore(self) -> None:
+        """With a statedir: the jobs stored in the KVS before, replayed (flux-core's
+        restart), their follow-up events committed like any."""
+        from flux.services.job_manager.restart import load
+
+        kvs = self.kvs.service
+        count = load(self.core, lambda key, flags: kvs.lookup_at("primary", key, flags),
+                     lambda text: self.logf(LOG_ERR, text))
+        self.logf(LOG_INFO, f"restart: {count} jobs")
+        self._checkpointed = self.core.max_jobid
+        self._run()
+
+    def _checkpoint(self) -> None:
+        """Keep max_jobid where flux-core keeps it, so ids keep increasing after a restart
+        (only when new jobs came: an instance without jobs leaves its KVS untouched)."""
+        from flux.message import compact_json
+        from flux.services.job_manager.restart import CHECKPOINT_KEY
+        from flux.services.kvs.txn import op_put
+
+        core = self.core
+        if core.max_jobid <= self._checkpointed:
+            return  # nothing new: the KVS stays as it was
+        batch = self._batch
+        if not batch.ops and not batch.release and not batch.then:
+            self.loop.mark_dirty(self)
+        batch.ops.append(op_put(CHECKPOINT_KEY, compact_json(
+            {"version": 1, "max_jobid": core.max_jobid}).encode()))
+
+    def close(self) -> None:
+        """Commit what is gathered; answer the waits still pending (ENOSYS, as flux-core
+        does when it unloads)."""
+        core = self._core
+        if core is None:
+            return
+        self._checkpoint()
+        self.flush()
+        for job in core.active.values():
+            if job.waiter is not None:
+                self.router.respond_error(job.waiter, errno.ENOSYS, "job-manager is unloading")
+        for req in core.wait_any:
+            self.router.respond_error(req, errno.ENOSYS, "job-manager is unloading")
+        for req, _allow, _deny in core.listeners:
+            self.router.respond_error(req, errno.ENOSYS)
+        if self._outbound is not None:
+            self._outbound.close()
