@@ -38,6 +38,7 @@ from .connector import Connector
 from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
+from .job_exec import JobExec
 from .job_ingest import JobIngest
 from .job_manager import JobManagerService
 from .kvs import KVS
@@ -45,7 +46,9 @@ from .kvs_watch import KVSWatch
 from .log import Log
 from .loop import ChildWatch, Loop
 from .modules import ModuleTable
+from .resource import Resource
 from .router import RequestError, Router
+from .sched import Sched
 from .topology import Topology
 
 __all__ = ["Broker", "BrokerError", "parse_setattr"]
@@ -199,6 +202,10 @@ class Broker:
                                              self.owner, self.log.log)
         self.job_ingest = JobIngest(self.router, self.loop, self.kvs, self.job_manager,
                                     self.owner, rank, self.log.log)
+        self.resource = Resource(self.router, self.loop, self.kvs, hostname)
+        self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
+        self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
+                                self.log.log)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
@@ -463,6 +470,9 @@ class Broker:
         self.job_manager.close()
         self.kvs.close()
         self.kvs_watch.close()
+        self.job_exec.close()
+        self.sched.close()
+        self.resource.close()
         self.connector.close()
         self.content.close()
         self.loop.close()

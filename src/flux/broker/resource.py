@@ -1,0 +1,79 @@
+"""The ``resource`` service inside the broker: flux.services.resource wired to the router.
+
+flux-core loads resource as a module in rc1; here it is part of the broker (as the KVS is,
+broker/kvs.py), so an instance has its resources without a module process.  R is
+committed to the KVS once the loop runs, as flux-core's module does at load.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+
+from .kvs import KVS
+from .loop import Loop
+from .router import Router
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
+
+    from flux.services.resource.service import ResourceService
+
+__all__ = ["Resource"]
+
+#: (method, handler name, roles beyond the owner): flux-core's resource.c table
+_METHODS = (
+    ("status", "status", FLUX_ROLE_USER),
+    ("drain", "drain", 0),
+    ("undrain", "undrain", 0),
+    ("acquire", "acquire", 0),
+    ("acquire-cancel", "acquire_cancel", 0),
+    ("disconnect", "disconnect", FLUX_ROLE_ALL),
+)
+
+
+class Resource:
+    """Creates the service when the loop starts (discovery, then R in the KVS)."""
+
+    def __init__(self, router: Router, loop: Loop, kvs: KVS,
+                 hostname: Optional[str] = None) -> None:
+        self.router = router
+        self.kvs = kvs
+        self.hostname = hostname or socket.gethostname()
+        self._service: Optional[ResourceService] = None
+        builtin = router.builtin("resource")
+        self.builtin = builtin
+        for method, handler, roles in _METHODS:
+            builtin.method(method, self._first_use(handler), roles)
+        loop.call_soon(self.start)
+
+    @property
+    def service(self) -> ResourceService:
+        if self._service is None:
+            from flux.services.resource.rv1 import discover_cores
+            from flux.services.resource.service import ResourceService
+
+            self._service = ResourceService(
+                discover_cores(), self.hostname, self.router.respond,
+                self.router.respond_error, self._commit)
+            for method, handler, roles in _METHODS:
+                self.builtin.method(method, getattr(self._service, handler), roles)
+        return self._service
+
+    def _first_use(self, handler: str) -> Callable[[Any], None]:
+        def call(msg: Any) -> None:
+            getattr(self.service, handler)(msg)
+        return call
+
+    def _commit(self, ops: list, done: Callable[[int, Any], None]) -> None:
+        self.kvs.service.commit_ops("primary", ops, 0, done)
+
+    def start(self) -> None:
+        """Discovery and resource.R, as flux-core's module at load."""
+        self.service.define()
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()

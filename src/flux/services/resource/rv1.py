@@ -1,0 +1,102 @@
+"""R version 1 (RFC 20) as flux-core writes it, and the idsets (RFC 22) it is made of.
+
+Key order and number formats follow flux-core's librlist, so ``flux kvs get resource.R``
+prints the same text on both.
+"""
+
+from __future__ import annotations
+
+import errno
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterable
+
+__all__ = ["idset_encode", "idset_decode", "build_R", "R_ranks", "discover_cores"]
+
+
+def idset_encode(ids: Iterable[int]) -> str:
+    """``{0,1,2,5}`` -> ``"0-2,5"`` (RFC 22, ranges compressed, ascending)."""
+    out: list[str] = []
+    start = prev = None
+    for i in sorted(set(ids)):
+        if prev is not None and i == prev + 1:
+            prev = i
+            continue
+        if start is not None:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = i
+    if start is not None:
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+    return ",".join(out)
+
+
+def idset_decode(text: str) -> set[int]:
+    """``"0-2,5"`` (optionally in brackets) -> ``{0,1,2,5}``; EINVAL if malformed."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    ids: set[int] = set()
+    if not text:
+        return ids
+    for part in text.split(","):
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        ids.update(range(first, last + 1))
+    return ids
+
+
+def build_R(ranks: dict[int, set[int]], hosts: dict[int, str], starttime: float = 0.0,
+            expiration: float = 0.0, nslots: int | None = None) -> dict:
+    """R for ``ranks`` (rank -> core ids) on ``hosts`` (rank -> hostname): ranks with the
+    same cores share one R_lite entry, as librlist compresses them."""
+    by_cores: dict[str, list[int]] = {}
+    for rank in sorted(ranks):
+        by_cores.setdefault(idset_encode(ranks[rank]), []).append(rank)
+    entries = sorted(by_cores.items(), key=lambda item: item[1][0])
+    execution: dict = {
+        "R_lite": [{"rank": idset_encode(rs), "children": {"core": cores}}
+                   for cores, rs in entries],
+        "starttime": float(starttime),
+        "expiration": float(expiration),
+    }
+    if nslots is not None:
+        execution["nslots"] = nslots
+    if ranks:
+        execution["nodelist"] = [hosts[r] for r in sorted(ranks)]
+    return {"version": 1, "execution": execution}
+
+
+def R_ranks(R: dict) -> tuple[dict[int, set[int]], dict[int, str]]:
+    """The inverse of build_R: (rank -> cores, rank -> hostname); EINVAL if not R v1."""
+    try:
+        if R.get("version") != 1:
+            raise ValueError
+        execution = R["execution"]
+        ranks: dict[int, set[int]] = {}
+        for entry in execution["R_lite"]:
+            cores = idset_decode(entry["children"].get("core", ""))
+            for rank in idset_decode(entry["rank"]):
+                ranks[rank] = set(cores)
+        names = execution.get("nodelist") or []
+        order = sorted(ranks)
+        hosts = {rank: names[i] if i < len(names) else "" for i, rank in enumerate(order)}
+    except (ValueError, KeyError, TypeError, AttributeError, OSError):
+        raise OSError(errno.EINVAL, "invalid R object") from None
+    return ranks, hosts
+
+
+def discover_cores() -> set[int]:
+    """The cores this broker may use, numbered from 0 as hwloc's logical indices are
+    (the process's CPU affinity; all CPUs where affinity is unknown)."""
+    import os
+
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    return set(range(count))

@@ -1,0 +1,253 @@
+"""The resource service as flux-core 0.88's resource module on a single broker: this
+machine's R, committed to ``resource.R``; ``resource.eventlog`` (resource-define, drain,
+undrain); ``resource.status``, ``resource.drain``/``undrain`` and RFC 28 ``resource.acquire``.
+
+Sans-I/O: the wiring (broker/resource.py) passes ``respond``/``respond_error`` and
+``commit(ops, done)`` (a KVS commit in the primary namespace).
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+
+from flux import eventlog
+from flux.message import Message
+
+from .rv1 import build_R, idset_decode, idset_encode
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Optional
+
+__all__ = ["ResourceService"]
+
+_DRAIN_MODES = {"update": 0, "overwrite": 1, "force-overwrite": 2}
+
+
+def _request(msg: Message) -> dict:
+    return msg.payload_json()
+
+
+class ResourceService:
+    """One broker's resources (rank 0 only: there is no overlay yet)."""
+
+    def __init__(self, cores: set[int], hostname: str,
+                 respond: Callable[[Message, Any], None],
+                 respond_error: Callable[[Message, int, Optional[str]], None],
+                 commit: Callable[[list, Callable[[int, Any], None]], None]) -> None:
+        self.ranks = {0: set(cores)}
+        self.hosts = {0: hostname}
+        self.R = build_R(self.ranks, self.hosts)
+        self.respond = respond
+        self.respond_error = respond_error
+        self.commit = commit
+        self.online = set(self.ranks)
+        #: rank -> (timestamp, reason or None), as flux-core's draininfo
+        self.drained: dict[int, tuple[float, Optional[str]]] = {}
+        self.acquirer: Optional[Message] = None
+        self._down_sent: set[int] = set()
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def define(self) -> None:
+        """Commit resource.R, then post resource-define (as flux-core's inventory)."""
+        from flux.services.kvs.txn import op_put
+
+        def posted(errnum: int, _: Any) -> None:
+            if not errnum:
+                self._post("resource-define", {"method": "dynamic-discovery"})
+
+        self.commit([op_put("resource.R", eventlog.dumps(self.R).encode())], posted)
+
+    def _post(self, name: str, context: dict, timestamp: float = 0.0,
+              then: Optional[Callable[[int, Any], None]] = None) -> None:
+        from flux.services.kvs.txn import op_append
+
+        entry = eventlog.entry_build(timestamp or time.time(), name, context)
+        line = eventlog.encode_entry(entry)
+        self.commit([op_append("resource.eventlog", line.encode())],
+                    then or (lambda errnum, _: None))
+
+    # -- targets -----------------------------------------------------------------------------
+
+    def _targets(self, targets: str) -> set[int]:
+        """An idset of ranks or a hostlist, as flux-core's drain_targets_decode."""
+        try:
+            ranks = idset_decode(targets)
+        except OSError:
+            names = _hostlist_names(targets)
+            unknown = [n for n in names if n not in self.hosts.values()]
+            if unknown or not names:
+                raise _error(errno.EINVAL,
+                                   f"invalid targets: invalid hosts: {','.join(unknown) or targets}")
+            return {r for r, h in self.hosts.items() if h in names}
+        if not ranks or max(ranks) >= len(self.ranks):
+            raise _error(errno.EINVAL, "idset is out of range")
+        return ranks
+
+    def _nodelist(self, ranks: set[int]) -> str:
+        return ",".join(self.hosts[r] for r in sorted(ranks))
+
+    def _up(self) -> set[int]:
+        return self.online - set(self.drained)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def status(self, msg: Message) -> None:
+        """``resource.status``: what ``flux resource status`` shows."""
+        groups: dict[tuple[float, Optional[str]], set[int]] = {}
+        for rank, info in self.drained.items():
+            groups.setdefault(info, set()).add(rank)
+        drain = {}
+        for (stamp, reason), ranks in groups.items():
+            drain[idset_encode(ranks)] = {"timestamp": stamp, "reason": reason or ""}
+        R = {k: v for k, v in self.R.items() if k != "scheduling"}
+        self.respond(msg, {
+            "R": R, "drain": drain, "online": idset_encode(self.online),
+            "offline": idset_encode(set(self.ranks) - self.online), "exclude": "",
+            "torpid": ""})
+
+    def drain(self, msg: Message) -> None:
+        """``resource.drain``: answered once the event is in resource.eventlog."""
+        req = _request(msg)
+        targets, reason, mode = req.get("targets"), req.get("reason"), req.get("mode")
+        if not isinstance(targets, str) or not _opt_str(reason) or not _opt_str(mode):
+            raise _error(errno.EPROTO)
+        ranks = self._targets(targets)
+        if mode is not None and mode not in _DRAIN_MODES:
+            raise _error(errno.EINVAL, "Invalid mode specified")
+        overwrite = _DRAIN_MODES.get(mode, 0) if mode else 0
+        if mode is None:
+            already = sorted(r for r in ranks if r in self.drained and self.drained[r][1])
+            if already:
+                ids = idset_encode(already)
+                raise _error(errno.EEXIST, f"rank{'s' if len(already) > 1 else ''} "
+                                                 f"{ids} already drained")
+        now = time.time()
+        for rank in ranks:
+            old = self.drained.get(rank)
+            if old is None:
+                self.drained[rank] = (float(int(now)), reason)
+            elif overwrite == 2:
+                self.drained[rank] = (float(int(now)), reason)
+            elif overwrite == 1 or not old[1]:
+                self.drained[rank] = (old[0], reason)
+        context: dict = {"idset": idset_encode(ranks), "nodelist": self._nodelist(ranks)}
+        if reason is not None:
+            context["reason"] = reason
+        context["overwrite"] = overwrite
+        self._post("drain", context, now, self._answer(msg))
+        self._notify()
+
+    def undrain(self, msg: Message) -> None:
+        """``resource.undrain``: ranks not drained are an error unless a mode says not."""
+        req = _request(msg)
+        targets, reason, mode = req.get("targets"), req.get("reason"), req.get("mode")
+        if not isinstance(targets, str) or not _opt_str(reason) or not _opt_str(mode):
+            raise _error(errno.EPROTO)
+        ranks = self._targets(targets)
+        if mode is not None and mode not in _DRAIN_MODES:
+            raise _error(errno.EINVAL, f"invalid undrain mode '{mode}' specified")
+        overwrite = _DRAIN_MODES.get(mode, 0) if mode else 0
+        if mode is None:
+            missing = sorted(r for r in ranks if r not in self.drained)
+            if missing:
+                raise _error(errno.EEXIST, f"rank{'s' if len(missing) > 1 else ''} "
+                                                 f"{idset_encode(missing)} not drained")
+        for rank in ranks:
+            self.drained.pop(rank, None)
+        context: dict = {"idset": idset_encode(ranks), "nodelist": self._nodelist(ranks),
+                         "overwrite": overwrite}
+        if reason is not None:
+            context["reason"] = reason
+        self._post("undrain", context, 0.0, self._answer(msg))
+        self._notify()
+
+    def _answer(self, msg: Message) -> Callable[[int, Any], None]:
+        def done(errnum: int, _: Any) -> None:
+            if errnum:
+                self.respond_error(msg, errnum, None)
+            else:
+                self.respond(msg, None)
+        return done
+
+    def acquire(self, msg: Message) -> None:
+        """``resource.acquire`` (RFC 28): one scheduler at a time; the first response
+        has R and the ranks up, later ones what went down or came back up."""
+        if not msg.flags & 0x40:  # FLUX_MSGFLAG_STREAMING
+            raise _error(errno.EPROTO)
+        if self.acquirer is not None:
+            raise _error(errno.EBUSY)
+        self.acquirer = msg
+        up = self._up()
+        self._down_sent = set(self.ranks) - up
+        self.respond(msg, {"resources": self.R, "up": idset_encode(up)})
+
+    def _notify(self) -> None:
+        """Tell the acquirer what changed since its last response."""
+        if self.acquirer is None:
+            return
+        down = set(self.ranks) - self._up()
+        went_down, came_up = down - self._down_sent, self._down_sent - down
+        self._down_sent = down
+        if came_up:
+            self.respond(self.acquirer, {"up": idset_encode(came_up)})
+        if went_down:
+            self.respond(self.acquirer, {"down": idset_encode(went_down)})
+
+    def disconnect(self, msg: Message) -> None:
+        """``resource.disconnect``: the acquirer may be gone."""
+        acq = self.acquirer
+        if acq is not None and acq.route_first == msg.route_first:
+            self.acquirer = None
+
+    def acquire_cancel(self, msg: Message) -> None:
+        """``resource.acquire-cancel``: ends the stream with ENODATA."""
+        acq = self.acquirer
+        if acq is not None and acq.route_first == msg.route_first:
+            self.acquirer = None
+            self.respond_error(acq, errno.ENODATA, None)
+
+    def close(self) -> None:
+        """At shutdown the acquirer's stream ends (ENOSYS, as a module unload would)."""
+        if self.acquirer is not None:
+            self.respond_error(self.acquirer, errno.ENOSYS, None)
+            self.acquirer = None
+
+
+def _error(errnum: int, text: Optional[str] = None) -> OSError:
+    """An error the wiring answers with (no text where strerror says it all)."""
+    import os
+
+    return OSError(errnum, text or os.strerror(errnum))
+
+
+def _opt_str(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _hostlist_names(text: str) -> list[str]:
+    """A hostlist's names: ``a,b`` and the bracket form ``n[1-3,5]``."""
+    names: list[str] = []
+    depth, start = 0, 0
+    parts = []
+    for i, c in enumerate(text):
+        depth += c == "["
+        depth -= c == "]"
+        if c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    for part in parts:
+        if "[" in part and part.endswith("]"):
+            prefix, _, body = part[:-1].partition("[")
+            try:
+                ids = sorted(idset_decode(body))
+            except OSError:
+                return []
+            width = len(body.split("-")[0].split(",")[0])
+            names.extend(f"{prefix}{i:0{width}d}" for i in ids)
+        elif part:
+            names.append(part)
+    return names
