@@ -40,6 +40,7 @@ from .events import Events
 from .heartbeat import Heartbeat
 from .job_exec import JobExec
 from .job_ingest import JobIngest
+from .job_list import JobList
 from .job_manager import JobManagerService
 from .kvs import KVS
 from .kvs_watch import KVSWatch
@@ -205,6 +206,8 @@ class Broker:
         self.resource = Resource(self.router, self.loop, self.kvs, hostname)
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
+                                self.log.log)
+        self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
@@ -473,6 +476,7 @@ class Broker:
         self.job_exec.close()
         self.sched.close()
         self.resource.close()
+        self.job_list.close()
         self.connector.close()
         self.content.close()
         self.loop.close()
