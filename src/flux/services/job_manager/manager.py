@@ -561,7 +561,7 @@ class JobManager:
         jobid = obj.get("id")
         if not isinstance(jobid, int):
             raise Refused(errno.EPROTO, "malformed wait request")
-        if jobid == 0xFFFFFFFFFFFFFFFF:  # FLUX_JOBID_ANY
+        if jobid in (-1, 0xFFFFFFFFFFFFFFFF):  # FLUX_JOBID_ANY (-1 as flux-core sends it)
             if self.zombies:
                 job = self.zombies.pop(next(iter(self.zombies)))
                 self._wait_respond(req, job)
