@@ -47,13 +47,13 @@ def warn(prog: str, text: str) -> None:
     print(f"{prog}: WARNING: {text}", file=sys.stderr, flush=True)
 
 
-def parser(prog: str, usage: str | None = None,
-           description: str | None = None) -> argparse.ArgumentParser:
+def parser(prog: str, usage: str | None = None, description: str | None = None,
+           add_help: bool = True) -> argparse.ArgumentParser:
     """An ArgumentParser as flux-core's (no long option abbreviations)."""
     import argparse
 
     return argparse.ArgumentParser(prog=prog, usage=usage, description=description,
-                                   allow_abbrev=False)
+                                   allow_abbrev=False, add_help=add_help)
 
 
 def posix_split(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[str], list[str]]:

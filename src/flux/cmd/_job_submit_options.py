@@ -34,9 +34,11 @@ def submit_parser(prog: str) -> argparse.ArgumentParser:
 
     from ._job_cli import parser as make_parser
 
-    p = make_parser(prog, usage=f"{prog.replace('-', ' ', 1)} [OPTIONS...] COMMAND [ARGS...]")
+    p = make_parser(prog, usage=f"{prog.replace('-', ' ', 1)} [OPTIONS...] COMMAND [ARGS...]",
+                    add_help=False)  # flux-core's submission commands have --help, not -h
     p.prog = prog.replace("-", " ", 1)
     add = p.add_argument
+    add("--help", action="help", help="Show this help message and exit")
     add("-B", "--bank", type=str, metavar="BANK", help="Submit a job to a specific named bank")
     add("-q", "--queue", type=str, metavar="NAME", help="Submit a job to a specific named queue")
     add("-t", "--time-limit", type=str, metavar="MIN|FSD",
