@@ -95,6 +95,16 @@ def test_submit_quiet_cc_and_service_errors(inst):
     assert r.returncode == 2 and "unrecognized arguments: --bogus" in r.stderr
 
 
+def test_submit_log_files(inst, tmp_path):
+    log, errlog = tmp_path / "log", tmp_path / "err"
+    r = inst.run("submit", "--env=-*", f"--log={log}", "--cc=1-2", TEST_RUN + "0.01s", "true")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert all(F58.match(x) for x in log.read_text().split()) and len(log.read_text().split()) == 2
+    r = inst.run("submit", f"--log={log}", f"--log-stderr={errlog}", "--urgency=40", "true")
+    assert (r.returncode, r.stdout, r.stderr, log.read_text()) == (1, "", "", "")
+    assert errlog.read_text() == "[Errno 22] urgency range is [0:31]\n"
+
+
 def test_dry_run_prints_the_jobspec(inst):
     r = inst.run("submit", "--dry-run", "--env=-*", "--rlimit=-*", "-n2", "hostname")
     assert r.returncode == 0
@@ -144,8 +154,8 @@ def test_cancel_all_user_states_and_errors(inst):
     assert inst.run("cancel", "--all", "-q").stderr == ""
     for args, text in [((), "flux-cancel: ERROR: No target jobs were provided\n"),
                        (("-S", "foo"), "flux-cancel: ERROR: Invalid state foo specified\n"),
-                       (("--all", a), "flux-cancel: ERROR: Do not specify a list of jobids "
-                                      "with --all,--user,--states options\n"),
+                       (("--all", a), ("flux-cancel: ERROR: Do not specify a list of jobids "
+                                       "with --all,--user,--states options\n")),
                        (("f1",), "flux-cancel: ERROR: ƒ1: unknown job id\n")]:
         r = inst.run("cancel", *args)
         assert (r.returncode, r.stderr) == (1, text)

@@ -30,6 +30,13 @@ _WAITCREATE = 1
 _LOOKUP_CURRENT = 2
 
 
+def _strerror(exc: OSError) -> str:
+    """flux-core's ``log_err_exit``: strerror(errno), not the service's text."""
+    import os
+
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
 def _formatter(args: Args) -> EventlogFormatter:
     from ._eventlog_format import EventlogFormatter
 
@@ -84,7 +91,7 @@ def cmd_eventlog(args: Args) -> int:
     except OSError as exc:
         if exc.errno == _ENOENT:
             _not_found(jobid_text, path)
-        fatal(f"flux_job_eventlog_lookup_get: {future_error(exc)}")
+        fatal(f"flux_job_eventlog_lookup_get: {_strerror(exc)}")
     try:
         entries = eventlog.decode(resp[path])
     except (OSError, ValueError, KeyError, TypeError):
@@ -147,7 +154,7 @@ def _wait_event(args: Args, jobid_text: str, name: str, path_arg: str,
                 fatal(f"wait-event timeout on event '{name}'")
             if exc.errno == _ENODATA:
                 fatal(f"event '{name}' never received")
-            fatal(f"flux_job_event_watch_get: {future_error(exc)}")
+            fatal(f"flux_job_event_watch_get: {_strerror(exc)}")
         try:
             entry = json.loads(resp["event"])
             stamp, ev_name = entry["timestamp"], entry["name"]
@@ -201,7 +208,7 @@ def cmd_status(args: Args) -> int:
         except OSError as exc:
             if exc.errno == _ENOENT:
                 fatal(f"{text}: No such job")
-            fatal(f"{text}: flux_job_wait_status_get: {future_error(exc)}")
+            fatal(f"{text}: flux_job_wait_status_get: {_strerror(exc)}")
     if verbose and len(ids) > 1:
         log("all done.")
     rc = 0
