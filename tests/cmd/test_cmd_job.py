@@ -208,3 +208,70 @@ def test_eventlog_wait_event_status_info(job_info):
     assert (r.returncode, r.stderr) == (1, "flux-job: job f1 not found\n")
     r = inst.run("job", "wait-event", "-t", "0.5", jobid, "nosuch")
     assert (r.returncode, r.stderr) == (1, "flux-job: event 'nosuch' never received\n")
+
+
+@pytest.fixture
+def jobs_instance():
+    """A broker of its own: flux jobs lists every job of the instance."""
+    from conftest import start_instance
+
+    with start_instance() as inst:
+        yield inst
+
+
+def _wait_listed(inst, jobid: str, state: str) -> None:
+    """job-list follows the job-manager's journal: wait until it shows ``state``."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r = inst.run("jobs", "-a", "-n", "-o", "{id.f58} {state}")
+        if f"{jobid} {state}" in r.stdout.splitlines():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{jobid} never listed as {state}: {r.stdout!r} {r.stderr!r}")
+
+
+def test_flux_jobs_default_all_formats_json(jobs_instance):
+    import json
+    import os
+    import pwd
+
+    inst = jobs_instance
+    user = pwd.getpwuid(os.getuid()).pw_name
+    done = _submit(inst, "--job-name=averyveryverylongname", TEST_RUN + "0.01s", "true")
+    held = _submit(inst, "--urgency=hold", "true")
+    _wait_listed(inst, done, "INACTIVE")
+    _wait_listed(inst, held, "SCHED")
+    r = inst.run("jobs")
+    width = max(8, len(user))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"       JOBID {'USER':<{width}} NAME       ST NTASKS NNODES     TIME INFO",
+        f"{held:>12} {user:<{width}} true        S      1      -        - held"]
+    r = inst.run("jobs", "-a", "-n", "-o", "{id.f58} {name:<10.10+} {status_abbrev} "
+                 "{result} {inactive_reason}")
+    assert r.stdout.splitlines() == [f"{held} true       S  ", f"{done} averyvery+ CD "
+                                     "COMPLETED Exit 0"]
+    r = inst.run("jobs", "-a", "-c", "1", "-o", "{id.f58}")
+    assert r.stdout == f"JOBID\n{held}\n"
+    assert r.stderr.startswith("warning: output truncated at 1 jobs.\n")
+    r = inst.run("jobs", "-f", "completed", "-n", "-o", "{id.f58}")
+    assert r.stdout == f"{done}\n"
+    r = inst.run("jobs", "--json", done)
+    record = json.loads(r.stdout)
+    assert record["jobid"] == done and record["name"] == "averyveryverylongname"
+    assert record["result"] == "COMPLETED" and record["exception"] == {"occurred": False}
+    r = inst.run("jobs", "-a", "--json")
+    assert [j["jobid"] for j in json.loads(r.stdout)["jobs"]] == [held, done]
+    r = inst.run("jobs", "-a", "-o", "sort:name {name}")
+    assert r.stdout == "NAME\naveryveryverylongname\ntrue\n"
+    r = inst.run("jobs", "-o", "bogus")
+    assert (r.returncode, r.stderr) == (
+        1, "flux-jobs: ERROR: --format: No such format bogus (Did you mean '{bogus}'?)\n")
+    r = inst.run("jobs", "-o", "{bogus}")
+    assert r.stderr == "flux-jobs: ERROR: Error in user format: Unknown format field: bogus\n"
+    r = inst.run("jobs", "ƒ1")
+    assert (r.returncode, r.stdout) == (1, "")
+    r = inst.run("jobs", "-o", "help")
+    assert r.returncode == 0 and "  endreason    Show why each job ended\n" in r.stdout

@@ -32,7 +32,7 @@ def run(prog: str, body: Callable[[], int | None]) -> int:
     """Run ``body``; an exception is reported as CLIMain does, exit status 1."""
     try:
         return body() or 0
-    except SystemExit:
+    except (SystemExit, BrokenPipeError):  # a closed pipe ends the command quietly (main)
         raise
     except KeyboardInterrupt:
         return 1
