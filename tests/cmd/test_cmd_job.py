@@ -251,8 +251,8 @@ def test_flux_jobs_default_all_formats_json(jobs_instance):
         f"{held:>12} {user:<{width}} true        S      1      -        - held"]
     r = inst.run("jobs", "-a", "-n", "-o", "{id.f58} {name:<10.10+} {status_abbrev} "
                  "{result} {inactive_reason}")
-    assert r.stdout.splitlines() == [f"{held} true       S  ", f"{done} averyvery+ CD "
-                                     "COMPLETED Exit 0"]
+    assert r.stdout.splitlines() == [f"{held} true       S  ",
+                                     f"{done} averyvery+ CD COMPLETED Exit 0"]
     r = inst.run("jobs", "-a", "-c", "1", "-o", "{id.f58}")
     assert r.stdout == f"JOBID\n{held}\n"
     assert r.stderr.startswith("warning: output truncated at 1 jobs.\n")
