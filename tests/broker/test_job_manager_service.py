@@ -12,8 +12,11 @@ import errno
 import json
 import os
 import shutil
+import time
 
+import pytest
 from conftest import short_tmpdir, start_instance
+from guest import GUEST_UID, run_as_guest
 from rawclient import request
 
 from flux.constants import FLUX_MSGFLAG_STREAMING
@@ -28,7 +31,6 @@ SPEC = {"version": 1,
         "attributes": {"system": {"duration": 0, "environment": {"HOME": "/x"}}}}
 R = {"version": 1, "execution": {"R_lite": [{"rank": "0", "children": {"core": "0"}}],
                                  "starttime": 0.0, "expiration": 0.0, "nodelist": ["x"]}}
-ANY = 0xFFFFFFFFFFFFFFFF
 
 
 def submit_payload(urgency=16, flags=0, spec=SPEC):
@@ -64,21 +66,16 @@ def next_request(client, topic):
 
 
 def test_submit_schedule_run_wait(instance):
-    with instance.client() as sched, instance.client() as ex, instance.client() as c, \
-            instance.client() as journal:
-        assert sched.rpc("service.add", {"service": "sched"}).errnum == 0
-        hello = sched.stream("job-manager.sched-hello", {"partial-ok": True}, matchtag=2)
-        assert [m.errnum for m in hello] == [errno.ENODATA]
-        ready = sched.rpc("job-manager.sched-ready", {"mode": "unlimited"}, matchtag=3)
-        assert ready.errnum == 0 and ready.payload == {"count": 0}
-        assert ex.rpc("service.add", {"service": "testexec"}).errnum == 0
-        assert ex.rpc("job-manager.exec-hello", {"service": "testexec"}, matchtag=2).errnum == 0
+    """A job through the broker's own scheduler and test exec service, end to end."""
+    spec = json.loads(json.dumps(SPEC))
+    spec["attributes"]["system"]["exec"] = {"test": {"run_duration": "0.01s"}}
+    with instance.client() as c, instance.client() as journal:
         journal.send(request(
             "job-manager.events-journal", {}, 7, FLUX_MSGFLAG_STREAMING))
         sentinel = journal.recv(timeout=10)
-        assert sentinel.payload == {"id": ANY, "events": []}
+        assert sentinel.payload == {"id": -1, "events": []}
 
-        answer = c.rpc("job-ingest.submit", submit_payload(flags=4))
+        answer = c.rpc("job-ingest.submit", submit_payload(flags=4, spec=spec))
         assert answer.errnum == 0, answer.payload_str
         jobid = answer.payload["id"]
         # the KVS holds J and the jobspec (without the environment) at RFC 16's keys
@@ -88,20 +85,6 @@ def test_submit_schedule_run_wait(instance):
         stored = json.loads(kvs_get(c, f"{key}.jobspec", matchtag=901))
         assert "environment" not in stored["attributes"]["system"]
 
-        alloc = next_request(sched, "sched.alloc")
-        assert alloc.payload["id"] == jobid and alloc.payload["priority"] == 16
-        assert alloc.payload["userid"] == os.getuid() and alloc.payload["jobspec"] == stored
-        respond(sched, alloc, {"id": jobid, "type": 0, "R": R,
-                               "annotations": {"sched": {"resource_summary": "rank0/core0"}}})
-        start = next_request(ex, "testexec.start")
-        assert start.payload == {"id": jobid, "userid": os.getuid(), "jobspec": stored,
-                                 "reattach": False, "R": R}
-        for kind, data in (("start", {}), ("finish", {"status": 0}),
-                           ("release", {"ranks": "all", "final": True})):
-            respond(ex, start, {"id": jobid, "type": kind, "data": data})
-        free = next_request(sched, "sched.free")
-        assert free.payload == {"id": jobid, "R": R, "final": True}
-
         waited = c.rpc("job-manager.wait", {"id": jobid}, matchtag=2)
         assert waited.payload == {"id": jobid, "success": True, "errstr": ""}
         names = [e["name"] for e in eventlog(c, jobid)]
@@ -110,6 +93,9 @@ def test_submit_schedule_run_wait(instance):
         first = eventlog(c, jobid)[0]
         assert first["context"] == {"userid": os.getuid(), "urgency": 16, "flags": 4,
                                     "version": 1}
+        # the scheduler wrote R before answering the allocation
+        r = json.loads(kvs_get(c, f"{key}.R", matchtag=902))
+        assert r["version"] == 1 and r["execution"]["R_lite"][0]["rank"] == "0"
         seen = []
         while "clean" not in seen:
             m = journal.recv(timeout=10)
@@ -120,12 +106,17 @@ def test_submit_schedule_run_wait(instance):
         assert [n for n in seen if n != "annotations"] == names
         stats = c.rpc("job-manager.stats-get", matchtag=3).payload
         assert stats["inactive_jobs"] == 1 and stats["max_jobid"] == jobid
+        journal.send(request("job-manager.events-journal-cancel", {"matchtag": 7}, 8))
+        end = journal.recv(timeout=10)
+        assert (end.matchtag, end.errnum) == (7, errno.ENODATA)
 
 
 def test_cancel_urgency_and_refusals(instance):
     with instance.client() as c, instance.client() as listener:
         assert listener.rpc("event.subscribe", {"topic": "job-exception"}).errnum == 0
-        jobid = c.rpc("job-ingest.submit", submit_payload(urgency=0)).payload["id"]
+        spec = json.loads(json.dumps(SPEC))
+        spec["attributes"]["system"]["exec"] = {"test": {"run_duration": "100s"}}
+        jobid = c.rpc("job-ingest.submit", submit_payload(urgency=0, spec=spec)).payload["id"]
         urg = c.rpc("job-manager.urgency", {"id": jobid, "urgency": 31}, matchtag=2)
         assert urg.payload == {"old_urgency": 0}
         bad = c.rpc("job-manager.urgency", {"id": jobid, "urgency": 99}, matchtag=3)
@@ -136,9 +127,14 @@ def test_cancel_urgency_and_refusals(instance):
         event = listener.recv(timeout=10)
         assert event.topic == "job-exception"
         assert event.payload == {"id": jobid, "type": "cancel", "severity": 0}
-        names = [e["name"] for e in eventlog(c, jobid)]
-        assert names == ["submit", "validate", "depend", "priority", "urgency", "priority",
-                         "exception", "clean"]
+        deadline = time.monotonic() + 10
+        while "clean" not in (names := [e["name"] for e in eventlog(c, jobid)]):
+            assert time.monotonic() < deadline, names
+            time.sleep(0.02)
+        # urgency 31 released it to the scheduler: it ran until cancelled
+        assert names[:8] == ["submit", "validate", "depend", "priority", "urgency", "priority",
+                             "alloc", "start"]
+        assert "exception" in names and names[-1] == "clean"
         again = c.rpc("job-manager.raise", {"id": jobid, "severity": 0, "type": "cancel"},
                       matchtag=5)
         assert (again.errnum, again.payload_str) == (errno.ENOENT, "job is inactive")
@@ -148,7 +144,7 @@ def test_cancel_urgency_and_refusals(instance):
             {"scheme": "afterok", "value": str(jobid)}]}})
         dep = c.rpc("job-ingest.submit", submit_payload(spec=spec), matchtag=7)
         assert (dep.errnum, dep.payload_str) == (
-            errno.EINVAL, f"dependency: after: {jobid} never started")
+            errno.EINVAL, f"dependency: afterok: job {jobid} failed or was canceled")
         wait = c.rpc("job-manager.wait", {"id": jobid}, matchtag=8)
         assert wait.errnum == errno.ECHILD
 
@@ -171,3 +167,59 @@ def test_batch_of_submissions_and_restart_with_statedir():
             assert stats["active_jobs"] == 6
     finally:
         shutil.rmtree(statedir, ignore_errors=True)
+
+
+def test_anonymous_queue_status(instance):
+    with instance.client() as c:
+        assert c.rpc("job-manager.queue-list").payload == {"queues": []}
+        assert c.rpc("job-manager.queue-status", {}, matchtag=2).payload == {
+            "enable": True, "start": True}
+        named = c.rpc("job-manager.queue-status", {"name": "x"}, matchtag=3)
+        assert (named.errnum, named.payload_str) == (errno.EINVAL, "'x' is not a valid queue")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as a second (guest) uid")
+def test_guests():
+    with start_instance("access.allow-guest-user=true") as inst:
+        with inst.client() as c:
+            jobid = c.rpc("job-ingest.submit", submit_payload(urgency=0)).payload["id"]
+        owners = submit_payload()  # signed by the owner
+
+        def work() -> list:
+            out = []
+            with inst.client() as g:
+                for tag, (topic, payload) in enumerate([
+                        ("job-ingest.submit", {**submit_payload(), "J": sign_none.wrap(
+                            json.dumps(SPEC).encode(), GUEST_UID)}),
+                        ("job-ingest.submit", owners),
+                        ("job-manager.raise", {"id": jobid, "severity": 0, "type": "cancel"}),
+                        ("job-manager.urgency", {"id": jobid, "urgency": 1}),
+                        ("job-manager.kill", {"id": jobid, "signum": 9}),
+                        ("job-manager.wait", {"id": jobid}),
+                        ("job-manager.getinfo", None)], start=1):
+                    m = g.rpc(topic, payload, matchtag=tag)
+                    out.append([m.errnum, m.payload_str if m.errnum else None])
+            return out
+
+        assert run_as_guest(work) == [
+            [errno.EPERM, "only instance owner can use sign-type=none"],
+            [errno.EPERM, f"signer={os.getuid()} != requestor={GUEST_UID}"],
+            [errno.EPERM, "guests can only raise exceptions on their own jobs"],
+            [errno.EPERM, "guests can only reprioritize their own jobs"],
+            [errno.EPERM, "guests may only send signals to their own jobs"],
+            [errno.EPERM, "Request requires owner credentials"],
+            [0, None]]
+
+
+def test_malformed_requests_are_eproto(instance):
+    with instance.client() as c:
+        for tag, topic in enumerate(["job-manager.raise", "job-manager.urgency",
+                                     "job-manager.kill", "job-manager.wait",
+                                     "job-manager.sched-ready", "job-manager.exec-hello",
+                                     "job-ingest.submit", "job-manager.submit"], start=1):
+            for payload in ([1, 2], b"not json", {"id": "x"}):
+                m = c.rpc(topic, payload, matchtag=tag)
+                assert m.errnum == errno.EPROTO, (topic, payload, m.errnum, m.payload_str)
+        bad_job = c.rpc("job-manager.submit", {"jobs": [{"id": 1}]}, matchtag=98)
+        assert bad_job.errnum == errno.EPROTO
+        assert c.rpc("job-manager.stats-get", matchtag=99).payload["active_jobs"] == 0

@@ -79,10 +79,15 @@ def test_empty_store(h):
     assert set(root) == {"owner", "rootseq", "rootref", "flags", "namespace"}
     assert root["namespace"] == "primary" and root["owner"] == os.getuid()
     assert lookup(h, ".", FLUX_KVS_READDIR)["type"] == "dir"
-    # the initial root is the empty directory's blob, as flux-core's
+    # the initial root is the empty directory's blob, as flux-core's: it is in the content
+    # store (the primary namespace holds resource.R once the instance runs, as flux-core's
+    # after rc1, so its current root is another)
     fresh = start_instance()
     with fresh as inst:
-        assert getroot(flux.Flux(inst.uri))["rootref"] == EMPTY_DIR_REF
+        fh = flux.Flux(inst.uri)
+        digest = bytes.fromhex(EMPTY_DIR_REF.split("-", 1)[1])
+        blob = fh.rpc("content.load", digest).get_message().payload_bytes
+        assert blob == b'{"data":{},"type":"dir","ver":1}'
 
 
 def test_put_get_and_the_answer(h):
@@ -369,8 +374,9 @@ def test_statedir_clean_restart_and_kill_9():
             del h
         with start_instance(f"statedir={statedir}") as inst:
             h = flux.Flux(inst.uri)
-            assert getroot(h)["rootref"] == root["rootref"]
-            assert getroot(h)["rootseq"] == root["rootseq"]
+            # the restored root goes on from the checkpointed one (the resource service
+            # posts its resource-define event at each start, as flux-core's)
+            assert getroot(h)["rootseq"] >= root["rootseq"]
             assert get(h, "kept.a") == b"1" and get(h, "kept.big") == b"z" * 3000
             del h
         # a commit that returned survives kill -9 of every process of the instance
@@ -395,7 +401,7 @@ def test_statedir_clean_restart_and_kill_9():
         shutil.rmtree(os.path.join(tmp, "run"), ignore_errors=True)
         with start_instance(f"statedir={statedir}") as inst:
             h = flux.Flux(inst.uri)
-            assert getroot(h)["rootref"] == res["rootref"]
+            assert getroot(h)["rootseq"] >= res["rootseq"]
             assert [get(h, f"killed.k{i}") for i in range(20)] == [
                 str(i).encode() for i in range(20)]
             assert get(h, "kept.a") == b"1"
@@ -411,7 +417,10 @@ def test_sha256_instance():
         h = flux.Flux(inst.uri)
         empty = "sha256-" + __import__("hashlib").sha256(
             b'{"data":{},"type":"dir","ver":1}').hexdigest()
-        assert getroot(h)["rootref"] == empty
+        digest = bytes.fromhex(empty.split("-", 1)[1])  # the initial root, stored
+        assert h.rpc("content.load", digest).get_message().payload_bytes == \
+            b'{"data":{},"type":"dir","ver":1}'
+        assert getroot(h)["rootref"].startswith("sha256-")
         res = commit(h, put("a.b", "1"), put("big", b"y" * 500))
         assert res["rootref"].startswith("sha256-")
         assert get(h, "a.b") == b"1" and get(h, "big") == b"y" * 500

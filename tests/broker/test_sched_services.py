@@ -152,3 +152,36 @@ def test_testexec_run_and_exception(instance) -> None:
     log = instance.run("kvs", "get", "job.0000.0000.0000.012c.guest.exec.eventlog").stdout
     names = [json.loads(line)["name"] for line in log.splitlines() if line]
     assert names == ["init", "starting", "recoverable", "complete", "done"]
+
+
+
+def test_restart_reuses_resource_R() -> None:
+    """With a statedir, the R in the KVS is reused at restart (method kvs), as flux-core."""
+    import shutil
+    import time
+
+    from conftest import short_tmpdir, start_instance
+
+    tmp = short_tmpdir()
+    try:
+        statedir = os.path.join(tmp, "state")
+        methods: list = []
+        for want in (1, 2):
+            with start_instance(f"statedir={statedir}") as inst:
+                deadline = time.monotonic() + 10
+                while len(methods) < want and time.monotonic() < deadline:
+                    out = inst.run("kvs", "get", "resource.eventlog").stdout
+                    entries = [json.loads(line) for line in out.splitlines() if line]
+                    methods = [e["context"]["method"] for e in entries
+                               if e["name"] == "resource-define"]
+                    time.sleep(0.05)
+                assert json.loads(inst.run("kvs", "get", "resource.R").stdout)["version"] == 1
+                with inst.client() as c:  # the drain survives the restart
+                    if want == 1:
+                        c.rpc("resource.drain", {"targets": "0", "reason": "kept"})
+                    else:
+                        drain = c.rpc("resource.status").payload["drain"]
+                        assert drain["0"]["reason"] == "kept"
+        assert methods == ["dynamic-discovery", "kvs"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -125,3 +125,16 @@ def test_root_refused_in_a_multi_user_instance():
         errno.EINVAL, "submission of jobs as user root not supported")
     # an instance owned by root accepts it
     Ingest(0, 0).decode(None, request(userid=0), 0, True)
+
+
+def test_jobspec_text_as_jansson_reads_and_writes_it():
+    errnum, text = refused(request(spec=b'{"version":1,"x":12345678901234567890}'))
+    assert (errnum, text) == (errno.EINVAL,
+                              "jobspec: invalid JSON: too big integer near '12345678901234567890'")
+    spec = json.loads(json.dumps(SPEC))
+    spec["attributes"]["system"]["duration"] = 1.1
+    ingest = Ingest(0, 1000)
+    sub = ingest.decode(None, request(spec=spec), 1000, True)
+    ingest.number(sub)
+    stored = base64.b64decode(ingest.kvs_ops([sub])[1]["dirent"]["data"]).decode()
+    assert '"duration":1.1000000000000001}' in stored  # flux-core's %.17g

@@ -274,7 +274,7 @@ def test_wait_any_and_errors(m):
     with pytest.raises(Refused) as info:
         m.wait_request("w", {"id": 2})
     assert info.value.text == "job was not submitted with FLUX_JOB_WAITABLE"
-    m.wait_request("any", {"id": 0xFFFFFFFFFFFFFFFF})
+    m.wait_request("any", {"id": -1})
     m.wait_request("any2", {"id": 0xFFFFFFFFFFFFFFFF})  # more waiters than waitable jobs
     assert ("error", "any2", errno.ECHILD, "there are no more waitable jobs") in m.take()
     m.raise_request({"id": 1, "severity": 0, "type": "cancel", "note": "bye"}, OWNER, True)
@@ -290,7 +290,7 @@ def test_journal_backlog_sentinel_and_filter(m):
     out = m.take()
     assert out[0] == ("respond", "j", {"id": 1, "events": [m.find(1).eventlog[0]],
                                        "jobspec": SPEC})
-    assert out[1] == ("respond", "j", {"id": 0xFFFFFFFFFFFFFFFF, "events": []})
+    assert out[1] == ("respond", "j", {"id": -1, "events": []})
     m.urgency_request({"id": 1, "urgency": 3}, OWNER, True)
     out = [a for a in m.take() if a[0] == "respond"]
     assert [a[2]["events"][0]["name"] for a in out] == ["urgency"]
@@ -317,3 +317,38 @@ def test_replay_restores_states(m):
     assert again.max_jobid == 3
     again.exec_hello({"service": "job-exec"}, "E")
     assert sends(again.take(), "job-exec.start")[0]["reattach"] is True
+
+
+def test_raiseall_and_killall(m):
+    online(m)
+    submit(m, entry(1), entry(2, userid=7))
+    m.alloc_response({"id": 1, "type": 0, "R": {"version": 1}})
+    m.take()
+    assert m.killall_request({"dry_run": False, "userid": -1, "signum": 9}, OWNER, True) == {
+        "count": 1, "errors": 0}
+    assert m.take() == [("publish", "shell-1.kill", {"signum": 9})]
+    with pytest.raises(Refused) as info:
+        m.killall_request({"dry_run": True, "userid": OWNER, "signum": 9}, 7, False)
+    assert info.value.text == "guests can only kill their own jobs"
+    pending = m.raiseall_request({"dry_run": True, "userid": -1, "states": J.PENDING,
+                                  "severity": 0, "type": "cancel"}, OWNER, True)
+    assert pending == {"count": 1, "errors": 0} and m.find(2).state == J.SCHED
+    m.raiseall_request({"dry_run": False, "userid": 7, "states": J.ACTIVE,
+                        "severity": 0, "type": "cancel"}, 7, False)
+    assert m.find(2).state == J.CLEANUP  # its alloc request is still the scheduler's
+    m.alloc_response({"id": 2, "type": 3})
+    assert m.find(2).state == J.INACTIVE and m.find(1).state == J.RUN
+    m.raise_request({"id": 1, "severity": 0, "type": "exec", "wait_status": 9}, OWNER, True)
+    assert m.find(1).eventlog[-1]["context"] == {"type": "exec", "severity": 0, "note": "",
+                                                 "userid": OWNER, "wait_status": 9}
+    assert m.take()[-1] == ("publish", "job-exception",
+                            {"id": 1, "type": "exec", "severity": 0, "wait_status": 9})
+
+
+def test_debug_flag_events(m):
+    online(m)
+    submit(m, entry(1, flags=J.FLAG_DEBUG))
+    m.alloc_response({"id": 1, "type": 0, "R": {"version": 1}})
+    m.exec_teardown()
+    assert names(m, 1)[4:] == ["debug.alloc-request", "alloc", "debug.start-request",
+                               "debug.start-lost"]

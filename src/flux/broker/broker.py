@@ -38,10 +38,10 @@ from .connector import Connector
 from .content import Content
 from .events import Events
 from .heartbeat import Heartbeat
-from .job_exec import JobExec
 from .job_ingest import JobIngest
 from .job_list import JobList
 from .job_manager import JobManagerService
+from .job_exec import JobExec
 from .kvs import KVS
 from .kvs_watch import KVSWatch
 from .log import Log

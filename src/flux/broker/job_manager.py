@@ -46,17 +46,21 @@ __all__ = ["JobManagerService"]
 #: (method, handler name, roles beyond the owner): flux-core's job-manager tables
 _METHODS = (
     ("submit", "submit", 0),
-    ("getinfo", "getinfo", 0),
+    ("getinfo", "getinfo", FLUX_ROLE_USER),
     ("raise", "raise_", FLUX_ROLE_USER),
     ("raiseall", "raiseall", FLUX_ROLE_USER),
     ("kill", "kill", FLUX_ROLE_USER),
+    ("killall", "killall", FLUX_ROLE_USER),
     ("urgency", "urgency", FLUX_ROLE_USER),
-    ("wait", "wait", FLUX_ROLE_USER),
+    ("wait", "wait", 0),
     ("events-journal", "journal", 0),
+    ("events-journal-cancel", "journal_cancel", 0),
     ("sched-hello", "sched_hello", 0),
     ("sched-ready", "sched_ready", 0),
     ("exec-hello", "exec_hello", 0),
     ("stats-get", "stats", FLUX_ROLE_USER),
+    ("queue-list", "queue_list", FLUX_ROLE_USER),
+    ("queue-status", "queue_status", FLUX_ROLE_USER),
     ("disconnect", "disconnect", FLUX_ROLE_ALL),
 )
 
@@ -203,7 +207,7 @@ class JobManagerService:
         """Hand new jobs to the manager; ``done(errnum, errors)`` once their submit events
         are in the KVS (``errors``: the ``[id, text]`` of jobs refused)."""
         core = self.core
-        errors = core.submit(jobs)
+        errors = core.submit(jobs)  # Refused (EPROTO) for entries that are not jobs
         refused = {e[0] for e in errors}
         self._run()
         self._after_commit(lambda errnum: done(errnum, errors),
@@ -211,7 +215,11 @@ class JobManagerService:
 
     # -- request handlers -------------------------------------------------------------------
 
-    def _call(self, msg: Message, method: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, msg: Message, method: Callable[..., Any], *args: Any,
+              answer: bool = False) -> Any:
+        """``method(*args)``, its refusal turned into the request's error; the manager's
+        actions carried out after the answer when ``answer`` (as flux-core answers a
+        hello before it sends the requests the hello allows)."""
         from flux.services.job_manager.manager import Refused
 
         try:
@@ -219,8 +227,18 @@ class JobManagerService:
         except Refused as exc:
             self._run()
             raise RequestError(exc.errnum, exc.text) from None
+        if answer:
+            self.router.respond(msg, result)
         self._run()
         return result
+
+    @staticmethod
+    def _payload(msg: Message) -> dict:
+        """The request's JSON object; EPROTO for anything else, as flux-core's unpack."""
+        obj = msg.payload_json()
+        if not isinstance(obj, dict):
+            raise RequestError(errno.EPROTO)
+        return obj
 
     def _owner(self, msg: Message) -> bool:
         return bool(msg.rolemask & FLUX_ROLE_OWNER)
@@ -230,40 +248,58 @@ class JobManagerService:
         jobs = obj.get("jobs") if isinstance(obj, dict) else None
         if not isinstance(jobs, list):
             raise RequestError(errno.EPROTO)
-        self.submit_jobs(jobs, lambda errnum, errors: self.router.respond(msg, {"errors": errors})
-                         if not errnum else self.router.respond_error(msg, errnum))
+        from flux.services.job_manager.manager import Refused
+
+        try:
+            self.submit_jobs(jobs, lambda errnum, errors: self.router.respond(
+                msg, {"errors": errors}) if not errnum else self.router.respond_error(msg, errnum))
+        except Refused as exc:
+            raise RequestError(exc.errnum, exc.text) from None
 
     def getinfo(self, msg: Message) -> None:
         self.router.respond(msg, self.core.getinfo())
 
     def raise_(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.raise_request, msg.payload_json(), msg.userid, self._owner(msg))
+        self._call(msg, core.raise_request, self._payload(msg), msg.userid, self._owner(msg))
         self.router.respond(msg)
 
     def raiseall(self, msg: Message) -> None:
         core = self.core
-        self.router.respond(msg, self._call(msg, core.raiseall_request, msg.payload_json(),
+        self.router.respond(msg, self._call(msg, core.raiseall_request, self._payload(msg),
                                             msg.userid, self._owner(msg)))
 
     def kill(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.kill_request, msg.payload_json(), msg.userid, self._owner(msg))
+        self._call(msg, core.kill_request, self._payload(msg), msg.userid, self._owner(msg))
         self.router.respond(msg)
+
+    def killall(self, msg: Message) -> None:
+        core = self.core
+        self.router.respond(msg, self._call(msg, core.killall_request, self._payload(msg),
+                                            msg.userid, self._owner(msg)))
 
     def urgency(self, msg: Message) -> None:
         core = self.core
-        self.router.respond(msg, self._call(msg, core.urgency_request, msg.payload_json(),
+        self.router.respond(msg, self._call(msg, core.urgency_request, self._payload(msg),
                                             msg.userid, self._owner(msg)))
 
     def wait(self, msg: Message) -> None:
-        self._call(msg, self.core.wait_request, msg, msg.payload_json())
+        self._call(msg, self.core.wait_request, msg, self._payload(msg))
 
     def journal(self, msg: Message) -> None:
-        obj = msg.payload_json() if msg.payload_bytes else {}
+        obj = self._payload(msg) if msg.payload_bytes else {}
         if not msg.flags & FLUX_MSGFLAG_STREAMING:
             raise RequestError(errno.EPROTO, "job-manager.events requires streaming RPC flag")
         self._call(msg, self.core.journal_request, msg, obj)
+
+    def journal_cancel(self, msg: Message) -> None:
+        obj = msg.payload_json()
+        matchtag = obj.get("matchtag") if isinstance(obj, dict) else None
+        if not isinstance(matchtag, int):
+            return  # flux-core answers no cancel request, not even a bad one
+        self.core.journal_cancel(lambda req: from_sender(req, msg) and req.matchtag == matchtag)
+        self._run()
 
     def sched_hello(self, msg: Message) -> None:
         if not msg.flags & FLUX_MSGFLAG_STREAMING:
@@ -277,17 +313,27 @@ class JobManagerService:
 
     def sched_ready(self, msg: Message) -> None:
         core = self.core
-        answer = self._call(msg, core.sched_ready, msg.payload_json(), msg.route_first)
-        self.router.respond(msg, answer)
-        self._run()
+        self._call(msg, core.sched_ready, self._payload(msg), msg.route_first, answer=True)
 
     def exec_hello(self, msg: Message) -> None:
         core = self.core
-        self._call(msg, core.exec_hello, msg.payload_json(), msg.route_first)
-        self.router.respond(msg)
+        self._call(msg, core.exec_hello, self._payload(msg), msg.route_first, answer=True)
 
     def stats(self, msg: Message) -> None:
         self.router.respond(msg, self.core.stats())
+
+    def queue_list(self, msg: Message) -> None:
+        """Only flux-core's anonymous queue exists here (no named queues configured)."""
+        self.router.respond(msg, {"queues": []})
+
+    def queue_status(self, msg: Message) -> None:
+        """The anonymous queue: always enabled and started (queue administration is not
+        implemented); a named one is unknown, with flux-core's text."""
+        obj = msg.payload_json() if msg.payload_bytes else {}
+        name = obj.get("name") if isinstance(obj, dict) else None
+        if name is not None:
+            raise RequestError(errno.EINVAL, f"'{name}' is not a valid queue")
+        self.router.respond(msg, {"enable": True, "start": True})
 
     def disconnect(self, msg: Message) -> None:
         core = self._core

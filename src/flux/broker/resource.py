@@ -71,8 +71,27 @@ class Resource:
         self.kvs.service.commit_ops("primary", ops, 0, done)
 
     def start(self) -> None:
-        """Discovery and resource.R, as flux-core's module at load."""
-        self.service.define()
+        """Discovery and resource.R, as flux-core's module at load (R already in the KVS,
+        from a statedir, is reused)."""
+        import json
+
+        from flux.services.kvs.treeobj import decode_val
+
+        from flux import eventlog
+
+        kvs = self.kvs.service
+        try:
+            stored = json.loads(decode_val(kvs.lookup_at("primary", "resource.R")))
+        except (OSError, ValueError):
+            stored = None
+        if not isinstance(stored, dict):
+            self.service.define()
+            return
+        try:
+            log = eventlog.decode(decode_val(kvs.lookup_at("primary", "resource.eventlog")))
+        except (OSError, ValueError):
+            log = []
+        self.service.define(stored, log)
 
     def close(self) -> None:
         if self._service is not None:

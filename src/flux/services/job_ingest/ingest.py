@@ -4,7 +4,8 @@ A request is decoded and refused exactly where flux-core's job-ingest
 refuses it, with its errno and text (``decode``): the flags and urgency the
 sender may use, J unwrapped (mechanism ``none``, as flux-core built without
 flux-security), the signer being the sender, the jobspec valid version 1.
-An accepted submission gets a FLUID (generator: the broker rank; timestamps
+The jobspec is checked as flux-core's validator checks it, with its texts
+(``validator``).  An accepted submission gets a FLUID (generator: the broker rank; timestamps
 from the generator's epoch, continuing after the largest id an instance
 already holds) and becomes a KVS write (``J``, ``jobspec`` without
 ``attributes.system.environment``) plus the entry the job-manager takes.
@@ -106,11 +107,11 @@ class Ingest:
         if self.owner != 0 and userid == 0:
             raise Refused(errno.EINVAL, "submission of jobs as user root not supported")
         if not flags & FLUX_JOB_NOVALIDATE:
-            from .jobspec import JobspecError, validate
+            from .validator import InvalidJobspec, check
 
             try:
-                validate(jobspec)
-            except JobspecError as exc:
+                check(jobspec)
+            except InvalidJobspec as exc:
                 raise Refused(errno.EINVAL, str(exc)) from None
         return Submission(req, j, jobspec, userid, urgency, flags)
 
@@ -126,8 +127,8 @@ class Ingest:
 
     def kvs_ops(self, subs: list[Submission]) -> list:
         """One transaction for a batch: each job's ``J`` and ``jobspec`` (RFC 16 keys)."""
+        from flux import eventlog
         from flux.job import JobID
-        from flux.message import compact_json
         from flux.services.kvs.txn import op_put
 
         ops = []
@@ -135,7 +136,8 @@ class Ingest:
             _drop_environment(sub.jobspec)
             key = f"job.{JobID(sub.id).dothex}"
             ops.append(op_put(f"{key}.J", sub.J.encode()))
-            ops.append(op_put(f"{key}.jobspec", compact_json(sub.jobspec).encode()))
+            # written as jansson writes it (reals with %.17g), byte for byte flux-core's
+            ops.append(op_put(f"{key}.jobspec", eventlog.dumps(sub.jobspec).encode()))
         return ops
 
     @staticmethod
@@ -153,13 +155,27 @@ class Ingest:
                  "flags": s.flags, "jobspec": s.jobspec} for s in subs]
 
 
+def _big_integer(text: str) -> Optional[str]:
+    """jansson's text for an integer it cannot hold (64 bits), if ``text`` has one."""
+    import re
+
+    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|(-?\d+)(?![.\deE])', text):
+        token = match.group(1)
+        if token is not None and not -(1 << 63) <= int(token) < (1 << 63):
+            return f"too big {'negative ' if token.startswith('-') else ''}integer near '{token}'"
+    return None
+
+
 def _load_jobspec(payload: bytes) -> dict:
-    import json
+    from flux import eventlog
 
     try:
-        obj = json.loads(payload)
+        obj = eventlog.loads(payload.decode())
+    except UnicodeDecodeError:
+        raise Refused(errno.EINVAL, "jobspec: invalid JSON: unable to decode byte") from None
     except ValueError as exc:
-        raise Refused(errno.EINVAL, f"jobspec: invalid JSON: {exc.args[0]}") from None
+        text = _big_integer(payload.decode()) if "too big" in str(exc) else None
+        raise Refused(errno.EINVAL, f"jobspec: invalid JSON: {text or exc.args[0]}") from None
     if not isinstance(obj, dict):
         raise Refused(errno.EINVAL, "jobspec: invalid JSON: '[' or '{' expected near end of file")
     return obj

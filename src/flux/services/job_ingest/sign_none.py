@@ -37,7 +37,7 @@ def _header_userid(text: str) -> int:
     if len(fields) % 2:
         raise _einval()
     values: dict[bytes, bytes] = {}
-    for key, value in zip(fields[::2], fields[1::2]):
+    for key, value in zip(fields[::2], fields[1::2], strict=True):
         if key not in (b"version", b"userid", b"mechanism"):
             raise _einval()
         values[key] = value

@@ -107,6 +107,7 @@ class JobManager:
         self.waitables = 0
         # job-manager.events-journal: (request, allow, deny)
         self.listeners: list[tuple[Any, Optional[dict], Optional[dict]]] = []
+        self.journal_events = 0
 
     # -- lookups --------------------------------------------------------------------
 
@@ -278,6 +279,12 @@ class JobManager:
         """New jobs (job-ingest's ``job-manager.submit`` entries): each gets its submit
         event, its dependencies checked, then its validate event, which waits until
         :meth:`release`; the ``[id, text]`` of the jobs refused."""
+        for obj in jobs:
+            if not isinstance(obj, dict) or not all(
+                    isinstance(obj.get(k), int) for k in ("id", "userid", "urgency", "flags")) \
+                    or not isinstance(obj.get("t_submit"), (int, float)) \
+                    or not isinstance(obj.get("jobspec"), dict):
+                raise Refused(errno.EPROTO)
         errors: list[list] = []
         for obj in jobs:
             job = Job(obj["id"], obj["userid"], obj["urgency"], obj["flags"],
@@ -465,14 +472,16 @@ class JobManager:
     # -- exceptions, urgency, kill ------------------------------------------------------
 
     def raise_exception(self, job: Job, kind: str, severity: int, userid: Optional[int],
-                        note: Optional[str]) -> None:
+                        note: Optional[str], wait_status: int = -1) -> None:
         """Post an exception and publish ``job-exception`` (flux-core's raise_job_exception)."""
         context: dict = {"type": kind, "severity": severity, "note": note or ""}
         if userid is not None:
             context["userid"] = userid
+        published: dict = {"id": job.id, "type": kind, "severity": severity}
+        if wait_status >= 0:
+            context["wait_status"] = published["wait_status"] = wait_status
         self.post(job, "exception", context)
-        self.out.append(("publish", "job-exception",
-                         {"id": job.id, "type": kind, "severity": severity}))
+        self.out.append(("publish", "job-exception", published))
         self._sched_work()
 
     def _authorized(self, job: Job, userid: int, owner: bool) -> bool:
@@ -487,9 +496,10 @@ class JobManager:
     def raise_request(self, obj: dict, userid: int, owner: bool) -> None:
         """``job-manager.raise`` (``flux cancel`` raises type ``cancel``)."""
         jobid, severity, kind = obj.get("id"), obj.get("severity"), obj.get("type")
-        note = obj.get("note")
+        note, wait_status = obj.get("note"), obj.get("wait_status", -1)
         if not isinstance(jobid, int) or not isinstance(severity, int) \
-                or not isinstance(kind, str) or (note is not None and not isinstance(note, str)):
+                or not isinstance(kind, str) or (note is not None and not isinstance(note, str)) \
+                or not isinstance(wait_status, int):
             raise Refused(errno.EPROTO)
         if not 0 <= severity <= 7:
             raise Refused(errno.EPROTO, "invalid exception severity")
@@ -498,7 +508,7 @@ class JobManager:
         job = self._lookup_active(jobid, "unknown job id", errno.ENOENT)
         if not self._authorized(job, userid, owner):
             raise Refused(errno.EPERM, "guests can only raise exceptions on their own jobs")
-        self.raise_exception(job, kind, severity, userid, note)
+        self.raise_exception(job, kind, severity, userid, note, wait_status)
 
     def raiseall_request(self, obj: dict, userid: int, owner: bool) -> dict:
         """``job-manager.raiseall``: ``{count, errors}`` (``flux cancel --all``)."""
@@ -514,7 +524,7 @@ class JobManager:
         if not _exception_allowed(severity, kind):
             raise Refused(errno.EPROTO, "invalid exception type")
         jobs = [j for j in self.active.values() if j.state & states
-                and (target == 0xFFFFFFFF or target == j.userid)]
+                and target in (-1, 0xFFFFFFFF, j.userid)]
         if not dry_run:
             for job in jobs:
                 self.raise_exception(job, kind, severity, userid, obj.get("note"))
@@ -554,6 +564,23 @@ class JobManager:
             raise Refused(errno.EINVAL, "job is not running")
         self.out.append(("publish", f"shell-{jobid}.kill", {"signum": signum}))
 
+    def killall_request(self, obj: dict, userid: int, owner: bool) -> dict:
+        """``job-manager.killall``: signal every running job of ``userid`` (all: -1)."""
+        try:
+            dry_run, target, signum = obj["dry_run"], obj["userid"], obj["signum"]
+        except (KeyError, TypeError):
+            raise Refused(errno.EPROTO, "error decoding request") from None
+        if not owner and target != userid:
+            raise Refused(errno.EPERM, "guests can only kill their own jobs")
+        if not isinstance(signum, int) or not 0 < signum < _NSIG:
+            raise Refused(errno.EINVAL, "Invalid signal number")
+        jobs = [j for j in self.active.values() if j.state & J.RUNNING
+                and target in (-1, 0xFFFFFFFF, j.userid)]
+        if not dry_run:
+            for job in jobs:
+                self.out.append(("publish", f"shell-{job.id}.kill", {"signum": signum}))
+        return {"count": len(jobs), "errors": 0}
+
     # -- wait ------------------------------------------------------------------------------
 
     def wait_request(self, req: Any, obj: dict) -> None:
@@ -561,7 +588,7 @@ class JobManager:
         jobid = obj.get("id")
         if not isinstance(jobid, int):
             raise Refused(errno.EPROTO, "malformed wait request")
-        if jobid in (-1, 0xFFFFFFFFFFFFFFFF):  # FLUX_JOBID_ANY (-1 as flux-core sends it)
+        if jobid in (-1, 0xFFFFFFFFFFFFFFFF):  # FLUX_JOBID_ANY (jansson sends it as -1)
             if self.zombies:
                 job = self.zombies.pop(next(iter(self.zombies)))
                 self._wait_respond(req, job)
@@ -632,13 +659,23 @@ class JobManager:
             if job.R is not None:
                 payload["R"] = job.R
             self.out.append(("respond", req, payload))
-        self.out.append(("respond", req, {"id": 0xFFFFFFFFFFFFFFFF, "events": []}))
+        # the end of the backlog: FLUX_JOBID_ANY, which jansson writes as -1
+        self.out.append(("respond", req, {"id": -1, "events": []}))
         self.listeners.append((req, allow, deny))
+
+    def journal_cancel(self, match: Callable[[Any], bool]) -> None:
+        """``events-journal-cancel``: the first matching stream ends with ENODATA."""
+        for index, entry in enumerate(self.listeners):
+            if match(entry[0]):
+                del self.listeners[index]
+                self.out.append(("error", entry[0], errno.ENODATA, None))
+                return
 
     def journal_disconnect(self, match: Callable[[Any], bool]) -> None:
         self.listeners = [entry for entry in self.listeners if not match(entry[0])]
 
     def _journal(self, job: Job, name: str, entry: dict) -> None:
+        self.journal_events += 1
         if not self.listeners:
             return
         payload: dict = {"id": job.id, "events": [entry]}
@@ -726,6 +763,8 @@ class JobManager:
             self.out.append(("send", "sched.alloc", {
                 "id": job.id, "priority": job.priority, "userid": job.userid,
                 "t_submit": job.t_submit, "jobspec": job.jobspec}))
+            if job.flags & J.FLAG_DEBUG:
+                self.post(job, "debug.alloc-request")
 
     def alloc_response(self, obj: Any) -> None:
         """A ``sched.alloc`` response (success, annotate, deny or cancel)."""
@@ -826,8 +865,11 @@ class JobManager:
             return
         self.start_topic = None
         self.exec_sender = None
-        for job in self.active.values():
-            job.start_pending = False
+        for job in list(self.active.values()):
+            if job.start_pending:
+                if job.flags & J.FLAG_DEBUG:
+                    self.post(job, "debug.start-lost", {"note": "exec service went away"})
+                job.start_pending = False
 
     def _start(self, job: Job) -> None:
         if job.start_pending or self.start_topic is None:
@@ -836,6 +878,8 @@ class JobManager:
             "id": job.id, "userid": job.userid, "jobspec": job.jobspec,
             "reattach": job.started, "R": job.R}))
         job.start_pending = True
+        if job.flags & J.FLAG_DEBUG:
+            self.post(job, "debug.start-request")
 
     def start_response(self, topic: Optional[str], obj: Any) -> None:
         """One response of the exec service's ``<service>.start`` stream."""
@@ -870,7 +914,7 @@ class JobManager:
                 self.log("start: exception response: malformed data")
                 return
             self.post(job, "exception", {"type": xtype, "severity": severity,
-                                         "userid": self.owner, "note": note})
+                                         "userid": self.owner, "note": note or ""})
         elif kind == "finish":
             status = data.get("status")
             if not isinstance(status, int):
@@ -888,12 +932,10 @@ class JobManager:
         return {"max_jobid": self.max_jobid}
 
     def stats(self) -> dict:
-        counts = {name.lower(): 0 for name in J.STATE_NAMES.values()}
-        for job in self.active.values():
-            counts[J.STATE_NAMES[job.state].lower()] += 1
-        counts["inactive"] = len(self.inactive)
-        return {"active_jobs": len(self.active), "inactive_jobs": len(self.inactive),
-                "max_jobid": self.max_jobid, "states": counts}
+        """``job-manager.stats-get``, flux-core's keys (no housekeeping here)."""
+        return {"journal": {"listeners": len(self.listeners), "events": self.journal_events},
+                "active_jobs": len(self.active), "inactive_jobs": len(self.inactive),
+                "max_jobid": self.max_jobid}
 
 
 def _copy(value: Any) -> Any:

@@ -50,15 +50,47 @@ class ResourceService:
 
     # -- start-up --------------------------------------------------------------------------
 
-    def define(self) -> None:
-        """Commit resource.R, then post resource-define (as flux-core's inventory)."""
+    def define(self, stored: Optional[dict] = None, log: Optional[list] = None) -> None:
+        """Commit resource.R, then post resource-define (as flux-core's inventory); an R
+        already in the KVS (a restart with a statedir) is reused, and the drains of its
+        ``log`` (resource.eventlog's entries) replayed, as flux-core does."""
         from flux.services.kvs.txn import op_put
+
+        if stored is not None:
+            from .rv1 import R_ranks
+
+            try:
+                self.ranks, self.hosts = R_ranks(stored)
+            except OSError:
+                stored = None
+            else:
+                self.R = stored
+                self.online = set(self.ranks)
+                self._replay(log or [])
+                self._post("resource-define", {"method": "kvs"})
+                return
 
         def posted(errnum: int, _: Any) -> None:
             if not errnum:
                 self._post("resource-define", {"method": "dynamic-discovery"})
 
         self.commit([op_put("resource.R", eventlog.dumps(self.R).encode())], posted)
+
+    def _replay(self, entries: list) -> None:
+        for entry in entries:
+            name, context = entry.get("name"), entry.get("context") or {}
+            if name not in ("drain", "undrain"):
+                continue
+            try:
+                ranks = idset_decode(context.get("idset", "")) & set(self.ranks)
+            except OSError:
+                continue
+            for rank in ranks:
+                if name == "undrain":
+                    self.drained.pop(rank, None)
+                elif rank not in self.drained or context.get("overwrite"):
+                    stamp = float(int(entry.get("timestamp", 0.0)))
+                    self.drained[rank] = (stamp, context.get("reason"))
 
     def _post(self, name: str, context: dict, timestamp: float = 0.0,
               then: Optional[Callable[[int, Any], None]] = None) -> None:
