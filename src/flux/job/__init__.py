@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys as _sys
 
-from flux.job.JobID import JobID, id_encode, id_parse
+from flux.job.JobID import JobID as JobID, id_encode as id_encode, id_parse as id_parse  # re-exported
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
