@@ -2,10 +2,10 @@
 
 flux-core's names, factories, setters and errors (TypeError or ValueError with
 its wording), so scripts that build jobspecs for flux-core run unchanged.
-These are flux-core's client-side checks only: RFC 25's stricter schema is
-applied by job-ingest on submission (``flux.services.job_ingest.jobspec``),
-not here, since flux-core's classes build jobspecs it would refuse (a node
-marked ``exclusive``).
+These are flux-core's client-side checks only; job-ingest applies flux-core's
+submission checks (``flux.services.job_ingest.validator``).  RFC 25's stricter
+schema (``flux.services.job_ingest.jobspec``) is applied by neither, since
+flux-core's classes build jobspecs it would refuse (a node marked ``exclusive``).
 """
 
 from __future__ import annotations
