@@ -476,3 +476,34 @@ def test_namespace_create_names_the_empty_root_with_the_instance_hash():
         flux.kvs.put(h, "k", "v")
         flux.kvs.commit(h, namespace="sha")
         assert flux.kvs.get(h, "k", namespace="sha") == "v"
+
+
+def test_kvsdir_watch_and_watch_once(instance):
+    """KVSDir.watch: the value now, then each change; watch_once: the next value."""
+    import threading
+    import time
+
+    import flux
+    import flux.kvs
+
+    h = flux.Flux(instance.uri)
+    flux.kvs.put(h, "wd.x", 1)
+    flux.kvs.commit(h)
+    d = flux.kvs.get_dir(h, "wd")
+    w = d.watch("x")
+    assert w.get() == 1
+    other = flux.Flux(instance.uri)
+    flux.kvs.put(other, "wd.x", 2)
+    flux.kvs.commit(other)
+    assert w.get() == 2
+    w.cancel()
+
+    def later() -> None:
+        time.sleep(0.2)
+        flux.kvs.put(other, "wd.x", 3)
+        flux.kvs.commit(other)
+
+    t = threading.Thread(target=later)
+    t.start()
+    assert d.watch_once("x") == 3
+    t.join()

@@ -158,6 +158,31 @@ class KVSDir(MutableMapping):
             (dirs if _is_dir_entry(self._dir[name]) else files).append(name)
         return files, dirs
 
+    def watch(self, key: str, waitcreate: bool = False, uniq: bool = False,
+              full: bool = False) -> Any:
+        """A ``KVSWatchFuture`` on the value ``key`` below this directory: its value now,
+        then at each change (``kvs_watch_async``'s options; a directory is EISDIR, as
+        there).  flux-core's KVSDir lost its watch methods in 2019; this is their modern
+        form."""
+        from flux.kvs.watch import kvs_watch_async
+
+        return kvs_watch_async(self.fhdl, self.key_at(key), namespace=self.namespace,
+                               waitcreate=waitcreate, uniq=uniq, full=full)
+
+    def watch_once(self, key: str) -> Any:
+        """Wait for the next change of ``key`` (older flux-core's ``watch_once``); its value
+        then (None once it is removed)."""
+        future = self.watch(key, full=True)
+        try:
+            future.get()  # the value now
+            return future.get()  # the next one
+        except OSError as err:
+            if err.errno == errno.ENOENT:
+                return None
+            raise
+        finally:
+            future.cancel()
+
     def __enter__(self) -> "KVSDir":
         return self
 
