@@ -60,6 +60,9 @@ def test_list_default_and_formats(shared_instance):
         f"       all      1 {n:>6}     0 {host}\n")
     assert _ok(inst, "list", "-o", "{state} {ranks} {nodelist}", "-s", "up,down") == (
         f"STATE RANKS NODELIST\nup 0 {host}\ndown  \n")
+    # without {state}, the states' resources are summed into one line
+    assert _ok(inst, "list", "-o", "{nnodes} {ncores}", "-s", "all,free") == (
+        f"NNODES NCORES\n1 {n}\n")
     assert "  rlist        Format including resource list details" in _ok(inst, "list", "-o",
                                                                             "help")
 

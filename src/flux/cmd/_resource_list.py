@@ -125,9 +125,16 @@ def list_lines(args: argparse.Namespace, fmt: str) -> int:
     if args.include:
         ranks = include_ranks(args.include, sets["all"].hosts)
         sets = {name: rset.only(ranks) for name, rset in sets.items()}
+    # states print on separate lines only when the format shows the state;
+    # otherwise their resources are summed into one line, as flux-core's
+    by_state = "state" in formatter.fields
     lines: dict[str, ListLine] = {}
     for state in states:
-        lines.setdefault(state, ListLine(state, sets[state]))
+        key = state if by_state else ""
+        if key in lines:
+            lines[key].rset = lines[key].rset.plus(sets[state])
+        else:
+            lines[key] = ListLine(state, sets[state])
     items = list(lines.values())
     if args.skip_empty or (args.include and not args.no_skip_empty):
         items = [line for line in items if line.rset.ranks]

@@ -131,6 +131,15 @@ class RankSet:
             out[rank] = {k: ids - theirs.get(k, set()) for k, ids in kinds.items()}
         return self.copy_with(out)
 
+    def plus(self, other: RankSet) -> RankSet:
+        """Core/gpu-level union."""
+        out = {r: {k: set(ids) for k, ids in v.items()} for r, v in self.ranks.items()}
+        for rank, kinds in other.ranks.items():
+            mine = out.setdefault(rank, {"core": set(), "gpu": set()})
+            for kind, ids in kinds.items():
+                mine[kind] |= ids
+        return self.copy_with(out)
+
     def only(self, ranks: set[int]) -> RankSet:
         return self.copy_with({r: v for r, v in self.ranks.items() if r in ranks})
 
