@@ -932,10 +932,14 @@ class JobManager:
         return {"max_jobid": self.max_jobid}
 
     def stats(self) -> dict:
-        """``job-manager.stats-get``, flux-core's keys (no housekeeping here)."""
+        """``job-manager.stats-get``, flux-core's keys.  Housekeeping is not implemented:
+        its entry says so as flux-core's does when none is configured (nothing running, no
+        command), which its ``flux resource status`` reads."""
         return {"journal": {"listeners": len(self.listeners), "events": self.journal_events},
                 "active_jobs": len(self.active), "inactive_jobs": len(self.inactive),
-                "max_jobid": self.max_jobid}
+                "max_jobid": self.max_jobid,
+                "housekeeping": {"running": {}, "config": {"release-after": -1.0,
+                                                           "command": ""}}}
 
 
 def _copy(value: Any) -> Any:
