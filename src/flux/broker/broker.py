@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -487,6 +486,8 @@ class Broker:
 
     def _remove_rundir(self) -> None:
         if self.rundir_created:
+            import shutil  # at exit only: importing it costs start-up ~5 ms
+
             shutil.rmtree(self.rundir, ignore_errors=True)
             self.rundir_created = False
 
