@@ -60,7 +60,10 @@ class JobWaitFuture(RPC):
 
 def wait_async(flux_handle: Flux, jobid: int = FLUX_JOBID_ANY) -> JobWaitFuture:
     """Ask for the end of a waitable job (or of any, by default); the future of the answer."""
-    return JobWaitFuture(flux_handle, "job-manager.wait", encode_json({"id": int(jobid)}))
+    jid = int(jobid)
+    if jid >= 1 << 63:  # as libflux packs a uint64 into JSON: FLUX_JOBID_ANY is -1
+        jid -= 1 << 64
+    return JobWaitFuture(flux_handle, "job-manager.wait", encode_json({"id": jid}))
 
 
 @check_future_error
