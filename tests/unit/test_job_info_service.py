@@ -17,7 +17,7 @@ from flux.constants import (
     FLUX_ROLE_USER,
 )
 from flux.message import Message
-from flux.services.job_info.keys import job_key
+from flux.job.kvs import kvs_key
 from flux.services.job_info.service import JobInfoService
 
 JOBID = 0x4B2000000  # job.0000.0004.b200.0000
@@ -30,8 +30,8 @@ JOBSPEC = '{"resources":[],"tasks":[],"attributes":{"system":{"duration":0}},"ve
 
 class Harness:
     def __init__(self) -> None:
-        self.kvs = {job_key(JOBID, "eventlog"): EVENTLOG, job_key(JOBID, "jobspec"): JOBSPEC,
-                    job_key(JOBID, "J"): "signed"}
+        self.kvs = {kvs_key(JOBID, "eventlog"): EVENTLOG, kvs_key(JOBID, "jobspec"): JOBSPEC,
+                    kvs_key(JOBID, "J"): "signed"}
         self.answers: list = []
         self.started: list = []
         self.canceled: list = []
@@ -69,7 +69,7 @@ class Harness:
 
 
 def test_key_layout() -> None:
-    assert job_key(JOBID) == "job.0000.0004.b200.0000"
+    assert kvs_key(JOBID) == "job.0000.0004.b200.0000"
 
 
 def test_lookup_flags() -> None:
@@ -108,7 +108,7 @@ def test_eventlog_watch_ends_after_clean() -> None:
     h = Harness()
     msg = h.request("eventlog-watch", {"id": JOBID, "path": "eventlog", "flags": 1},
                     streaming=True)
-    assert h.started == [(job_key(JOBID, "eventlog"),
+    assert h.started == [(kvs_key(JOBID, "eventlog"),
                           FLUX_KVS_WATCH | FLUX_KVS_WATCH_APPEND | FLUX_KVS_WAITCREATE)]
     h.service.watch_response(1, 0, _val(EVENTLOG))
     h.service.watch_response(1, 0, _val('{"timestamp":3.0,"name":"clean"}\n'))
@@ -165,7 +165,7 @@ def test_guest_path_follows_the_job_from_start_to_its_copy() -> None:
     msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.exec.eventlog",
                                        "flags": 0}, streaming=True)
     # not started: the main eventlog is followed until "start"
-    assert h.started == [(job_key(JOBID, "eventlog"), FLUX_KVS_WATCH | FLUX_KVS_WATCH_APPEND)]
+    assert h.started == [(kvs_key(JOBID, "eventlog"), FLUX_KVS_WATCH | FLUX_KVS_WATCH_APPEND)]
     h.service.watch_response(1, 0, _val(EVENTLOG + START))
     assert h.canceled == [1] and h.of(msg) == []
     assert h.started[1] == (f"job-{JOBID}", "exec.eventlog",
@@ -173,7 +173,7 @@ def test_guest_path_follows_the_job_from_start_to_its_copy() -> None:
     h.service.watch_response(2, 0, _val(OUT1))
     # the namespace is removed: what was not sent yet comes from its copy
     h.service.watch_response(2, errno.ENOTSUP, None)
-    assert h.started[2] == (job_key(JOBID, "guest.exec.eventlog"), FLUX_KVS_STREAM)
+    assert h.started[2] == (kvs_key(JOBID, "guest.exec.eventlog"), FLUX_KVS_STREAM)
     h.service.watch_response(3, 0, _val(OUT1 + OUT2))
     h.service.watch_response(3, errno.ENODATA, None)
     assert h.of(msg) == [(0, {"event": OUT1}), (0, {"event": OUT2}), (errno.ENODATA, None)]
@@ -190,11 +190,11 @@ def test_guest_path_of_a_job_never_started_ends_with_its_eventlog() -> None:
 
 def test_guest_path_released_cancel_and_access() -> None:
     h = Harness()
-    h.kvs[job_key(JOBID, "eventlog")] += '{"timestamp":9.0,"name":"release",' \
+    h.kvs[kvs_key(JOBID, "eventlog")] += '{"timestamp":9.0,"name":"release",' \
         '"context":{"ranks":"all","final":true}}\n'
     msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.output", "flags": 2},
                     streaming=True, matchtag=4)
-    assert h.started == [(job_key(JOBID, "guest.output"), FLUX_KVS_STREAM)]
+    assert h.started == [(kvs_key(JOBID, "guest.output"), FLUX_KVS_STREAM)]
     h.request("eventlog-watch-cancel", {"matchtag": 4})
     assert h.of(msg) == [(errno.ENODATA, None)] and h.canceled == [1]
     denied = h.request("eventlog-watch", {"id": JOBID, "path": "guest.output", "flags": 0},

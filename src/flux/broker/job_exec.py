@@ -44,11 +44,11 @@ class JobExec:
     def _post(self, jobid: int, name: str, context: Optional[dict]) -> None:
         """An entry appended to the job's exec eventlog."""
         from flux import eventlog
-        from flux.job.JobID import JobID
+        from flux.job.kvs import kvs_key
         from flux.services.kvs.txn import op_append
 
         line = eventlog.encode_entry(eventlog.entry_build(time.time(), name, context))
-        key = f"{JobID(jobid).kvs}.guest.exec.eventlog"
+        key = kvs_key(jobid, "guest.exec.eventlog")
         self.kvs.service.commit_ops("primary", [op_append(key, line.encode())], 0,
                                     lambda errnum, _: None)
 

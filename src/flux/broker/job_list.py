@@ -130,9 +130,10 @@ class JobList:
             service.journal_ended(errno.EPROTO)
 
     def _job_dir_exists(self, jobid: int) -> int:
-        key = f"job.{(jobid >> 48) & 0xFFFF:04x}.{(jobid >> 32) & 0xFFFF:04x}.{(jobid >> 16) & 0xFFFF:04x}.{jobid & 0xFFFF:04x}"
+        from flux.job.kvs import kvs_key
+
         try:
-            self.kvs.service.lookup_at("primary", key, FLUX_KVS_READDIR)
+            self.kvs.service.lookup_at("primary", kvs_key(jobid), FLUX_KVS_READDIR)
         except OSError as exc:
             return exc.errno or errno.ENOENT
         return 0

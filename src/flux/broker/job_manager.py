@@ -164,13 +164,13 @@ class JobManagerService:
             self._draining = False
 
     def _append(self, jobid: int, line: str) -> None:
-        from flux.job import JobID
+        from flux.job.kvs import kvs_key
         from flux.services.kvs.txn import op_append
 
         batch = self._batch
         if not batch.ops and not batch.release and not batch.then:
             self.loop.mark_dirty(self)
-        batch.ops.append(op_append(f"job.{JobID(jobid).dothex}.eventlog", line.encode()))
+        batch.ops.append(op_append(kvs_key(jobid, "eventlog"), line.encode()))
 
     def flush(self) -> None:
         """The loop's end-of-iteration call: commit the eventlog appends gathered."""

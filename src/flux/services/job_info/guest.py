@@ -22,7 +22,8 @@ from flux.constants import (
     FLUX_KVS_WATCH_APPEND,
     FLUX_KVS_WATCH_INITIAL_SENTINEL,
 )
-from flux.services.job_info.keys import guest_namespace, job_key
+from flux.job.kvs import kvs_key
+from flux.services.job_info.keys import guest_namespace
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,7 +86,7 @@ class GuestWatch:
     def _wait(self) -> None:
         self.state = "wait"
         self.service.start(  # sets self.current
-            self.msg, "primary", job_key(self.jobid, "eventlog"),
+            self.msg, "primary", kvs_key(self.jobid, "eventlog"),
             FLUX_KVS_WATCH | FLUX_KVS_WATCH_APPEND, True, False, self)
 
     def _guest(self) -> None:
@@ -103,7 +104,7 @@ class GuestWatch:
         self.state = "main"
         sentinel = bool(self.flags & _INITIAL_SENTINEL) and not self.sentinel_sent
         self.service.start(  # sets self.current
-            self.msg, "primary", job_key(self.jobid, f"guest.{self.path}"), FLUX_KVS_STREAM,
+            self.msg, "primary", kvs_key(self.jobid, f"guest.{self.path}"), FLUX_KVS_STREAM,
             False, sentinel, self)
 
     # -- what the current watch reports ---------------------------------------------------

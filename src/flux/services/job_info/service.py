@@ -34,7 +34,7 @@ from flux.constants import (
     FLUX_ROLE_OWNER,
 )
 from flux.services.job_info.guest import GuestWatch
-from flux.services.job_info.keys import job_key
+from flux.job.kvs import kvs_key
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,7 +119,7 @@ class JobInfoService:
         if msg.rolemask & FLUX_ROLE_OWNER:
             return
         try:
-            eventlog = self.lookup_text(job_key(jobid, "eventlog"))
+            eventlog = self.lookup_text(kvs_key(jobid, "eventlog"))
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 raise OSError(errno.ENOENT, "invalid job id") from None
@@ -151,7 +151,7 @@ class JobInfoService:
         out: dict = {"id": jobid}
         for key in keys:
             try:
-                text = self.lookup_text(job_key(jobid, key))
+                text = self.lookup_text(kvs_key(jobid, key))
             except OSError as exc:
                 errnum = exc.errno or errno.EINVAL
                 what = "key not found" if errnum == errno.ENOENT else os.strerror(errnum)
@@ -180,7 +180,7 @@ class JobInfoService:
             value = json.loads(text)
         except ValueError:
             raise OSError(errno.EINVAL, "Invalid argument") from None
-        eventlog = self.lookup_text(job_key(jobid, "eventlog"))
+        eventlog = self.lookup_text(kvs_key(jobid, "eventlog"))
         update = "resource-update" if key == "R" else "jobspec-update"
         for line in eventlog.splitlines():
             try:
@@ -236,7 +236,7 @@ class JobInfoService:
             kvs_flags |= FLUX_KVS_WATCH_INITIAL_SENTINEL
         if guest_in_main:
             kvs_flags = FLUX_KVS_STREAM
-        self.start(msg, "primary", job_key(jobid, path), kvs_flags, path == "eventlog",
+        self.start(msg, "primary", kvs_key(jobid, path), kvs_flags, path == "eventlog",
                    bool(flags & WATCH_INITIAL_SENTINEL), None, check)
 
     def start(self, msg: Message, namespace: str, key: str, kvs_flags: int, main: bool,
@@ -335,7 +335,7 @@ class JobInfoService:
         """An eventlog of the job's guest namespace (guest.py says where it is read)."""
         try:
             self._allowed(msg, jobid)
-            eventlog = self.lookup_text(job_key(jobid, "eventlog"))
+            eventlog = self.lookup_text(kvs_key(jobid, "eventlog"))
         except OSError as exc:
             self.respond_error(msg, exc.errno or errno.EINVAL, None)
             return

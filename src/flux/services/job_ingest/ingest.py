@@ -128,13 +128,13 @@ class Ingest:
     def kvs_ops(self, subs: list[Submission]) -> list:
         """One transaction for a batch: each job's ``J`` and ``jobspec`` (RFC 16 keys)."""
         from flux import eventlog
-        from flux.job import JobID
+        from flux.job.kvs import kvs_key
         from flux.services.kvs.txn import op_put
 
         ops = []
         for sub in subs:
             _drop_environment(sub.jobspec)
-            key = f"job.{JobID(sub.id).dothex}"
+            key = kvs_key(sub.id)
             ops.append(op_put(f"{key}.J", sub.J.encode()))
             # written as jansson writes it (reals with %.17g), byte for byte flux-core's
             ops.append(op_put(f"{key}.jobspec", eventlog.dumps(sub.jobspec).encode()))
@@ -143,10 +143,10 @@ class Ingest:
     @staticmethod
     def cleanup_ops(ids: list[int]) -> list:
         """Unlink the KVS directories of jobs the job-manager refused."""
-        from flux.job import JobID
+        from flux.job.kvs import kvs_key
         from flux.services.kvs.txn import op_unlink
 
-        return [op_unlink(f"job.{JobID(jobid).dothex}") for jobid in ids]
+        return [op_unlink(kvs_key(jobid)) for jobid in ids]
 
     @staticmethod
     def manager_entries(subs: list[Submission]) -> list[dict]:

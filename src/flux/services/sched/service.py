@@ -15,6 +15,7 @@ import heapq
 import time
 
 from flux.job.JobID import JobID
+from flux.job.kvs import kvs_key
 from flux.message import Message
 from flux.severity import LOG_DEBUG, LOG_ERR, LOG_INFO
 
@@ -109,7 +110,7 @@ class SchedService:
         assert self.pool is not None
         jobid = payload.get("id")
         try:
-            R = _json(self.lookup(f"{JobID(jobid).kvs}.R"))
+            R = _json(self.lookup(kvs_key(jobid, "R")))
             free = payload.get("free")
             if free:
                 from flux.services.resource.rv1 import R_ranks, build_R, idset_decode
@@ -242,7 +243,7 @@ class SchedService:
             self.respond(job.msg, {"id": job.jobid, "type": SUCCESS, "R": R,
                                    "annotations": {"sched": {"resource_summary": text}}})
 
-        key = f"{JobID(job.jobid).kvs}.R"
+        key = kvs_key(job.jobid, "R")
         self.commit([op_put(key, eventlog.dumps(R).encode())], done)
 
     def close(self) -> None:
