@@ -19,10 +19,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from fakeserver import FakeServer
 
 import flux
 import flux.job
-from flux.codec import StreamDecoder, encode_stream
 from flux.constants import (
     FLUX_JOB_RESULT_CANCELED,
     FLUX_JOB_RESULT_COMPLETED,
@@ -37,67 +37,12 @@ from flux.constants import (
 )
 from flux.eventlog import EventLogEvent
 from flux.job import JobID, JobspecV1
-from flux.message import encode_json
-from flux.response import derive_response, error_payload
 from flux.services.job_ingest.sign_none import unwrap as sign_none_unwrap
 from flux.services.job_ingest.sign_none import wrap as sign_none_wrap
 
 pytestmark = pytest.mark.timeout(20)
 
 JOBID = 6559891456
-
-
-class FakeServer:
-    """Answers requests on the far end of an fd:// handle from ``self.answer(topic, payload)``,
-    a list of ``(errnum, payload)`` (a dict, error text or None); NORESPONSE gets none."""
-
-    def __init__(self) -> None:
-        self.requests: list = []
-        self.answer = lambda topic, payload: [(errno.ENOSYS, None)]
-        self.lock = threading.Condition()
-        mine, theirs = socket.socketpair()
-        self.sock = mine
-        self.sock.sendall(b"\0")
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-        self.h = flux.Flux(f"fd://{theirs.detach()}")
-
-    def _serve(self) -> None:
-        decoder = StreamDecoder()
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            for msg in decoder.feed(data):
-                with self.lock:
-                    self.requests.append(msg)
-                    self.lock.notify_all()
-                payload = msg.payload_json() if msg.payload_bytes else None
-                answers = self.answer(msg.topic, payload)
-                if msg.flags & FLUX_MSGFLAG_NORESPONSE:
-                    continue
-                for errnum, body in answers:
-                    if errnum:
-                        raw = error_payload(body)
-                    else:
-                        raw = None if body is None else encode_json(body)
-                    self.sock.sendall(encode_stream(derive_response(msg, errnum, raw)))
-
-    def sent(self, topic: str | None = None) -> list:
-        with self.lock:
-            return [m for m in self.requests if topic is None or m.topic == topic]
-
-    def wait_count(self, count: int) -> None:
-        with self.lock:
-            assert self.lock.wait_for(lambda: len(self.requests) >= count, 5)
-
-    def close(self) -> None:
-        self.h._close()
-        self.sock.close()
-        self.thread.join(5)
 
 
 @pytest.fixture

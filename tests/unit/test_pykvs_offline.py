@@ -12,12 +12,11 @@ import base64
 import errno
 import json
 import os
-import socket
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from fakeserver import FakeServer
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,7 +44,7 @@ from flux.constants import (
 )
 from flux.kvs.lookups import _lookup_payload, _val_bytes, decode_value
 from flux.message import encode_json
-from flux.response import derive_response, error_payload
+from flux.response import derive_response
 from flux.services.content.blobref import hash_blobref
 from flux.services.kvs import treeobj
 
@@ -62,66 +61,6 @@ def val(data: bytes) -> dict:
 def jval(obj) -> dict:
     """The val flux-core's put stores for ``obj`` (json.dumps)."""
     return val(json.dumps(obj).encode())
-
-
-class FakeServer:
-    """Answers requests on the far end of an fd:// handle from ``self.answer(topic, payload)``.
-
-    ``answer`` returns a list of ``(errnum, payload)`` responses (payload a
-    dict, a str error text, or None), not sent for a NORESPONSE request.
-    """
-
-    def __init__(self) -> None:
-        self.requests: list = []
-        self.answer = lambda topic, payload: [(errno.ENOSYS, None)]
-        self.lock = threading.Condition()
-        mine, theirs = socket.socketpair()
-        self.sock = mine
-        self.sock.sendall(b"\0")
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-        self.h = flux.Flux(f"fd://{theirs.detach()}")
-
-    def _serve(self) -> None:
-        decoder = StreamDecoder()
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            for msg in decoder.feed(data):
-                with self.lock:
-                    self.requests.append(msg)
-                    self.lock.notify_all()
-                payload = msg.payload_json() if msg.payload_bytes else None
-                answers = self.answer(msg.topic, payload)
-                if msg.flags & FLUX_MSGFLAG_NORESPONSE:
-                    continue
-                for errnum, body in answers:
-                    if errnum:
-                        raw = error_payload(body)
-                    else:
-                        raw = None if body is None else encode_json(body)
-                    self.sock.sendall(encode_stream(derive_response(msg, errnum, raw)))
-
-    def sent(self) -> list:
-        with self.lock:
-            return list(self.requests)
-
-    def wait_count(self, count: int) -> None:
-        """Until ``count`` requests have arrived (for those sent without waiting)."""
-        with self.lock:
-            assert self.lock.wait_for(lambda: len(self.requests) >= count, 5)
-
-    def last(self):
-        return self.sent()[-1]
-
-    def close(self) -> None:
-        self.h._close()
-        self.sock.close()
-        self.thread.join(5)
 
 
 @pytest.fixture
