@@ -27,8 +27,6 @@ from .router import Router, from_sender
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-
     from flux.services.job_info.service import JobInfoService
 
 __all__ = ["JobInfo"]
@@ -74,12 +72,11 @@ class JobInfo:
         self._service: JobInfoService | None = None
         self._link: _WatchLink | None = None
         self.builtin = router.builtin("job-info")
-        for method, handler, roles in _METHODS:
-            self.builtin.method(method, self._first_use(handler), roles)
+        self.builtin.methods_of(_METHODS, lambda: self.service)
 
     @property
     def service(self) -> JobInfoService:
-        """The service, created (its methods registered for real) on first use."""
+        """The service, created on first use."""
         if self._service is None:
             from flux.services.job_info.service import JobInfoService
 
@@ -90,14 +87,7 @@ class JobInfo:
                 respond=router.respond, respond_error=router.respond_error,
                 from_sender=from_sender, lookup=self._lookup,
                 watch_start=self._watch_start, watch_cancel=self._watch_cancel)
-            for method, handler, roles in _METHODS:
-                self.builtin.method(method, getattr(self._service, handler), roles)
         return self._service
-
-    def _first_use(self, handler: str) -> Callable[[Message], None]:
-        def call(msg: Message) -> None:
-            getattr(self.service, handler)(msg)
-        return call
 
     def _lookup(self, key: str) -> str:
         val = self.kvs.service.lookup_at("primary", key, 0)

@@ -74,31 +74,23 @@ class JobList:
         self._service: JobListService | None = None
         self._link: _JournalLink | None = None
         self.builtin = router.builtin("job-list")
-        for method, handler, roles in _METHODS:
-            self.builtin.method(method, self._first_use(handler), roles)
+        self.builtin.methods_of(_METHODS, lambda: self.service)
         events.on("job-purge-inactive", self._purge)
 
     @property
     def service(self) -> JobListService:
-        """The service, created (its methods registered, the journal requested) on first use."""
+        """The service, created (the journal requested) on first use."""
         if self._service is None:
             from flux.services.job_list.service import JobListService
 
             router = self.router
-            service = self._service = JobListService(
+            self._service = JobListService(
                 respond=router.respond, respond_error=router.respond_error,
                 from_sender=from_sender, job_dir_exists=self._job_dir_exists,
                 call_later=self.loop.call_later,
                 log_error=lambda text: self.log(LOG_ERR, f"job-list: {text}"))
-            for method, handler, roles in _METHODS:
-                self.builtin.method(method, getattr(service, handler), roles)
             self._request_journal()
         return self._service
-
-    def _first_use(self, handler: str) -> Callable[[Message], None]:
-        def call(msg: Message) -> None:
-            getattr(self.service, handler)(msg)
-        return call
 
     def _request_journal(self) -> None:
         link = self._link = _JournalLink(self)

@@ -65,8 +65,7 @@ class KVS:
         self.log = log
         self._service: Optional[KVSService] = None
         self.builtin = router.builtin("kvs")
-        for method, handler, roles in _METHODS:
-            self.builtin.method(method, self._first_use(handler), roles)
+        self.builtin.methods_of(_METHODS, lambda: self.service)
         events.on("kvs.dropcache", self._dropcache_event)
         # a module's default method in flux-core (`flux ping kvs`); needs no service state
         self.builtin.method("ping", lambda msg: router.respond(
@@ -74,7 +73,7 @@ class KVS:
 
     @property
     def service(self) -> KVSService:
-        """The service, created (and its methods registered for real) on first use."""
+        """The service, created on first use."""
         if self._service is None:
             from flux.services.kvs.service import KVSService
 
@@ -84,14 +83,7 @@ class KVS:
                 store=self.content.opened, respond=router.respond,
                 respond_error=router.respond_error, publish=self._publish,
                 schedule=self._schedule)
-            for method, handler, roles in _METHODS:
-                self.builtin.method(method, getattr(self._service, handler), roles)
         return self._service
-
-    def _first_use(self, handler: str) -> Callable[[Message], None]:
-        def call(msg: Message) -> None:
-            getattr(self.service, handler)(msg)
-        return call
 
     def _dropcache_event(self, msg: Message) -> None:
         if self._service is not None:

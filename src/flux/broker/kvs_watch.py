@@ -19,8 +19,6 @@ from .router import Router, from_sender
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
-
     from flux.services.kvs_watch.service import KVSWatchService
 
 __all__ = ["KVSWatch"]
@@ -43,12 +41,11 @@ class KVSWatch:
         self.kvs = kvs
         self._service: KVSWatchService | None = None
         self.builtin = router.builtin("kvs-watch")
-        for method, handler, roles in _METHODS:
-            self.builtin.method(method, self._first_use(handler), roles)
+        self.builtin.methods_of(_METHODS, lambda: self.service)
 
     @property
     def service(self) -> KVSWatchService:
-        """The service, created (its methods registered for real) on first use."""
+        """The service, created on first use."""
         if self._service is None:
             from flux.services.kvs_watch.service import KVSWatchService
 
@@ -56,8 +53,6 @@ class KVSWatch:
             service = self._service = KVSWatchService(
                 self.kvs.service, respond=router.respond, respond_error=router.respond_error,
                 from_sender=from_sender)
-            for method, handler, roles in _METHODS:
-                self.builtin.method(method, getattr(service, handler), roles)
 
             def on_event(msg: Message) -> None:
                 # published in the middle of a commit, which a bug here must not break
@@ -68,11 +63,6 @@ class KVSWatch:
 
             self.events.on("kvs.namespace-", on_event)
         return self._service
-
-    def _first_use(self, handler: str) -> Callable[[Message], None]:
-        def call(msg: Message) -> None:
-            getattr(self.service, handler)(msg)
-        return call
 
     def close(self) -> None:
         """Answer the watches still running (ENOSYS, as for the KVS's pending requests)."""

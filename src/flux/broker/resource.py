@@ -45,8 +45,7 @@ class Resource:
         self._service: Optional[ResourceService] = None
         builtin = router.builtin("resource")
         self.builtin = builtin
-        for method, handler, roles in _METHODS:
-            builtin.method(method, self._first_use(handler), roles)
+        builtin.methods_of(_METHODS, lambda: self.service)
         loop.call_soon(self.start)
 
     @property
@@ -58,14 +57,7 @@ class Resource:
             self._service = ResourceService(
                 discover_cores(), self.hostname, self.router.respond,
                 self.router.respond_error, self._commit)
-            for method, handler, roles in _METHODS:
-                self.builtin.method(method, getattr(self._service, handler), roles)
         return self._service
-
-    def _first_use(self, handler: str) -> Callable[[Any], None]:
-        def call(msg: Any) -> None:
-            getattr(self.service, handler)(msg)
-        return call
 
     def _commit(self, ops: list, done: Callable[[int, Any], None]) -> None:
         self.kvs.service.commit_ops("primary", ops, 0, done)

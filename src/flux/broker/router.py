@@ -116,6 +116,22 @@ class BuiltinService:
         """Register ``NAME.method``; the owner is always allowed, ``roles`` adds more."""
         self.methods[f"{self.name}.{method}"] = (handler, roles | FLUX_ROLE_OWNER)
 
+    def methods_of(self, table: tuple, target: Callable[[], Any]) -> None:
+        """Register ``table`` (``(method, handler name, roles)`` rows) as methods of the
+        object ``target()`` returns, called on the first request to any of them (a
+        service created on first use, so an instance that never needs it pays nothing);
+        from then on the methods are its bound handlers, with no stub in between."""
+        def first_use(handler: str) -> Handler:
+            def call(msg: Message) -> None:
+                obj = target()
+                for method, name, roles in table:
+                    self.method(method, getattr(obj, name), roles)
+                getattr(obj, handler)(msg)
+            return call
+
+        for method, handler, roles in table:
+            self.method(method, first_use(handler), roles)
+
     def deliver(self, msg: Message) -> None:
         entry = self.methods.get(msg._topic)  # type: ignore[arg-type]  # a request routed to a service always has a topic
         router = self.router
