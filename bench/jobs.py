@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Jobs: throughput of many small jobs, one job's latency, and `flux jobs -a` on a long history.
+
+Usage: python bench/jobs.py [--runs R] [--jobs N] [--latency-count L] [--history H]
+                            [--test-exec] [--parts abc]
+
+One pureflux broker (``flux broker``, its own rundir and statedir), and:
+
+(a) throughput: N (200) ``true`` jobs submitted at once (``submit_async``, all
+    in flight) and each waited for (``flux.job.wait``, waitable jobs), against
+    the floor of the same Python running ``subprocess.run(["true"])`` N times
+    in a row; the ratio is jobs/s over the floor's runs/s, target >= 0.1;
+(b) the latency of one ``true`` job, from submit to its ``wait`` answer
+    (INACTIVE), one job at a time (no floor: reported);
+(c) ``flux jobs -a`` with H (10,000) inactive jobs in the instance: the
+    command's wall time, output to a pipe (no floor: reported): the default
+    listing (flux-core's default count, 1000), all of them (``-c 0``), and
+    ``-c 1`` to show what start-up alone costs.
+
+``--test-exec`` runs every job in the job-exec service's test mode
+(``system.exec.test.run_duration=1ms``: no process started; 0 would mean
+"until killed", as in flux-core), to separate the job services' own cost
+from the cost of starting job shells and tasks.  The
+jobs of (c) always use the test mode: the figure is about listing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import Procs  # noqa: E402
+
+import flux  # noqa: E402
+import flux.job  # noqa: E402
+
+
+def jobspec(test_exec: bool) -> str:
+    """The text of a one-task ``true`` jobspec, built once and reused."""
+    js = flux.job.JobspecV1.from_command(["true"])
+    js.cwd = os.getcwd()
+    js.environment = dict(os.environ)
+    if test_exec:
+        js.setattr("system.exec.test.run_duration", "1ms")
+    return js.dumps()
+
+
+def floor_true(count: int) -> float:
+    """Seconds for ``count`` sequential ``subprocess.run(["true"])``."""
+    t0 = time.perf_counter()
+    for _ in range(count):
+        subprocess.run(["true"], check=True)
+    return time.perf_counter() - t0
+
+
+def jobs_at_once(h: flux.Flux, spec: str, count: int) -> float:
+    """Seconds from the first submit to the last ``wait`` answer of ``count`` jobs."""
+    t0 = time.perf_counter()
+    futs = [flux.job.submit_async(h, spec, waitable=True) for _ in range(count)]
+    ids = [f.get_id() for f in futs]
+    waits = [flux.job.wait_async(h, jid) for jid in ids]
+    for w in waits:
+        ok = w.get_status()
+        if not ok.success:
+            raise RuntimeError(f"job {ok.jobid}: {ok.errstr}")
+    return time.perf_counter() - t0
+
+
+def one_job(h: flux.Flux, spec: str) -> float:
+    """Seconds from submit to the ``wait`` answer of one job."""
+    t0 = time.perf_counter()
+    jid = flux.job.submit(h, spec, waitable=True)
+    res = flux.job.wait(h, jid)
+    if not res.success:
+        raise RuntimeError(f"job {jid}: {res.errstr}")
+    return time.perf_counter() - t0
+
+
+def spread(vals: list[float], scale: float = 1.0, fmt: str = "{:.1f}") -> str:
+    return (fmt.format(statistics.median(vals) * scale) + " ["
+            + fmt.format(min(vals) * scale) + ".." + fmt.format(max(vals) * scale) + "]")
+
+
+def part_a(h: flux.Flux, spec: str, args: argparse.Namespace) -> None:
+    print(f"(a) {args.jobs} `true` jobs submitted at once and waited for, vs {args.jobs} "
+          "sequential subprocess.run(['true'])")
+    jobs_at_once(h, spec, min(20, args.jobs))  # warm-up
+    floor_true(10)
+    rates, floors, ratios = [], [], []
+    for r in range(args.runs):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        res = {}
+        for k in order:
+            res[k] = (jobs_at_once(h, spec, args.jobs) if k == 0
+                      else floor_true(args.jobs))
+        rate, floor = args.jobs / res[0], args.jobs / res[1]
+        rates.append(rate)
+        floors.append(floor)
+        ratios.append(rate / floor)
+    print(f"  jobs/s                      {spread(rates, fmt='{:.0f}')}")
+    print(f"  floor: true runs/s          {spread(floors, fmt='{:.0f}')}")
+    print(f"  ratio jobs/s / floor        {spread(ratios, fmt='{:.3f}')}   (target >= 0.1)")
+
+
+def part_b(h: flux.Flux, spec: str, args: argparse.Namespace) -> None:
+    print(f"(b) one `true` job, submit to INACTIVE ({args.latency_count} jobs in turn, "
+          f"{args.runs} runs)")
+    one_job(h, spec)
+    runs, allv = [], []
+    for _ in range(args.runs):
+        v = [one_job(h, spec) for _ in range(args.latency_count)]
+        runs.append(statistics.median(v))
+        allv.extend(v)
+    allv.sort()
+    print(f"  latency                     {spread(runs, 1e3, '{:.2f}')} ms  "
+          f"(p10 {allv[len(allv) // 10] * 1e3:.2f}, p90 {allv[len(allv) * 9 // 10] * 1e3:.2f})")
+
+
+def part_c(h: flux.Flux, procs: Procs, uri: str, args: argparse.Namespace) -> None:
+    print(f"(c) `flux jobs -a` with {args.history} inactive jobs")
+    spec = jobspec(True)
+    t0 = time.perf_counter()
+    left = args.history
+    while left:
+        n = min(500, left)
+        for f in [flux.job.submit_async(h, spec, waitable=True) for _ in range(n)]:
+            f.get_id()
+        left -= n
+    for _ in range(args.history):
+        flux.job.wait(h)
+    made = time.perf_counter() - t0
+    print(f"  ({args.history} test-mode jobs submitted and ended in {made:.1f} s: "
+          f"{args.history / made:.0f} jobs/s)")
+    env = procs.broker_env(uri[len("local://"):])
+
+    def timed(cmd: list[str]) -> tuple[float, int]:
+        t = time.perf_counter()
+        out = subprocess.run(cmd, env=env, capture_output=True, check=True).stdout
+        return time.perf_counter() - t, out.count(b"\n")
+
+    lines = 0
+    lines_all = 0
+    full, every, small = [], [], []
+    for _ in range(args.runs):
+        dt, lines = timed([procs.flux, "jobs", "-a"])
+        full.append(dt)
+        dt, lines_all = timed([procs.flux, "jobs", "-a", "-c", "0"])
+        every.append(dt)
+        small.append(timed([procs.flux, "jobs", "-a", "-c", "1"])[0])
+    print(f"  flux jobs -a ({lines} lines)        {spread(full, 1e3, '{:.0f}')} ms")
+    print(f"  flux jobs -a -c 0 ({lines_all} lines)  {spread(every, 1e3, '{:.0f}')} ms")
+    print(f"  flux jobs -a -c 1                {spread(small, 1e3, '{:.0f}')} ms")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--jobs", type=int, default=200, help="jobs of (a)")
+    ap.add_argument("--latency-count", type=int, default=20, help="jobs per run of (b)")
+    ap.add_argument("--history", type=int, default=10000, help="inactive jobs of (c)")
+    ap.add_argument("--test-exec", action="store_true",
+                    help="run jobs in job-exec's test mode (no processes) for (a) and (b)")
+    ap.add_argument("--parts", default="abc", help="the figures to measure (default abc)")
+    args = ap.parse_args()
+
+    with Procs() as procs:
+        statedir = os.path.join(procs.tmp, "state")
+        bpath = procs.broker([f"statedir={statedir}"])
+        uri = f"local://{bpath}"
+        h = flux.Flux(uri)
+        spec = jobspec(args.test_exec)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+              f"{'test-mode execution' if args.test_exec else 'real execution'}; "
+              f"median [min..max] of {args.runs} runs")
+        if "a" in args.parts:
+            part_a(h, spec, args)
+        if "b" in args.parts:
+            part_b(h, spec, args)
+        if "c" in args.parts:
+            part_c(h, procs, uri, args)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
