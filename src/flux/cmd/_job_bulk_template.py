@@ -109,6 +109,7 @@ class Xcmd:
             if value is None:
                 continue
             value = _keep_mustache(value)
+            new: Any
             try:
                 if isinstance(value, str):
                     new = value.format(*xinputs, **kwargs)

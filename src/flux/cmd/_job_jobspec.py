@@ -13,7 +13,6 @@ import os
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    import argparse
     from typing import Any
 
 # Limits flux-core does not hand to a job unless asked (--rlimit=NAME).
@@ -23,7 +22,7 @@ _INT_OPTIONS = ("ntasks", "nodes", "cores", "cores_per_task", "gpus_per_task",
                 "tasks_per_node", "tasks_per_core", "gpus_per_node")
 
 
-def _int_options(args: argparse.Namespace) -> dict:
+def _int_options(args: Any) -> dict:
     """The count options as ints (strings on the command line, so bulksubmit can template them)."""
     counts = {}
     for name in _INT_OPTIONS:
@@ -52,7 +51,7 @@ def _per_resource(counts: dict) -> tuple[str | None, int | None]:
     return None, None
 
 
-def jobspec_from_args(args: argparse.Namespace) -> Any:
+def jobspec_from_args(args: Any) -> Any:
     """The jobspec ``flux submit`` would send for ``args`` (its command included)."""
     from flux.job.Jobspec import JobspecV1
 
