@@ -275,3 +275,45 @@ def test_flux_jobs_default_all_formats_json(jobs_instance):
     assert (r.returncode, r.stdout) == (1, "")
     r = inst.run("jobs", "-o", "help")
     assert r.returncode == 0 and "  endreason    Show why each job ended\n" in r.stdout
+
+
+def test_flux_jobs_since_stats_include_recursive(jobs_instance):
+    import json
+
+    inst = jobs_instance
+    done = _submit(inst, TEST_RUN + "0.01s", "true")
+    held = _submit(inst, "--urgency=hold", "true")
+    _wait_listed(inst, done, "INACTIVE")
+    _wait_listed(inst, held, "SCHED")
+    r = inst.run("jobs", "--stats", "-n", "-o", "{id.f58}")
+    assert r.stdout == f"0 running, 1 completed, 0 failed, 1 pending, 0 inactive purged\n{held}\n"
+    r = inst.run("jobs", "--stats-only")
+    assert (r.returncode, r.stdout) == (
+        0, "0 running, 1 completed, 0 failed, 1 pending, 0 inactive purged\n")
+    r = inst.run("jobs", "--stats", "--json")
+    assert (r.returncode, r.stderr) == (
+        1, "flux-jobs: ERROR: --json incompatible with --stats or --stats-only\n")
+    r = inst.run("jobs", "--stats", "-q", "nosuch")
+    assert (r.returncode, r.stderr) == (
+        1, "flux-jobs: ERROR: error retrieving job stats: no stats available for queue nosuch\n")
+    # --since implies -a and keeps jobs that ended after WHEN
+    r = inst.run("jobs", "--since=-1h", "-n", "-o", "{id.f58}")
+    assert r.stdout == f"{held}\n{done}\n"
+    r = inst.run("jobs", "--since=+1h")
+    assert (r.returncode, r.stderr) == (1, "flux-jobs: ERROR: --since=+1h appears to be in the future\n")
+    r = inst.run("jobs", "-a", "-i", "0", "-n", "-o", "{id.f58}")
+    assert r.stdout == f"{done}\n"
+    r = inst.run("jobs", "-a", "-i", "1-3", "-n")
+    assert (r.returncode, r.stdout) == (0, "")
+    r = inst.run("jobs", "-a", "-i", "foo[1", "-n")
+    assert r.stderr == "flux-jobs: ERROR: -i/--include: invalid targets: foo[1\n"
+    # no job is an instance: -R lists the same jobs, --json without "jobs" children
+    plain = inst.run("jobs", "-a", "-n", "-o", "{id.f58} {status}").stdout
+    assert inst.run("jobs", "-a", "-R", "-L", "2", "-n", "-o", "{id.f58} {status}").stdout == plain
+    records = json.loads(inst.run("jobs", "-a", "--recurse-all", "--json").stdout)["jobs"]
+    assert [j["jobid"] for j in records] == [held, done] and all("jobs" not in j for j in records)
+    # --from-stdin formats records (flux-core's test hook)
+    line = json.dumps({"id": 1, "state": 8, "name": "x", "userid": 0, "t_submit": 1.0})
+    r = inst.run("jobs", "--from-stdin", "-n", "-o", "{id} {name} {state}", input=line + "\n")
+    assert r.stdout == "ƒ2 x SCHED\n"
+    assert inst.run("cancel", held).returncode == 0
