@@ -317,3 +317,56 @@ def test_flux_jobs_since_stats_include_recursive(jobs_instance):
     r = inst.run("jobs", "--from-stdin", "-n", "-o", "{id} {name} {state}", input=line + "\n")
     assert r.stdout == "ƒ2 x SCHED\n"
     assert inst.run("cancel", held).returncode == 0
+
+
+def test_raiseall_killall_namespace_stats_timeleft(jobs_instance):
+    import json
+    import os
+
+    inst = jobs_instance
+    held = _submit(inst, "--urgency=hold", "true")
+    running = _submit(inst, TEST_RUN + "100s", "-t", "10m", "true")
+    _wait_listed(inst, running, "RUN")
+    for args, text in [
+            (("raiseall", "test"), "flux-job: Command matched 2 jobs (-f to confirm)\n"),
+            (("raiseall", "-S", "pending", "test"),
+             "flux-job: Command matched 1 jobs (-f to confirm)\n"),
+            (("raiseall", "-u", "all", "-S", "cleanup", "test"),
+             "flux-job: Command matched 0 jobs\n"),
+            (("killall",), "flux-job: Command matched 1 jobs (-f to confirm)\n"),
+            (("raiseall", "-f", "-S", "sched", "test", "a", "note"),
+             "flux-job: Raised exception on 1 jobs (0 errors)\n"),
+            (("killall", "-f", "-s", "HUP"), "flux-job: Hangup 1 jobs (0 errors)\n")]:
+        r = inst.run("job", *args)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", text), args
+    r = inst.run("job", "eventlog", held)
+    assert r.stdout.splitlines()[-1].split(" ", 1)[1] == (
+        'exception type="test" severity=7 note="a note" userid=' + str(os.getuid()))
+    for args, text in [
+            (("raiseall", "-S", "inactive", "test"),
+             "flux-job: Exceptions cannot be raised on inactive jobs\n"),
+            (("raiseall", "-S", "foo", "test"), "flux-job: error parsing --states: foo is unknown\n"),
+            (("raiseall", "-u", "nosuchuser", "test"), "flux-job: unknown user nosuchuser\n"),
+            (("killall", "-s", "FOO"), "flux-job: killall: Invalid signal FOO\n"),
+            (("namespace", "xx"), 'flux-job: error parsing jobid: "xx"\n'),
+            (("last", "x"), None), (("killall", "x"), None), (("raiseall",), None),
+            (("memo", held), None), (("timeleft", "a", "b"), None)]:
+        r = inst.run("job", *args)
+        assert r.returncode == 1, args
+        if text is None:
+            assert r.stderr.startswith("Usage: flux-job "), args
+        else:
+            assert r.stderr == text, args
+    r = inst.run("job", "namespace", held, "ƒ1")
+    assert r.stdout == f"job-{int(JobID(held))}\njob-0\n"
+    assert inst.run("job", "namespace", input="ƒ2\n").stdout == "job-1\n"
+    stats = json.loads(inst.run("job", "stats").stdout)
+    assert stats["job_states"]["run"] == 1 and stats["job_states"]["sched"] == 1
+    left = int(inst.run("job", "timeleft", running).stdout)
+    assert 500 < left <= 600
+    assert inst.run("job", "timeleft", "-H", running).stdout.endswith("m\n")
+    r = inst.run("job", "timeleft", held)
+    assert (r.returncode, r.stderr) == (1, f"flux-job: job {held} has not started\n")
+    r = inst.run("job", "memo", held, "novalue")
+    assert (r.returncode, r.stderr) == (1, "flux-job: memo: no value for key=novalue\n")
+    inst.run("cancel", "--all")
