@@ -275,3 +275,98 @@ def test_flux_jobs_default_all_formats_json(jobs_instance):
     assert (r.returncode, r.stdout) == (1, "")
     r = inst.run("jobs", "-o", "help")
     assert r.returncode == 0 and "  endreason    Show why each job ended\n" in r.stdout
+
+
+def test_flux_jobs_since_stats_include_recursive(jobs_instance):
+    import json
+
+    inst = jobs_instance
+    done = _submit(inst, TEST_RUN + "0.01s", "true")
+    held = _submit(inst, "--urgency=hold", "true")
+    _wait_listed(inst, done, "INACTIVE")
+    _wait_listed(inst, held, "SCHED")
+    r = inst.run("jobs", "--stats", "-n", "-o", "{id.f58}")
+    assert r.stdout == f"0 running, 1 completed, 0 failed, 1 pending, 0 inactive purged\n{held}\n"
+    r = inst.run("jobs", "--stats-only")
+    assert (r.returncode, r.stdout) == (
+        0, "0 running, 1 completed, 0 failed, 1 pending, 0 inactive purged\n")
+    r = inst.run("jobs", "--stats", "--json")
+    assert (r.returncode, r.stderr) == (
+        1, "flux-jobs: ERROR: --json incompatible with --stats or --stats-only\n")
+    r = inst.run("jobs", "--stats", "-q", "nosuch")
+    assert (r.returncode, r.stderr) == (
+        1, "flux-jobs: ERROR: error retrieving job stats: no stats available for queue nosuch\n")
+    # --since implies -a and keeps jobs that ended after WHEN
+    r = inst.run("jobs", "--since=-1h", "-n", "-o", "{id.f58}")
+    assert r.stdout == f"{held}\n{done}\n"
+    r = inst.run("jobs", "--since=+1h")
+    assert (r.returncode, r.stderr) == (1, "flux-jobs: ERROR: --since=+1h appears to be in the future\n")
+    r = inst.run("jobs", "-a", "-i", "0", "-n", "-o", "{id.f58}")
+    assert r.stdout == f"{done}\n"
+    r = inst.run("jobs", "-a", "-i", "1-3", "-n")
+    assert (r.returncode, r.stdout) == (0, "")
+    r = inst.run("jobs", "-a", "-i", "foo[1", "-n")
+    assert r.stderr == "flux-jobs: ERROR: -i/--include: invalid targets: foo[1\n"
+    # no job is an instance: -R lists the same jobs, --json without "jobs" children
+    plain = inst.run("jobs", "-a", "-n", "-o", "{id.f58} {status}").stdout
+    assert inst.run("jobs", "-a", "-R", "-L", "2", "-n", "-o", "{id.f58} {status}").stdout == plain
+    records = json.loads(inst.run("jobs", "-a", "--recurse-all", "--json").stdout)["jobs"]
+    assert [j["jobid"] for j in records] == [held, done] and all("jobs" not in j for j in records)
+    # --from-stdin formats records (flux-core's test hook)
+    line = json.dumps({"id": 1, "state": 8, "name": "x", "userid": 0, "t_submit": 1.0})
+    r = inst.run("jobs", "--from-stdin", "-n", "-o", "{id} {name} {state}", input=line + "\n")
+    assert r.stdout == "ƒ2 x SCHED\n"
+    assert inst.run("cancel", held).returncode == 0
+
+
+def test_raiseall_killall_namespace_stats_timeleft(jobs_instance):
+    import json
+    import os
+
+    inst = jobs_instance
+    held = _submit(inst, "--urgency=hold", "true")
+    running = _submit(inst, TEST_RUN + "100s", "-t", "10m", "true")
+    _wait_listed(inst, running, "RUN")
+    for args, text in [
+            (("raiseall", "test"), "flux-job: Command matched 2 jobs (-f to confirm)\n"),
+            (("raiseall", "-S", "pending", "test"),
+             "flux-job: Command matched 1 jobs (-f to confirm)\n"),
+            (("raiseall", "-u", "all", "-S", "cleanup", "test"),
+             "flux-job: Command matched 0 jobs\n"),
+            (("killall",), "flux-job: Command matched 1 jobs (-f to confirm)\n"),
+            (("raiseall", "-f", "-S", "sched", "test", "a", "note"),
+             "flux-job: Raised exception on 1 jobs (0 errors)\n"),
+            (("killall", "-f", "-s", "HUP"), "flux-job: Hangup 1 jobs (0 errors)\n")]:
+        r = inst.run("job", *args)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", text), args
+    r = inst.run("job", "eventlog", held)
+    assert r.stdout.splitlines()[-1].split(" ", 1)[1] == (
+        'exception type="test" severity=7 note="a note" userid=' + str(os.getuid()))
+    for args, text in [
+            (("raiseall", "-S", "inactive", "test"),
+             "flux-job: Exceptions cannot be raised on inactive jobs\n"),
+            (("raiseall", "-S", "foo", "test"), "flux-job: error parsing --states: foo is unknown\n"),
+            (("raiseall", "-u", "nosuchuser", "test"), "flux-job: unknown user nosuchuser\n"),
+            (("killall", "-s", "FOO"), "flux-job: killall: Invalid signal FOO\n"),
+            (("namespace", "xx"), 'flux-job: error parsing jobid: "xx"\n'),
+            (("last", "x"), None), (("killall", "x"), None), (("raiseall",), None),
+            (("memo", held), None), (("timeleft", "a", "b"), None)]:
+        r = inst.run("job", *args)
+        assert r.returncode == 1, args
+        if text is None:
+            assert r.stderr.startswith("Usage: flux-job "), args
+        else:
+            assert r.stderr == text, args
+    r = inst.run("job", "namespace", held, "ƒ1")
+    assert r.stdout == f"job-{int(JobID(held))}\njob-0\n"
+    assert inst.run("job", "namespace", input="ƒ2\n").stdout == "job-1\n"
+    stats = json.loads(inst.run("job", "stats").stdout)
+    assert stats["job_states"]["run"] == 1 and stats["job_states"]["sched"] == 1
+    left = int(inst.run("job", "timeleft", running).stdout)
+    assert 500 < left <= 600
+    assert inst.run("job", "timeleft", "-H", running).stdout.endswith("m\n")
+    r = inst.run("job", "timeleft", held)
+    assert (r.returncode, r.stderr) == (1, f"flux-job: job {held} has not started\n")
+    r = inst.run("job", "memo", held, "novalue")
+    assert (r.returncode, r.stderr) == (1, "flux-job: memo: no value for key=novalue\n")
+    inst.run("cancel", "--all")

@@ -122,35 +122,44 @@ FORMATS = {
 }
 
 
-def format_string(name: str) -> str:
-    """``-o NAME``: a format as given (it has ``{``), a named one, or ``help`` (exits)."""
+def format_string(name: str, formats: dict | None = None, tool: str = "flux-jobs",
+                  config_name: str = "flux-jobs") -> str:
+    """``-o NAME``: a format as given (it has ``{``), a named one, or ``help`` (exits).
+
+    ``formats`` are the tool's named formats (flux jobs' by default); the
+    default one may be overridden by ``FLUX_<TOOL>_FORMAT_DEFAULT``; ``help``
+    names the configuration they belong to (flux pgrep's are flux-jobs').
+    """
     import os
     import re
     import sys
 
+    if formats is None:
+        formats = FORMATS
     if "{" in name:
         return name
     if name == "help":
-        print("\nConfigured flux-jobs output formats:\n")
-        for fname, (description, _) in FORMATS.items():
+        print(f"\nConfigured {config_name} output formats:\n")
+        for fname, (description, _) in formats.items():
             print(f"  {fname:<12} {description}")
         sys.exit(0)
     if name.startswith("get-config="):
         fname = name.split("=", 1)[1]
-        if fname not in FORMATS:
+        if fname not in formats:
             raise ValueError(f"--format: No such format {fname}")
-        description, fmt = FORMATS[fname]
+        description, fmt = formats[fname]
         print(f"[formats.{fname}]")
         print(f'description = "{description}"')
         print(f'format = "{fmt}"')
         sys.exit(0)
     if name == "default":
-        override = os.environ.get("FLUX_JOBS_FORMAT_DEFAULT")
+        var = tool.replace("-", "_").upper() + "_FORMAT_DEFAULT"
+        override = os.environ.get(var)
         if override is not None:
             if "{" in override:
                 return override
             name = override
-    if name in FORMATS:
-        return FORMATS[name][1]
+    if name in formats:
+        return formats[name][1]
     guess = re.sub(r"\w+", r"{\g<0>}", name)
     raise ValueError(f"--format: No such format {name} (Did you mean '{guess}'?)")

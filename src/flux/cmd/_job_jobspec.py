@@ -13,16 +13,45 @@ import os
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    import argparse
     from typing import Any
 
 # Limits flux-core does not hand to a job unless asked (--rlimit=NAME).
 _RLIMITS_KEPT_BACK = ("memlock", "ofile", "msgqueue", "nice", "rtprio", "rttime", "sigpending")
 
-_INT_OPTIONS = ("ntasks", "nodes", "cores_per_task", "gpus_per_task")
+_INT_OPTIONS = ("ntasks", "nodes", "cores", "cores_per_task", "gpus_per_task",
+                "tasks_per_node", "tasks_per_core", "gpus_per_node")
 
 
-def jobspec_from_args(args: argparse.Namespace) -> Any:
+def _int_options(args: Any) -> dict:
+    """The count options as ints (strings on the command line, so bulksubmit can template them)."""
+    counts = {}
+    for name in _INT_OPTIONS:
+        value = getattr(args, name, None)
+        if value:
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError(f"--{name.replace('_', '-')}: invalid int value '{value}'") from None
+        counts[name] = value
+    return counts
+
+
+def _per_resource(counts: dict) -> tuple[str | None, int | None]:
+    """``--tasks-per-node`` or ``--tasks-per-core`` (not both) as (type, count)."""
+    if counts["tasks_per_node"] is not None and counts["tasks_per_core"] is not None:
+        raise ValueError("Do not specify both the number of tasks per node and per core")
+    if counts["tasks_per_node"] is not None:
+        if counts["tasks_per_node"] < 1:
+            raise ValueError("--tasks-per-node must be >= 1")
+        return "node", counts["tasks_per_node"]
+    if counts["tasks_per_core"] is not None:
+        if counts["tasks_per_core"] < 1:
+            raise ValueError("--tasks-per-core must be >= 1")
+        return "core", counts["tasks_per_core"]
+    return None, None
+
+
+def jobspec_from_args(args: Any) -> Any:
     """The jobspec ``flux submit`` would send for ``args`` (its command included)."""
     from flux.job.Jobspec import JobspecV1
 
@@ -37,24 +66,42 @@ def jobspec_from_args(args: argparse.Namespace) -> Any:
             time_limit = float(time_limit) * 60  # bare numbers are minutes
         except ValueError:
             pass
-    counts = {}
-    for name in _INT_OPTIONS:
-        value = getattr(args, name)
-        if value:
-            try:
-                value = int(value)
-            except ValueError:
-                raise ValueError(f"--{name.replace('_', '-')}: invalid int value '{value}'") from None
-        counts[name] = value
-    ntasks, nodes, exclusive = counts["ntasks"], counts["nodes"], args.exclusive
-    if not ntasks and nodes:
-        ntasks, exclusive = nodes, True
-    jobspec = JobspecV1.from_command(
-        command, num_tasks=ntasks or 1, cores_per_task=counts["cores_per_task"] or 1,
-        gpus_per_task=counts["gpus_per_task"], num_nodes=nodes, exclusive=exclusive,
-        duration=None, cwd=args.cwd if args.cwd is not None else os.getcwd(),
-        name=args.job_name, input=args.input, output=args.output, error=args.error,
-        label_io=args.label_io, unbuffered=args.unbuffered, queue=args.queue, bank=args.bank)
+    stdin = None
+    if args.input is not None:
+        from ._job_cli import idset_decode
+
+        try:
+            idset_decode(args.input)
+        except ValueError:
+            stdin = args.input  # a file; an idset is for the attaching command
+    counts = _int_options(args)
+    per_type, per_count = _per_resource(counts)
+    if counts["gpus_per_node"] and not counts["nodes"]:
+        raise ValueError("--gpus-per-node requires --nodes")
+    common = dict(cwd=args.cwd if args.cwd is not None else os.getcwd(),
+                  name=args.job_name, input=stdin, output=args.output, error=args.error,
+                  label_io=args.label_io, unbuffered=args.unbuffered, queue=args.queue,
+                  bank=args.bank)
+    nodes, exclusive = counts["nodes"], args.exclusive
+    if per_type is not None or counts["gpus_per_node"] is not None or counts["cores"] is not None:
+        if (counts["ntasks"] is not None or counts["cores_per_task"] is not None
+                or counts["gpus_per_task"]):
+            raise ValueError("Per-resource options can't be used with per-task options. "
+                             "(See --help for details)")
+        if nodes and counts["cores"] is None:
+            exclusive = True
+        jobspec = JobspecV1.per_resource(
+            command, ncores=counts["cores"], nnodes=nodes, per_resource_type=per_type,
+            per_resource_count=per_count, gpus_per_node=counts["gpus_per_node"],
+            exclusive=exclusive, **common)
+    else:
+        ntasks = counts["ntasks"]
+        if not ntasks and nodes:
+            ntasks, exclusive = nodes, True
+        jobspec = JobspecV1.from_command(
+            command, num_tasks=ntasks or 1, cores_per_task=counts["cores_per_task"] or 1,
+            gpus_per_task=counts["gpus_per_task"], num_nodes=nodes, exclusive=exclusive,
+            **common)
     environ, expand = filtered_environment(args.env)
     jobspec.environment = environ
     if expand:
@@ -69,6 +116,15 @@ def jobspec_from_args(args: argparse.Namespace) -> Any:
     if args.dependency is not None:
         jobspec.setattr("system.dependencies",
                         [uri_entry(uri, "dependency") for uri in args.dependency])
+    requires = getattr(args, "requires", None)
+    if requires is not None:
+        from ._job_constraint import ConstraintSyntaxError, parse_constraint
+
+        query = " ".join(requires)
+        try:
+            jobspec.setattr("system.constraints", parse_constraint(query))
+        except ConstraintSyntaxError as exc:
+            raise ValueError(f"--requires='{query}': {exc}") from None
     for keyval in args.setopt or ():
         jobspec.setattr_shell_option(*keyval_parse("--setopt", keyval))
     if time_limit is not None:
@@ -294,3 +350,45 @@ def add_file(jobspec: Any, arg: str) -> None:
         jobspec.add_file(name, data, perms=perms)
     except (TypeError, ValueError, OSError) as exc:
         raise ValueError(f"--add-file={arg}: {exc}") from None
+
+
+def parse_datetime(text: str, now: Any = None) -> Any:
+    """A datetime from ``now``, ``+FSD``/``-FSD`` (offsets) or a date and time.
+
+    flux-core reads the last form with the ``parsedatetime`` package; here
+    the common spellings are understood: ISO 8601 (``2026-12-02 15:00``),
+    ``[today|tomorrow] HH:MM[:SS][am|pm]`` and ``[today|tomorrow] Nam|Npm``.
+    """
+    import re
+    from datetime import datetime, timedelta
+
+    if now is None:
+        now = datetime.now().astimezone()
+    if text == "now":
+        return now
+    if text.startswith(("+", "-")):
+        offset = duration_decode(text[1:])
+        sign = 1 if text[0] == "+" else -1
+        return datetime.fromtimestamp(now.timestamp() + sign * offset).astimezone()
+    try:
+        return datetime.fromisoformat(text).astimezone()
+    except ValueError:
+        pass
+    match = re.fullmatch(r"\s*(?:(today|tomorrow)\s*)?(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?"
+                         r"\s*(am|pm)?\s*", text.lower())
+    if match is None or (match[3] is None and match[5] is None):
+        raise ValueError(f'Invalid datetime: "{text}"')
+    day, hour, minute, second, half = match.groups()
+    hour = int(hour)
+    if half and not 1 <= hour <= 12:
+        raise ValueError(f'Invalid datetime: "{text}"')
+    if half:
+        hour = hour % 12 + (12 if half == "pm" else 0)
+    try:
+        when = now.replace(hour=hour, minute=int(minute or 0), second=int(second or 0),
+                           microsecond=0)
+    except ValueError:
+        raise ValueError(f'Invalid datetime: "{text}"') from None
+    if day == "tomorrow":
+        when += timedelta(days=1)
+    return when

@@ -4,10 +4,11 @@ flux-core 0.88's ``flux job`` is a C program: its usage lines, option tables
 and errors (``flux-job: TEXT``, exit status 1) are kept here, parsed as its
 liboptparse does (:mod:`flux.cmd._kvs_options`).  Offered: ``id``,
 ``urgency``, ``raise``, ``kill``, ``wait``, ``status``, ``eventlog``,
-``wait-event`` and ``info``; the work of the last four is in
-``_job_eventlog.py`` (they read the job through the ``job-info`` service).
-flux-core 0.88 has no ``flux job cancel`` (``flux cancel`` replaced it), so
-neither has pureflux.
+``wait-event`` and ``info`` (the last four in ``_job_eventlog.py``: they
+read the job through the ``job-info`` service), and ``raiseall``,
+``killall``, ``stats``, ``namespace``, ``memo``, ``timeleft``, ``last``
+(``_job_manage.py``).  flux-core 0.88 has no ``flux job cancel`` (``flux
+cancel`` replaced it), so neither has pureflux.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _PATH = Opt("p", "path", "Specify alternate eventlog name or path suffix "
             "(e.g. \"exec\", \"output\", \"guest.exec.eventlog\")", REQUIRED, "PATH")
 
 #: name -> (usage, description, options, "module:function"), in flux-core's order
-SUBCOMMANDS: dict[str, tuple[str, str, list[Opt], str]] = {
+SUBCOMMANDS: dict[str, tuple[str | None, str, list[Opt], str]] = {
     "urgency": ("[OPTIONS] id urgency", "Set job urgency (0-31, HOLD, EXPEDITE, DEFAULT)", [
         Opt("v", "verbose", "Output old urgency value on success"),
     ], "job:cmd_urgency"),
@@ -47,9 +48,21 @@ SUBCOMMANDS: dict[str, tuple[str, str, list[Opt], str]] = {
         Opt("t", "type", "Set exception type (default=cancel)", REQUIRED, "TYPE"),
         Opt("m", "message", "Set exception note", REQUIRED, "NOTE"),
     ], "job:cmd_raise"),
+    "raiseall": ("OPTIONS type [message ...]", "Raise an exception on multiple jobs.", [
+        Opt("s", "severity", "Set exception severity [0-7] (0 is fatal, default=7)",
+            REQUIRED, "N"),
+        Opt("u", "user", "Set target user or 'all' (instance owner only)", REQUIRED, "USER"),
+        Opt("S", "states", "Set target job states (default=ACTIVE)", REQUIRED, "STATES"),
+        Opt("f", "force", "Confirm the command"),
+    ], "_job_manage:cmd_raiseall"),
     "kill": ("[OPTIONS] ids...", "Send signal to one or more running jobs", [
         Opt("s", "signal", "Send signal SIG (default SIGTERM)", REQUIRED, "SIG"),
     ], "job:cmd_kill"),
+    "killall": ("[OPTIONS]", "Send signal to multiple running jobs", [
+        Opt("s", "signal", "Send signal SIG (default SIGTERM)", REQUIRED, "SIG"),
+        Opt("u", "user", "Set target user or 'all' (instance owner only)", REQUIRED, "USER"),
+        Opt("f", "force", "Confirm the command"),
+    ], "_job_manage:cmd_killall"),
     "status": ("id [id...]", "Wait for job(s) to complete and exit with largest exit code", [
         Opt("v", "verbose", "Increase verbosity"),
         Opt("e", "exception-exit-code", "Set the default exit code for any jobs that "
@@ -81,10 +94,21 @@ SUBCOMMANDS: dict[str, tuple[str, str, list[Opt], str]] = {
         Opt("b", "base", "For key \"jobspec\" or \"R\", return base version (do not "
             "apply jobspec-update or resource-update events)"),
     ], "_job_eventlog:cmd_info"),
+    "stats": (None, "Get current job stats", [], "_job_manage:cmd_stats"),
+    "namespace": ("[id ...]", "Convert job ids to job guest kvs namespace names", [],
+                  "_job_manage:cmd_namespace"),
     "wait": ("[--all] [id]", "Wait for job(s) to complete.", [
         Opt("a", "all", "Wait for all (waitable) jobs"),
         Opt("v", "verbose", "Emit a line of output for all jobs, not just failing ones"),
     ], "job:cmd_wait"),
+    "memo": ("[--volatile] id key=value [key=value, ...]", "Post an RFC 21 memo to a job", [
+        Opt("", "volatile", "Memo will not appear in eventlog (will be lost on restart)"),
+    ], "_job_manage:cmd_memo"),
+    "timeleft": ("[JOBID]", "Find remaining runtime for job or enclosing instance", [
+        Opt("H", "human", "Output in Flux Standard Duration instead of seconds."),
+    ], "_job_manage:cmd_timeleft"),
+    "last": ("SLICE", "List my most recently submitted job id(s)", [],
+             "_job_manage:cmd_last"),
 }
 
 

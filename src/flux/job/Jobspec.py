@@ -722,6 +722,70 @@ class JobspecV1(Jobspec):
             label_io=label_io, unbuffered=unbuffered, queue=queue, bank=bank)
 
     @classmethod
+    def per_resource(cls, command: Any, ncores: int | None = None, nnodes: int | None = None,
+                     per_resource_type: str | None = None,
+                     per_resource_count: int | None = None,
+                     gpus_per_node: int | None = None, exclusive: bool = False,
+                     **kwargs: Any) -> JobspecV1:
+        """A v1 jobspec from a count of cores and/or nodes, with tasks per node or core.
+
+        The tasks are placed by the job shell's ``per-resource`` option (one
+        per slot otherwise); ``kwargs`` are ``from_command``'s extra options.
+        """
+        per_resource = None
+        if per_resource_type is not None and per_resource_count is not None:
+            if not isinstance(per_resource_type, str):
+                raise ValueError("per_resource_type must be a string")
+            if per_resource_type not in ("node", "core"):
+                raise ValueError(f"Invalid per_resource_type='{per_resource_type}' specified")
+            if not isinstance(per_resource_count, int):
+                raise ValueError("per_resource_count must be an integer")
+            if per_resource_count < 1:
+                raise ValueError("per_resource_count must be >= 1")
+            per_resource = {"type": per_resource_type, "count": per_resource_count}
+        elif per_resource_type is not None:
+            raise ValueError("must specify a per_resource_count with per_resource_type")
+        elif per_resource_count is not None:
+            raise ValueError("must specify a per_resource_type with per_resource_count")
+        if ncores is not None and (not isinstance(ncores, int) or ncores < 1):
+            raise ValueError("ncores must be an integer >= 1")
+        if gpus_per_node is not None:
+            if not isinstance(gpus_per_node, int) or gpus_per_node < 0:
+                raise ValueError("gpus_per_node must be an integer >= 0")
+            if not nnodes:
+                raise ValueError("gpus_per_node must be specified with nnodes")
+        if nnodes is not None:
+            if not isinstance(nnodes, int) or nnodes < 1:
+                raise ValueError("nnodes must be an integer >= 1")
+        elif exclusive:
+            raise ValueError("exclusive can only be set with a node count")
+        if nnodes and ncores:
+            if ncores < nnodes:
+                raise ValueError("number of cores cannot be less than nnodes")
+            if ncores % nnodes:
+                raise ValueError("number of cores must be evenly divisible by node count")
+            nslots, slot_size = 1, ncores // nnodes  # one slot per node
+        elif ncores:
+            nslots, slot_size = ncores, 1
+        elif nnodes:
+            if not exclusive:
+                raise ValueError("Specifying nnodes also requires ncores or exclusive")
+            nslots, slot_size = 1, 1
+        else:
+            raise ValueError("must specify node or core count with per_resource")
+        children = [cls._create_resource("core", slot_size)]
+        if gpus_per_node:
+            children.append(cls._create_resource("gpu", gpus_per_node))
+        top = cls._create_slot("task", nslots, children)
+        if nnodes:
+            top = cls._create_resource("node", nnodes, [top], exclusive)
+        tasks = [{"command": command, "slot": "task", "count": {"per_slot": 1}}]
+        attributes: dict = {"system": {"duration": 0}}
+        if per_resource:
+            attributes["system"]["shell"] = {"options": {"per-resource": per_resource}}
+        return cls([top], tasks, attributes=attributes)._set_extra_options(**kwargs)
+
+    @classmethod
     def from_nest_command(cls, command: Any, num_slots: int = 1, cores_per_slot: int = 1,
                           gpus_per_slot: int | None = None, num_nodes: int | None = None,
                           broker_opts: Any = None, exclusive: bool = False, conf: Any = None,
