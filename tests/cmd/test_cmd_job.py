@@ -171,8 +171,14 @@ def test_job_id_conversions(inst):
     assert r.stdout == f"{jobid.f58}\n{jobid.f58}\n"
     r = inst.run("job", "id", input="ƒ4\n")
     assert r.stdout == "3\n"
+    r = inst.run("job", "id", "--to=words", "1796212100891500")  # flux-core 0.88's output
+    assert r.stdout == "social-prelude-italian--havana-exit-academy\n"
+    r = inst.run("job", "id", "social-prelude-italian--havana-exit-academy")
+    assert r.stdout == "1796212100891500\n"
     r = inst.run("job", "id", "xx")
     assert (r.returncode, r.stderr) == (1, "flux-job: xx: malformed input\n")
+    r = inst.run("job", "id", "acrobat-academy-academy")
+    assert (r.returncode, r.stderr) == (1, "flux-job: acrobat-academy-academy: malformed input\n")
     r = inst.run("job", "id", "-t", "bad", "1")
     assert (r.returncode, r.stderr) == (1, "flux-job: Unknown to=bad\n")
     r = inst.run("job", "id", input="")

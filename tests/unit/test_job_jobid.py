@@ -16,7 +16,7 @@ from flux.job import JobID, fluid_codec, id_encode, id_parse
 from flux.job.basemoji import DIGITS as EMOJI
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
-CODABLE = ("dec", "hex", "dothex", "kvs", "f58", "f58plain", "emoji")
+CODABLE = ("dec", "hex", "dothex", "kvs", "words", "f58", "f58plain", "emoji")
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +152,9 @@ INVALID = [
     "", "   ", "invalid", "-1", "+1", "1_000", "١٢٣", "0X10", "0x", "0xg", "12a", "1.5e3",
     "0.0.0", "0.0.0.0.0", "0.0.0.g", "00000.0.0.0", "0..0.0", "job.0.0", "job.0.0.0.0.0",
     "notjob.0.0.0.0", "job.", "f", "ƒ", "f0", "fO", "fI", "fl", "f+1",
-    "invalid-words-test", "foo-bar-baz--qux-quux-corge",
+    "invalid-words-test", "foo-bar-baz--qux-quux-corge", "acrobat-academy-academy",
+    "acrobat-academy-academy--academy-academy-academy-academy",
+    "academy-academy-academy--academy-academy-ego", "acrobat-academy-academy--academy-academy-acad3my",
     "🦄", "😃x", "😃😃😃😃😃😃😃😃",
     str(2**64), hex(2**64), "f" + "z" * 12, "f" + "1" * 13, EMOJI[-1] * 7,
 ]
@@ -181,11 +183,27 @@ def test_unknown_encoding_is_eproto():
         JobID(1).encode("nope")
 
 
-def test_words_are_not_supported():
-    with pytest.raises(NotImplementedError):
-        JobID(1).words  # noqa: B018
-    with pytest.raises(ValueError, match="not a valid"):
-        JobID("acrobat-academy-academy--academy-academy-academy")
+# printed by flux-core 0.88's `flux job id --to=words N`
+WORDS = [
+    (0, "academy-academy-academy--academy-academy-academy"),
+    (1, "acrobat-academy-academy--academy-academy-academy"),
+    (123, "century-academy-academy--academy-academy-academy"),
+    (1796212100891500, "social-prelude-italian--havana-exit-academy"),
+    (2**64 - 2, "mustang-analyze-verbal--natural-analyze-verbal"),
+]
+
+
+@pytest.mark.parametrize("value,words", WORDS)
+def test_words_as_flux_core_writes_them(value, words):
+    assert JobID(value).words == id_encode(value, "words") == words
+    assert JobID(words) == value
+
+
+def test_words_parse_as_flux_core_reads_them():
+    # flux-core's decoder ignores case and takes the words whatever separates them
+    assert JobID("ACROBAT-academy-academy--academy-academy-academy") == 1
+    assert JobID("acrobat-academy-academy-academy-academy-academy") == 1
+    assert JobID(" acrobat-academy-academy--academy-academy-academy ") == 1
 
 
 @pytest.mark.parametrize("value", [-1, 2**64])

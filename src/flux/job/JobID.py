@@ -37,7 +37,7 @@ def id_parse(jobid_str: str | bytes) -> int:
 
 
 def id_encode(jobid: int, encoding: str = "f58") -> str:
-    """``jobid`` in ``encoding``: dec, hex, dothex, kvs, f58, f58plain, emoji (words: unsupported)."""
+    """``jobid`` in ``encoding``: dec, hex, dothex, kvs, f58, f58plain, emoji, words."""
     try:
         return fluid_codec.encode(int(jobid), encoding)
     except LookupError:

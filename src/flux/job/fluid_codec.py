@@ -5,9 +5,10 @@ form) is dropped first; then ``.`` means dothex, ``-`` means words, a leading ``
 means F58, a leading emoji means emoji, ``0x`` means hex, anything else decimal.  Leading and
 trailing whitespace is ignored.  Every value must fit in 64 bits.
 
-The words (mnemonic) form is not supported: its word list belongs to the mnemonicode project
-and is not part of RFC 19, so a words string is rejected as unparsable and encoding to words
-raises NotImplementedError.
+The words (mnemonic) form is the 64-bit value's eight little-endian bytes in Oren Tirosh's
+mnemonicode, as flux-core writes it (``x-x-x--x-x-x``); its word list comes from the
+``mnemonicode`` package, imported only when words are encoded or parsed.  Parsing takes the
+words in order whatever separates them and ignores case, as flux-core's decoder does.
 """
 
 from __future__ import annotations
@@ -74,6 +75,24 @@ def _parse_emoji(text: str) -> int:
     return _from_base_n(text, _emoji_value, "emoji")
 
 
+def _parse_words(text: str) -> int:
+    """Six mnemonicode words (three per four bytes) back to the value they encode."""
+    import re
+
+    from mnemonicode import mndecode
+
+    if re.fullmatch(r"[A-Za-z]+(?:[^A-Za-z0-9]+[A-Za-z]+)*", text) is None:
+        raise ValueError("words are letters separated by dashes")
+    words = re.findall(r"[A-Za-z]+", text.lower())
+    try:
+        data = mndecode(tuple(words[i:i + 3]) for i in range(0, len(words), 3))
+    except ValueError as e:
+        raise ValueError(f"not a FLUID in words: {e}") from None
+    if len(data) != 8:
+        raise ValueError("words do not encode 64 bits")
+    return int.from_bytes(data, "little")
+
+
 def _is_emoji_start(c: str) -> bool:
     """RFC 19: an emoji FLUID starts with the UTF-8 bytes F0 9F, i.e. U+1F000..U+1FFFF."""
     return 0x1F000 <= ord(c) <= 0x1FFFF
@@ -88,7 +107,7 @@ def parse(text: str) -> int:
     if "." in s:
         return _parse_dothex(s)
     if "-" in s:
-        raise ValueError("the words (mnemonic) encoding is not supported")
+        return _parse_words(s)
     if s[0] in (F58_PREFIX, F58_ASCII_PREFIX):
         if not 1 < len(s) <= 1 + _F58_MAX_DIGITS:
             raise ValueError(f"F58 is the prefix and 1-{_F58_MAX_DIGITS} digits")
@@ -124,7 +143,7 @@ def f58_prefix() -> str:
 def encode(fluid: int, encoding: str = "f58") -> str:
     """``fluid`` in the named encoding (one of ``ENCODINGS``).
 
-    LookupError for an unknown name, NotImplementedError for ``words``, OverflowError for a
+    LookupError for an unknown name, OverflowError for a
     value outside [0, 2**64).
     """
     if not 0 <= fluid < _LIMIT:
@@ -145,5 +164,7 @@ def encode(fluid: int, encoding: str = "f58") -> str:
     if kind == "emoji":
         return _base_n(fluid, EMOJI_DIGITS)
     if kind == "words":
-        raise NotImplementedError("the words (mnemonic) encoding is not supported by pureflux")
+        from mnemonicode import mnformat
+
+        return mnformat(fluid.to_bytes(8, "little"))
     raise LookupError(f"unknown FLUID encoding {encoding!r}")
