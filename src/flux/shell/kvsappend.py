@@ -31,6 +31,11 @@ class Appender:
         self.idle_callbacks: list[Callable[[], None]] = []
         self.error: Optional[OSError] = None
 
+    @property
+    def busy(self) -> bool:
+        """Something is queued or being committed."""
+        return self.inflight or bool(self.queue)
+
     def append(self, key: str, name: str, context: Optional[dict],
                now: bool = False) -> None:
         from flux import eventlog

@@ -242,6 +242,7 @@ class JobShell:
     def _die(self, code: int, text: str) -> None:
         """flux-core's shell_die: a FATAL log entry, an exec exception, exit ``code``."""
         self.output.log(FATAL, text)
+        self._flush_quietly()  # the log entry first, as flux-core's shell
         try:
             self.h.rpc("job-manager.raise", {"id": self.info.jobid, "type": "exec",
                                              "severity": 0, "note": text}).get()
@@ -285,7 +286,9 @@ class JobShell:
 
                 self._exec_event("shell.start", {"taskmap": taskmap.encode(info.counts)})
             if not self.tasks:
-                self._finish()
+                self.finished = True
+                self._flush_quietly()
+                return 0
             self.h.reactor_run()
             return self.exit_code
         except ShellExit as exc:
@@ -296,6 +299,9 @@ class JobShell:
             self._cleanup()
 
     def _flush_quietly(self) -> None:
+        """Run the reactor until what was appended is committed (if anything is left)."""
+        if not self.appender.busy:
+            return
         self.appender.when_idle(self.h.reactor_stop)
         try:
             self.h.reactor_run()

@@ -239,11 +239,12 @@ class ExecService:
         job.expiration_timer = None
         if job.finalizing:
             return
-        self.rpc("job-manager.raise", {"id": job.id, "type": "timeout", "severity": 0,
-                                       "note": "resource allocation expired"}, None)
+        # SIGALRM first: the exception's event (which resends SIGTERM) may come back at once
         self.kill(job, signal.SIGALRM)
         job.exception_in_progress = True
         self._killtimer_start(job)
+        self.rpc("job-manager.raise", {"id": job.id, "type": "timeout", "severity": 0,
+                                       "note": "resource allocation expired"}, None)
 
     def _shell_output(self, job: _Job, rank: int, stream: str, data: bytes) -> None:
         """What a shell wrote on its own stdout/stderr: a ``log`` entry, as flux-core's."""
