@@ -104,14 +104,18 @@ class JobShell:
         self.tmpdir = path
 
     def _cwd(self) -> str:
+        """Go to the job's working directory (relative output paths start there too)."""
         cwd = self.info.cwd
         if cwd is None:
             return os.getcwd()
-        if os.path.isdir(cwd):
-            return cwd
-        self.output.log(WARN, f"Could not change dir to {cwd}: "
-                              f"{os.strerror(errno.ENOENT)}. Going to /tmp instead")
-        return "/tmp"
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            self.output.log(WARN, f"Could not change dir to {cwd}: {exc.strerror}. "
+                                  "Going to /tmp instead")
+            cwd = "/tmp"
+            os.chdir(cwd)
+        return cwd
 
     def _task_env(self, rank: int, localid: int) -> dict[str, str]:
         info = self.info
@@ -329,11 +333,12 @@ def main(argv: list[str]) -> int:
     try:
         h = flux.Flux()
         rank = h.get_rank()
-        resp = h.rpc("job-info.lookup", {"id": jobid, "keys": ["jobspec", "R"],
-                                         "flags": 0}).get()
-        jobspec, R = resp["jobspec"], resp["R"]
-        if isinstance(jobspec, str):
-            jobspec = json.loads(jobspec)
+        # the whole jobspec (with its environment) is only in J, as flux-core's shell reads it
+        resp = h.rpc("job-info.lookup", {"id": jobid, "keys": ["J", "R"], "flags": 0}).get()
+        from flux.services.job_ingest.sign_none import unwrap
+
+        jobspec = json.loads(unwrap(resp["J"])[0])
+        R = resp["R"]
         if isinstance(R, str):
             R = json.loads(R)
         info = ShellInfo(jobid, jobspec, R, rank)
