@@ -51,6 +51,10 @@ class _LocalShell:
             except OSError:
                 pass
 
+    def reader(self, fd: int) -> Callable[[int], None]:
+        """The loop's callback for the pipe ``fd``."""
+        return lambda events: self.on_output(fd)
+
     def on_output(self, fd: int) -> None:
         loop = self.launcher.loop
         try:
@@ -111,10 +115,9 @@ class LocalShellLauncher:
 
     def launch(self, jobid: int, userid: int, rank: int, events: ShellEvents) -> Any:
         if rank != self.rank:
-            shell = _Failed()
             self.loop.call_soon(lambda: events.failed(
                 rank, errno.EHOSTUNREACH, "No route to host"))
-            return shell
+            return _Failed()
         kwargs: dict[str, Any] = {}
         if sys.version_info >= (3, 11):
             kwargs["process_group"] = 0
@@ -138,7 +141,7 @@ class LocalShellLauncher:
             stream.close()
             os.set_blocking(fd, False)
             shell.open[fd] = name
-            self.loop.add_reader(fd, lambda ev, s=shell, f=fd: s.on_output(f))
+            self.loop.add_reader(fd, shell.reader(fd))
         shell.watch = self.loop.watch_child(proc.pid, shell.check)
         self.loop.call_soon(lambda: events.running(rank))
         return shell

@@ -27,6 +27,11 @@ def _cores_per_slot(resources: list) -> int:
     return 0
 
 
+def _dict(value: object) -> dict:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 class ShellInfo:
     """Ranks of the job, tasks of each, this shell's tasks, command, environment."""
 
@@ -52,7 +57,7 @@ class ShellInfo:
                 or not all(isinstance(a, str) for a in command):
             raise ValueError("jobspec command is not a list of strings")
         self.command: list[str] = command
-        count = task.get("count") if isinstance(task.get("count"), dict) else {}
+        count = _dict(task.get("count"))
         per_slot, total = count.get("per_slot"), count.get("total")
         cps = max(_cores_per_slot(jobspec.get("resources") or []), 1)
         slots = [max(len(cores[r]) // cps, 1) for r in self.ranks]
@@ -61,17 +66,15 @@ class ShellInfo:
             total if isinstance(total, int) else None)
         self.total_ntasks = sum(self.counts)
         self.taskids = list(taskmap.task_ranges(self.counts)[self.shell_rank])
-        attrs = jobspec.get("attributes") if isinstance(jobspec.get("attributes"), dict) else {}
-        system = attrs.get("system") if isinstance(attrs.get("system"), dict) else {}
+        attrs = _dict(jobspec.get("attributes"))
+        system = _dict(attrs.get("system"))
         env = system.get("environment")
         self.environment: dict[str, str] = (
             {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {})
         cwd = system.get("cwd")
         self.cwd: str | None = cwd if isinstance(cwd, str) else None
-        shell = system.get("shell") if isinstance(system.get("shell"), dict) else {}
-        opts = shell.get("options") if isinstance(shell.get("options"), dict) else {}
-        self.options: dict = opts
-        job = system.get("job") if isinstance(system.get("job"), dict) else {}
+        self.options: dict = _dict(_dict(system.get("shell")).get("options"))
+        job = _dict(system.get("job"))
         name = job.get("name")
         self.name = name if isinstance(name, str) else os.path.basename(self.command[0])
 
