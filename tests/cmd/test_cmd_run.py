@@ -233,3 +233,29 @@ def test_many_jobs(shared_instance) -> None:
         for jobid in ids:
             result = flux.job.wait(h, jobid)
             assert result.success, result.errstr
+
+
+def test_ctrl_c_twice_cancels(shared_instance) -> None:
+    import signal
+    import subprocess
+
+    marker = f"{uuid.uuid4().hex}"
+    env = dict(shared_instance.env)
+    proc = subprocess.Popen([shared_instance.flux, "run", "sh", "-c",
+                             f"echo ready; sleep 60; : {marker}"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "one more ctrl-C within 2s to cancel or ctrl-Z to detach" in err
+    assert "type=cancel severity=0 interrupted by ctrl-C" in err
+    assert proc.returncode == 143
+    assert _wait_gone(marker) == []
