@@ -133,11 +133,14 @@ def test_testexec_run_and_exception(instance) -> None:
         assert [g["type"] for g in got] == ["start", "finish", "release"]
         assert got[1]["data"] == {"status": 256}
         assert got[2]["data"] == {"ranks": "all", "final": True}
-        # no test attributes: no pretend execution, an exec exception
-        _start(c, 301, _jobspec(), 2)
+        # no test attributes: real execution, which needs ranks in R (an exec exception)
+        c.send(request("job-exec.start", {"id": 301, "userid": os.getuid(),
+                                          "jobspec": _jobspec(), "reattach": False,
+                                          "R": {"version": 1, "execution": {"R_lite": []}}},
+                       2, FLUX_MSGFLAG_STREAMING))
         got = _responses(c, 2, 2)
         assert got[0]["type"] == "exception" and got[0]["data"]["type"] == "exec"
-        assert "part 2" in got[0]["data"]["note"]
+        assert got[0]["data"]["note"] == "failed to initialize implementation"
         assert got[1]["type"] == "release"
         # a job-exception event (severity 0) ends a running test job with SIGTERM
         _start(c, 302, _jobspec(test={"run_duration": "60s"}), 3)

@@ -206,7 +206,8 @@ class Broker:
         self.resource = Resource(self.router, self.loop, self.kvs, hostname)
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
-                                self.log.log)
+                                self.log.log, rank, self.environ, lambda: self.local_uri,
+                                lambda r: hostname)
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)

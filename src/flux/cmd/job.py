@@ -89,6 +89,20 @@ SUBCOMMANDS: dict[str, tuple[str | None, str, list[Opt], str]] = {
         _COLOR, _PATH,
         Opt("W", "waitcreate", "If path does not exist, wait for its creation"),
     ], "_job_eventlog:cmd_wait_event"),
+    "attach": ("[OPTIONS] id", "Interactively attach to job", [
+        Opt("E", "show-events", "Show job events on stderr"),
+        Opt("X", "show-exec", "Show exec events on stderr"),
+        Opt("", "show-status", "Show job status line while pending"),
+        Opt("w", "wait-event", "Wait for event NAME before detaching from eventlog "
+            "(default=finish)", REQUIRED, "NAME"),
+        Opt("l", "label-io", "Label output by rank"),
+        Opt("v", "verbose", "Increase verbosity"),
+        Opt("q", "quiet", "Suppress warnings written to stderr from flux-job"),
+        Opt("r", "read-only", "Disable reading stdin and capturing signals"),
+        Opt("u", "unbuffered", "Disable buffering of stdin"),
+        Opt("i", "stdin-ranks", "Send standard input to only RANKS (default: all)",
+            REQUIRED, "RANKS"),
+    ], "job:cmd_attach"),
     "info": ("id key", "Display info for a job", [
         Opt("o", "original", "For key \"jobspec\", return the original submitted jobspec"),
         Opt("b", "base", "For key \"jobspec\" or \"R\", return base version (do not "
@@ -361,3 +375,29 @@ def cmd_wait(args: Args) -> int:
     if not resp.get("success"):
         fatal(resp.get("errstr", ""))
     return 0
+
+
+def cmd_attach(args: Args) -> int:
+    """``flux job attach ID``: the work is in ``_job_attach.py``."""
+    import flux
+
+    from ._job_attach import Attach
+
+    if len(args.args) != 1:
+        usage_fail(args)
+    jobid = parse_jobid(args.args[0])
+    ranks = args.get_str("stdin-ranks", "all") or "all"
+    if ranks != "all":
+        from flux.services.resource.rv1 import idset_decode
+
+        try:
+            idset_decode(ranks)
+        except (OSError, ValueError):
+            fatal(f"Invalid value '{ranks}' for --stdin-ranks")
+    with flux.Flux() as h:
+        return Attach(h, jobid, label_io=args.hasopt("label-io"),
+                      show_events=args.hasopt("show-events"),
+                      show_exec=args.hasopt("show-exec"),
+                      wait_event=args.get_str("wait-event", "clean") or "clean",
+                      read_only=args.hasopt("read-only"), quiet=args.hasopt("quiet"),
+                      verbose=args.hasopt("verbose"), stdin_ranks=ranks).run()

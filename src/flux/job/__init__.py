@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from flux.job.kvs import job_kvs, job_kvs_guest
     from flux.job.kvslookup import JobKVSLookup, job_info_lookup, job_kvs_lookup
+    from flux.job.output import job_output, output_event_watch
     from flux.job.list import JobList, get_job, job_list, job_list_id, job_list_inactive
     from flux.job.submit import SubmitFuture, submit, submit_async, submit_get_id
     from flux.job.timeleft import timeleft
@@ -90,6 +91,7 @@ _HOME = {
     "job_kvs_lookup": "flux.job.kvslookup",
     "timeleft": "flux.job.timeleft",
     "FluxExecutor": "flux.job.executor", "FluxExecutorFuture": "flux.job.executor",
+    "job_output": "flux.job.output", "output_event_watch": "flux.job.output",
 }
 
 __all__ = [
@@ -98,7 +100,8 @@ __all__ = [
     "JobWaitFuture", "Jobspec", "JobspecV1", "MAIN_EVENTS", "SubmitFuture", "cancel",
     "cancel_async", "event_wait", "event_watch", "event_watch_async", "get_job", "id_encode",
     "id_parse", "job_fields_to_attrs", "job_info_lookup", "job_kvs", "job_kvs_guest",
-    "job_kvs_lookup", "job_list", "job_list_id", "job_list_inactive", "job_raise",
+    "job_kvs_lookup", "job_list", "job_output", "output_event_watch", "job_list_id",
+    "job_list_inactive", "job_raise",
     "job_raise_async", "kill", "kill_async", "result", "result_async", "submit", "submit_async",
     "submit_get_id", "timeleft", "validate_jobspec", "wait", "wait_async", "wait_get_status",
 ]

@@ -1,5 +1,5 @@
-"""The job shell (``flux shell``): starts and watches one job's tasks on one broker rank.
-
-Reserved for the job-execution work (RFC 32, 24, 34): the shell is a client of
-the instance, so it sits in the same layer as broker modules, above the handle.
+"""The job shell (``python -m flux.shell JOBID``, flux-core's ``flux-shell JOBID``):
+started by job-exec on each broker rank of a job's R, it runs the job's tasks of that
+rank (RFC 32, 24, 34).  The shell is a client of the instance, so it sits in the same
+layer as broker modules, above the handle.
 """

@@ -1,38 +1,52 @@
-"""The ``job-exec`` service (RFC 32) with flux-core 0.88's test implementation only: a job
-whose jobspec has ``attributes.system.exec.test`` "runs" for its ``run_duration`` (else its
-duration) and finishes with ``wait_status``; no process is started.  A job without
-those attributes gets an ``exec`` exception: real execution is issue 12's part 2.
+"""The ``job-exec`` service (RFC 32): a job whose jobspec has
+``attributes.system.exec.test`` runs flux-core 0.88's test implementation (it "runs" for
+its ``run_duration`` and finishes with ``wait_status``; no process); any other job runs
+for real: one job shell per rank of R, started through the ``launcher`` the wiring
+passes (see :mod:`flux.services.job_exec.shells` for that interface and the bookkeeping
+of one job's shells).
 
 Responses to ``job-exec.start`` and the exec eventlog entries (``init``, ``starting``,
-``recoverable``, ``complete``, ``done``) are flux-core's.  A ``job-exception`` event of
-severity 0 ends a running job with SIGTERM, as flux-core's job-exec.  Sans-I/O: the wiring
-passes ``rpc``, ``respond``, ``post`` (an exec eventlog entry) and ``timer``.
+``shell-exit``, ``complete``, ``done``; the shells add ``shell.init``/``shell.start``) are
+flux-core's, as are the time limit (a ``timeout`` exception, SIGALRM, then the kill
+sequence), the kill sequence (SIGTERM to the shells, then ``flux_job_kill(SIGKILL)``
+every ``kill_timeout`` s, then SIGKILL to the shells after 5 kill-timeouts) and the
+exception texts.  Sans-I/O: the wiring passes ``rpc``, ``respond``, ``post`` (an exec
+eventlog entry), ``timer``, and for real jobs ``launcher`` and ``guest_ns``.
 """
 
 from __future__ import annotations
 
 import errno
 import signal
+import time
 
 from flux.message import Message
 from flux.severity import LOG_DEBUG, LOG_ERR
 
+from .shells import JobShells
 from .testconf import ExecTestConf
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
+    from .shells import Launcher
+
 __all__ = ["ExecService", "NO_EXEC_NOTE"]
 
-#: the exception note of a job this service cannot run
-NO_EXEC_NOTE = ("job execution is not implemented yet (issue 12, part 2): only test jobs "
-                "(attributes.system.exec.test) run")
+#: the exception note of a real job when no launcher is wired (sans-I/O tests)
+NO_EXEC_NOTE = "job execution is not available: only test jobs (attributes.system.exec.test) run"
+
+#: flux-core's defaults (job-exec's kill-timeout, term-signal, kill-signal)
+KILL_TIMEOUT = 5.0
+TERM_SIGNAL = signal.SIGTERM
+KILL_SIGNAL = signal.SIGKILL
 
 
 class _Job:
     __slots__ = ("id", "userid", "msg", "conf", "timer", "started", "finalizing",
-                 "exception_in_progress")
+                 "exception_in_progress", "shells", "R", "kill_timer", "kill_shell_timer",
+                 "kill_timeout", "expiration_timer", "responded_start", "shell_exit_posted")
 
     def __init__(self, jobid: int, userid: int, msg: Message) -> None:
         self.id = jobid
@@ -43,17 +57,50 @@ class _Job:
         self.started = False
         self.finalizing = False
         self.exception_in_progress = False
+        self.shells: Optional[JobShells] = None
+        self.R: dict = {}
+        self.kill_timer: Any = None
+        self.kill_shell_timer: Any = None
+        self.kill_timeout = KILL_TIMEOUT
+        self.expiration_timer: Any = None
+        self.responded_start = False
+        self.shell_exit_posted = False
+
+
+class _ShellEvents:
+    """What a launcher reports about one job's shells, forwarded to the service."""
+
+    __slots__ = ("svc", "job")
+
+    def __init__(self, svc: "ExecService", job: _Job) -> None:
+        self.svc = svc
+        self.job = job
+
+    def running(self, rank: int) -> None:
+        self.svc._shell_running(self.job, rank)
+
+    def output(self, rank: int, stream: str, data: bytes) -> None:
+        self.svc._shell_output(self.job, rank, stream, data)
+
+    def exited(self, rank: int, wait_status: int) -> None:
+        self.svc._shell_exited(self.job, rank, wait_status)
+
+    def failed(self, rank: int, errnum: int, text: str) -> None:
+        self.svc._shell_failed(self.job, rank, errnum, text)
 
 
 class ExecService:
-    """Test jobs in flight, by id."""
+    """Jobs in flight, by id."""
 
     def __init__(self, owner: int, rpc: Callable[..., Any],
                  respond: Callable[[Message, Any], None],
                  respond_error: Callable[[Message, int, Optional[str]], None],
                  post: Callable[[int, str, Optional[dict]], None],
                  timer: Callable[[float, Callable[[], Any]], Any],
-                 log: Callable[[int, str], Any], allow_guests: bool = False) -> None:
+                 log: Callable[[int, str], Any], allow_guests: bool = False,
+                 launcher: Optional[Launcher] = None, guest_ns: Any = None,
+                 hostname: Callable[[int], str] = lambda rank: str(rank),
+                 kill_timeout: float = KILL_TIMEOUT) -> None:
         self.owner = owner
         self.rpc = rpc
         self.respond = respond
@@ -62,6 +109,10 @@ class ExecService:
         self.timer = timer
         self.log = log
         self.allow_guests = allow_guests
+        self.launcher = launcher
+        self.guest_ns = guest_ns  # create(jobid, userid), move(jobid, done); None: no namespace
+        self.hostname = hostname
+        self.kill_timeout = kill_timeout
         self.jobs: dict[int, _Job] = {}
 
     def start(self) -> None:
@@ -85,6 +136,17 @@ class ExecService:
         if jobid in self.jobs:
             raise OSError(errno.EEXIST, "job is already running")
         job = _Job(jobid, userid, msg)
+        job.R = p["R"]
+        if self.guest_ns is not None:
+            try:
+                self.guest_ns.create(jobid, userid)
+            except OSError as exc:
+                self.respond(msg, {"id": jobid, "type": "exception", "data": {
+                    "severity": 0, "type": "exec", "note": "failed to create guest ns"}})
+                self.respond(msg, {"id": jobid, "type": "release",
+                                   "data": {"ranks": "all", "final": True}})
+                self.log(LOG_ERR, f"guest namespace of {jobid}: {exc.strerror}")
+                return
         self.jobs[jobid] = job
         self.post(jobid, "init", None)
         if p.get("reattach"):
@@ -97,7 +159,7 @@ class ExecService:
             self.fatal(job, "failed to initialize testconf: Invalid argument")
             return
         if not conf.enabled:
-            self.fatal(job, NO_EXEC_NOTE)
+            self._start_shells(job)
             return
         if userid != self.owner and not self.allow_guests:
             self.fatal(job, "guests may not use test exec implementation")
@@ -114,10 +176,120 @@ class ExecService:
         # a run_duration of 0 starts no timer: the job runs until killed, as flux-core's
         job.started = True
         self.post(jobid, "starting", None)
-        self.respond(msg, {"id": jobid, "type": "start", "data": {}})
+        self._respond_start(job)
         self.post(jobid, "recoverable", None)
         if conf.mock_exception == "run":
             self.fatal(job, "mock run exception generated")
+
+    def _respond_start(self, job: _Job) -> None:
+        if not job.responded_start:
+            job.responded_start = True
+            self.respond(job.msg, {"id": job.id, "type": "start", "data": {}})
+
+    # -- real jobs: the shells ---------------------------------------------------------
+
+    def _start_shells(self, job: _Job) -> None:
+        if self.launcher is None:
+            self.fatal(job, NO_EXEC_NOTE)
+            return
+        if job.userid != self.owner:
+            # no IMP in pureflux: flux-core's job-exec refuses a multiuser job likewise
+            self.log(LOG_ERR, "unable run multiuser job with no IMP configured!")
+            self.fatal(job, "failed to initialize implementation")
+            return
+        from flux.services.resource.rv1 import R_ranks
+
+        try:
+            ranks = sorted(R_ranks(job.R)[0])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            ranks = []
+        if not ranks:
+            self.fatal(job, "failed to initialize implementation")
+            return
+        job.shells = JobShells(ranks)
+        job.started = True
+        self.post(job.id, "starting", None)
+        events = _ShellEvents(self, job)
+        for rank in ranks:
+            if job.finalizing or job.shells is None:
+                return
+            proc = self.launcher.launch(job.id, job.userid, rank, events)
+            if rank not in job.shells.exited:
+                job.shells.procs[rank] = proc
+
+    def _shell_running(self, job: _Job, rank: int) -> None:
+        shells = job.shells
+        if shells is None or job.finalizing:
+            return
+        shells.running.add(rank)
+        if shells.all_running() and not job.responded_start:
+            self._set_expiration(job)
+            self._respond_start(job)
+
+    def _set_expiration(self, job: _Job) -> None:
+        execution = job.R.get("execution") if isinstance(job.R, dict) else None
+        expiration = execution.get("expiration", 0.0) if isinstance(execution, dict) else 0.0
+        if not isinstance(expiration, (int, float)) or expiration <= 0.0:
+            return  # no time limit
+        delay = max(float(expiration) - time.time(), 0.0)
+        job.expiration_timer = self.timer(delay, lambda: self._timelimit(job))
+
+    def _timelimit(self, job: _Job) -> None:
+        """The time limit: a ``timeout`` exception, SIGALRM, then the kill sequence."""
+        job.expiration_timer = None
+        if job.finalizing:
+            return
+        # SIGALRM first: the exception's event (which resends SIGTERM) may come back at once
+        self.kill(job, signal.SIGALRM)
+        job.exception_in_progress = True
+        self._killtimer_start(job)
+        self.rpc("job-manager.raise", {"id": job.id, "type": "timeout", "severity": 0,
+                                       "note": "resource allocation expired"}, None)
+
+    def _shell_output(self, job: _Job, rank: int, stream: str, data: bytes) -> None:
+        """What a shell wrote on its own stdout/stderr: a ``log`` entry, as flux-core's."""
+        if not data:
+            return
+        self.post(job.id, "log", {"component": "flux-shell", "stream": stream,
+                                  "rank": str(rank),
+                                  "data": data.decode("utf-8", errors="replace")})
+
+    def _shell_failed(self, job: _Job, rank: int, errnum: int, text: str) -> None:
+        if errnum == errno.EHOSTUNREACH:
+            note = f"node failure on {self.hostname(rank)} (rank {rank})"
+        else:
+            note = (f"job shell exec error on broker {self.hostname(rank)} (rank {rank}): "
+                    f"{text}")
+        self.fatal(job, note)
+        self._shell_exited(job, rank, (127 if errnum == errno.ENOENT else 126) << 8)
+
+    def _shell_exited(self, job: _Job, rank: int, wait_status: int) -> None:
+        shells = job.shells
+        if shells is None or rank in shells.exited:
+            return
+        if rank == shells.leader and not job.shell_exit_posted:
+            job.shell_exit_posted = True
+            self.post(job.id, "shell-exit", {"rank": rank, "wait_status": wait_status})
+        if (wait_status & 0x7F) and wait_status & 0x7F != 0x7F and rank == shells.leader \
+                and not job.finalizing:
+            name = signal.strsignal(wait_status & 0x7F) or f"signal {wait_status & 0x7F}"
+            self.fatal(job, f"shell rank 0 (on {self.hostname(rank)}): {name}")
+        done = shells.exit(rank, wait_status)
+        if done:
+            self.tasks_complete(job, shells.wait_status)
+
+    def barrier_enter(self, msg: Message) -> None:
+        """``job-exec.shell-barrier``: answered once every shell of the job has entered."""
+        p = msg.payload_json()
+        jobid = p.get("id") if isinstance(p, dict) else None
+        job = self.jobs.get(jobid) if isinstance(jobid, int) else None
+        if job is None or job.shells is None:
+            raise OSError(errno.ENOENT, "job not found")
+        if msg.userid != job.userid:
+            raise OSError(errno.EPERM, "Permission denied")
+        done = job.shells.barrier_enter(msg)
+        for req in done or ():
+            self.respond(req, None)
 
     # -- the end of a job ------------------------------------------------------------------------
 
@@ -126,19 +298,34 @@ class ExecService:
         if job.finalizing:
             return
         job.finalizing = True
-        if job.timer is not None:
-            job.timer.cancel()
-            job.timer = None
+        self._cancel_timers(job)
+        if job.shells is not None and job.exception_in_progress and status == 0:
+            status = 1 << 8  # flux-core: an exception makes a clean exit a failure
         self.post(job.id, "complete", {"status": status})
         self.respond(job.msg, {"id": job.id, "type": "finish", "data": {"status": status}})
         self._finalize(job)
 
+    def _cancel_timers(self, job: _Job) -> None:
+        for name in ("timer", "kill_timer", "kill_shell_timer", "expiration_timer"):
+            t = getattr(job, name)
+            if t is not None:
+                t.cancel()
+                setattr(job, name, None)
+
     def _finalize(self, job: _Job) -> None:
         job.finalizing = True
+        self._cancel_timers(job)
         self.post(job.id, "done", None)
-        self.respond(job.msg, {"id": job.id, "type": "release",
-                               "data": {"ranks": "all", "final": True}})
-        self.jobs.pop(job.id, None)
+
+        def release() -> None:
+            self.respond(job.msg, {"id": job.id, "type": "release",
+                                   "data": {"ranks": "all", "final": True}})
+            self.jobs.pop(job.id, None)
+
+        if self.guest_ns is not None:
+            self.guest_ns.move(job.id, release)
+        else:
+            release()
 
     def fatal(self, job: _Job, note: str) -> None:
         """An exec exception (unless one is already being handled), then the job ends:
@@ -150,12 +337,56 @@ class ExecService:
             self.respond(job.msg, {"id": job.id, "type": "exception",
                                    "data": {"severity": 0, "type": "exec", "note": note}})
         if job.started:
-            self.kill(job, signal.SIGTERM)
+            self._cancel(job)
         else:
             self._finalize(job)
 
+    def _cancel(self, job: _Job) -> None:
+        """flux-core's jobinfo_cancel: term signal now, the kill sequence after."""
+        if job.shells is None:
+            self.kill(job, TERM_SIGNAL)
+            return
+        if job.kill_timer is not None:
+            return
+        self.kill(job, TERM_SIGNAL)
+        self._killtimer_start(job)
+
+    def _killtimer_start(self, job: _Job) -> None:
+        if job.shells is None or job.finalizing:
+            return
+        if job.kill_timer is None:
+            job.kill_timer = self.timer(job.kill_timeout, lambda: self._kill_tasks(job))
+        if job.kill_shell_timer is None:
+            job.kill_shell_timer = self.timer(job.kill_timeout * 5,
+                                              lambda: self._kill_shells(job))
+
+    def _kill_tasks(self, job: _Job) -> None:
+        """flux_job_kill(KILL_SIGNAL) every kill-timeout, until the shells are killed."""
+        job.kill_timer = None
+        if job.finalizing:
+            return
+        self.log(LOG_DEBUG, f"Sending SIGKILL to job {job.id}")
+        self.rpc("job-manager.kill", {"id": job.id, "signum": int(KILL_SIGNAL)}, None)
+        job.kill_timer = self.timer(job.kill_timeout, lambda: self._kill_tasks(job))
+
+    def _kill_shells(self, job: _Job) -> None:
+        """SIGKILL to the shells themselves, again with a doubling delay."""
+        job.kill_shell_timer = None
+        if job.finalizing or job.shells is None:
+            return
+        self.log(LOG_DEBUG, f"Sending SIGKILL to job shell for job {job.id}")
+        if job.kill_timer is not None:
+            job.kill_timer.cancel()
+            job.kill_timer = None
+        job.shells.kill(KILL_SIGNAL)
+        job.kill_timeout = min(job.kill_timeout * 2, 300.0)
+        job.kill_shell_timer = self.timer(job.kill_timeout, lambda: self._kill_shells(job))
+
     def kill(self, job: _Job, signum: int) -> None:
-        """Test jobs have no processes: killing one finishes it with the signal."""
+        """Signal the job: its shells (real jobs), or finish it (test jobs: no process)."""
+        if job.shells is not None:
+            job.shells.kill(signum)
+            return
         if job.timer is not None:
             job.timer.cancel()
             job.timer = None
@@ -179,15 +410,19 @@ class ExecService:
         if job is None or p.get("severity") != 0 or job.finalizing:
             return
         if job.exception_in_progress:
-            self.kill(job, signal.SIGTERM)
+            self.kill(job, TERM_SIGNAL)
             return
         job.exception_in_progress = True
+        if job.shells is not None:
+            self._cancel(job)
+            return
         self.fatal(job, f"aborted due to exception type={p.get('type')}")
 
     def close(self) -> None:
-        """At shutdown, jobs in flight end their streams (ENOSYS)."""
+        """At shutdown, jobs in flight end their streams (ENOSYS); shells are killed."""
         for job in list(self.jobs.values()):
-            if job.timer is not None:
-                job.timer.cancel()
+            self._cancel_timers(job)
+            if job.shells is not None:
+                job.shells.kill(KILL_SIGNAL)
             self.respond_error(job.msg, errno.ENOSYS, None)
         self.jobs.clear()

@@ -239,6 +239,27 @@ class KVSService:
         self._busy.pop(ns.name, None)
         del self.namespaces[ns.name]
 
+    def namespace_create_internal(self, name: str, owner: int) -> None:
+        """A namespace created by a service inside the broker (job-exec's guest namespace),
+        rooted at the empty directory; OSError EEXIST if the name is taken."""
+        if name in self.namespaces:
+            raise OSError(errno.EEXIST, os.strerror(errno.EEXIST))
+        self.namespaces[name] = Namespace(name, owner, self.empty_ref, 0, 0)
+        self.publish(f"kvs.namespace-{name}-created", encode_json(
+            {"namespace": name, "rootseq": 0, "rootref": self.empty_ref, "owner": owner}))
+
+    def namespace_remove_internal(self, name: str) -> None:
+        """Remove a namespace for a service inside the broker (no-op if there is none)."""
+        ns = self.namespaces.get(name)
+        if ns is not None and not ns.removed and name != PRIMARY:
+            self.publish(f"kvs.namespace-{name}-removed", encode_json({"namespace": name}))
+            self._remove(ns)
+
+    def namespace_rootref(self, name: str) -> str | None:
+        """The current root blobref of a live namespace, else None."""
+        ns = self.namespaces.get(name)
+        return None if ns is None or ns.removed else ns.rootref
+
     def namespace_list(self, msg: Message) -> None:
         self.respond(msg, {"namespaces": [
             {"namespace": ns.name, "owner": ns.owner, "flags": ns.flags}

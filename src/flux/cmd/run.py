@@ -1,0 +1,77 @@
+"""``flux run``: ``flux submit``'s options, then attach to the job as ``flux job attach``
+does (in this process; flux-core execs ``flux-job attach``), exiting with the job's exit
+code.  ``-v`` prints ``jobid: ID`` on stderr, ``-vv`` the job's events, ``-vvv`` its exec
+events too; ``--input=IDSET`` sends stdin to those task ranks only (a file name is the
+job's input file, as with ``flux submit``)."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+SUMMARY = "Run a job interactively"
+
+PROG = "flux-run"
+
+
+def main(argv: list[str]) -> int:
+    from ._job_cli import posix_split, run
+    from ._job_submit_options import submit_parser
+
+    parser = submit_parser(PROG)
+    parser.add_argument("--wait-event", metavar="NAME",
+                        help="Pass --wait-event=NAME to flux-job attach")
+    options, command = posix_split(parser, argv)
+    args = parser.parse_args(options)
+    args.command = command
+    return run(PROG, lambda: _run(args))
+
+
+def _stdin_ranks(args: argparse.Namespace) -> str:
+    """``--input`` as an idset of task ranks ("all" if not one); a file stays in args."""
+    from flux.services.resource.rv1 import idset_decode, idset_encode
+
+    if args.input is None:
+        return "all"
+    try:
+        ranks = idset_decode(args.input)
+    except (OSError, ValueError):
+        return "all"
+    args.input = None
+    return idset_encode(ranks)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import sys
+
+    import flux
+    from flux.job.submit import submit_async
+
+    from ._job_attach import Attach
+    from ._job_jobspec import jobspec_from_args
+
+    if args.cc or args.bcc:
+        raise ValueError("--cc/--bcc are not supported by flux run")
+    stdin_ranks = _stdin_ranks(args)
+    jobspec = jobspec_from_args(args)
+    if args.dry_run:
+        print(jobspec.dumps())
+        return 0
+    flags = {name: False for name in ("debug", "waitable", "novalidate")}
+    for arg in args.flags or ():
+        for flag in arg.split(","):
+            if flag not in flags:
+                raise ValueError("--flags: Unknown flag " + flag)
+            flags[flag] = True
+    urgency = {"default": 16, "hold": 0, "expedite": 31}.get(args.urgency)
+    with flux.Flux() as h:
+        jobid = submit_async(h, jobspec.dumps(),
+                             urgency=urgency if urgency is not None else int(args.urgency),
+                             **flags).get_id()
+        if args.verbose > 0:
+            print("jobid:", jobid, file=sys.stderr, flush=True)
+        return Attach(h, int(jobid), label_io=args.label_io,
+                      show_events=args.verbose > 1, show_exec=args.verbose > 2,
+                      wait_event=args.wait_event or "clean",
+                      stdin_ranks=stdin_ranks).run()

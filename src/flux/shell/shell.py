@@ -1,0 +1,349 @@
+"""The job shell's main flow, in flux-core's order: read the job, write the output
+header, (barrier), ``shell.init``, start the tasks, (barrier), ``shell.start``, then
+serve until every task has ended and its output is committed; exit with the highest
+task exit code (128 + signal for a signalled task).
+
+Signals SIGINT, SIGTERM, SIGALRM sent to the shell, and ``shell-<id>.kill`` events
+(``flux job kill``), are passed on to the tasks.  Standard input comes from the
+``<uid>-shell-<id>.stdin`` service (what ``flux job attach`` sends; also recorded in the
+``input`` eventlog) or from the ``--input`` file.
+
+Not here yet: PMI (the PMI-1 server for MPI tasks plugs in at ``_task_env``, which
+would add ``PMI_FD``/``PMI_RANK``/``PMI_SIZE`` and a socketpair per task), shell
+plugins and initrc, pty, rlimits, cpu affinity.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import sys
+
+from flux.shell.info import ShellInfo
+from flux.shell.kvsappend import Appender
+from flux.shell.output import Output
+from flux.shell.task import Task, exit_code
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional
+
+__all__ = ["JobShell", "main"]
+
+#: log levels of the output eventlog's ``log`` entries (syslog numbering)
+FATAL, ERR, WARN = 0, 3, 4
+
+
+class ShellExit(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class JobShell:
+    def __init__(self, h: Any, info: ShellInfo, namespace: str) -> None:
+        from flux.job.JobID import id_encode
+
+        self.h = h
+        self.info = info
+        self.namespace = namespace
+        self.f58 = id_encode(info.jobid, "f58")
+        self.appender = Appender(h, namespace)
+        self.output = Output(info, self.appender)
+        self.tasks: list[Task] = []
+        self.exit_code = 0
+        self.first_exit_posted = False
+        self.leader = info.shell_rank == 0
+        self.service = f"{os.getuid()}-shell-{self.f58}"
+        self.watchers: list[Any] = []
+        self.tmpdir: Optional[str] = None
+        self.finished = False
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def _exec_event(self, name: str, context: Optional[dict]) -> None:
+        self.appender.append("exec.eventlog", name, context, now=True)
+
+    def _barrier(self) -> None:
+        if self.info.shell_size > 1:
+            self.h.rpc("job-exec.shell-barrier", {"id": self.info.jobid}, nodeid=0).get()
+
+    def _watch(self) -> None:
+        from flux.constants import FLUX_MSGTYPE_EVENT, FLUX_MSGTYPE_REQUEST
+
+        topic = f"shell-{self.info.jobid}."
+        self.h.event_subscribe(topic)
+        w = self.h.msg_watcher_create(self._kill_event, FLUX_MSGTYPE_EVENT, topic + "kill")
+        w.start()
+        self.watchers.append(w)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+            sw = self.h.signal_watcher_create(signum, self._signal)
+            sw.start()
+            self.watchers.append(sw)
+        if self.leader:
+            self.h.service_register(self.service).get()
+            w = self.h.msg_watcher_create(self._stdin_request, FLUX_MSGTYPE_REQUEST,
+                                          self.service + ".stdin")
+            w.start()
+            self.watchers.append(w)
+
+    def _make_tmpdir(self) -> None:
+        try:
+            base = self.h.attr_get("rundir")
+        except OSError:
+            base = os.environ.get("TMPDIR", "/tmp")
+        path = os.path.join(base, f"jobtmp-{self.info.shell_rank}-{self.f58}")
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return
+        self.tmpdir = path
+
+    def _cwd(self) -> str:
+        """Go to the job's working directory (relative output paths start there too)."""
+        cwd = self.info.cwd
+        if cwd is None:
+            return os.getcwd()
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            self.output.log(WARN, f"Could not change dir to {cwd}: {exc.strerror}. "
+                                  "Going to /tmp instead")
+            cwd = "/tmp"
+            os.chdir(cwd)
+        return cwd
+
+    def _task_env(self, rank: int, localid: int) -> dict[str, str]:
+        info = self.info
+        env = dict(info.environment)
+        env.pop("FLUX_PROXY_REMOTE", None)
+        env["FLUX_URI"] = os.environ.get("FLUX_URI", "")
+        env["FLUX_KVS_NAMESPACE"] = self.namespace
+        env["FLUX_JOB_ID"] = self.f58
+        env["FLUX_JOB_SIZE"] = str(info.total_ntasks)
+        env["FLUX_JOB_NNODES"] = str(info.shell_size)
+        try:
+            jobid_path = self.h.attr_get("jobid-path")
+        except OSError:
+            jobid_path = None
+        if jobid_path is not None:
+            prefix = "" if jobid_path == "/" else jobid_path
+            env["FLUX_JOB_ID_PATH"] = f"{prefix}/{self.f58}"
+        if "HOSTNAME" in env:
+            env["HOSTNAME"] = info.hostname
+        if self.tmpdir is not None:
+            env["FLUX_JOB_TMPDIR"] = self.tmpdir
+        env["FLUX_TASK_RANK"] = str(rank)
+        env["FLUX_TASK_LOCAL_ID"] = str(localid)
+        # PMI-1 (PMI_FD, PMI_RANK, PMI_SIZE) plugs in here: not in this round
+        return env
+
+    # -- tasks ------------------------------------------------------------------------
+
+    def _start_tasks(self) -> None:
+        from flux.shell import mustache
+
+        info = self.info
+        cwd = self._cwd()
+        stdin_file = None
+        if info.option("input.stdin.type") == "file":
+            path = info.option("input.stdin.path")
+            stdin_file = path if isinstance(path, str) else None
+        nosetpgrp = bool(info.option("nosetpgrp", 0))
+        for localid, rank in enumerate(info.taskids):
+            task = Task(self.h, rank, localid, self._task_output, self._task_exit)
+            self.tasks.append(task)
+            values = info.mustache(rank, localid)
+            argv = [mustache.render(a, values, info.jobid) if "{{" in a else a
+                    for a in info.command]
+            try:
+                self.output.open_task(rank, localid)
+                path = (mustache.render(stdin_file, values, info.jobid)
+                        if stdin_file is not None else None)
+                task.start(argv, self._task_env(rank, localid), cwd, path, not nosetpgrp)
+            except OSError as exc:
+                what = argv[0] if exc.filename in (None, argv[0]) else exc.filename
+                text = (f"task {rank} (host {info.hostname}): start failed: "
+                        f"{what}: {exc.strerror}")
+                code = 127 if exc.errno in (errno.ENOENT, errno.ENOTDIR) else 126
+                self._die(code, text)
+
+    def _task_output(self, task: Task, stream: str, data: Optional[bytes]) -> None:
+        if data is None:
+            self.output.eof(stream, task.rank, task.localid)
+        else:
+            self.output.write(stream, task.rank, task.localid, data)
+
+    def _task_exit(self, task: Task) -> None:
+        assert task.status is not None
+        code = exit_code(task.status)
+        self.exit_code = max(self.exit_code, code)
+        if self.leader and not self.first_exit_posted:
+            self.first_exit_posted = True
+            signaled = os.WTERMSIG(task.status) if os.WIFSIGNALED(task.status) else 0
+            self._exec_event("shell.task-exit", {
+                "localid": task.localid, "rank": task.rank, "state": "Exited",
+                "pid": task.pid, "wait_status": task.status, "signaled": signaled,
+                "exitcode": code})
+        if all(t.done for t in self.tasks):
+            self._finish()
+
+    def killall(self, signum: int) -> None:
+        for task in self.tasks:
+            task.kill(signum)
+
+    def _kill_event(self, h: Any, watcher: Any, msg: Any, args: Any) -> None:
+        try:
+            signum = msg.payload_json().get("signum")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(signum, int) and 0 < signum < signal.NSIG:
+            self.killall(signum)
+
+    def _signal(self, h: Any, watcher: Any, signum: int, args: Any) -> None:
+        self.killall(signum)
+
+    def _stdin_request(self, h: Any, watcher: Any, msg: Any, args: Any) -> None:
+        """``<service>.stdin``: an RFC 24 ``data`` context for the tasks' input."""
+        import base64
+
+        try:
+            p = msg.payload_json()
+            if not isinstance(p, dict) or p.get("stream") != "stdin":
+                raise ValueError
+            data = p.get("data", "")
+            raw = (base64.b64decode(data) if p.get("encoding") == "base64"
+                   else data.encode())
+            eof = bool(p.get("eof", False))
+            ranks = p.get("rank", "all")
+            if ranks == "all":
+                targets = self.tasks
+            else:
+                from flux.services.resource.rv1 import idset_decode
+
+                wanted = idset_decode(ranks)
+                targets = [t for t in self.tasks if t.rank in wanted]
+        except (ValueError, TypeError, AttributeError, OSError):
+            h.respond_error(msg, errno.EPROTO, "malformed stdin request")
+            return
+        if self.info.option("input.stdin.type") == "file":
+            h.respond_error(msg, errno.EINVAL, "stdin is read from a file")
+            return
+        if all(t.stdin_eof for t in targets) and targets:
+            h.respond_error(msg, errno.EPIPE, "stdin is closed")
+            return
+        self.appender.append("input", "data", p)
+        for task in targets:
+            task.write_stdin(raw, eof)
+        h.respond(msg, None)
+
+    # -- the end ------------------------------------------------------------------------
+
+    def _die(self, code: int, text: str) -> None:
+        """flux-core's shell_die: a FATAL log entry, an exec exception, exit ``code``."""
+        self.output.log(FATAL, text)
+        self._flush_quietly()  # the log entry first, as flux-core's shell
+        try:
+            self.h.rpc("job-manager.raise", {"id": self.info.jobid, "type": "exec",
+                                             "severity": 0, "note": text}).get()
+        except OSError:
+            pass
+        self.killall(signal.SIGKILL)
+        raise ShellExit(code)
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.appender.when_idle(self.h.reactor_stop)
+
+    def _cleanup(self) -> None:
+        self.output.close()
+        if self.tmpdir is not None:
+            import shutil
+
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def run(self) -> int:
+        info = self.info
+        try:
+            self.output.header()
+            if self.leader:
+                self.appender.append("input", "header", {
+                    "version": 1, "encoding": {"stdin": "UTF-8"}, "count": {"stdin": 1},
+                    "options": {}})
+            self._watch()
+            self._make_tmpdir()
+            self._barrier()
+            if self.leader:
+                self._exec_event("shell.init", {"service": self.service,
+                                                "leader-rank": info.broker_rank,
+                                                "size": info.shell_size})
+            self._start_tasks()
+            self._barrier()
+            if self.leader:
+                from flux.shell import taskmap
+
+                self._exec_event("shell.start", {"taskmap": taskmap.encode(info.counts)})
+            if not self.tasks:
+                self.finished = True
+                self._flush_quietly()
+                return 0
+            self.h.reactor_run()
+            return self.exit_code
+        except ShellExit as exc:
+            self._flush_quietly()
+            return exc.code
+        finally:
+            self.killall(signal.SIGKILL) if not self.finished else None
+            self._cleanup()
+
+    def _flush_quietly(self) -> None:
+        """Run the reactor until what was appended is committed (if anything is left)."""
+        if not self.appender.busy:
+            return
+        self.appender.when_idle(self.h.reactor_stop)
+        try:
+            self.h.reactor_run()
+        except Exception:  # noqa: BLE001 - dying anyway
+            pass
+
+
+def _log(text: str) -> None:
+    print(f"flux-shell: {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    """``flux-shell JOBID``: exit code as described above; 1 if the job cannot be read."""
+    import flux
+    from flux.job.JobID import id_parse
+
+    if len(argv) != 1:
+        _log("Usage: flux-shell JOBID")
+        return 1
+    try:
+        jobid = id_parse(argv[0])
+    except (ValueError, OSError):
+        _log(f"invalid jobid: {argv[0]}")
+        return 1
+    try:
+        h = flux.Flux()
+        rank = h.get_rank()
+        # the whole jobspec (with its environment) is only in J, as flux-core's shell reads it
+        resp = h.rpc("job-info.lookup", {"id": jobid, "keys": ["J", "R"], "flags": 0}).get()
+        from flux.services.job_ingest.sign_none import unwrap
+
+        jobspec = json.loads(unwrap(resp["J"])[0])
+        R = resp["R"]
+        if isinstance(R, str):
+            R = json.loads(R)
+        info = ShellInfo(jobid, jobspec, R, rank)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _log(f"FATAL: failed to initialize shell info: {exc}")
+        return 1
+    namespace = os.environ.get("FLUX_KVS_NAMESPACE") or f"job-{jobid}"
+    return JobShell(h, info, namespace).run()

@@ -1,0 +1,261 @@
+"""Real job execution on one broker: ``flux run``, the job shell, ``flux job attach``.
+
+Each test runs real tasks through job-exec and the job shell of a shared broker and
+checks what flux-core 0.88 prints and returns (outputs and exit codes compared by hand
+with flux-core's, see docs/jobs.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _procs_with(marker: str) -> list[int]:
+    """Pids of processes whose command line holds ``marker``."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def _wait_gone(marker: str, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = _procs_with(marker)
+        if not left:
+            return []
+        time.sleep(0.1)
+    return _procs_with(marker)
+
+
+def _eventlog(inst, jobid: str, path: str = "eventlog") -> list[dict]:
+    r = inst.run("job", "eventlog", "-f", "json", "-p", path, jobid)
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def test_run_hostname(shared_instance) -> None:
+    r = shared_instance.run("run", "hostname")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == socket.gethostname()
+
+
+def test_run_stdin(shared_instance) -> None:
+    r = shared_instance.run("run", "cat", input="hi\nthere\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hi\nthere\n"
+
+
+def _submit_total(inst, ntasks: int, command: list[str]) -> str:
+    """A job of one 1-core slot running ``ntasks`` tasks (the test machine may have only
+    two cores, too few for ``-n4``)."""
+    import flux
+    from flux.job import JobspecV1, submit
+
+    jobspec = JobspecV1.from_command(command)
+    jobspec.tasks[0]["count"] = {"total": ntasks}
+    jobspec.environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    with flux.Flux(inst.uri) as h:
+        return submit(h, jobspec).f58
+
+
+def test_run_label_io_task_ranks(shared_instance) -> None:
+    r = shared_instance.run("run", "-n2", "--label-io", "sh", "-c", "echo $FLUX_TASK_RANK")
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.splitlines()) == ["0: 0", "1: 1"]
+    jobid = _submit_total(shared_instance, 4, ["sh", "-c", "echo $FLUX_TASK_RANK"])
+    r = shared_instance.run("job", "attach", "--label-io", jobid)
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.splitlines()) == [f"{i}: {i}" for i in range(4)]
+    start = [e for e in _eventlog(shared_instance, jobid, "exec") if e["name"] == "shell.start"]
+    assert start[0]["context"]["taskmap"] == {"version": 1, "map": [[0, 1, 4, 1]]}
+
+
+def test_task_environment(shared_instance) -> None:
+    r = shared_instance.run("run", "-n2", "--env=FOO=bar", "sh", "-c",
+                            "echo $FLUX_TASK_RANK $FLUX_TASK_LOCAL_ID $FLUX_JOB_SIZE "
+                            "$FLUX_JOB_NNODES $FLUX_KVS_NAMESPACE $FOO $FLUX_JOB_ID "
+                            "$FLUX_URI; test -d $FLUX_JOB_TMPDIR")
+    assert r.returncode == 0, r.stderr
+    lines = sorted(r.stdout.splitlines())
+    assert len(lines) == 2
+    for rank, line in enumerate(lines):
+        words = line.split()
+        assert words[:4] == [str(rank), str(rank), "2", "1"]
+        assert words[4].startswith("job-") and words[5] == "bar"
+        assert words[6].startswith("ƒ") and words[7] == shared_instance.uri
+
+
+def test_exit_codes(shared_instance) -> None:
+    r = shared_instance.run("run", "false")
+    assert r.returncode == 1
+    assert r.stderr == "flux-job: task(s) exited with exit code 1\n"
+    r = shared_instance.run("run", "sh", "-c", "kill -9 $$")
+    assert r.returncode == 137
+    assert "flux-job: task(s) Killed" in r.stderr
+    r = shared_instance.run("run", "-n2", "sh", "-c", "exit $((FLUX_TASK_RANK + 3))")
+    assert r.returncode == 4
+
+
+def test_command_not_found(shared_instance) -> None:
+    r = shared_instance.run("run", "nosuchcommand-xyz")
+    assert r.returncode == 127
+    host = socket.gethostname()
+    text = f"task 0 (host {host}): start failed: nosuchcommand-xyz: No such file or directory"
+    assert f"flux-shell[0]: FATAL: {text}" in r.stderr
+    assert f"type=exec severity=0 {text}" in r.stderr
+    assert r.stderr.endswith("flux-job: task(s) exited with exit code 127\n")
+
+
+def test_time_limit(shared_instance) -> None:
+    marker = f"{uuid.uuid4().hex}"
+    t0 = time.monotonic()
+    r = shared_instance.run("run", "-t", "1s", "sh", "-c", f"sleep 30; : {marker}")
+    assert time.monotonic() - t0 < 15
+    assert r.returncode == 142, r.stderr
+    assert "type=timeout severity=0 resource allocation expired" in r.stderr
+    assert "flux-job: task(s) Alarm clock" in r.stderr
+    assert _wait_gone(marker) == []
+
+
+def test_cancel_kills_tasks(shared_instance) -> None:
+    marker = f"{uuid.uuid4().hex}"
+    r = shared_instance.run("submit", "-n2", "sh", "-c", f"sleep 300; : {marker}")
+    assert r.returncode == 0, r.stderr
+    jobid = r.stdout.strip()
+    r = shared_instance.run("job", "wait-event", "-p", "exec", "-t", "20", jobid, "shell.start")
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 10
+    while len(_procs_with(marker)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_procs_with(marker)) >= 2
+    assert shared_instance.run("cancel", jobid).returncode == 0
+    r = shared_instance.run("job", "attach", jobid)
+    assert r.returncode == 143
+    assert "type=cancel severity=0" in r.stderr
+    assert _wait_gone(marker) == []
+    names = [e["name"] for e in _eventlog(shared_instance, jobid, "exec")]
+    assert names[:2] == ["init", "starting"]
+    assert names[-2:] == ["complete", "done"]
+
+
+def test_kill_signal_forwarded(shared_instance) -> None:
+    r = shared_instance.run("submit", "sh", "-c", "trap 'echo got USR1; exit 7' USR1; "
+                            "while :; do sleep 0.1; done")
+    jobid = r.stdout.strip()
+    r = shared_instance.run("job", "wait-event", "-p", "exec", "-t", "20", jobid, "shell.start")
+    assert r.returncode == 0, r.stderr
+    time.sleep(0.3)
+    assert shared_instance.run("job", "kill", "-s", "USR1", jobid).returncode == 0
+    r = shared_instance.run("job", "attach", jobid)
+    assert r.returncode == 7, r.stderr
+    assert r.stdout == "got USR1\n"
+
+
+def test_attach_after_the_fact_and_eventlogs(shared_instance) -> None:
+    r = shared_instance.run("submit", "-n2", "sh", "-c", "echo out$FLUX_TASK_RANK; echo err >&2")
+    jobid = r.stdout.strip()
+    assert shared_instance.run("job", "wait-event", "-t", "20", jobid, "clean").returncode == 0
+    r = shared_instance.run("job", "attach", "-l", jobid)
+    assert r.returncode == 0
+    assert sorted(r.stdout.splitlines()) == ["0: out0", "1: out1"]
+    assert sorted(r.stderr.splitlines()) == ["0: err", "1: err"]
+    exec_log = _eventlog(shared_instance, jobid, "exec")
+    names = [e["name"] for e in exec_log]
+    assert names == ["init", "starting", "shell.init", "shell.start", "shell.task-exit",
+                     "shell-exit", "complete", "done"]
+    init = exec_log[2]["context"]
+    assert init["leader-rank"] == 0 and init["size"] == 1
+    assert init["service"].endswith(f"-shell-{jobid}")
+    assert exec_log[3]["context"] == {"taskmap": {"version": 1, "map": [[0, 1, 2, 1]]}}
+    output = _eventlog(shared_instance, jobid, "output")
+    assert output[0]["name"] == "header"
+    assert output[0]["context"] == {
+        "version": 1, "encoding": {"stdout": "UTF-8", "stderr": "UTF-8"},
+        "count": {"stdout": 2, "stderr": 2}, "options": {}}
+    data = [e["context"] for e in output[1:]]
+    assert {"stream": "stdout", "rank": "1", "data": "out1\n"} in data
+    assert {"stream": "stderr", "rank": "0", "eof": True} in data
+    main = [e["name"] for e in _eventlog(shared_instance, jobid)]
+    assert main[-5:] == ["start", "finish", "release", "free", "clean"]
+    r = shared_instance.run("job", "attach", "-E", jobid)
+    assert "s: job.finish {\"status\":0}" in r.stderr
+
+
+def test_output_files_with_templates(shared_instance, tmp_path) -> None:
+    r = shared_instance.run("run", "-n2", f"--cwd={tmp_path}", "--output=out.{{id}}.{{taskid}}",
+                            "--label-io", "--job-name=myjob", "sh", "-c", "echo hi; echo e >&2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    files = sorted(os.listdir(tmp_path))
+    assert len(files) == 2 and files[0].startswith("out.ƒ") and files[0].endswith(".0")
+    assert (tmp_path / files[1]).read_text() in ("1: hi\n1: e\n", "1: e\n1: hi\n")
+    r = shared_instance.run("run", f"--cwd={tmp_path}", "--output=o.{{name}}",
+                            "--error=e.{{name}}", "--job-name=myjob", "sh", "-c",
+                            "echo hi; echo err >&2")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "o.myjob").read_text() == "hi\n"
+    assert (tmp_path / "e.myjob").read_text() == "err\n"
+
+
+def test_input_file_and_binary_output(shared_instance, tmp_path) -> None:
+    (tmp_path / "in.txt").write_bytes(b"line1\nline2\n")
+    r = shared_instance.run("run", f"--input={tmp_path}/in.txt", "cat")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "line1\nline2\n"
+    r = shared_instance.run("run", "printf", "\\377\\000\\303x", text=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"\xff\x00\xc3x"
+
+
+def test_many_jobs(shared_instance) -> None:
+    import flux
+    from flux.job import JobspecV1, submit_async
+
+    with flux.Flux(shared_instance.uri) as h:
+        futures = [submit_async(h, JobspecV1.from_command(["true"]), waitable=True)
+                   for _ in range(50)]
+        ids = [f.get_id() for f in futures]
+        for jobid in ids:
+            result = flux.job.wait(h, jobid)
+            assert result.success, result.errstr
+
+
+def test_ctrl_c_twice_cancels(shared_instance) -> None:
+    import signal
+    import subprocess
+
+    marker = f"{uuid.uuid4().hex}"
+    env = dict(shared_instance.env)
+    proc = subprocess.Popen([shared_instance.flux, "run", "sh", "-c",
+                             f"echo ready; sleep 60; : {marker}"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "one more ctrl-C within 2s to cancel or ctrl-Z to detach" in err
+    assert "type=cancel severity=0 interrupted by ctrl-C" in err
+    assert proc.returncode == 143
+    assert _wait_gone(marker) == []
