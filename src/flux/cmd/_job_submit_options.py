@@ -171,6 +171,25 @@ def submission_parser(prog: str, usage: str | None = None) -> argparse.ArgumentP
     return p
 
 
+def run_parser(prog: str) -> argparse.ArgumentParser:
+    """The parser of ``flux run``: submit's options but the bulk ones (flux-core's
+    ``SubmitBaseCmd``), ``--wait-event`` for the attach, then COMMAND."""
+    import argparse
+
+    from ._job_cli import parser as make_parser
+
+    name = prog.replace("-", " ", 1)
+    p = make_parser(prog, usage=f"{name} [OPTIONS...] COMMAND [ARGS...]", add_help=False)
+    p.prog = name
+    add_common_options(p)
+    add_resource_options(p)
+    p.add_argument("--wait-event", metavar="NAME",
+                   help="Pass --wait-event=NAME to flux-job attach")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="Job command and arguments")
+    p.set_defaults(watch=False)
+    return p
+
+
 def submit_parser(prog: str) -> argparse.ArgumentParser:
     """The parser of ``flux submit [OPTIONS...] COMMAND [ARGS...]``."""
     import argparse

@@ -17,11 +17,9 @@ PROG = "flux-run"
 
 def main(argv: list[str]) -> int:
     from ._job_cli import posix_split, run
-    from ._job_submit_options import submit_parser
+    from ._job_submit_options import run_parser
 
-    parser = submit_parser(PROG)
-    parser.add_argument("--wait-event", metavar="NAME",
-                        help="Pass --wait-event=NAME to flux-job attach")
+    parser = run_parser(PROG)
     options, command = posix_split(parser, argv)
     args = parser.parse_args(options)
     args.command = command
@@ -50,24 +48,16 @@ def _run(args: argparse.Namespace) -> int:
 
     from ._job_attach import Attach
     from ._job_jobspec import jobspec_from_args
+    from ._job_submit_bulk import submit_flags, urgency_value
 
-    if args.cc or args.bcc:
-        raise ValueError("--cc/--bcc are not supported by flux run")
     stdin_ranks = _stdin_ranks(args)
     jobspec = jobspec_from_args(args)
     if args.dry_run:
         print(jobspec.dumps())
         return 0
-    flags = {name: False for name in ("debug", "waitable", "novalidate")}
-    for arg in args.flags or ():
-        for flag in arg.split(","):
-            if flag not in flags:
-                raise ValueError("--flags: Unknown flag " + flag)
-            flags[flag] = True
-    urgency = {"default": 16, "hold": 0, "expedite": 31}.get(args.urgency)
+    flags = submit_flags(args)
     with flux.Flux() as h:
-        jobid = submit_async(h, jobspec.dumps(),
-                             urgency=urgency if urgency is not None else int(args.urgency),
+        jobid = submit_async(h, jobspec.dumps(), urgency=urgency_value(args.urgency),
                              **flags).get_id()
         if args.verbose > 0:
             print("jobid:", jobid, file=sys.stderr, flush=True)
