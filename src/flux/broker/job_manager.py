@@ -61,6 +61,11 @@ _METHODS = (
     ("stats-get", "stats", FLUX_ROLE_USER),
     ("queue-list", "queue_list", FLUX_ROLE_USER),
     ("queue-status", "queue_status", FLUX_ROLE_USER),
+    ("queue-enable", "queue_enable", 0),
+    ("queue-start", "queue_start", 0),
+    ("alloc-query", "alloc_query", FLUX_ROLE_USER),
+    ("drain", "drain", 0),
+    ("idle", "idle", 0),
     ("disconnect", "disconnect", FLUX_ROLE_ALL),
 )
 
@@ -121,6 +126,9 @@ class JobManagerService:
         self._batch = _Batch()
         self._draining = False
         self._checkpointed = 0  # the max_jobid the KVS holds already
+        self._queues_saved: list = [{"enable": True, "start": True}]  # what the KVS holds
+        self._conf_applied: Any = None
+        self._conf_reader: Any = None
         self.builtin = router.builtin("job-manager")
         for method, handler, roles in _METHODS:
             self.builtin.method(method, getattr(self, handler), roles)
@@ -133,7 +141,27 @@ class JobManagerService:
 
             self._core = JobManager(self.owner, log=lambda text: self.logf(LOG_ERR, text))
             self._outbound = _Outbound(self.router, self.owner, self._response)
+            self.configure()
         return self._core
+
+    def configure(self) -> None:
+        """Apply the instance configuration (``[queues]``, ``[job-manager]``) when it
+        changed since it was last applied (``flux config reload``)."""
+        from .conf_reader import ConfReader
+        from flux.services.job_manager.manager import Refused
+
+        if self._conf_reader is None:
+            self._conf_reader = ConfReader(self.router, "job-manager", self.owner)
+        conf = self._conf_reader.get()
+        wanted = (conf.get("queues"), conf.get("job-manager"))
+        if wanted == self._conf_applied:
+            return
+        self._conf_applied = wanted
+        try:
+            self.core.configure(conf)
+        except Refused as exc:
+            self.logf(LOG_ERR, f"job-manager: error parsing queue config: {exc.text}")
+        self._run()
 
     # -- carrying out actions ------------------------------------------------------------
 
@@ -155,6 +183,8 @@ class JobManagerService:
                         router.respond(action[1], action[2])
                     elif kind == "error":
                         router.respond_error(action[1], action[2], action[3])
+                    elif kind == "respond-committed":
+                        self._after_commit(self._responder(action[1], action[2]), [])
                     elif kind == "send":
                         assert self._outbound is not None
                         self._outbound.request(action[1], action[2])
@@ -162,6 +192,9 @@ class JobManagerService:
                         self.events.publish(action[1], encode_json(action[2]))
         finally:
             self._draining = False
+
+    def _responder(self, req: Message, payload: Any) -> Callable[[int], None]:
+        return lambda _errnum: self.router.respond(req, payload)
 
     def _append(self, jobid: int, line: str) -> None:
         from flux.job.kvs import kvs_key
@@ -207,6 +240,7 @@ class JobManagerService:
         """Hand new jobs to the manager; ``done(errnum, errors)`` once their submit events
         are in the KVS (``errors``: the ``[id, text]`` of jobs refused)."""
         core = self.core
+        self.configure()
         errors = core.submit(jobs)  # Refused (EPROTO) for entries that are not jobs
         refused = {e[0] for e in errors}
         self._run()
@@ -323,17 +357,32 @@ class JobManagerService:
         self.router.respond(msg, self.core.stats())
 
     def queue_list(self, msg: Message) -> None:
-        """Only flux-core's anonymous queue exists here (no named queues configured)."""
-        self.router.respond(msg, {"queues": []})
+        self.configure()
+        self.router.respond(msg, self.core.queue_list())
 
     def queue_status(self, msg: Message) -> None:
-        """The anonymous queue: always enabled and started (queue administration is not
-        implemented); a named one is unknown, with flux-core's text."""
-        obj = msg.payload_json() if msg.payload_bytes else {}
-        name = obj.get("name") if isinstance(obj, dict) else None
-        if name is not None:
-            raise RequestError(errno.EINVAL, f"'{name}' is not a valid queue")
-        self.router.respond(msg, {"enable": True, "start": True})
+        self.configure()
+        obj = self._payload(msg) if msg.payload_bytes else {}
+        self.router.respond(msg, self._call(msg, self.core.queue_status, obj))
+
+    def queue_enable(self, msg: Message) -> None:
+        self.configure()
+        self._call(msg, self.core.queue_enable, self._payload(msg))
+        self.router.respond(msg)
+
+    def queue_start(self, msg: Message) -> None:
+        self.configure()
+        self._call(msg, self.core.queue_start, self._payload(msg))
+        self.router.respond(msg)
+
+    def alloc_query(self, msg: Message) -> None:
+        self.router.respond(msg, self.core.alloc_query())
+
+    def drain(self, msg: Message) -> None:
+        self._call(msg, self.core.drain_request, msg)
+
+    def idle(self, msg: Message) -> None:
+        self._call(msg, self.core.idle_request, msg)
 
     def disconnect(self, msg: Message) -> None:
         core = self._core
@@ -342,6 +391,7 @@ class JobManagerService:
         sender = msg.route_first
         core.wait_disconnect(lambda req: from_sender(req, msg))
         core.journal_disconnect(lambda req: from_sender(req, msg))
+        core.drain_disconnect(lambda req: from_sender(req, msg))
         if sender is not None and sender == core.sched_sender:
             core.sched_teardown()
         if sender is not None and sender == core.exec_sender:
@@ -378,6 +428,7 @@ class JobManagerService:
                      lambda text: self.logf(LOG_ERR, text))
         self.logf(LOG_INFO, f"restart: {count} jobs")
         self._checkpointed = self.core.max_jobid
+        self._queues_saved = self.core.queues.save()
         self._run()
 
     def _checkpoint(self) -> None:
@@ -388,13 +439,15 @@ class JobManagerService:
         from flux.services.kvs.txn import op_put
 
         core = self.core
-        if core.max_jobid <= self._checkpointed:
+        queues = core.queues.save()
+        if core.max_jobid <= self._checkpointed and queues == self._queues_saved:
             return  # nothing new: the KVS stays as it was
         batch = self._batch
         if not batch.ops and not batch.release and not batch.then:
             self.loop.mark_dirty(self)
         batch.ops.append(op_put(CHECKPOINT_KEY, compact_json(
-            {"version": 1, "max_jobid": core.max_jobid}).encode()))
+            {"version": 1, "max_jobid": core.max_jobid, "queue": queues}).encode()))
+        self._checkpointed, self._queues_saved = core.max_jobid, queues
 
     def close(self) -> None:
         """Commit what is gathered; answer the waits still pending (ENOSYS, as flux-core
@@ -411,5 +464,9 @@ class JobManagerService:
             self.router.respond_error(req, errno.ENOSYS, "job-manager is unloading")
         for req, _allow, _deny in core.listeners:
             self.router.respond_error(req, errno.ENOSYS)
+        for req in core.drain_requests + core.idle_requests:
+            self.router.respond_error(req, errno.ENOSYS, "job-manager is unloading")
+        if self._conf_reader is not None:
+            self._conf_reader.close()
         if self._outbound is not None:
             self._outbound.close()

@@ -8,6 +8,8 @@ then do is appended to ``out`` as tuples, which the wiring
 - ``("append", id, line)``: append an eventlog line to ``job.<id>.eventlog``;
 - ``("respond", req, payload)`` / ``("error", req, errnum, text)``: answer a
   request the manager kept (a waiter, a journal listener);
+- ``("respond-committed", req, payload)``: the same, once the eventlog appends
+  before it are in the KVS (``drain`` and ``idle``, as flux-core's batch respond);
 - ``("send", topic, payload)``: a request to the scheduler or exec service
   (``sched.alloc``, ``sched.free``, ``sched.cancel``, ``sched.prioritize``,
   ``<exec>.start``), whose responses come back by topic;
@@ -32,6 +34,7 @@ from flux import eventlog
 
 from . import job as J
 from .job import Job
+from .queues import QueueError, Queues
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,6 +111,11 @@ class JobManager:
         # job-manager.events-journal: (request, allow, deny)
         self.listeners: list[tuple[Any, Optional[dict], Optional[dict]]] = []
         self.journal_events = 0
+        # RFC 33 queues; job-manager.drain and job-manager.idle requests
+        self.queues = Queues(self._queue_changed)
+        self.stop_queues_on_restart = False
+        self.drain_requests: list[Any] = []
+        self.idle_requests: list[Any] = []
 
     # -- lookups --------------------------------------------------------------------
 
@@ -248,7 +256,8 @@ class JobManager:
             self._dequeue(job)
         elif state == J.SCHED:
             if not job.alloc_queued and not job.alloc_pending \
-                    and job.priority != J.PRIORITY_MIN:
+                    and job.priority != J.PRIORITY_MIN \
+                    and self.queues.is_started(job.queue_name):
                 self.queue[job.id] = job
                 job.alloc_queued = True
         elif state == J.RUN:
@@ -272,6 +281,7 @@ class JobManager:
                 self.inactive[job.id] = job
                 if job.flags & J.FLAG_WAITABLE:
                     self._wait_notify(job)
+                self.drain_check()
 
     # -- submission ------------------------------------------------------------------
 
@@ -289,6 +299,16 @@ class JobManager:
         for obj in jobs:
             job = Job(obj["id"], obj["userid"], obj["urgency"], obj["flags"],
                       obj["t_submit"], obj["jobspec"])
+            try:
+                queue = self.queues.lookup(job.queue_name)
+            except QueueError as exc:
+                errors.append([job.id, str(exc)])
+                continue
+            if not queue.enabled:
+                to = f" to {job.queue_name}" if job.queue_name is not None else ""
+                errors.append([job.id, f"job submission{to} is disabled: "
+                                       f"{queue.disable_reason}"])
+                continue
             if job.id in self.active or job.id in self.inactive:
                 errors.append([job.id, "hash insert failed"])
                 continue
@@ -729,7 +749,8 @@ class JobManager:
         self.sent.pop(job.id, None)
         job.alloc_pending = False
         job.cancel_sent = False
-        if job.state == J.SCHED and job.priority != J.PRIORITY_MIN:
+        if job.state == J.SCHED and job.priority != J.PRIORITY_MIN \
+                and self.queues.is_started(job.queue_name):
             self.queue[job.id] = job
             job.alloc_queued = True
         self._clear_annotations(job, "sched")
@@ -826,6 +847,7 @@ class JobManager:
             self.sched_teardown()
             return
         self._sched_work()
+        self.drain_check()
 
     def _annotate(self, job: Job, update: dict) -> None:
         current = job.annotations if job.annotations is not None else {}
@@ -925,6 +947,125 @@ class JobManager:
             self.log(f"start: unknown response type={kind}")
             return
         self._sched_work()
+
+    # -- queues (RFC 33) ----------------------------------------------------------------------
+
+    def configure(self, conf: dict) -> None:
+        """The instance configuration's ``[queues]`` and ``[job-manager]`` parts."""
+        jm = conf.get("job-manager")
+        stop = jm.get("stop-queues-on-restart", False) if isinstance(jm, dict) else False
+        self.stop_queues_on_restart = bool(stop)
+        try:
+            self.queues.configure(conf.get("queues"))
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def _queue_changed(self, name: Optional[str], event: str) -> None:
+        """A queue started (its SCHED jobs go to the scheduler) or stopped (they are
+        withdrawn: queued ones dequeued, pending ones canceled), as flux-core's queue.c."""
+        if event == "start":
+            for job in self.active.values():
+                if job.queue_name == name and job.state == J.SCHED and not job.alloc_queued \
+                        and not job.alloc_pending and job.priority != J.PRIORITY_MIN:
+                    self.queue[job.id] = job
+                    job.alloc_queued = True
+            self._sched_work()
+        elif event == "stop":
+            for job in self.active.values():
+                if job.queue_name == name:
+                    if job.alloc_queued:
+                        self._dequeue(job)
+                    elif job.alloc_pending:
+                        self._cancel_alloc(job)
+
+    @staticmethod
+    def _queue_args(obj: Any, key: str) -> tuple[Optional[str], bool, Optional[str], bool]:
+        name, flag, reason, all_ = obj.get("name"), obj.get(key), obj.get("reason"), obj.get("all")
+        if (name is not None and not isinstance(name, str)) or not isinstance(flag, bool) \
+                or (reason is not None and not isinstance(reason, str)) \
+                or not isinstance(all_, bool):
+            raise Refused(errno.EPROTO)
+        return name, flag, reason, all_
+
+    def queue_list(self) -> dict:
+        return {"queues": self.queues.names()}
+
+    def queue_status(self, obj: dict) -> dict:
+        name = obj.get("name")
+        if name is not None and not isinstance(name, str):
+            raise Refused(errno.EPROTO)
+        try:
+            return self.queues.lookup(name).status(self.sched_online)
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def queue_enable(self, obj: dict) -> None:
+        """``job-manager.queue-enable``: ``{name?, enable, reason?, all}``."""
+        name, enable, reason, all_ = self._queue_args(obj, "enable")
+        if not enable and reason is None:
+            raise Refused(errno.EINVAL, "reason is required for disable")
+        if name is None and self.queues.have_named() and not all_:
+            raise Refused(errno.EINVAL, "Use --all to apply this command to all queues")
+        try:
+            if enable:
+                self.queues.enable(name)
+            else:
+                self.queues.disable(name, reason)
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def queue_start(self, obj: dict) -> None:
+        """``job-manager.queue-start``: ``{name?, start, reason?, all, nocheckpoint?}``."""
+        name, start, reason, all_ = self._queue_args(obj, "start")
+        nocheckpoint = obj.get("nocheckpoint", False)
+        if not isinstance(nocheckpoint, bool):
+            raise Refused(errno.EPROTO)
+        if name is None and self.queues.have_named() and not all_:
+            raise Refused(errno.EINVAL, "Use --all to apply this command to all queues")
+        try:
+            if start:
+                self.queues.start(name, nocheckpoint)
+            else:
+                self.queues.stop(name, reason, nocheckpoint)
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def running_count(self) -> int:
+        return sum(1 for j in self.active.values() if j.state & J.RUNNING)
+
+    def alloc_query(self) -> dict:
+        """``job-manager.alloc-query`` (``flux queue status -v``)."""
+        return {"queue_length": len(self.queue), "alloc_pending": len(self.sent),
+                "running": self.running_count()}
+
+    def drain_request(self, req: Any) -> None:
+        """``job-manager.drain``: answered once no job is active."""
+        self.drain_requests.append(req)
+        self.drain_check()
+
+    def idle_request(self, req: Any) -> None:
+        """``job-manager.idle``: answered once nothing runs and no alloc is pending."""
+        self.idle_requests.append(req)
+        self.drain_check()
+
+    def drain_check(self) -> None:
+        if not self.drain_requests and not self.idle_requests:
+            return
+        if not self.active:
+            for req in self.drain_requests:
+                self.out.append(("respond-committed", req, None))
+            self.drain_requests = []
+        if self.idle_requests and not self.sent:
+            running = self.running_count()
+            if running == 0:
+                pending = len(self.active) - running
+                for req in self.idle_requests:
+                    self.out.append(("respond-committed", req, {"pending": pending}))
+                self.idle_requests = []
+
+    def drain_disconnect(self, match: Callable[[Any], bool]) -> None:
+        self.drain_requests = [r for r in self.drain_requests if not match(r)]
+        self.idle_requests = [r for r in self.idle_requests if not match(r)]
 
     # -- queries -----------------------------------------------------------------------------
 
