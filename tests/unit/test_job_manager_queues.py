@@ -46,10 +46,11 @@ def test_save_restore_and_nocheckpoint():
     # as flux-core: the stop is remembered, its reason went with the unsaved start
     assert saved == [{"enable": True, "start": True, "name": "a"},
                      {"enable": True, "start": False, "name": "b"}]
-    other = Queues(lambda name, event: pytest.fail("no notification while restoring"))
+    other = Queues()
     other.configure({"a": {}, "b": {}, "c": {}})
-    other.notify = lambda name, event: None
+    other.notify = lambda name, event: pytest.fail("no notification while restoring")
     other.restore(1, saved + [{"name": "gone", "enable": True, "start": True}])
+    other.notify = lambda name, event: None
     assert other.lookup("a").started and not other.lookup("b").started
     assert other.lookup("b").status(True) == {"enable": True, "start": False}
     other.restore(1, saved, stop_on_restart=True)
