@@ -66,10 +66,15 @@ _METHODS = (
     ("alloc-query", "alloc_query", FLUX_ROLE_USER),
     ("drain", "drain", 0),
     ("idle", "idle", 0),
+    ("purge", "purge", 0),
+    ("purge-id", "purge_id", 0),
     ("disconnect", "disconnect", FLUX_ROLE_ALL),
 )
 
 _NORESPONSE_TOPICS = ("sched.cancel", "sched.prioritize")
+
+#: seconds between purges by the configured inactive limits (flux-core: each heartbeat)
+PURGE_INTERVAL = 2.0
 
 
 class _Outbound:
@@ -129,6 +134,7 @@ class JobManagerService:
         self._queues_saved: list = [{"enable": True, "start": True}]  # what the KVS holds
         self._conf_applied: Any = None
         self._conf_reader: Any = None
+        self._purge_timer: Any = None
         self.builtin = router.builtin("job-manager")
         for method, handler, roles in _METHODS:
             self.builtin.method(method, getattr(self, handler), roles)
@@ -160,7 +166,15 @@ class JobManagerService:
         try:
             self.core.configure(conf)
         except Refused as exc:
-            self.logf(LOG_ERR, f"job-manager: error parsing queue config: {exc.text}")
+            self.logf(LOG_ERR, f"job-manager: error parsing config: {exc.text}")
+        core = self.core
+        limited = core.inactive_age_limit != -1 or core.inactive_num_limit != -1
+        if limited and self._purge_timer is None:
+            self._purge_timer = self.loop.call_later(PURGE_INTERVAL, self._purge_auto,
+                                                     PURGE_INTERVAL)
+        elif not limited and self._purge_timer is not None:
+            self._purge_timer.cancel()
+            self._purge_timer = None
         self._run()
 
     # -- carrying out actions ------------------------------------------------------------
@@ -384,6 +398,52 @@ class JobManagerService:
     def idle(self, msg: Message) -> None:
         self._call(msg, self.core.idle_request, msg)
 
+    # -- purge ------------------------------------------------------------------------------
+
+    def purge(self, msg: Message) -> None:
+        """``job-manager.purge``: ``{count}``, once the jobs removed are gone from the KVS."""
+        count, jobs = self._call(msg, self.core.purge_request, self._payload(msg))
+        self._remove(jobs, lambda errnum: self._purged(msg, errnum, count))
+
+    def purge_id(self, msg: Message) -> None:
+        count, jobs = self._call(msg, self.core.purge_id_request, self._payload(msg))
+        self._remove(jobs, lambda errnum: self._purged(msg, errnum, count))
+
+    def _purged(self, msg: Message, errnum: int, count: int) -> None:
+        if errnum:
+            self.router.respond_error(msg, errnum)
+        else:
+            self.router.respond(msg, {"count": count})
+
+    def _purge_auto(self) -> None:
+        self.configure()
+        jobs = self.core.purge_auto()
+        if jobs:
+            self._remove(jobs, lambda errnum: None)
+
+    def _remove(self, jobs: list, then: Callable[[int], None]) -> None:
+        """Unlink the jobs' KVS directories (one commit, with the checkpoint when the
+        newest job goes, so ids keep increasing) and publish ``job-purge-inactive``."""
+        if not jobs:
+            then(0)
+            return
+        from flux.job.kvs import kvs_key
+        from flux.services.kvs.txn import op_unlink
+
+        core = self.core
+        ops = [op_unlink(kvs_key(job.id)) for job in jobs]
+        if any(job.id == core.max_jobid for job in jobs):
+            ops.append(self._checkpoint_op())
+
+        def committed(errnum: int, _root: Any) -> None:
+            if errnum:
+                self.logf(LOG_ERR, "error committing purge KVS transaction: "
+                                   f"{errno.errorcode.get(errnum, errnum)}")
+            then(errnum)
+
+        self.kvs.service.commit_ops("primary", ops, 0, committed)
+        self.events.publish("job-purge-inactive", encode_json({"jobs": [j.id for j in jobs]}))
+
     def disconnect(self, msg: Message) -> None:
         core = self._core
         if core is None:
@@ -433,21 +493,26 @@ class JobManagerService:
 
     def _checkpoint(self) -> None:
         """Keep max_jobid where flux-core keeps it, so ids keep increasing after a restart
-        (only when new jobs came: an instance without jobs leaves its KVS untouched)."""
+        (only when something changed: an instance without jobs leaves its KVS untouched)."""
+        core = self.core
+        if core.max_jobid <= self._checkpointed and core.queues.save() == self._queues_saved:
+            return  # nothing new: the KVS stays as it was
+        batch = self._batch
+        if not batch.ops and not batch.release and not batch.then:
+            self.loop.mark_dirty(self)
+        batch.ops.append(self._checkpoint_op())
+
+    def _checkpoint_op(self) -> Any:
+        """The put of the job-manager's state: max_jobid and the queues (flux-core's)."""
         from flux.message import compact_json
         from flux.services.job_manager.restart import CHECKPOINT_KEY
         from flux.services.kvs.txn import op_put
 
         core = self.core
         queues = core.queues.save()
-        if core.max_jobid <= self._checkpointed and queues == self._queues_saved:
-            return  # nothing new: the KVS stays as it was
-        batch = self._batch
-        if not batch.ops and not batch.release and not batch.then:
-            self.loop.mark_dirty(self)
-        batch.ops.append(op_put(CHECKPOINT_KEY, compact_json(
-            {"version": 1, "max_jobid": core.max_jobid, "queue": queues}).encode()))
         self._checkpointed, self._queues_saved = core.max_jobid, queues
+        return op_put(CHECKPOINT_KEY, compact_json(
+            {"version": 1, "max_jobid": core.max_jobid, "queue": queues}).encode())
 
     def close(self) -> None:
         """Commit what is gathered; answer the waits still pending (ENOSYS, as flux-core
@@ -468,5 +533,7 @@ class JobManagerService:
             self.router.respond_error(req, errno.ENOSYS, "job-manager is unloading")
         if self._conf_reader is not None:
             self._conf_reader.close()
+        if self._purge_timer is not None:
+            self._purge_timer.cancel()
         if self._outbound is not None:
             self._outbound.close()

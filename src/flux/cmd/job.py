@@ -85,6 +85,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, list[Opt], str]] = {
         Opt("a", "all", "Wait for all (waitable) jobs"),
         Opt("v", "verbose", "Emit a line of output for all jobs, not just failing ones"),
     ], "job:cmd_wait"),
+    "purge": ("[--age-limit=FSD] [--num-limit=N] [--batch=COUNT] [--force] [ID ...]",
+              "Purge the oldest inactive jobs", [
+        Opt("-age-limit", "age-limit", "Purge jobs that became inactive beyond age-limit.",
+            REQUIRED, "FSD"),
+        Opt("-num-limit", "num-limit", "Purge oldest inactive jobs until COUNT are left.",
+            REQUIRED, "COUNT"),
+        Opt("f", "force", "Perform the irreversible purge."),
+        Opt("-batch", "batch", "Limit number of jobs per request (default 50).", REQUIRED,
+            "COUNT"),
+    ], "_job_purge:cmd_purge"),
 }
 
 
