@@ -67,6 +67,7 @@ _METHODS = (
     ("drain", "drain", 0),
     ("idle", "idle", 0),
     ("purge", "purge", 0),
+    ("update", "update", FLUX_ROLE_USER),
     ("purge-id", "purge_id", 0),
     ("disconnect", "disconnect", FLUX_ROLE_ALL),
 )
@@ -398,6 +399,11 @@ class JobManagerService:
     def idle(self, msg: Message) -> None:
         self._call(msg, self.core.idle_request, msg)
 
+    def update(self, msg: Message) -> None:
+        core = self.core
+        self._call(msg, core.update_request, msg, self._payload(msg), msg.userid,
+                   self._owner(msg))
+
     # -- purge ------------------------------------------------------------------------------
 
     def purge(self, msg: Message) -> None:
@@ -474,6 +480,10 @@ class JobManagerService:
                     core.exec_teardown()
                 else:
                     core.start_response(topic, msg.payload_json())
+            elif topic == "sched.expiration":
+                core.expiration_response(msg.errnum)
+            elif topic is not None and topic.endswith(".expiration"):
+                core.expiration_update_response(msg.errnum)
         except OSError:
             self.logf(LOG_ERR, f"job-manager: malformed {topic} response")
         self._run()

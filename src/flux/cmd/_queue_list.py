@@ -33,11 +33,9 @@ def _get(obj: Any, *path: str) -> Any:
 
 
 def _fsd(value: float) -> str:
-    from flux.fsd import format_duration
+    from ._job_outputformat import fsd
 
-    if math.isinf(value):
-        return "inf"
-    return format_duration(value, 4)
+    return fsd(value)
 
 
 def _seconds(value: Any, default: float) -> float:
