@@ -158,3 +158,29 @@ def test_queue_state_survives_restart(tmp_path):
             _wait_state(inst, jobid, "INACTIVE")
     finally:
         shutil.rmtree(statedir, ignore_errors=True)
+
+
+def test_queue_requires_properties(tmp_path):
+    """A queue's ``requires`` reaches the scheduler as a constraint: without the property
+    in R the job is unsatisfiable (flux-core's text); with it (R from [resource] path)
+    the job runs."""
+    R = {"version": 1, "execution": {
+        "R_lite": [{"rank": "0", "children": {"core": "0-1"}}], "starttime": 0.0,
+        "expiration": 0.0, "nodelist": ["fakehost"], "properties": {"debug": "0"}}}
+    (tmp_path / "R.json").write_text(json.dumps(R))
+    plain = tmp_path / "plain.toml"
+    plain.write_text(CONFIG)
+    withR = tmp_path / "withR.toml"
+    withR.write_text(CONFIG + f'\n[resource]\npath = "{tmp_path / "R.json"}"\n')
+    with start_instance(args=("-c", str(plain))) as inst:
+        _ok(inst, "queue", "start", "--all", "--quiet")
+        jobid = _ok(inst, "submit", TEST_RUN, "--setattr=system.queue=debug", "true").strip()
+        _wait_state(inst, jobid, "INACTIVE")
+        log = _ok(inst, "job", "eventlog", jobid)
+        assert ('exception type="alloc" severity=0 note="unsatisfiable request: need 1 '
+                'slot(s) of 1 core(s), only 0 such slot(s) available (total cores: 0)"') in log
+    with start_instance(args=("-c", str(withR))) as inst:
+        _ok(inst, "queue", "start", "--all", "--quiet")
+        jobid = _ok(inst, "submit", TEST_RUN, "--setattr=system.queue=debug", "true").strip()
+        _wait_state(inst, jobid, "INACTIVE")
+        assert _ok(inst, "jobs", "-n", "-o", "{result}", jobid) == "COMPLETED\n"
