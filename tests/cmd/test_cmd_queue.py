@@ -184,3 +184,40 @@ def test_queue_requires_properties(tmp_path):
         jobid = _ok(inst, "submit", TEST_RUN, "--setattr=system.queue=debug", "true").strip()
         _wait_state(inst, jobid, "INACTIVE")
         assert _ok(inst, "jobs", "-n", "-o", "{result}", jobid) == "COMPLETED\n"
+
+
+POLICY = """
+[queues.batch]
+policy.limits.duration = "2h"
+policy.limits.job-size.max.ncores = 1
+[queues.debug]
+requires = ["debug"]
+[policy.jobspec.defaults.system]
+queue = "batch"
+duration = "30m"
+[policy.limits.job-size.min]
+nnodes = 1
+"""
+
+
+def test_list_formats(tmp_path):
+    conf = tmp_path / "policy.toml"
+    conf.write_text(POLICY)
+    with start_instance(args=("-c", str(conf))) as inst:
+        lines = _ok(inst, "queue", "list").splitlines()
+        assert lines[1] == f"batch*   {ON} {OFF}      30m       2h        1-1        0-1        0-0"
+        assert lines[2] == f"debug    {ON} {OFF}      30m      inf        1-0        0-0        0-0"
+        assert _ok(inst, "queue", "list", "-o", "policy").splitlines()[1:] == [
+            f"batch*   {ON} {OFF}      30m       2h      1-inf        0-1      0-inf",
+            f"debug    {ON} {OFF}      30m      inf      1-inf      0-inf      0-inf"]
+        nodes = _ok(inst, "queue", "list", "-o", "nodes").splitlines()
+        assert nodes[0] == "QUEUE    EN ST  NODES   NODES:UP NODES:DOWN NODES:ALLOC NODES:FREE"
+        assert nodes[2] == f"debug    {ON} {OFF}      0          0          0           0          0"
+        custom = _ok(inst, "queue", "list", "-o", "{queue} {submission} {scheduling} "
+                     "{enabled.ascii} {limits.max.ncores} {limits.min.nnodes}").splitlines()
+        assert custom == ["QUEUE SUBMIT SCHED EN MAXCORES MINNODES",
+                          "batch enabled stopped y 1 1", "debug enabled stopped y inf 1"]
+        assert _ok(inst, "queue", "list", "-o", "help").startswith(
+            "\nConfigured flux-queue output formats:\n")
+        assert _fail(inst, "queue", "list", "-o", "bogus") == (
+            "flux-queue: ERROR: --format: No such format bogus (Did you mean '{bogus}'?)\n")
