@@ -36,6 +36,9 @@ _METHODS = (
     ("lookup", "lookup", FLUX_ROLE_USER),
     ("eventlog-watch", "eventlog_watch", FLUX_ROLE_USER),
     ("eventlog-watch-cancel", "eventlog_watch_cancel", FLUX_ROLE_USER),
+    ("update-lookup", "update_lookup", FLUX_ROLE_USER),
+    ("update-watch", "update_watch", FLUX_ROLE_USER),
+    ("update-watch-cancel", "update_watch_cancel", FLUX_ROLE_USER),
     ("disconnect", "disconnect", FLUX_ROLE_USER),
     ("stats-get", "stats_get", 0),
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from flux.constants import FLUX_ROLE_OWNER, FLUX_ROLE_USER
+from flux.constants import FLUX_JOB_NOVALIDATE, FLUX_ROLE_OWNER, FLUX_ROLE_USER
 from flux.message import Message
 from flux.severity import LOG_ERR
 
@@ -46,6 +46,7 @@ class JobIngest:
         self._ingest: Optional[Ingest] = None
         self._batch: list[Submission] = []
         self.shutdown = False
+        self._conf_reader: Any = None
         svc = router.builtin("job-ingest")
         svc.method("submit", self.submit, FLUX_ROLE_USER)
         svc.method("getinfo", self.getinfo, 0)
@@ -70,10 +71,35 @@ class JobIngest:
                                 bool(msg.rolemask & FLUX_ROLE_OWNER))
         except Refused as exc:
             raise RequestError(exc.errnum, exc.text) from None
+        self._apply_defaults(sub)
         ingest.number(sub)
         if not self._batch:
             self.loop.mark_dirty(self)
         self._batch.append(sub)
+
+    def _apply_defaults(self, sub: Submission) -> None:
+        """The configuration's jobspec defaults and queue constraints (flux-core's
+        frobnicator, whose refusals carry errnum 1: EPERM)."""
+        from flux.services.job_ingest import defaults
+
+        from .conf_reader import ConfReader
+
+        if self._conf_reader is None:
+            self._conf_reader = ConfReader(self.router, "job-ingest", self.owner)
+        conf = self._conf_reader.get()
+        if not defaults.active(conf):
+            return
+        try:
+            defaults.apply(sub.jobspec, conf)
+        except ValueError as exc:
+            raise RequestError(errno.EPERM, str(exc)) from None
+        if not sub.flags & FLUX_JOB_NOVALIDATE:
+            from flux.services.job_ingest.validator import InvalidJobspec, check
+
+            try:
+                check(sub.jobspec)
+            except InvalidJobspec as exc:
+                raise RequestError(errno.EINVAL, str(exc)) from None
 
     def getinfo(self, msg: Message) -> None:
         self.router.respond(msg, {"timestamp": self.ingest.fluids.save_timestamp(
@@ -120,3 +146,5 @@ class JobIngest:
         """Refuse new submissions; commit the batch gathered (its answers follow)."""
         self.shutdown = True
         self.flush()
+        if self._conf_reader is not None:
+            self._conf_reader.close()

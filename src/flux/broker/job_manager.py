@@ -61,10 +61,21 @@ _METHODS = (
     ("stats-get", "stats", FLUX_ROLE_USER),
     ("queue-list", "queue_list", FLUX_ROLE_USER),
     ("queue-status", "queue_status", FLUX_ROLE_USER),
+    ("queue-enable", "queue_enable", 0),
+    ("queue-start", "queue_start", 0),
+    ("alloc-query", "alloc_query", FLUX_ROLE_USER),
+    ("drain", "drain", 0),
+    ("idle", "idle", 0),
+    ("purge", "purge", 0),
+    ("update", "update", FLUX_ROLE_USER),
+    ("purge-id", "purge_id", 0),
     ("disconnect", "disconnect", FLUX_ROLE_ALL),
 )
 
 _NORESPONSE_TOPICS = ("sched.cancel", "sched.prioritize")
+
+#: seconds between purges by the configured inactive limits (flux-core: each heartbeat)
+PURGE_INTERVAL = 2.0
 
 
 class _Outbound:
@@ -121,6 +132,10 @@ class JobManagerService:
         self._batch = _Batch()
         self._draining = False
         self._checkpointed = 0  # the max_jobid the KVS holds already
+        self._queues_saved: list = [{"enable": True, "start": True}]  # what the KVS holds
+        self._conf_applied: Any = None
+        self._conf_reader: Any = None
+        self._purge_timer: Any = None
         self.builtin = router.builtin("job-manager")
         for method, handler, roles in _METHODS:
             self.builtin.method(method, getattr(self, handler), roles)
@@ -133,7 +148,35 @@ class JobManagerService:
 
             self._core = JobManager(self.owner, log=lambda text: self.logf(LOG_ERR, text))
             self._outbound = _Outbound(self.router, self.owner, self._response)
+            self.configure()
         return self._core
+
+    def configure(self) -> None:
+        """Apply the instance configuration (``[queues]``, ``[job-manager]``) when it
+        changed since it was last applied (``flux config reload``)."""
+        from .conf_reader import ConfReader
+        from flux.services.job_manager.manager import Refused
+
+        if self._conf_reader is None:
+            self._conf_reader = ConfReader(self.router, "job-manager", self.owner)
+        conf = self._conf_reader.get()
+        wanted = (conf.get("queues"), conf.get("job-manager"))
+        if wanted == self._conf_applied:
+            return
+        self._conf_applied = wanted
+        try:
+            self.core.configure(conf)
+        except Refused as exc:
+            self.logf(LOG_ERR, f"job-manager: error parsing config: {exc.text}")
+        core = self.core
+        limited = core.inactive_age_limit != -1 or core.inactive_num_limit != -1
+        if limited and self._purge_timer is None:
+            self._purge_timer = self.loop.call_later(PURGE_INTERVAL, self._purge_auto,
+                                                     PURGE_INTERVAL)
+        elif not limited and self._purge_timer is not None:
+            self._purge_timer.cancel()
+            self._purge_timer = None
+        self._run()
 
     # -- carrying out actions ------------------------------------------------------------
 
@@ -155,6 +198,8 @@ class JobManagerService:
                         router.respond(action[1], action[2])
                     elif kind == "error":
                         router.respond_error(action[1], action[2], action[3])
+                    elif kind == "respond-committed":
+                        self._after_commit(self._responder(action[1], action[2]), [])
                     elif kind == "send":
                         assert self._outbound is not None
                         self._outbound.request(action[1], action[2])
@@ -162,6 +207,9 @@ class JobManagerService:
                         self.events.publish(action[1], encode_json(action[2]))
         finally:
             self._draining = False
+
+    def _responder(self, req: Message, payload: Any) -> Callable[[int], None]:
+        return lambda _errnum: self.router.respond(req, payload)
 
     def _append(self, jobid: int, line: str) -> None:
         from flux.job.kvs import kvs_key
@@ -207,6 +255,7 @@ class JobManagerService:
         """Hand new jobs to the manager; ``done(errnum, errors)`` once their submit events
         are in the KVS (``errors``: the ``[id, text]`` of jobs refused)."""
         core = self.core
+        self.configure()
         errors = core.submit(jobs)  # Refused (EPROTO) for entries that are not jobs
         refused = {e[0] for e in errors}
         self._run()
@@ -323,17 +372,83 @@ class JobManagerService:
         self.router.respond(msg, self.core.stats())
 
     def queue_list(self, msg: Message) -> None:
-        """Only flux-core's anonymous queue exists here (no named queues configured)."""
-        self.router.respond(msg, {"queues": []})
+        self.configure()
+        self.router.respond(msg, self.core.queue_list())
 
     def queue_status(self, msg: Message) -> None:
-        """The anonymous queue: always enabled and started (queue administration is not
-        implemented); a named one is unknown, with flux-core's text."""
-        obj = msg.payload_json() if msg.payload_bytes else {}
-        name = obj.get("name") if isinstance(obj, dict) else None
-        if name is not None:
-            raise RequestError(errno.EINVAL, f"'{name}' is not a valid queue")
-        self.router.respond(msg, {"enable": True, "start": True})
+        self.configure()
+        obj = self._payload(msg) if msg.payload_bytes else {}
+        self.router.respond(msg, self._call(msg, self.core.queue_status, obj))
+
+    def queue_enable(self, msg: Message) -> None:
+        self.configure()
+        self._call(msg, self.core.queue_enable, self._payload(msg))
+        self.router.respond(msg)
+
+    def queue_start(self, msg: Message) -> None:
+        self.configure()
+        self._call(msg, self.core.queue_start, self._payload(msg))
+        self.router.respond(msg)
+
+    def alloc_query(self, msg: Message) -> None:
+        self.router.respond(msg, self.core.alloc_query())
+
+    def drain(self, msg: Message) -> None:
+        self._call(msg, self.core.drain_request, msg)
+
+    def idle(self, msg: Message) -> None:
+        self._call(msg, self.core.idle_request, msg)
+
+    def update(self, msg: Message) -> None:
+        core = self.core
+        self._call(msg, core.update_request, msg, self._payload(msg), msg.userid,
+                   self._owner(msg))
+
+    # -- purge ------------------------------------------------------------------------------
+
+    def purge(self, msg: Message) -> None:
+        """``job-manager.purge``: ``{count}``, once the jobs removed are gone from the KVS."""
+        count, jobs = self._call(msg, self.core.purge_request, self._payload(msg))
+        self._remove(jobs, lambda errnum: self._purged(msg, errnum, count))
+
+    def purge_id(self, msg: Message) -> None:
+        count, jobs = self._call(msg, self.core.purge_id_request, self._payload(msg))
+        self._remove(jobs, lambda errnum: self._purged(msg, errnum, count))
+
+    def _purged(self, msg: Message, errnum: int, count: int) -> None:
+        if errnum:
+            self.router.respond_error(msg, errnum)
+        else:
+            self.router.respond(msg, {"count": count})
+
+    def _purge_auto(self) -> None:
+        self.configure()
+        jobs = self.core.purge_auto()
+        if jobs:
+            self._remove(jobs, lambda errnum: None)
+
+    def _remove(self, jobs: list, then: Callable[[int], None]) -> None:
+        """Unlink the jobs' KVS directories (one commit, with the checkpoint when the
+        newest job goes, so ids keep increasing) and publish ``job-purge-inactive``."""
+        if not jobs:
+            then(0)
+            return
+        from flux.job.kvs import kvs_key
+        from flux.services.kvs.txn import op_unlink
+
+        core = self.core
+        ops = [op_unlink(kvs_key(job.id)) for job in jobs]
+        if any(job.id == core.max_jobid for job in jobs):
+            ops.append(self._checkpoint_op())
+
+        def committed(errnum: int, _root: Any) -> None:
+            if errnum:
+                self.logf(LOG_ERR, "error committing purge KVS transaction: "
+                                   f"{errno.errorcode.get(errnum, errnum)}")
+            then(errnum)
+
+        self.kvs.service.commit_ops("primary", ops, 0, committed)
+        self.events.publish("job-purge-inactive", encode_json({"jobs": [j.id for j in jobs]}))
 
     def disconnect(self, msg: Message) -> None:
         core = self._core
@@ -342,6 +457,7 @@ class JobManagerService:
         sender = msg.route_first
         core.wait_disconnect(lambda req: from_sender(req, msg))
         core.journal_disconnect(lambda req: from_sender(req, msg))
+        core.drain_disconnect(lambda req: from_sender(req, msg))
         if sender is not None and sender == core.sched_sender:
             core.sched_teardown()
         if sender is not None and sender == core.exec_sender:
@@ -364,6 +480,10 @@ class JobManagerService:
                     core.exec_teardown()
                 else:
                     core.start_response(topic, msg.payload_json())
+            elif topic == "sched.expiration":
+                core.expiration_response(msg.errnum)
+            elif topic is not None and topic.endswith(".expiration"):
+                core.expiration_update_response(msg.errnum)
         except OSError:
             self.logf(LOG_ERR, f"job-manager: malformed {topic} response")
         self._run()
@@ -378,23 +498,31 @@ class JobManagerService:
                      lambda text: self.logf(LOG_ERR, text))
         self.logf(LOG_INFO, f"restart: {count} jobs")
         self._checkpointed = self.core.max_jobid
+        self._queues_saved = self.core.queues.save()
         self._run()
 
     def _checkpoint(self) -> None:
         """Keep max_jobid where flux-core keeps it, so ids keep increasing after a restart
-        (only when new jobs came: an instance without jobs leaves its KVS untouched)."""
+        (only when something changed: an instance without jobs leaves its KVS untouched)."""
+        core = self.core
+        if core.max_jobid <= self._checkpointed and core.queues.save() == self._queues_saved:
+            return  # nothing new: the KVS stays as it was
+        batch = self._batch
+        if not batch.ops and not batch.release and not batch.then:
+            self.loop.mark_dirty(self)
+        batch.ops.append(self._checkpoint_op())
+
+    def _checkpoint_op(self) -> Any:
+        """The put of the job-manager's state: max_jobid and the queues (flux-core's)."""
         from flux.message import compact_json
         from flux.services.job_manager.restart import CHECKPOINT_KEY
         from flux.services.kvs.txn import op_put
 
         core = self.core
-        if core.max_jobid <= self._checkpointed:
-            return  # nothing new: the KVS stays as it was
-        batch = self._batch
-        if not batch.ops and not batch.release and not batch.then:
-            self.loop.mark_dirty(self)
-        batch.ops.append(op_put(CHECKPOINT_KEY, compact_json(
-            {"version": 1, "max_jobid": core.max_jobid}).encode()))
+        queues = core.queues.save()
+        self._checkpointed, self._queues_saved = core.max_jobid, queues
+        return op_put(CHECKPOINT_KEY, compact_json(
+            {"version": 1, "max_jobid": core.max_jobid, "queue": queues}).encode())
 
     def close(self) -> None:
         """Commit what is gathered; answer the waits still pending (ENOSYS, as flux-core
@@ -411,5 +539,11 @@ class JobManagerService:
             self.router.respond_error(req, errno.ENOSYS, "job-manager is unloading")
         for req, _allow, _deny in core.listeners:
             self.router.respond_error(req, errno.ENOSYS)
+        for req in core.drain_requests + core.idle_requests:
+            self.router.respond_error(req, errno.ENOSYS, "job-manager is unloading")
+        if self._conf_reader is not None:
+            self._conf_reader.close()
+        if self._purge_timer is not None:
+            self._purge_timer.cancel()
         if self._outbound is not None:
             self._outbound.close()

@@ -30,6 +30,9 @@ _METHODS = (
     ("undrain", "undrain", 0),
     ("acquire", "acquire", 0),
     ("acquire-cancel", "acquire_cancel", 0),
+    ("journal", "journal_request", 0),
+    ("journal-cancel", "journal_cancel", 0),
+    ("reload", "reload", 0),
     ("disconnect", "disconnect", FLUX_ROLE_ALL),
 )
 
@@ -63,14 +66,17 @@ class Resource:
         self.kvs.service.commit_ops("primary", ops, 0, done)
 
     def start(self) -> None:
-        """Discovery and resource.R, as flux-core's module at load (R already in the KVS,
-        from a statedir, is reused)."""
+        """Discovery and resource.R, as flux-core's module at load: R from the
+        configuration's ``[resource] path`` first, else R already in the KVS (from a
+        statedir), else this machine's."""
         import json
 
         from flux.services.kvs.treeobj import decode_val
 
         from flux import eventlog
 
+        if self._configured():
+            return
         kvs = self.kvs.service
         try:
             stored = json.loads(decode_val(kvs.lookup_at("primary", "resource.R")))
@@ -84,6 +90,32 @@ class Resource:
         except (OSError, ValueError):
             log = []
         self.service.define(stored, log)
+
+    def _configured(self) -> bool:
+        from flux.services.resource.rv1 import R_ranks
+        from flux.services.resource.service import load_R_file
+
+        from .conf_reader import ConfReader
+
+        reader = ConfReader(self.router, "resource", 0)
+        try:
+            section = reader.get().get("resource")
+        finally:
+            reader.close()
+        path = section.get("path") if isinstance(section, dict) else None
+        if not isinstance(path, str):
+            return False
+        try:
+            R = load_R_file(path, configured=True)
+            ranks, hosts = R_ranks(R)
+        except OSError as exc:
+            self.router.logger.error("resource: error parsing [resource] configuration: %s",
+                                     exc.strerror)
+            return False
+        service = self.service
+        service.set_R(R, ranks, hosts)
+        service.define_configured()
+        return True
 
     def close(self) -> None:
         if self._service is not None:

@@ -37,13 +37,13 @@ HEADINGS = {
 class ListLine:
     """One state's resources, with the attributes the list formats name."""
 
-    queue = ""
     properties = ""
     propertiesx = ""
 
-    def __init__(self, state: str, rset: RankSet) -> None:
+    def __init__(self, state: str, rset: RankSet, queue: str = "") -> None:
         self.state = state
         self.rset = rset
+        self.queue = queue
 
     @property
     def nnodes(self) -> int:
@@ -121,20 +121,40 @@ def list_lines(args: argparse.Namespace, fmt: str) -> int:
             error(f"Invalid resource state {state} specified")
             return 1
     formatter = OutputFormat(fmt, headings=HEADINGS)
-    sets = sched_sets(flux.Flux())
+    from ._resource_queue import queue_names, queue_ranks
+
+    h = flux.Flux()
+    sets = sched_sets(h)
+    config = h.rpc("config.get").get()
+    wanted = queue_names(getattr(args, "queue", None) or [])
+    if wanted:
+        ranks = queue_ranks(config, wanted, sets["all"].rank_ids())
+        sets = {name: rset.only(ranks) for name, rset in sets.items()}
     if args.include:
         ranks = include_ranks(args.include, sets["all"].hosts)
         sets = {name: rset.only(ranks) for name, rset in sets.items()}
-    # states print on separate lines only when the format shows the state;
-    # otherwise their resources are summed into one line, as flux-core's
+    configured = config.get("queues") if isinstance(config.get("queues"), dict) else {}
+    queues: list = wanted or list(configured) or [None]
+    # resources without properties are in every queue that requires none (flux-core's
+    # ResourceSetExtra.queue); an empty state gets a line per queue
+    member = ",".join(q for q in queues if q is not None
+                      and "requires" not in (configured.get(q) or {}))
+    # states print on separate lines only when the format shows the state (queues when
+    # it shows the queue); otherwise their resources are summed into one line, as flux-core's
     by_state = "state" in formatter.fields
-    lines: dict[str, ListLine] = {}
+    by_queue = "queue" in formatter.fields
+    lines: dict[tuple, ListLine] = {}
     for state in states:
-        key = state if by_state else ""
-        if key in lines:
-            lines[key].rset = lines[key].rset.plus(sets[state])
+        if sets[state].ranks:
+            parts = [(member, sets[state])]
         else:
-            lines[key] = ListLine(state, sets[state])
+            parts = [(q or "", sets[state]) for q in queues]
+        for queue, rset in parts:
+            key = (state if by_state else "", queue if by_queue else "")
+            if key in lines:
+                lines[key].rset = lines[key].rset.plus(rset)
+            else:
+                lines[key] = ListLine(state, rset, queue)
     items = list(lines.values())
     if args.skip_empty or (args.include and not args.no_skip_empty):
         items = [line for line in items if line.rset.ranks]

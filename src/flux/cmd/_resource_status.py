@@ -250,6 +250,13 @@ def show(args: argparse.Namespace, fmt: str) -> int:
         return 1
     formatter = OutputFormat(fmt, headings=HEADINGS)
     nodes = fetch_states()
+    if getattr(args, "queue", None):
+        import flux
+
+        from ._resource_queue import queue_names, queue_ranks
+
+        nodes.restrict(queue_ranks(flux.Flux().rpc("config.get").get(),
+                                   queue_names(args.queue), set(nodes.sets["all"])))
     if args.include:
         nodes.restrict(include_ranks(args.include, nodes.hosts.hosts))
     # no color: output is never a terminal here (flux-core's -L auto/never)

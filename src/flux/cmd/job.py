@@ -123,6 +123,16 @@ SUBCOMMANDS: dict[str, tuple[str | None, str, list[Opt], str]] = {
     ], "_job_manage:cmd_timeleft"),
     "last": ("SLICE", "List my most recently submitted job id(s)", [],
              "_job_manage:cmd_last"),
+    "purge": ("[--age-limit=FSD] [--num-limit=N] [--batch=COUNT] [--force] [ID ...]",
+              "Purge the oldest inactive jobs", [
+        Opt("-age-limit", "age-limit", "Purge jobs that became inactive beyond age-limit.",
+            REQUIRED, "FSD"),
+        Opt("-num-limit", "num-limit", "Purge oldest inactive jobs until COUNT are left.",
+            REQUIRED, "COUNT"),
+        Opt("f", "force", "Perform the irreversible purge."),
+        Opt("-batch", "batch", "Limit number of jobs per request (default 50).", REQUIRED,
+            "COUNT"),
+    ], "_job_purge:cmd_purge"),
 }
 
 

@@ -1,8 +1,10 @@
-"""``flux resource``: list, info, status, drain and undrain, as flux-core 0.88's.
+"""``flux resource``: list, info, status, drain, undrain, R, reload and eventlog, as
+flux-core 0.88's.
 
 The parsers take flux-core's options; the work is in ``_resource_list`` (the
-scheduler's view), ``_resource_status`` (node states, drained nodes) and here
-(``resource.drain``/``resource.undrain``).  Errors print
+scheduler's view), ``_resource_status`` (node states, drained nodes),
+``_resource_R`` (R, reload), ``_resource_eventlog`` (the resource journal),
+``_resource_queue`` (``-q/--queue``) and here (``resource.drain``/``resource.undrain``).  Errors print
 ``flux-resource: ERROR: TEXT`` with exit status 1; a drain refused because a
 target is already drained prints ``[Errno 17] ...`` and a hint, as flux-core's.
 """
@@ -21,6 +23,7 @@ _FORMAT_HELP = ("Specify output format using Python's string format syntax or a 
                 "defined format by name (use 'help' to get a list of names)")
 _INCLUDE_HELP = ("Include only specified targets in output set. TARGETS may be "
                  "provided as an idset or hostlist.")
+_QUEUE_HELP = "Include only specified queues in output"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                             "are already drained. Do not overwrite any existing drain "
                             "reason.")
     drain.add_argument("-i", "--include", metavar="TARGETS", help=_INCLUDE_HELP)
+    drain.add_argument("-q", "--queue", action="append", default=[], metavar="QUEUE,...",
+                       help=_QUEUE_HELP)
     drain.add_argument("-o", "--format", default="default",
                        help="Specify output format using Python's string format syntax "
                             "or a defined format by name (only used when no drain "
@@ -71,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("-s", "--states", metavar="STATE,...",
                         help="Output resources in given states")
     status.add_argument("-i", "--include", metavar="TARGETS", help=_INCLUDE_HELP)
+    status.add_argument("-q", "--queue", action="append", default=[], metavar="QUEUE,...",
+                        help=_QUEUE_HELP)
     status.add_argument("-n", "--no-header", action="store_true",
                         help="Suppress header output")
     status.add_argument("--skip-empty", action="store_true",
@@ -82,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     lister.add_argument("-s", "--states", metavar="STATE,...", default="free,allocated,down",
                         help="Output resources in given states")
     lister.add_argument("-i", "--include", metavar="TARGETS", help=_INCLUDE_HELP)
+    lister.add_argument("-q", "--queue", action="append", default=[], metavar="QUEUE,...",
+                        help=_QUEUE_HELP)
     lister.add_argument("--skip-empty", action="store_true",
                         help="Skip empty lines. This is the default with -i, --include.")
     lister.add_argument("--no-skip-empty", action="store_true",
@@ -94,8 +103,66 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("-s", "--states", metavar="STATE,...",
                       help="Show output only for resources in given states")
     info.add_argument("-i", "--include", metavar="TARGETS", help=_INCLUDE_HELP)
+    info.add_argument("-q", "--queue", action="append", default=[], metavar="QUEUE,...",
+                      help=_QUEUE_HELP)
     info.set_defaults(func=_info)
+
+    reload = sub("reload")
+    reload.add_argument("path", help="path to R or hwloc <rank>.xml dir")
+    reload.add_argument("-x", "--xml", action="store_true",
+                        help="interpret path as XML dir instead of R")
+    reload.add_argument("-f", "--force", action="store_true",
+                        help="allow resources to contain invalid ranks")
+    reload.set_defaults(func=_reload)
+
+    emit = sub("R")
+    emit.add_argument("-s", "--states", metavar="STATE,...", default="all",
+                      help="Emit R for resources in given states")
+    emit.add_argument("-i", "--include", metavar="TARGETS", help=_INCLUDE_HELP)
+    emit.add_argument("-q", "--queue", action="append", default=[], metavar="QUEUE,...",
+                      help=_QUEUE_HELP)
+    emit.set_defaults(func=_emit_R)
+
+    log = sub("eventlog")
+    log.add_argument("-f", "--format", default="text", metavar="FORMAT",
+                     choices=["text", "json"], help="Specify output format: text, json")
+    log.add_argument("-T", "--time-format", default="raw", metavar="FORMAT",
+                     choices=["raw", "iso", "offset", "human", "reltime"],
+                     help="Specify time format: raw, iso, offset, human")
+    log.add_argument("-H", "--human", action="store_true", help="Display human-readable output.")
+    log.add_argument("-L", "--color", nargs="?", const="always", metavar="WHEN",
+                     choices=["always", "never", "auto"],
+                     help="Colorize output; WHEN can be 'never', 'always', or 'auto' "
+                          "(default)")
+    log.add_argument("-F", "--follow", action="store_true",
+                     help="Display new events as they are posted")
+    log.add_argument("-t", "--timeout", metavar="TIME",
+                     help="With --follow or --wait, timeout after TIME has elapsed")
+    log.add_argument("-w", "--wait", metavar="EVENT", help="Display events until EVENT is posted")
+    log.add_argument("-m", "--match-context", action="append", default=[], metavar="KEY=VAL",
+                     help="With --wait, match KEY=VAL in context of EVENT")
+    log.add_argument("-i", "--include", metavar="TARGETS",
+                     help="Only display events that include TARGETS (hosts or ranks)")
+    log.set_defaults(func=_eventlog)
     return p
+
+
+def _reload(args: argparse.Namespace) -> int:
+    from ._resource_R import reload_main
+
+    return reload_main(args)
+
+
+def _emit_R(args: argparse.Namespace) -> int:
+    from ._resource_R import R_main
+
+    return R_main(args)
+
+
+def _eventlog(args: argparse.Namespace) -> int:
+    from ._resource_eventlog import eventlog_main
+
+    return eventlog_main(args)
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,9 @@ job's keys; JSON_DECODE answers jobspec and R as objects, CURRENT applies their
 ``job-info.eventlog-watch`` (``{"id", "path", "flags"}``, streaming: one
 ``{"event": line}`` per entry of ``job.<id>.<path>``, the main eventlog ending
 with ENODATA after ``clean``), ``job-info.eventlog-watch-cancel``
-(``{"matchtag"}``), ``job-info.disconnect``, ``job-info.stats-get``.
+(``{"matchtag"}``), ``job-info.update-lookup`` (R with its updates applied),
+``job-info.update-watch`` (R or jobspec now and after each update: update.py) and
+its cancel, ``job-info.disconnect``, ``job-info.stats-get``.
 
 Only the instance owner and the job's owner (its ``submit`` event's userid)
 may read a job (EPERM, "access is restricted to job/instance owner").  Keys
@@ -34,6 +36,7 @@ from flux.constants import (
     FLUX_ROLE_OWNER,
 )
 from flux.services.job_info.guest import GuestWatch
+from flux.services.job_info.update import UpdateWatch
 from flux.job.kvs import kvs_key
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
@@ -85,7 +88,7 @@ class _Watch:
     def __init__(self, msg: Message, main: bool, sentinel: bool) -> None:
         self.msg = msg
         self.check = False  # the sender's right is checked on the eventlog's first entry
-        self.sink: GuestWatch | None = None  # a guest watch this one serves, or None
+        self.sink: Any = None  # a guest or update watch this one serves, or None
         self.main = main  # the job's main eventlog: ends after "clean"
         self.sentinel = sentinel
         self.sentinel_sent = False
@@ -110,6 +113,7 @@ class JobInfoService:
         #: kvs-watch matchtag -> the watch it serves
         self.watches: dict[int, _Watch] = {}
         self.guests: list[GuestWatch] = []
+        self.updates: list[UpdateWatch] = []
         self._tags = 0
 
     # -- access ---------------------------------------------------------------------
@@ -136,7 +140,26 @@ class JobInfoService:
                 or "keys" not in obj or type(obj.get("flags")) is not int:
             self.respond_error(msg, errno.EPROTO, None)
             return
-        jobid, keys, flags = obj["id"], obj["keys"], obj["flags"]
+        self._lookup(msg, obj["id"], obj["keys"], obj["flags"])
+
+    def update_lookup(self, msg: Message) -> None:
+        """``job-info.update-lookup`` (flux-core's legacy form): ``{"id", "key": "R",
+        "flags": 0}``, answered as a lookup of R with JSON_DECODE and CURRENT."""
+        obj = msg.payload_json()
+        if not isinstance(obj, dict) or type(obj.get("id")) is not int \
+                or not isinstance(obj.get("key"), str) or type(obj.get("flags")) is not int:
+            self.respond_error(msg, errno.EPROTO, None)
+            return
+        if obj["flags"]:
+            self.respond_error(msg, errno.EPROTO,
+                               "update-lookup request rejected with invalid flag")
+            return
+        if obj["key"] != "R":
+            self.respond_error(msg, errno.EINVAL, "update-lookup unsupported key specified")
+            return
+        self._lookup(msg, obj["id"], ["R"], LOOKUP_JSON_DECODE | LOOKUP_CURRENT)
+
+    def _lookup(self, msg: Message, jobid: int, keys: Any, flags: int) -> None:
         if flags & ~(LOOKUP_JSON_DECODE | LOOKUP_CURRENT):
             self.respond_error(msg, errno.EPROTO, "lookup request rejected with invalid flag")
             return
@@ -240,8 +263,9 @@ class JobInfoService:
                    bool(flags & WATCH_INITIAL_SENTINEL), None, check)
 
     def start(self, msg: Message, namespace: str, key: str, kvs_flags: int, main: bool,
-              sentinel: bool, sink: GuestWatch | None, check: bool = False) -> _Watch:
-        """A kvs-watch of ``key`` serving ``msg`` (or a guest watch, its ``sink``)."""
+              sentinel: bool, sink: GuestWatch | UpdateWatch | None,
+              check: bool = False) -> _Watch:
+        """A kvs-watch of ``key`` serving ``msg`` (or a guest or update watch, its ``sink``)."""
         watch = _Watch(msg, main, sentinel)
         watch.check = check
         watch.sink = sink
@@ -348,12 +372,55 @@ class JobInfoService:
         if guest in self.guests:
             self.guests.remove(guest)
 
+    # -- update watches -----------------------------------------------------------------
+
+    def update_watch(self, msg: Message) -> None:
+        """``job-info.update-watch``: ``{"id", "key": "R"|"jobspec", "flags": 0}``."""
+        obj = msg.payload_json()
+        if not isinstance(obj, dict) or type(obj.get("id")) is not int \
+                or not isinstance(obj.get("key"), str) or type(obj.get("flags")) is not int:
+            self.respond_error(msg, errno.EPROTO, None)
+            return
+        if obj["flags"]:
+            self.respond_error(msg, errno.EPROTO,
+                               "update-watch request rejected with invalid flag")
+            return
+        if not msg.streaming:
+            self.respond_error(msg, errno.EPROTO,
+                               "update-watch request rejected without streaming RPC flag")
+            return
+        if obj["key"] not in ("R", "jobspec"):
+            self.respond_error(msg, errno.EINVAL, "update-watch unsupported key specified")
+            return
+        watch = UpdateWatch(self, msg, obj["id"], obj["key"])
+        self.updates.append(watch)
+        watch.begin()
+
+    def update_done(self, watch: UpdateWatch) -> None:
+        if watch in self.updates:
+            self.updates.remove(watch)
+
+    def update_watch_cancel(self, msg: Message) -> None:
+        """``job-info.update-watch-cancel``: the sender's update watch ends with ENODATA."""
+        obj = msg.payload_json()
+        matchtag = obj.get("matchtag") if isinstance(obj, dict) else None
+        if type(matchtag) is not int:
+            return
+        for watch in list(self.updates):
+            if watch.msg.matchtag == matchtag and self.from_sender(watch.msg, msg):
+                watch.stop()
+                self.respond_error(watch.msg, errno.ENODATA, None)
+
     # -- cancel, disconnect -------------------------------------------------------------
 
     def _clients(self) -> list:
         """(request, stop) of every client watch, plain or guest."""
         plain = [(w.msg, w) for w in self.watches.values() if w.sink is None]
         return plain + [(g.msg, g) for g in self.guests]
+
+    def _all_clients(self) -> list:
+        """The above and the update watches."""
+        return self._clients() + [(u.msg, u) for u in self.updates]
 
     def eventlog_watch_cancel(self, msg: Message) -> None:
         """``job-info.eventlog-watch-cancel``: the sender's watch ends with ENODATA."""
@@ -366,8 +433,10 @@ class JobInfoService:
                 self._cancel(what)
                 self.respond_error(req, errno.ENODATA, None)
 
-    def _cancel(self, what: _Watch | GuestWatch) -> None:
-        if isinstance(what, GuestWatch):
+    def _cancel(self, what: _Watch | GuestWatch | UpdateWatch) -> None:
+        if isinstance(what, UpdateWatch):
+            what.stop()
+        elif isinstance(what, GuestWatch):
             what.stop()
             self.guest_done(what)
         else:
@@ -377,17 +446,17 @@ class JobInfoService:
         """``job-info.stats-get`` (owner only): lookups are answered at once, so none wait."""
         self.respond(msg, {"lookups": 0, "watchers": len(self.watches),
                            "guest_watchers": len(self.guests),
-                           "update_lookups": 0, "update_watchers": 0})
+                           "update_lookups": 0, "update_watchers": len(self.updates)})
 
     def disconnect(self, msg: Message) -> None:
         """``job-info.disconnect``: the sender's watches end without a word."""
-        for req, what in self._clients():
+        for req, what in self._all_clients():
             if self.from_sender(req, msg):
                 self._cancel(what)
 
     def close(self) -> None:
         """At broker shutdown: the watches end with ENOSYS."""
-        for req, what in self._clients():
+        for req, what in self._all_clients():
             self._cancel(what)
             self.respond_error(req, errno.ENOSYS, None)
 

@@ -19,7 +19,7 @@ __all__ = [
     "FLAG_DEBUG", "FLAG_WAITABLE", "FLAG_NOVALIDATE",
     "URGENCY_MIN", "URGENCY_HOLD", "URGENCY_DEFAULT", "URGENCY_MAX", "URGENCY_EXPEDITE",
     "PRIORITY_MIN", "PRIORITY_MAX", "RESULT_COMPLETED", "RESULT_FAILED",
-    "RESULT_CANCELED", "RESULT_TIMEOUT", "Job",
+    "RESULT_CANCELED", "RESULT_TIMEOUT", "Job", "queue_of", "set_path",
 ]
 
 NEW, DEPEND, PRIORITY, SCHED, RUN, CLEANUP, INACTIVE = 1, 2, 4, 8, 16, 32, 64
@@ -48,7 +48,7 @@ class Job:
         "eventlog", "end_event", "posted", "dependencies", "queue", "hold",
         "has_resources", "R", "alloc_queued", "alloc_pending", "cancel_sent",
         "start_pending", "started", "free_posted", "depend_posted", "readonly",
-        "waiter", "t_clean", "after", "annotations",
+        "waiter", "t_clean", "after", "annotations", "queue_name", "immutable",
     )
 
     def __init__(self, jobid: int, userid: int = 0, urgency: int = URGENCY_DEFAULT,
@@ -81,6 +81,17 @@ class Job:
         self.t_clean = 0.0
         self.after: list[tuple[int, str, int]] = []  # jobs waiting on this one
         self.annotations: Optional[dict] = None  # RFC 27, from the scheduler
+        self.queue_name = queue_of(jobspec)  # RFC 33: attributes.system.queue
+        self.immutable = False  # set-flags immutable: only the owner may update it
+
+    def apply_jobspec_updates(self, updates: dict) -> None:
+        """A ``jobspec-update`` event's dotted keys set in (a copy of) the jobspec."""
+        import copy
+
+        self.jobspec = copy.deepcopy(self.jobspec) if self.jobspec is not None else {}
+        for path, value in updates.items():
+            set_path(self.jobspec, path, copy.deepcopy(value))
+        self.queue_name = queue_of(self.jobspec)
 
     def result(self) -> int:
         """RFC 21's result, from the end event (COMPLETED only for a zero exit status)."""
@@ -96,3 +107,23 @@ class Job:
         if kind == "timeout":
             return RESULT_TIMEOUT
         return RESULT_FAILED
+
+
+def set_path(obj: dict, path: str, value: Any) -> None:
+    """``obj[a][b][c] = value`` for ``path`` "a.b.c", creating objects on the way."""
+    keys = path.split(".")
+    for key in keys[:-1]:
+        child = obj.get(key)
+        if not isinstance(child, dict):
+            child = obj[key] = {}
+        obj = child
+    obj[keys[-1]] = value
+
+
+def queue_of(jobspec: Optional[dict]) -> Optional[str]:
+    """The queue a jobspec names (``attributes.system.queue``), if it names one."""
+    try:
+        name = jobspec["attributes"]["system"]["queue"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None

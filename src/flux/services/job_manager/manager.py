@@ -8,6 +8,8 @@ then do is appended to ``out`` as tuples, which the wiring
 - ``("append", id, line)``: append an eventlog line to ``job.<id>.eventlog``;
 - ``("respond", req, payload)`` / ``("error", req, errnum, text)``: answer a
   request the manager kept (a waiter, a journal listener);
+- ``("respond-committed", req, payload)``: the same, once the eventlog appends
+  before it are in the KVS (``drain`` and ``idle``, as flux-core's batch respond);
 - ``("send", topic, payload)``: a request to the scheduler or exec service
   (``sched.alloc``, ``sched.free``, ``sched.cancel``, ``sched.prioritize``,
   ``<exec>.start``), whose responses come back by topic;
@@ -32,6 +34,7 @@ from flux import eventlog
 
 from . import job as J
 from .job import Job
+from .queues import QueueError, Queues
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +53,8 @@ _AFTER_DESC = {AFTER_START: "after-start", AFTER_ANY: "after-finish",
                AFTER_SUCCESS: "after-success", AFTER_FAILURE: "after-failure",
                AFTER_EXCEPT: "after-except"}
 _NSIG = 65  # Linux's NSIG: valid signals are 1..64
+#: the most jobs one purge transaction removes (flux-core's purge_batch_max)
+PURGE_BATCH_MAX = 100
 
 
 class Refused(Exception):
@@ -108,6 +113,17 @@ class JobManager:
         # job-manager.events-journal: (request, allow, deny)
         self.listeners: list[tuple[Any, Optional[dict], Optional[dict]]] = []
         self.journal_events = 0
+        # RFC 33 queues; job-manager.drain and job-manager.idle requests
+        self.queues = Queues(self._queue_changed)
+        self.stop_queues_on_restart = False
+        self.drain_requests: list[Any] = []
+        self.idle_requests: list[Any] = []
+        # job-manager.update requests waiting for the scheduler's sched.expiration answer
+        self.expiration_checks: list[tuple[Any, Job, dict, bool, int, bool, float]] = []
+        self.expiration_sent: list[int] = []  # <exec>.expiration requests, in order
+        # purge: [job-manager] inactive-age-limit / inactive-num-limit (-1: unlimited)
+        self.inactive_age_limit = -1.0
+        self.inactive_num_limit = -1
 
     # -- lookups --------------------------------------------------------------------
 
@@ -165,6 +181,11 @@ class JobManager:
             self.out.append(("append", job.id, eventlog.encode_entry(entry)))
         if name == "start":
             self._release_after(job, AFTER_START)
+        elif name == "resource-update" and self.start_topic is not None \
+                and job.state & J.RUNNING:
+            self.out.append(("send", self.start_topic[:-len("start")] + "expiration",
+                             {"id": job.id, "expiration": context.get("expiration")}))
+            self.expiration_sent.append(job.id)
         if job.state != old:
             self._state_changed(job)
         self._action(job)
@@ -225,6 +246,19 @@ class JobManager:
         elif name == "flux-restart":
             if state == J.SCHED:
                 job.state = J.PRIORITY
+        elif name == "jobspec-update":
+            job.apply_jobspec_updates(context)
+            if state == J.SCHED:
+                job.state = J.PRIORITY
+        elif name == "resource-update":
+            if isinstance(job.R, dict) and "expiration" in context:
+                import copy
+
+                job.R = copy.deepcopy(job.R)
+                job.R.setdefault("execution", {})["expiration"] = context["expiration"]
+        elif name == "set-flags":
+            if "immutable" in (context.get("flags") or []):
+                job.immutable = True
 
     def _state_changed(self, job: Job) -> None:
         """flux-core's plugin callbacks on a new state: the default priority plugin and
@@ -248,7 +282,8 @@ class JobManager:
             self._dequeue(job)
         elif state == J.SCHED:
             if not job.alloc_queued and not job.alloc_pending \
-                    and job.priority != J.PRIORITY_MIN:
+                    and job.priority != J.PRIORITY_MIN \
+                    and self.queues.is_started(job.queue_name):
                 self.queue[job.id] = job
                 job.alloc_queued = True
         elif state == J.RUN:
@@ -272,6 +307,7 @@ class JobManager:
                 self.inactive[job.id] = job
                 if job.flags & J.FLAG_WAITABLE:
                     self._wait_notify(job)
+                self.drain_check()
 
     # -- submission ------------------------------------------------------------------
 
@@ -289,6 +325,16 @@ class JobManager:
         for obj in jobs:
             job = Job(obj["id"], obj["userid"], obj["urgency"], obj["flags"],
                       obj["t_submit"], obj["jobspec"])
+            try:
+                queue = self.queues.lookup(job.queue_name)
+            except QueueError as exc:
+                errors.append([job.id, str(exc)])
+                continue
+            if not queue.enabled:
+                to = f" to {job.queue_name}" if job.queue_name is not None else ""
+                errors.append([job.id, f"job submission{to} is disabled: "
+                                       f"{queue.disable_reason}"])
+                continue
             if job.id in self.active or job.id in self.inactive:
                 errors.append([job.id, "hash insert failed"])
                 continue
@@ -729,7 +775,8 @@ class JobManager:
         self.sent.pop(job.id, None)
         job.alloc_pending = False
         job.cancel_sent = False
-        if job.state == J.SCHED and job.priority != J.PRIORITY_MIN:
+        if job.state == J.SCHED and job.priority != J.PRIORITY_MIN \
+                and self.queues.is_started(job.queue_name):
             self.queue[job.id] = job
             job.alloc_queued = True
         self._clear_annotations(job, "sched")
@@ -826,6 +873,7 @@ class JobManager:
             self.sched_teardown()
             return
         self._sched_work()
+        self.drain_check()
 
     def _annotate(self, job: Job, update: dict) -> None:
         current = job.annotations if job.annotations is not None else {}
@@ -881,6 +929,17 @@ class JobManager:
         if job.flags & J.FLAG_DEBUG:
             self.post(job, "debug.start-request")
 
+    def expiration_update_response(self, errnum: int) -> None:
+        """The exec service's answer to the oldest ``<exec>.expiration``: a refusal is a
+        non-fatal exec exception, as flux-core's."""
+        if not self.expiration_sent:
+            return
+        job = self.active.get(self.expiration_sent.pop(0))
+        if errnum and job is not None:
+            self.raise_exception(job, "exec", 1, 0xFFFFFFFF,
+                                 "failed to send expiration update to exec system: "
+                                 "job termination may not coincide with expiration")
+
     def start_response(self, topic: Optional[str], obj: Any) -> None:
         """One response of the exec service's ``<service>.start`` stream."""
         if topic != self.start_topic:
@@ -925,6 +984,329 @@ class JobManager:
             self.log(f"start: unknown response type={kind}")
             return
         self._sched_work()
+
+    # -- queues (RFC 33) ----------------------------------------------------------------------
+
+    def configure(self, conf: dict) -> None:
+        """The instance configuration's ``[queues]`` and ``[job-manager]`` parts."""
+        jm = conf.get("job-manager")
+        jm = jm if isinstance(jm, dict) else {}
+        self.stop_queues_on_restart = bool(jm.get("stop-queues-on-restart", False))
+        self._configure_purge(jm)
+        try:
+            self.queues.configure(conf.get("queues"))
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def _queue_changed(self, name: Optional[str], event: str) -> None:
+        """A queue started (its SCHED jobs go to the scheduler) or stopped (they are
+        withdrawn: queued ones dequeued, pending ones canceled), as flux-core's queue.c."""
+        if event == "start":
+            for job in self.active.values():
+                if job.queue_name == name and job.state == J.SCHED and not job.alloc_queued \
+                        and not job.alloc_pending and job.priority != J.PRIORITY_MIN:
+                    self.queue[job.id] = job
+                    job.alloc_queued = True
+            self._sched_work()
+        elif event == "stop":
+            for job in self.active.values():
+                if job.queue_name == name:
+                    if job.alloc_queued:
+                        self._dequeue(job)
+                    elif job.alloc_pending:
+                        self._cancel_alloc(job)
+
+    @staticmethod
+    def _queue_args(obj: Any, key: str) -> tuple[Optional[str], bool, Optional[str], bool]:
+        name, flag, reason, all_ = obj.get("name"), obj.get(key), obj.get("reason"), obj.get("all")
+        if (name is not None and not isinstance(name, str)) or not isinstance(flag, bool) \
+                or (reason is not None and not isinstance(reason, str)) \
+                or not isinstance(all_, bool):
+            raise Refused(errno.EPROTO)
+        return name, flag, reason, all_
+
+    def queue_list(self) -> dict:
+        return {"queues": self.queues.names()}
+
+    def queue_status(self, obj: dict) -> dict:
+        name = obj.get("name")
+        if name is not None and not isinstance(name, str):
+            raise Refused(errno.EPROTO)
+        try:
+            return self.queues.lookup(name).status(self.sched_online)
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def queue_enable(self, obj: dict) -> None:
+        """``job-manager.queue-enable``: ``{name?, enable, reason?, all}``."""
+        name, enable, reason, all_ = self._queue_args(obj, "enable")
+        if not enable and reason is None:
+            raise Refused(errno.EINVAL, "reason is required for disable")
+        if name is None and self.queues.have_named() and not all_:
+            raise Refused(errno.EINVAL, "Use --all to apply this command to all queues")
+        try:
+            if enable:
+                self.queues.enable(name)
+            else:
+                self.queues.disable(name, reason)
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def queue_start(self, obj: dict) -> None:
+        """``job-manager.queue-start``: ``{name?, start, reason?, all, nocheckpoint?}``."""
+        name, start, reason, all_ = self._queue_args(obj, "start")
+        nocheckpoint = obj.get("nocheckpoint", False)
+        if not isinstance(nocheckpoint, bool):
+            raise Refused(errno.EPROTO)
+        if name is None and self.queues.have_named() and not all_:
+            raise Refused(errno.EINVAL, "Use --all to apply this command to all queues")
+        try:
+            if start:
+                self.queues.start(name, nocheckpoint)
+            else:
+                self.queues.stop(name, reason, nocheckpoint)
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+
+    def running_count(self) -> int:
+        return sum(1 for j in self.active.values() if j.state & J.RUNNING)
+
+    def alloc_query(self) -> dict:
+        """``job-manager.alloc-query`` (``flux queue status -v``)."""
+        return {"queue_length": len(self.queue), "alloc_pending": len(self.sent),
+                "running": self.running_count()}
+
+    def drain_request(self, req: Any) -> None:
+        """``job-manager.drain``: answered once no job is active."""
+        self.drain_requests.append(req)
+        self.drain_check()
+
+    def idle_request(self, req: Any) -> None:
+        """``job-manager.idle``: answered once nothing runs and no alloc is pending."""
+        self.idle_requests.append(req)
+        self.drain_check()
+
+    def drain_check(self) -> None:
+        if not self.drain_requests and not self.idle_requests:
+            return
+        if not self.active:
+            for req in self.drain_requests:
+                self.out.append(("respond-committed", req, None))
+            self.drain_requests = []
+        if self.idle_requests and not self.sent:
+            running = self.running_count()
+            if running == 0:
+                pending = len(self.active) - running
+                for req in self.idle_requests:
+                    self.out.append(("respond-committed", req, {"pending": pending}))
+                self.idle_requests = []
+
+    def drain_disconnect(self, match: Callable[[Any], bool]) -> None:
+        self.drain_requests = [r for r in self.drain_requests if not match(r)]
+        self.idle_requests = [r for r in self.idle_requests if not match(r)]
+
+    # -- update (flux update) -------------------------------------------------------------------
+
+    def update_request(self, req: Any, obj: dict, userid: int, owner: bool) -> None:
+        """``job-manager.update``: ``{id, updates}`` checked as flux-core's update plugins
+        (duration, queue), then posted as ``jobspec-update`` (and ``resource-update`` for
+        a running job, after the scheduler had its say); answered by an action."""
+        jobid, updates = obj.get("id"), obj.get("updates")
+        if not isinstance(jobid, int) or not isinstance(updates, dict):
+            raise Refused(errno.EPROTO)
+        prefixes = ("attributes", "resources", "tasks")
+        if not all(k in prefixes or k.startswith(tuple(p + "." for p in prefixes))
+                   for k in updates):
+            raise Refused(errno.EINVAL, "one or more jobspec updates are invalid")
+        job = self.active.get(jobid)
+        if job is None:
+            if jobid in self.inactive:
+                raise Refused(errno.EINVAL, "job is inactive")
+            raise Refused(errno.ENOENT, "unknown job id")
+        if not self._authorized(job, userid, owner):
+            raise Refused(errno.EPERM, "guests may only update their own jobs")
+        if job.immutable and not owner:
+            raise Refused(errno.EPERM, "job is immutable due to previous instance owner update")
+        validate = False
+        extra: dict = {}
+        for key, value in updates.items():
+            if key == "attributes.system.duration":
+                validate |= not self._update_duration(job, value, owner)
+            elif key == "attributes.system.queue":
+                extra.update(self._update_queue(job, value))
+                validate = True
+            else:
+                raise Refused(errno.EINVAL, f"update of {key} not supported")
+        updates = dict(updates, **extra)
+        if job.state & J.RUNNING and "attributes.system.duration" in updates:
+            expiration = self._expiration(job, updates["attributes.system.duration"])
+            self.expiration_checks.append((req, job, updates, validate, userid, owner,
+                                           expiration))
+            self.out.append(("send", "sched.expiration",
+                             {"id": job.id, "expiration": expiration}))
+            return
+        self._post_updates(req, job, updates, validate, userid, owner)
+
+    def _update_duration(self, job: Job, value: Any, owner: bool) -> bool:
+        """flux-core's update-duration plugin; True when the owner's update needs no
+        further validation."""
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise Refused(errno.EINVAL, "plugin args unpack failed")
+        if value < 0:
+            raise Refused(errno.EINVAL, "duration must not be negative")
+        if job.state & J.RUNNING and not owner:
+            raise Refused(errno.EINVAL, "duration update of running job requires"
+                                        " instance owner privileges")
+        return owner
+
+    def _update_queue(self, job: Job, name: Any) -> dict:
+        """flux-core's update-queue plugin: the constraints that go with the new queue."""
+        if not isinstance(name, str):
+            raise Refused(errno.EINVAL, "plugin args unpack failed")
+        if job.state & J.RUNNING:
+            raise Refused(errno.EINVAL, "update of queue for running job not supported")
+        if job.queue_name == name:
+            raise Refused(errno.EINVAL, f"job queue is already set to {name}")
+        try:
+            new = self.queues.lookup(name)
+            if not new.enabled:
+                raise QueueError(f"queue {name} is currently disabled")
+            current = self.queues.lookup(job.queue_name)
+        except QueueError as exc:
+            raise Refused(errno.EINVAL, str(exc)) from None
+        system = ((job.jobspec or {}).get("attributes") or {}).get("system") or {}
+        constraints = system.get("constraints")
+        expected = {"properties": current.requires} if current.requires is not None else None
+        if (constraints or expected) and constraints != expected:
+            raise Refused(errno.EINVAL, "job appears to have non-queue constraints, "
+                                        f"unable to update queue to {job.queue_name}")
+        props = {"properties": list(new.requires)} if new.requires is not None else {}
+        return {"attributes.system.constraints": props}
+
+    def _expiration(self, job: Job, duration: float) -> float:
+        if duration == 0:
+            return 0.0
+        start = ((job.R or {}).get("execution") or {}).get("starttime", -1.0)
+        if not isinstance(start, (int, float)) or start <= 0:
+            raise Refused(errno.EINVAL, "unable to get job starttime")
+        expiration = float(start + duration)
+        if expiration <= self.clock():
+            raise Refused(errno.EINVAL, "requested duration places job expiration in the past")
+        return expiration
+
+    def expiration_response(self, errnum: int) -> None:
+        """The scheduler's answer to the oldest ``sched.expiration`` (ENOSYS: it has no
+        say, the update goes on)."""
+        if not self.expiration_checks:
+            return
+        req, job, updates, validate, userid, owner, expiration = self.expiration_checks.pop(0)
+        if errnum and errnum != errno.ENOSYS:
+            self.out.append(("error", req, errnum, "scheduler refused expiration update"))
+            return
+        if job.state & J.ACTIVE:
+            self._post_updates(req, job, updates, validate, userid, owner, expiration)
+        else:
+            self.out.append(("error", req, errno.EINVAL, "job is inactive"))
+
+    def _post_updates(self, req: Any, job: Job, updates: dict, validate: bool,
+                      userid: int, owner: bool, expiration: Optional[float] = None) -> None:
+        if not validate and owner and userid != job.userid:
+            self.post(job, "set-flags", {"flags": ["immutable"]})
+        self.post(job, "jobspec-update", _copy(updates))
+        if expiration is not None and job.state & J.RUNNING:
+            self.post(job, "resource-update", {"expiration": expiration})
+        self.out.append(("respond", req, None))
+        self._sched_work()
+
+    # -- purge ----------------------------------------------------------------------------------
+
+    def _configure_purge(self, jm: dict) -> None:
+        from flux.job.Jobspec import parse_fsd
+
+        age, num = jm.get("inactive-age-limit"), jm.get("inactive-num-limit", -1)
+        if age is not None:
+            try:
+                if not isinstance(age, str):
+                    raise ValueError
+                age = parse_fsd(age)
+            except ValueError:
+                raise Refused(errno.EINVAL, "job-manager.inactive-age-limit: invalid FSD") \
+                    from None
+        if not isinstance(num, int) or isinstance(num, bool):
+            raise Refused(errno.EINVAL, "job-manager.max-inactive-*: "
+                                        "Expected integer, got " + type(num).__name__)
+        if num != -1 and num < 0:
+            raise Refused(errno.EINVAL, "job-manager.inactive-num-limit: must be >= 0")
+        self.inactive_age_limit = -1.0 if age is None else age
+        self.inactive_num_limit = num
+
+    def _purge_order(self) -> list[Job]:
+        """Inactive jobs, the longest inactive first (flux-core's purge queue)."""
+        return sorted(self.inactive.values(), key=lambda j: (j.t_clean, j.id))
+
+    @staticmethod
+    def _eligible(age: float, age_limit: float, num: int, num_limit: int) -> bool:
+        if age_limit != -1 and age > age_limit:
+            return True
+        return num_limit != -1 and num > num_limit
+
+    def purge_candidates(self, age_limit: float, num_limit: int, batch: int) -> list[Job]:
+        """The inactive jobs the limits select, oldest first, at most ``batch``."""
+        now = self.clock()
+        order = self._purge_order()
+        chosen: list[Job] = []
+        for job in order:
+            if len(chosen) >= batch or not self._eligible(
+                    now - job.t_clean, age_limit, len(order) - len(chosen), num_limit):
+                break
+            chosen.append(job)
+        return chosen
+
+    def purge_request(self, obj: dict) -> tuple[int, list[Job]]:
+        """``job-manager.purge``: (count, jobs to remove now: none without ``force``)."""
+        age_limit, num_limit = obj.get("age_limit"), obj.get("num_limit")
+        batch, force = obj.get("batch"), obj.get("force")
+        if not isinstance(age_limit, (int, float)) or isinstance(age_limit, bool) \
+                or not isinstance(num_limit, int) or not isinstance(batch, int) \
+                or not isinstance(force, (bool, int)):
+            raise Refused(errno.EPROTO)
+        if age_limit != -1 and age_limit < 0:
+            raise Refused(errno.EINVAL, "if set, age limit must be >= 0")
+        if num_limit != -1 and num_limit < 0:
+            raise Refused(errno.EINVAL, "if set, num limit must be >= 0")
+        if not 1 <= batch <= PURGE_BATCH_MAX:
+            raise Refused(errno.EINVAL, f"batch must be >= 1 and <= {PURGE_BATCH_MAX}")
+        cap = batch if force else len(self.inactive)
+        jobs = self.purge_candidates(float(age_limit), num_limit, cap)
+        if not force:
+            return len(jobs), []
+        return len(jobs), self._forget(jobs)
+
+    def purge_id_request(self, obj: dict) -> tuple[int, list[Job]]:
+        """``job-manager.purge-id``: one inactive job."""
+        jobid, force = obj.get("id"), obj.get("force")
+        if not isinstance(jobid, int) or not isinstance(force, (bool, int)):
+            raise Refused(errno.EPROTO)
+        if jobid in (-1, 0xFFFFFFFFFFFFFFFF):
+            raise Refused(errno.EINVAL)
+        job = self.inactive.get(jobid)
+        if job is None:
+            if jobid in self.active:
+                raise Refused(errno.EINVAL, "cannot purge active job")
+            raise Refused(errno.ENOENT, "id not found")
+        return 1, self._forget([job]) if force else []
+
+    def purge_auto(self) -> list[Job]:
+        """What the configured limits remove now (flux-core purges on each sync)."""
+        if self.inactive_age_limit == -1 and self.inactive_num_limit == -1:
+            return []
+        return self._forget(self.purge_candidates(self.inactive_age_limit,
+                                                  self.inactive_num_limit, PURGE_BATCH_MAX))
+
+    def _forget(self, jobs: list[Job]) -> list[Job]:
+        for job in jobs:
+            self.inactive.pop(job.id, None)  # a zombie stays waitable, as in flux-core
+        return jobs
 
     # -- queries -----------------------------------------------------------------------------
 

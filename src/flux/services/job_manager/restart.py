@@ -62,9 +62,15 @@ def load(manager: JobManager, lookup: Callable[[str, int], dict],
     count = 0
     checkpoint = _value(lookup, CHECKPOINT_KEY)
     if checkpoint is not None:
+        from .queues import QueueError
+
         try:
-            manager.max_jobid = max(manager.max_jobid, int(json.loads(checkpoint)["max_jobid"]))
-        except (ValueError, KeyError, TypeError):
+            saved = json.loads(checkpoint)
+            manager.max_jobid = max(manager.max_jobid, int(saved["max_jobid"]))
+            if saved.get("queue") is not None:
+                manager.queues.restore(saved.get("version", 0), saved["queue"],
+                                       manager.stop_queues_on_restart)
+        except (ValueError, KeyError, TypeError, AttributeError, QueueError):
             log(f"restart: {CHECKPOINT_KEY}: invalid")
     for jobid, key in job_dirs(lookup):
         text = _value(lookup, f"{key}.eventlog")

@@ -1,6 +1,8 @@
 """The resource service as flux-core 0.88's resource module on a single broker: this
 machine's R, committed to ``resource.R``; ``resource.eventlog`` (resource-define, drain,
-undrain); ``resource.status``, ``resource.drain``/``undrain`` and RFC 28 ``resource.acquire``.
+undrain); ``resource.status``, ``resource.drain``/``undrain``, RFC 28 ``resource.acquire``,
+``resource.journal`` (the events of this run, as flux-core's reslog: ``restart`` and
+``online`` are journal-only, ``resource-define`` carries R) and ``resource.reload``.
 
 Sans-I/O: the wiring (broker/resource.py) passes ``respond``/``respond_error`` and
 ``commit(ops, done)`` (a KVS commit in the primary namespace).
@@ -47,6 +49,9 @@ class ResourceService:
         self.drained: dict[int, tuple[float, Optional[str]]] = {}
         self.acquirer: Optional[Message] = None
         self._down_sent: set[int] = set()
+        #: this run's events (resource.journal's backlog) and the streams that follow them
+        self.journal: list[dict] = []
+        self.consumers: list[Message] = []
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -56,6 +61,8 @@ class ResourceService:
         ``log`` (resource.eventlog's entries) replayed, as flux-core does."""
         from flux.services.kvs.txn import op_put
 
+        self._journal("restart", {"ranks": idset_encode(set(self.ranks)), "online": "",
+                                  "nodelist": self._nodelist(set(self.ranks))})
         if stored is not None:
             from .rv1 import R_ranks
 
@@ -68,11 +75,27 @@ class ResourceService:
                 self.online = set(self.ranks)
                 self._replay(log or [])
                 self._post("resource-define", {"method": "kvs"})
+                self._journal("online", {"idset": idset_encode(self.online)})
                 return
+        self._put_R("dynamic-discovery")
+
+    def define_configured(self) -> None:
+        """R set from the configuration (``set_R``): committed, defined as flux-core's
+        ``configuration`` method."""
+        self._journal("restart", {"ranks": idset_encode(set(self.ranks)), "online": "",
+                                  "nodelist": self._nodelist(set(self.ranks))})
+        self._put_R("configuration")
+
+    def _put_R(self, method: str, then: Optional[Callable[[int, Any], None]] = None) -> None:
+        """Commit ``resource.R``, then post resource-define (and the ranks online)."""
+        from flux.services.kvs.txn import op_put
 
         def posted(errnum: int, _: Any) -> None:
             if not errnum:
-                self._post("resource-define", {"method": "dynamic-discovery"})
+                self._post("resource-define", {"method": method})
+                self._journal("online", {"idset": idset_encode(self.online)})
+            if then is not None:
+                then(errnum, None)
 
         self.commit([op_put("resource.R", eventlog.dumps(self.R).encode())], posted)
 
@@ -100,6 +123,22 @@ class ResourceService:
         line = eventlog.encode_entry(entry)
         self.commit([op_append("resource.eventlog", line.encode())],
                     then or (lambda errnum, _: None))
+        self._notify_journal(entry)
+
+    def _journal(self, name: str, context: dict) -> None:
+        """An event of the journal only (not in resource.eventlog), as flux-core's."""
+        self._notify_journal(eventlog.entry_build(time.time(), name, context))
+
+    def _notify_journal(self, entry: dict) -> None:
+        self.journal.append(entry)
+        for msg in self.consumers:
+            self.respond(msg, self._journal_payload([entry]))
+
+    def _journal_payload(self, entries: list[dict]) -> dict:
+        payload: dict = {"events": entries}
+        if len(entries) == 1 and entries[0]["name"] == "resource-define":
+            payload["R"] = {k: v for k, v in self.R.items() if k != "scheduling"}
+        return payload
 
     # -- targets -----------------------------------------------------------------------------
 
@@ -229,10 +268,76 @@ class ResourceService:
             self.respond(self.acquirer, {"down": idset_encode(went_down)})
 
     def disconnect(self, msg: Message) -> None:
-        """``resource.disconnect``: the acquirer may be gone."""
+        """``resource.disconnect``: the acquirer may be gone, and journal streams."""
         acq = self.acquirer
         if acq is not None and acq.route_first == msg.route_first:
             self.acquirer = None
+        self.consumers = [c for c in self.consumers if c.route_first != msg.route_first]
+
+    # -- journal -------------------------------------------------------------------------------
+
+    def journal_request(self, msg: Message) -> None:
+        """``resource.journal`` (streaming): the backlog in batches of at most 100, each
+        resource-define alone with R, an empty batch, then each new event."""
+        if not msg.flags & 0x40:  # FLUX_MSGFLAG_STREAMING
+            raise _error(errno.EPROTO, "journal requires streaming RPC flag")
+        batch: list[dict] = []
+        for entry in self.journal:
+            if entry["name"] == "resource-define":
+                if batch:
+                    self.respond(msg, {"events": batch})
+                    batch = []
+                self.respond(msg, self._journal_payload([entry]))
+                continue
+            batch.append(entry)
+            if len(batch) >= 100:
+                self.respond(msg, {"events": batch})
+                batch = []
+        if batch:
+            self.respond(msg, {"events": batch})
+        self.respond(msg, {"events": []})
+        self.consumers.append(msg)
+
+    def journal_cancel(self, msg: Message) -> None:
+        """``resource.journal-cancel``: the sender's stream ends with ENODATA."""
+        obj = msg.payload_json() if msg.payload_bytes else None
+        matchtag = obj.get("matchtag") if isinstance(obj, dict) else None
+        for req in list(self.consumers):
+            if req.route_first == msg.route_first and req.matchtag == matchtag:
+                self.consumers.remove(req)
+                self.respond_error(req, errno.ENODATA, None)
+
+    # -- reload --------------------------------------------------------------------------------
+
+    def reload(self, msg: Message) -> None:
+        """``resource.reload``: R from a file replaces this instance's (refused while a
+        scheduler holds the resources, as flux-core's)."""
+        req = _request(msg)
+        path, xml, force = req.get("path"), req.get("xml"), req.get("force")
+        if not isinstance(path, str) or not isinstance(xml, bool) \
+                or not isinstance(force, bool):
+            raise _error(errno.EPROTO)
+        if xml:
+            raise _error(errno.ENOSYS, "hwloc XML is not supported by pureflux")
+        R = load_R_file(path)
+        from .rv1 import R_ranks
+
+        try:
+            ranks, hosts = R_ranks(R)
+        except OSError:
+            raise _error(errno.EINVAL, "error parsing R") from None
+        if ranks and max(ranks) >= 1 and not force:  # a size-1 instance
+            raise _error(errno.EINVAL, "resource object contains ranks execeeding size=1 "
+                                       "(override with -f))")
+        if self.acquirer is not None:
+            raise _error(errno.EBUSY, "resources are busy (unload scheduler?)")
+        self.set_R(R, ranks, hosts)
+        self._put_R("reload", self._answer(msg))
+
+    def set_R(self, R: dict, ranks: dict, hosts: dict) -> None:
+        self.R, self.ranks, self.hosts = R, ranks, hosts
+        self.online = set(ranks)
+        self.drained = {r: v for r, v in self.drained.items() if r in ranks}
 
     def acquire_cancel(self, msg: Message) -> None:
         """``resource.acquire-cancel``: ends the stream with ENODATA."""
@@ -246,6 +351,34 @@ class ResourceService:
         if self.acquirer is not None:
             self.respond_error(self.acquirer, errno.ENOSYS, None)
             self.acquirer = None
+        for msg in self.consumers:
+            self.respond_error(msg, errno.ENOSYS, None)
+        self.consumers = []
+
+
+def load_R_file(path: str, configured: bool = False) -> dict:
+    """R read from ``path``; OSError with flux-core's texts (its json_load_file error
+    as ``SOURCE:LINE TEXT``, or for ``[resource] path`` ``SOURCE: TEXT on line N``)."""
+    import json
+
+    def problem(errnum: int, line: int, text: str) -> OSError:
+        return _error(errnum, f"{path}: {text} on line {line}" if configured
+                      else f"{path}:{line} {text}")
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise problem(errno.ENOENT, -1, f"unable to open {path}: {exc.strerror}") from None
+    except ValueError:
+        raise problem(errno.EPROTO, 1, "unable to decode byte") from None
+    try:
+        R = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise problem(errno.EPROTO, exc.lineno, exc.msg) from None
+    if not isinstance(R, dict):
+        raise problem(errno.EPROTO, 1, "not a JSON object")
+    return R
 
 
 def _error(errnum: int, text: Optional[str] = None) -> OSError:

@@ -41,6 +41,9 @@ class Pool:
         execution = R["execution"]
         self.starttime = float(execution.get("starttime", 0.0))
         self.expiration = float(execution.get("expiration", 0.0))
+        from .constraint import rank_properties
+
+        self.properties = rank_properties(R)
         self.allocated: dict[int, set[int]] = {r: set() for r in self.ranks}
         self.jobs: dict[int, dict[int, set[int]]] = {}
         self.down: set[int] = set(self.ranks)
@@ -52,8 +55,18 @@ class Pool:
         else:
             self.down |= known
 
+    def _eligible(self, rr: ResourceRequest) -> set[int]:
+        """The ranks the request's constraint allows (Infeasible if it is invalid)."""
+        from .constraint import eligible_ranks
+
+        try:
+            return eligible_ranks(rr.constraint, set(self.ranks), self.hosts, self.properties)
+        except (ValueError, OSError) as exc:
+            raise Infeasible(f"invalid constraint: {exc}") from None
+
     def _check_feasible(self, rr: ResourceRequest) -> None:
-        sizes = [len(cores) for cores in self.ranks.values()]
+        eligible_ranks = self._eligible(rr)
+        sizes = [len(cores) for rank, cores in self.ranks.items() if rank in eligible_ranks]
         if rr.exclusive:
             need = max(rr.nnodes, 1)
             eligible = sum(1 for n in sizes if n >= rr.slot_size)
@@ -79,8 +92,9 @@ class Pool:
         if rr.slot_size < 1:
             raise Infeasible("unsatisfiable request: slot size must be at least 1 core")
         candidates = []
+        allowed = self._eligible(rr) if rr.constraint else None
         for rank, cores in self.ranks.items():
-            if rank in self.down:
+            if rank in self.down or (allowed is not None and rank not in allowed):
                 continue
             free = cores - self.allocated[rank]
             need = len(cores) if rr.exclusive else rr.slot_size

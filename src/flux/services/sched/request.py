@@ -51,9 +51,11 @@ class Count:
 
 class ResourceRequest:
     """One job's request: ``node_count`` (None: slots only), per-node ``slot_count``,
-    ``slot_size`` cores, ``duration`` seconds (0: unlimited), ``exclusive`` nodes."""
+    ``slot_size`` cores, ``duration`` seconds (0: unlimited), ``exclusive`` nodes, and
+    its RFC 31 ``constraint`` (None: any rank)."""
 
-    __slots__ = ("node_count", "slot_count", "slot_size", "duration", "exclusive")
+    __slots__ = ("node_count", "slot_count", "slot_size", "duration", "exclusive",
+                 "constraint")
 
     def __init__(self, node_count: Count | None, slot_count: Count, slot_size: int,
                  duration: float, exclusive: bool) -> None:
@@ -62,6 +64,7 @@ class ResourceRequest:
         self.slot_size = slot_size
         self.duration = duration
         self.exclusive = exclusive
+        self.constraint: object = None
 
     @property
     def nnodes(self) -> int:
@@ -127,5 +130,7 @@ class ResourceRequest:
         duration = (system or {}).get("duration") or 0.0
         if not isinstance(duration, (int, float)) or isinstance(duration, bool):
             raise ValueError("invalid duration")
-        return cls(node_count, slot_count, state["slot_size"], float(duration),
-                   state["exclusive"])
+        rr = cls(node_count, slot_count, state["slot_size"], float(duration),
+                 state["exclusive"])
+        rr.constraint = (system or {}).get("constraints")
+        return rr
