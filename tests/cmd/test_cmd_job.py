@@ -376,3 +376,20 @@ def test_raiseall_killall_namespace_stats_timeleft(jobs_instance):
     r = inst.run("job", "memo", held, "novalue")
     assert (r.returncode, r.stderr) == (1, "flux-job: memo: no value for key=novalue\n")
     inst.run("cancel", "--all")
+
+
+def test_job_last_as_flux_core(instance):
+    """``flux job last`` over job-manager.history.get (outputs compared by hand with
+    flux-core 0.88): the sender's jobs newest first, Python-style slices."""
+    r = instance.run("job", "last")
+    assert (r.returncode, r.stderr) == (1, "flux-job: job history is empty\n")
+    ids = [instance.run("submit", "--urgency=hold", "true").stdout.strip() for _ in range(3)]
+    assert instance.run("job", "last").stdout == f"{ids[2]}\n"
+    assert instance.run("job", "last", "2").stdout == f"{ids[2]}\n{ids[1]}\n"
+    assert instance.run("job", "last", "[::-1]").stdout == "".join(i + "\n" for i in ids)
+    assert instance.run("job", "last", "[-1:]").stdout == f"{ids[0]}\n"
+    for bad in ("[x]", "[1]", "[::0]", "[1:2:3:4]"):
+        r = instance.run("job", "last", bad)
+        assert (r.returncode, r.stderr) == (
+            1, "flux-job: could not parse python-style slice expression\n"), bad
+    instance.run("cancel", "--all")

@@ -259,3 +259,50 @@ def test_ctrl_c_twice_cancels(shared_instance) -> None:
     assert "type=cancel severity=0 interrupted by ctrl-C" in err
     assert proc.returncode == 143
     assert _wait_gone(marker) == []
+
+
+def test_shutdown_cancels_running_jobs_and_leaves_no_process(flux_cmd, tmp_path) -> None:
+    """As flux-core's cleanup commands: running jobs are canceled when the initial
+    program ends, their tasks are gone, and the jobs are recorded canceled."""
+    import subprocess
+
+    from conftest import base_env
+
+    marker = uuid.uuid4().hex
+    statedir = tmp_path / "state"
+    env = base_env()
+    servers_before = set(_procs_with("flux.shell.forkserver"))  # other tests' instances
+    t0 = time.monotonic()
+    r = subprocess.run([flux_cmd, "start", "-S", f"statedir={statedir}", "sh", "-c",
+                        f"id=$(flux submit sh -c 'sleep 300; : {marker}') && "
+                        "flux submit --urgency=hold true >/dev/null && "
+                        "flux job wait-event -p exec -t 20 $id shell.start"],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 < 20
+    assert _wait_gone(marker, 5.0) == []
+    assert set(_procs_with("flux.shell.forkserver")) <= servers_before
+    r = subprocess.run([flux_cmd, "start", "-S", f"statedir={statedir}", "flux", "jobs",
+                        "-a", "-n", "-o", "{state} {result}"],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split("\n")) == ["", "INACTIVE CANCELED", "SCHED "]
+
+
+def test_shells_are_named_flux_shell(shared_instance) -> None:
+    """flux-core's shell shows as ``flux-shell JOBID`` in ps (comm and command line)."""
+    r = shared_instance.run("submit", "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    jobid = r.stdout.strip()
+    try:
+        r = shared_instance.run("job", "wait-event", "-p", "exec", "-t", "20", jobid,
+                                "shell.start")
+        assert r.returncode == 0, r.stderr
+        dec = shared_instance.run("job", "id", jobid).stdout.strip()
+        pids = _procs_with(f"flux-shell {dec}")
+        assert len(pids) == 1
+        with open(f"/proc/{pids[0]}/comm") as f:
+            assert f.read().strip() == "flux-shell"
+    finally:
+        shared_instance.run("cancel", jobid)
+        shared_instance.run("job", "wait-event", "-t", "20", jobid, "clean")

@@ -230,7 +230,7 @@ class Broker:
         (disabled) unless set, e.g. ``-S broker.rc1_path=/path/rc1``."""
         from .brokerenv import BrokerEnv
         from .runat import Runat
-        from .state_machine import UNLOAD_BUILTINS, StateMachine
+        from .state_machine import CLEANUP, UNLOAD_BUILTINS, StateMachine
 
         self.attrs.add("broker.rc1_path", "")
         self.attrs.add("broker.rc3_path", "")
@@ -238,6 +238,10 @@ class Broker:
         self.state_machine = StateMachine(self.router, self.loop, self.log.log, self.runat,
                                           self._start_program if self.command else None,
                                           hostname)
+        # cleanup: running jobs are canceled and waited for first (flux-core's rc1 pushes
+        # that as cleanup commands), then the cleanup list runs
+        run_cleanup = self.state_machine.actions[CLEANUP]
+        self.state_machine.actions[CLEANUP] = lambda: self.job_manager.shutdown_jobs(run_cleanup)
         # unload-builtins: every module is unloaded on the loop, then the machine goes on
         self.state_machine.actions[UNLOAD_BUILTINS] = lambda: self.modules.shutdown(
             lambda: self.state_machine.post("builtins-done"))

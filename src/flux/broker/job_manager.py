@@ -15,6 +15,7 @@ as flux-core answers it after its batch commit.
 from __future__ import annotations
 
 import errno
+import time
 import uuid as _uuid
 
 from flux.constants import (
@@ -59,6 +60,7 @@ _METHODS = (
     ("sched-ready", "sched_ready", 0),
     ("exec-hello", "exec_hello", 0),
     ("stats-get", "stats", FLUX_ROLE_USER),
+    ("history.get", "history_get", FLUX_ROLE_USER),
     ("queue-list", "queue_list", FLUX_ROLE_USER),
     ("queue-status", "queue_status", FLUX_ROLE_USER),
     ("queue-enable", "queue_enable", 0),
@@ -371,6 +373,11 @@ class JobManagerService:
     def stats(self, msg: Message) -> None:
         self.router.respond(msg, self.core.stats())
 
+    def history_get(self, msg: Message) -> None:
+        """``flux job last``: the sender's own jobs, newest first, sliced."""
+        obj = msg.payload_json() if msg.payload_bytes else None
+        self._call(msg, self.core.history_get, obj, msg.userid, answer=True)
+
     def queue_list(self, msg: Message) -> None:
         self.configure()
         self.router.respond(msg, self.core.queue_list())
@@ -523,6 +530,38 @@ class JobManagerService:
         self._checkpointed, self._queues_saved = core.max_jobid, queues
         return op_put(CHECKPOINT_KEY, compact_json(
             {"version": 1, "max_jobid": core.max_jobid, "queue": queues}).encode())
+
+    def shutdown_jobs(self, done: Callable[[], None], grace: float = 60.0) -> None:
+        """The instance is ending (the broker's cleanup state): do what flux-core's rc1
+        pushes as cleanup commands (``flux queue stop --all --nocheckpoint``, ``flux
+        cancel --user=all --states RUN``, then wait until nothing runs) without starting
+        a command, then ``done()``.  ``grace`` bounds the wait: the exec service's kill
+        sequence ends a job well within it."""
+        core = self._core
+        if core is None or core.running_count() == 0:
+            done()
+            return
+        from flux.services.job_manager import job as J
+
+        try:
+            core.queue_start({"start": False, "all": True, "nocheckpoint": True,
+                              "reason": "instance shutdown"})
+        except Exception as exc:  # noqa: BLE001 - shutting down regardless
+            self.logf(LOG_ERR, f"job-manager: stopping queues at shutdown: {exc}")
+        count = core.raiseall_request({"dry_run": False, "userid": -1, "states": J.RUN,
+                                       "severity": 0, "type": "cancel"},
+                                      self.owner, True)["count"]
+        self._run()
+        self.logf(LOG_INFO, f"job-manager: shutdown: canceled {count} running job(s)")
+        deadline = time.monotonic() + grace
+
+        def check() -> None:
+            if core.running_count() == 0 or time.monotonic() > deadline:
+                done()
+            else:
+                self.loop.call_later(0.01, check)
+
+        self.loop.call_later(0.01, check)
 
     def close(self) -> None:
         """Commit what is gathered; answer the waits still pending (ENOSYS, as flux-core

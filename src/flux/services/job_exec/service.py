@@ -419,10 +419,10 @@ class ExecService:
         self.fatal(job, f"aborted due to exception type={p.get('type')}")
 
     def close(self) -> None:
-        """At shutdown, jobs in flight end their streams (ENOSYS); shells are killed."""
+        """At shutdown, jobs in flight end their streams (ENOSYS).  Their shells are the
+        launcher's to end (SIGTERM, which a shell passes on to its tasks, then SIGKILL):
+        a shell killed at once would leave its tasks behind."""
         for job in list(self.jobs.values()):
             self._cancel_timers(job)
-            if job.shells is not None:
-                job.shells.kill(KILL_SIGNAL)
             self.respond_error(job.msg, errno.ENOSYS, None)
         self.jobs.clear()

@@ -1313,6 +1313,20 @@ class JobManager:
     def getinfo(self) -> dict:
         return {"max_jobid": self.max_jobid}
 
+    def history_get(self, obj: Any, userid: int) -> dict:
+        """``job-manager.history.get`` (flux-core's history plugin): ``{"jobs": [id...]}``,
+        the ids of ``userid``'s jobs still known here, newest submission first, cut by
+        the Python-style ``slice`` (``"[:1]"``: the last one)."""
+        text = obj.get("slice") if isinstance(obj, dict) else None
+        if not isinstance(text, str):
+            raise Refused(errno.EPROTO)
+        mine = sorted((j for j in (*self.active.values(), *self.inactive.values())
+                       if j.userid == userid), key=lambda j: (j.t_submit, j.id), reverse=True)
+        cut = parse_slice(text)
+        if cut is None:
+            raise Refused(errno.EINVAL, "could not parse python-style slice expression")
+        return {"jobs": [mine[i].id for i in range(len(mine))[cut]]}
+
     def stats(self) -> dict:
         """``job-manager.stats-get``, flux-core's keys.  Housekeeping is not implemented:
         its entry says so as flux-core's does when none is configured (nothing running, no
@@ -1322,6 +1336,30 @@ class JobManager:
                 "max_jobid": self.max_jobid,
                 "housekeeping": {"running": {}, "config": {"release-after": -1.0,
                                                            "command": ""}}}
+
+
+def parse_slice(text: str) -> Optional[slice]:
+    """``[start:stop:step]`` as flux-core's libutil reads it (each part optional, a colon
+    required, step not 0), or None."""
+    if ":" not in text or len(text) < 2 or text[0] != "[" or text[-1] != "]":
+        return None
+    parts = text[1:-1].split(":")
+    if len(parts) > 3:
+        return None
+    values: list[Optional[int]] = []
+    for part in parts:
+        if part == "":
+            values.append(None)
+            continue
+        try:
+            values.append(int(part))
+        except ValueError:
+            return None
+    while len(values) < 3:
+        values.append(None)
+    if values[2] == 0:
+        return None
+    return slice(*values)
 
 
 def _copy(value: Any) -> Any:

@@ -1,0 +1,196 @@
+"""A process that forks job shells with the shell's code already imported.
+
+Starting ``python -m flux.shell`` costs a Python start-up and the shell's imports, about
+25 ms of CPU, for every job: more than the rest of a short job's life put together.  The
+broker's launcher (``flux.broker.job_shell_launch``) therefore starts this server once and
+asks it for each shell; the server forks a child that runs the shell's ``main`` at once.
+Each job still gets a shell process of its own, in its own process group, with the
+stdout/stderr pipes the broker made for it, so the shell behaves as one the broker
+started itself.
+
+The protocol, on a SOCK_SEQPACKET socket (fd 0 of this process), one JSON object a packet:
+
+- launcher -> server: ``{"tag": N, "jobid": ID, "env": {...}, "cwd": DIR}`` with two
+  descriptors (the shell's stdout and stderr) passed alongside (SCM_RIGHTS);
+- server -> launcher: ``{"tag": N, "pid": PID}`` once forked, or ``{"tag": N, "errno": E,
+  "error": TEXT}``; later ``{"pid": PID, "status": WAITSTATUS}`` when the shell ends.
+
+The server exits when the launcher closes its end.  It is single-threaded (fork-safe) and
+sleeps in ``poll`` between requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+__all__ = ["serve", "MAX_PACKET"]
+
+#: the largest request: a job's environment travels in it
+MAX_PACKET = 1 << 20
+
+#: the server's own descriptors (the signal wake-up pipe), closed in each child
+_OWN_FDS: list[int] = []
+
+
+def _warm_up() -> None:
+    """Import what every shell needs, so that each fork finds it loaded."""
+    import flux  # noqa: F401
+    import flux.core.handle  # noqa: F401
+    import flux.job.JobID  # noqa: F401
+    import flux.services.job_ingest.sign_none  # noqa: F401
+    import flux.shell.shell  # noqa: F401
+    import subprocess  # noqa: F401
+
+    flux.Flux  # noqa: B018  (the handle class loads on first use)
+
+
+def _child(req: dict, fds: list[int], sock: socket.socket) -> None:
+    """In the forked child: become job ``req["jobid"]``'s shell; never returns."""
+    code = 1
+    try:
+        sock.close()
+        for fd in _OWN_FDS:
+            os.close(fd)
+        os.setpgid(0, 0)
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        for fd in (devnull, *fds):
+            if fd > 2:
+                os.close(fd)
+        os.environ.clear()
+        os.environ.update(req["env"])
+        os.chdir(req.get("cwd") or "/")
+        jobid = str(req["jobid"])
+        sys.argv = ["flux-shell", jobid]
+        from flux.proctitle import set_proctitle
+
+        set_proctitle("flux-shell", f"flux-shell {jobid}")  # as flux-core's shell shows
+        from flux.shell.shell import main
+
+        code = main([jobid])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException as exc:  # the shell must not return into the server's loop
+        try:
+            os.write(2, f"flux-shell: {exc}\n".encode())
+        except OSError:
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(code)
+
+
+def _send(sock: socket.socket, obj: dict) -> None:
+    try:
+        sock.send(json.dumps(obj).encode())
+    except OSError:
+        pass
+
+
+def _reap(sock: socket.socket) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _send(sock, {"pid": pid, "status": status})
+
+
+def _handle(sock: socket.socket, data: bytes, fds: list[int]) -> None:
+    try:
+        req: Any = json.loads(data)
+        tag = req["tag"]
+        if len(fds) != 2 or not isinstance(req.get("env"), dict):
+            raise ValueError("bad request")
+    except (ValueError, KeyError, TypeError):
+        for fd in fds:
+            os.close(fd)
+        return
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        for fd in fds:
+            os.close(fd)
+        _send(sock, {"tag": tag, "errno": exc.errno, "error": exc.strerror or "fork failed"})
+        return
+    if pid == 0:
+        _child(req, fds, sock)
+    for fd in fds:
+        os.close(fd)
+    _send(sock, {"tag": tag, "pid": pid})
+
+
+def serve(sock: socket.socket) -> None:
+    """Answer launch requests on ``sock`` until it is closed."""
+    import select
+
+    rfd, wfd = os.pipe()
+    _OWN_FDS[:] = [rfd, wfd]
+    os.set_blocking(rfd, False)
+    os.set_blocking(wfd, False)
+    signal.set_wakeup_fd(wfd)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the broker
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    poller.register(rfd, select.POLLIN)
+    fdsize = socket.CMSG_SPACE(2 * 4)
+    while True:
+        try:
+            ready = poller.poll()
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            continue
+        for fd, _ in ready:
+            if fd == rfd:
+                try:
+                    while os.read(rfd, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+                _reap(sock)
+                continue
+            data, anc, _flags, _addr = sock.recvmsg(MAX_PACKET, fdsize)
+            fds: list[int] = []
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    n = len(payload) // 4
+                    fds.extend(int.from_bytes(payload[i * 4:i * 4 + 4], sys.byteorder)
+                               for i in range(n))
+            if not data:
+                for extra in fds:
+                    os.close(extra)
+                _reap(sock)
+                return
+            _handle(sock, data, fds)
+        _reap(sock)
+
+
+def main() -> int:
+    sock = socket.socket(fileno=0)
+    _warm_up()
+    sock.send(b'{"ready": true}')
+    serve(sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The job shell fork server (flux.shell.forkserver) and the broker's launcher over it
+(flux.broker.job_shell_launch): a shell per launch, its pid and wait status reported, its
+output through the broker's pipes, and no shell left when the server is lost."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from flux.broker.job_shell_launch import LocalShellLauncher
+from flux.broker.loop import Loop
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Events:
+    """What the launcher tells job-exec about one shell."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple] = []
+        self.out = b""
+
+    def running(self, rank: int) -> None:
+        self.log.append(("running", rank))
+
+    def output(self, rank: int, stream: str, data: bytes) -> None:
+        self.out += data
+
+    def exited(self, rank: int, status: int) -> None:
+        self.log.append(("exited", rank, status))
+
+    def failed(self, rank: int, errnum: int, text: str) -> None:
+        self.log.append(("failed", rank, errnum, text))
+
+
+def run_until(loop: Loop, done, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+
+    def check() -> None:
+        if done() or time.monotonic() > deadline:
+            loop.stop()
+        else:
+            loop.call_later(0.01, check)
+
+    loop.call_soon(check)
+    loop.run()
+    assert done(), "timed out"
+
+
+@pytest.fixture
+def launcher(tmp_path):
+    loop = Loop()
+    env = dict(os.environ)
+    env.pop("FLUX_URI", None)
+    la = LocalShellLauncher(loop, 0, env, lambda: f"local://{tmp_path}/nobroker")
+    yield la
+    la.close()
+    loop.close()
+
+
+def test_a_shell_without_a_broker_reports_and_exits(launcher) -> None:
+    ev = Events()
+    launcher.launch(1234, os.getuid(), 0, ev)
+    run_until(launcher.loop, lambda: any(e[0] == "exited" for e in ev.log))
+    assert ev.log[0] == ("running", 0)
+    assert ev.log[-1] == ("exited", 0, 1 << 8)  # exit code 1: it could not read the job
+    assert b"flux-shell: FATAL: failed to initialize shell info" in ev.out
+
+
+def test_many_launches_share_one_server(launcher) -> None:
+    evs = [Events() for _ in range(20)]  # more than the requests kept in flight
+    for i, ev in enumerate(evs):
+        launcher.launch(100 + i, os.getuid(), 0, ev)
+    run_until(launcher.loop, lambda: all(ev.log and ev.log[-1][0] == "exited" for ev in evs))
+    assert launcher.server is not None and launcher.server.poll() is None
+    assert not launcher.shells and not launcher.by_pid
+
+
+def test_another_rank_is_unreachable(launcher) -> None:
+    ev = Events()
+    launcher.launch(1, os.getuid(), 3, ev)
+    run_until(launcher.loop, lambda: bool(ev.log))
+    assert ev.log == [("failed", 3, errno.EHOSTUNREACH, "No route to host")]
+
+
+def test_a_lost_server_takes_no_shell_with_it(launcher) -> None:
+    """A shell whose server died cannot be reaped by the broker: it is killed and reported
+    killed, and the next launch starts a new server."""
+    ev = Events()
+    shell = launcher.launch(1, os.getuid(), 0, ev)
+    run_until(launcher.loop, lambda: shell.pid is not None)
+    pid = shell.pid
+    os.kill(pid, signal.SIGSTOP)  # keep it from exiting on its own
+    launcher.server.kill()
+    run_until(launcher.loop, lambda: any(e[0] == "exited" for e in ev.log))
+    assert ev.log[-1] == ("exited", 0, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(") ", 1)[1][:1] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the orphaned shell is still running")
+    ev2 = Events()
+    launcher.launch(2, os.getuid(), 0, ev2)
+    run_until(launcher.loop, lambda: any(e[0] == "exited" for e in ev2.log))
+
+
+def test_the_server_ignores_bad_requests_and_exits_at_eof() -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    proc = subprocess.Popen([sys.executable, "-m", "flux.shell.forkserver"],
+                            stdin=theirs.fileno(), cwd="/")
+    theirs.close()
+    try:
+        ours.settimeout(20)
+        assert json.loads(ours.recv(4096)) == {"ready": True}
+        ours.send(b"not json")
+        ours.send(json.dumps({"tag": 1, "jobid": 1, "env": {}}).encode())  # no fds
+        r, w = os.pipe()
+        import array
+
+        env = {"FLUX_URI": "local:///nonexistent", "PATH": os.environ.get("PATH", "")}
+        ours.sendmsg([json.dumps({"tag": 2, "jobid": 7, "env": env}).encode()],
+                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w, w]))])
+        os.close(w)
+        reply = json.loads(ours.recv(4096))
+        assert reply["tag"] == 2 and reply["pid"] > 0  # the bad ones got no answer
+        end = json.loads(ours.recv(4096))
+        assert end == {"pid": reply["pid"], "status": 1 << 8}
+        assert b"failed to initialize shell info" in os.read(r, 65536)
+        os.close(r)
+    finally:
+        ours.close()
+        assert proc.wait(timeout=10) == 0
