@@ -33,7 +33,7 @@ DOC = ROOT / "docs" / "architecture.md"
 #: Bottom to top.
 LAYERS: list[tuple[str, ...]] = [
     ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle",
-     "flux.wrapper"),
+     "flux.wrapper", "flux.idset", "flux.hostlist"),
     ("flux.message", "flux.message_pimpl"),
     ("flux.codec", "flux.response", "flux.util"),
     ("flux.core", "flux.core.connection", "flux.core.reactor", "flux.core.topics",
@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("flux.rpc",),
     ("flux.core.handle",),
     ("flux.brokermod", "flux.core.module_exec", "flux.job.*", "flux.eventlog", "flux.kvs.*",
-     "flux.modules.*", "flux.services.*", "flux.shell.*"),
+     "flux.modules.*", "flux.services.*", "flux.shell.*", "flux.resource.*"),
     ("flux.broker.*",),
     ("flux.cmd.*",),
 ]
