@@ -35,7 +35,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle",
      "flux.wrapper", "flux.idset", "flux.hostlist"),
     ("flux.message", "flux.message_pimpl"),
-    ("flux.codec", "flux.response", "flux.util"),
+    ("flux.codec", "flux.response", "flux.util", "flux._util_duration", "flux._util_treedict",
+     "flux._util_tree", "flux._util_dedup", "flux._util_fileref", "flux._util_cli",
+     "flux._util_config"),
     ("flux.core", "flux.core.connection", "flux.core.reactor", "flux.core.topics",
      "flux.core.threadstate", "flux.core.logging", "flux.core.loopback",
      "flux.core.default_methods"),
@@ -53,6 +55,8 @@ LAYERS: list[tuple[str, ...]] = [
 FACADES: dict[tuple[str, str], str] = {
     ("flux", "flux.core.handle"): "flux.Flux is the handle class, loaded on first use",
     ("flux.message", "flux.core.watchers"): "flux-core's API has flux.message.MessageWatcher",
+    ("flux.util", "flux.cmd._job_outputformat"): "flux-core's flux.util has OutputFormat and "
+                                                 "friends; the commands hold the one copy",
 }
 
 
