@@ -481,6 +481,10 @@ class FutureExt(Future):
             reactor.run(FLUX_REACTOR_ONCE)
         return True
 
+    def __await__(self) -> Any:
+        self._run_init()  # ``await`` is a first use too: start the work init_cb does
+        return super().__await__()
+
     def fulfill(self, result: Any = None) -> None:
         """Add a result (any JSON-serialisable value); may be called repeatedly."""
         self._push((0, result, None))

@@ -10,7 +10,41 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from flux.message import payload_bytes
 
-__all__ = ["encode_payload", "encode_topic", "check_future_error", "interruptible"]
+__all__ = [
+    "encode_payload", "encode_topic", "check_future_error", "interruptible",
+    # loaded on first use (module __getattr__ below), keeping ``import flux.util`` light
+    "parse_fsd", "parse_datetime", "fsd", "empty_outputs", "get_treedict", "set_treedict",
+    "del_treedict", "dict_merge", "xdg_searchpath", "UtilConfig", "Tree", "Deduplicator",
+    "Fileref", "CLIMain", "help_formatter", "TreedictAction", "FilterAction",
+    "FilterActionSetUpdate", "FilterActionUser", "FilterTrueAction", "YesNoAction",
+    "ColorAction", "UtilDatetime", "UtilFormatter", "OutputFormat",
+]
+
+#: name -> the module defining it; each is imported when the name is first used
+_LAZY = {
+    "parse_fsd": "flux._util_duration",
+    "parse_datetime": "flux._util_duration",
+    "get_treedict": "flux._util_treedict",
+    "set_treedict": "flux._util_treedict",
+    "del_treedict": "flux._util_treedict",
+    "dict_merge": "flux._util_treedict",
+    "xdg_searchpath": "flux._util_config",
+    "UtilConfig": "flux._util_config",
+    "Tree": "flux._util_tree",
+    "Deduplicator": "flux._util_dedup",
+    "Fileref": "flux._util_fileref",
+    "CLIMain": "flux._util_cli",
+    "help_formatter": "flux._util_cli",
+    "TreedictAction": "flux._util_cli",
+    "FilterAction": "flux._util_cli",
+    "FilterActionSetUpdate": "flux._util_cli",
+    "FilterActionUser": "flux._util_cli",
+    "FilterTrueAction": "flux._util_cli",
+    "YesNoAction": "flux._util_cli",
+    "ColorAction": "flux._util_cli",
+}
+#: flux-core's listing-format helpers, implemented once for the commands
+_FORMAT_NAMES = ("fsd", "empty_outputs", "UtilDatetime", "UtilFormatter", "OutputFormat")
 
 
 def encode_payload(payload: Any) -> Optional[bytes]:
@@ -59,3 +93,19 @@ def check_future_error(func: Callable[..., Any]) -> Callable[..., Any]:
 def interruptible(func: Callable[..., Any]) -> Callable[..., Any]:
     """flux-core restores SIGINT around blocking calls; Python's default already raises KeyboardInterrupt."""
     return func
+
+
+def __getattr__(name: str) -> Any:
+    """flux-core's other ``flux.util`` names, imported on first use."""
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _FORMAT_NAMES:
+        from flux.cmd import _job_outputformat
+
+        value = getattr(_job_outputformat, name)
+    else:
+        raise AttributeError(f"module 'flux.util' has no attribute {name!r}")
+    globals()[name] = value
+    return value

@@ -33,9 +33,11 @@ DOC = ROOT / "docs" / "architecture.md"
 #: Bottom to top.
 LAYERS: list[tuple[str, ...]] = [
     ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle",
-     "flux.wrapper"),
+     "flux.wrapper", "flux.idset", "flux.hostlist"),
     ("flux.message", "flux.message_pimpl"),
-    ("flux.codec", "flux.response", "flux.util"),
+    ("flux.codec", "flux.response", "flux.util", "flux._util_duration", "flux._util_treedict",
+     "flux._util_tree", "flux._util_dedup", "flux._util_fileref", "flux._util_cli",
+     "flux._util_config"),
     ("flux.core", "flux.core.connection", "flux.core.reactor", "flux.core.topics",
      "flux.core.threadstate", "flux.core.logging", "flux.core.loopback",
      "flux.core.default_methods"),
@@ -44,7 +46,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("flux.rpc",),
     ("flux.core.handle",),
     ("flux.brokermod", "flux.core.module_exec", "flux.job.*", "flux.eventlog", "flux.kvs.*",
-     "flux.modules.*", "flux.services.*", "flux.shell.*"),
+     "flux.modules.*", "flux.services.*", "flux.shell.*", "flux.resource.*"),
     ("flux.broker.*",),
     ("flux.cmd.*",),
 ]
@@ -53,6 +55,8 @@ LAYERS: list[tuple[str, ...]] = [
 FACADES: dict[tuple[str, str], str] = {
     ("flux", "flux.core.handle"): "flux.Flux is the handle class, loaded on first use",
     ("flux.message", "flux.core.watchers"): "flux-core's API has flux.message.MessageWatcher",
+    ("flux.util", "flux.cmd._job_outputformat"): "flux-core's flux.util has OutputFormat and "
+                                                 "friends; the commands hold the one copy",
 }
 
 

@@ -3,7 +3,8 @@
 flux-core's command works on its Rlist/ResourceSet classes; pureflux only needs
 what ``list``, ``info`` and ``status`` print: per rank its host and core/gpu ids,
 set differences at core level, a compressed hostlist and an Rlist-style dump
-(``rank[0-1]/core[0-3]``).
+(``rank[0-1]/core[0-3]``).  Texts come from flux.idset and flux.hostlist, so they
+are libidset's and libhostlist's.
 """
 
 from __future__ import annotations
@@ -14,88 +15,38 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def idset_encode(ids: Iterable[int]) -> str:
-    """``{0,1,2,5}`` -> ``0-2,5``."""
-    out: list[str] = []
-    run: list[int] = []
-    for i in sorted(set(ids)):
-        if run and i == run[-1] + 1:
-            run.append(i)
-            continue
-        if run:
-            out.append(_run_text(run))
-        run = [i]
-    if run:
-        out.append(_run_text(run))
-    return ",".join(out)
+    """``{0,1,2,5}`` -> ``0-2,5`` (flux.idset's text)."""
+    from flux.idset import IDset
 
-
-def _run_text(run: list[int]) -> str:
-    return str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}"
+    return str(IDset(sorted(set(ids))))
 
 
 def idset_decode(text: str) -> set[int]:
-    """An RFC 22 idset; ValueError if ``text`` is not one."""
-    from ._job_cli import idset_decode as decode
+    """An RFC 22 idset; ValueError if ``text`` is not one (as flux.idset.IDset)."""
+    from flux.idset import IDset
 
-    return set(decode(text)) if text.strip() not in ("", "[]") else set()
+    return set(IDset(text))
 
 
 def bracketed(name: str, ids: Iterable[int]) -> str:
     """``core`` + {0,1} -> ``core[0-1]``, {0} -> ``core0`` (as flux-core's dumps)."""
-    text = idset_encode(ids)
-    return f"{name}{text}" if text.isdigit() else f"{name}[{text}]"
+    from flux.idset import IDSET_FLAG_BRACKETS, IDSET_FLAG_RANGE, IDset
+
+    return name + IDset(sorted(set(ids))).encode(IDSET_FLAG_BRACKETS | IDSET_FLAG_RANGE)
 
 
 def hostlist_encode(hosts: list[str]) -> str:
-    """Hostnames, in order, compressed where consecutive names share a prefix: ``n[1-3],x``."""
-    import re
+    """Hostnames, in order, as an RFC 29 hostlist (``n[1-3,5],x``, flux.hostlist's text)."""
+    from flux.hostlist import Hostlist
 
-    groups: list[tuple[str, int, list[int]]] = []
-    for host in hosts:
-        match = re.fullmatch(r"(.*?)(\d+)", host)
-        if not match:
-            groups.append((host, -1, []))
-            continue
-        prefix, digits = match.group(1), match.group(2)
-        width = len(digits) if digits.startswith("0") else 0
-        last = groups[-1] if groups else None
-        if last and last[0] == prefix and last[1] == width and last[2] \
-                and int(digits) == last[2][-1] + 1:
-            last[2].append(int(digits))
-        else:
-            groups.append((prefix, width, [int(digits)]))
-    parts = []
-    for prefix, width, nums in groups:
-        if width < 0:
-            parts.append(prefix)
-        elif len(nums) == 1:
-            parts.append(f"{prefix}{nums[0]:0{width}d}")
-        else:
-            parts.append(f"{prefix}[{nums[0]:0{width}d}-{nums[-1]:0{width}d}]")
-    return ",".join(parts)
+    return str(Hostlist(hosts))
 
 
 def hostlist_decode(text: str) -> list[str]:
     """A hostlist's names (``a,n[1-3,5]``); ValueError if malformed."""
-    names: list[str] = []
-    depth, start, parts = 0, 0, []
-    for i, c in enumerate(text):
-        depth += (c == "[") - (c == "]")
-        if c == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    for part in parts:
-        if "[" in part:
-            if not part.endswith("]"):
-                raise ValueError(f"invalid hostlist {text}")
-            prefix, _, body = part[:-1].partition("[")
-            first = body.split(",")[0].split("-")[0]
-            width = len(first) if first.startswith("0") else 0
-            names.extend(f"{prefix}{i:0{width}d}" for i in sorted(idset_decode(body)))
-        elif part:
-            names.append(part)
-    return names
+    from flux.hostlist import Hostlist
+
+    return Hostlist(text).expand()
 
 
 class RankSet:
