@@ -43,7 +43,8 @@ class ShellExit(Exception):
 
 
 class JobShell:
-    def __init__(self, h: Any, info: ShellInfo, namespace: str) -> None:
+    def __init__(self, h: Any, info: ShellInfo, namespace: str,
+                 early: Optional[dict[str, Any]] = None) -> None:
         from flux.job.JobID import id_encode
 
         self.h = h
@@ -60,21 +61,40 @@ class JobShell:
         self.watchers: list[Any] = []
         self.tmpdir: Optional[str] = None
         self.finished = False
+        #: broker attributes the shell needs, asked for at once (see ``_prefetch``)
+        self.attrs: dict[str, Optional[str]] = {}
+        self.early = early if early is not None else early_requests(h, info.jobid)
 
     # -- set-up -----------------------------------------------------------------------
 
     def _exec_event(self, name: str, context: Optional[dict]) -> None:
-        self.appender.append("exec.eventlog", name, context, now=True)
+        self.appender.append("exec.eventlog", name, context)
 
     def _barrier(self) -> None:
         if self.info.shell_size > 1:
             self.h.rpc("job-exec.shell-barrier", {"id": self.info.jobid}, nodeid=0).get()
 
-    def _watch(self) -> None:
+    def _prefetch(self, early: dict[str, Any]) -> list[Any]:
+        """Collect what start-up asked for at once (``early_requests``, sent beside
+        the job's lookup) and register the stdin service, so that start-up waits one
+        round trip for all of them, not one each."""
+        h = self.h
+        waits = [early.pop("subscribe")]
+        if self.leader:
+            waits.append(h.service_register(self.service))
+        for name, fut in early.items():
+            try:
+                self.attrs[name] = fut.get()["value"]
+            except OSError:
+                self.attrs[name] = None
+        return waits
+
+    def _watch(self, waits: list[Any]) -> None:
         from flux.constants import FLUX_MSGTYPE_EVENT, FLUX_MSGTYPE_REQUEST
 
         topic = f"shell-{self.info.jobid}."
-        self.h.event_subscribe(topic)
+        for fut in waits:
+            fut.get()
         w = self.h.msg_watcher_create(self._kill_event, FLUX_MSGTYPE_EVENT, topic + "kill")
         w.start()
         self.watchers.append(w)
@@ -83,17 +103,13 @@ class JobShell:
             sw.start()
             self.watchers.append(sw)
         if self.leader:
-            self.h.service_register(self.service).get()
             w = self.h.msg_watcher_create(self._stdin_request, FLUX_MSGTYPE_REQUEST,
                                           self.service + ".stdin")
             w.start()
             self.watchers.append(w)
 
     def _make_tmpdir(self) -> None:
-        try:
-            base = self.h.attr_get("rundir")
-        except OSError:
-            base = os.environ.get("TMPDIR", "/tmp")
+        base = self.attrs.get("rundir") or os.environ.get("TMPDIR", "/tmp")
         path = os.path.join(base, f"jobtmp-{self.info.shell_rank}-{self.f58}")
         try:
             os.mkdir(path, 0o700)
@@ -126,10 +142,7 @@ class JobShell:
         env["FLUX_JOB_ID"] = self.f58
         env["FLUX_JOB_SIZE"] = str(info.total_ntasks)
         env["FLUX_JOB_NNODES"] = str(info.shell_size)
-        try:
-            jobid_path = self.h.attr_get("jobid-path")
-        except OSError:
-            jobid_path = None
+        jobid_path = self.attrs.get("jobid-path")
         if jobid_path is not None:
             prefix = "" if jobid_path == "/" else jobid_path
             env["FLUX_JOB_ID_PATH"] = f"{prefix}/{self.f58}"
@@ -276,7 +289,7 @@ class JobShell:
                 self.appender.append("input", "header", {
                     "version": 1, "encoding": {"stdin": "UTF-8"}, "count": {"stdin": 1},
                     "options": {}})
-            self._watch()
+            self._watch(self._prefetch(self.early))
             self._make_tmpdir()
             self._barrier()
             if self.leader:
@@ -313,6 +326,15 @@ class JobShell:
             pass
 
 
+def early_requests(h: Any, jobid: int) -> dict[str, Any]:
+    """The requests a shell sends before it knows its job: the ``shell-<id>.`` event
+    subscription (kill events) and the attributes it reads."""
+    early = {"subscribe": h.rpc("event.subscribe", {"topic": f"shell-{jobid}."})}
+    for name in ("rundir", "jobid-path"):
+        early[name] = h.rpc("attr.get", {"name": name})
+    return early
+
+
 def _log(text: str) -> None:
     print(f"flux-shell: {text}", file=sys.stderr, flush=True)
 
@@ -334,7 +356,9 @@ def main(argv: list[str]) -> int:
         h = flux.Flux()
         rank = h.get_rank()
         # the whole jobspec (with its environment) is only in J, as flux-core's shell reads it
-        resp = h.rpc("job-info.lookup", {"id": jobid, "keys": ["J", "R"], "flags": 0}).get()
+        lookup = h.rpc("job-info.lookup", {"id": jobid, "keys": ["J", "R"], "flags": 0})
+        early = early_requests(h, jobid)
+        resp = lookup.get()
         from flux.services.job_ingest.sign_none import unwrap
 
         jobspec = json.loads(unwrap(resp["J"])[0])
@@ -346,4 +370,4 @@ def main(argv: list[str]) -> int:
         _log(f"FATAL: failed to initialize shell info: {exc}")
         return 1
     namespace = os.environ.get("FLUX_KVS_NAMESPACE") or f"job-{jobid}"
-    return JobShell(h, info, namespace).run()
+    return JobShell(h, info, namespace, early).run()
