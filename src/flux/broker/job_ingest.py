@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
     from flux.services.job_ingest.ingest import Ingest, Submission
+    from flux.services.job_ingest.plugins import Validation
 
 __all__ = ["JobIngest"]
 
@@ -47,6 +48,7 @@ class JobIngest:
         self._batch: list[Submission] = []
         self.shutdown = False
         self._conf_reader: Any = None
+        self._validation_for: Optional[tuple[Any, Validation]] = None
         svc = router.builtin("job-ingest")
         svc.method("submit", self.submit, FLUX_ROLE_USER)
         svc.method("getinfo", self.getinfo, 0)
@@ -66,27 +68,48 @@ class JobIngest:
         if self.shutdown:
             raise RequestError(errno.ENOSYS)
         ingest = self.ingest
+        conf = self._conf()
+        validation = self._validation(conf)
         try:
             sub = ingest.decode(msg, msg.payload_json(), msg.userid,
-                                bool(msg.rolemask & FLUX_ROLE_OWNER))
+                                bool(msg.rolemask & FLUX_ROLE_OWNER), validation)
         except Refused as exc:
             raise RequestError(exc.errnum, exc.text) from None
-        self._apply_defaults(sub)
+        self._apply_defaults(sub, conf, validation)
         ingest.number(sub)
         if not self._batch:
             self.loop.mark_dirty(self)
         self._batch.append(sub)
 
-    def _apply_defaults(self, sub: Submission) -> None:
-        """The configuration's jobspec defaults and queue constraints (flux-core's
-        frobnicator, whose refusals carry errnum 1: EPERM)."""
-        from flux.services.job_ingest import defaults
-
+    def _conf(self) -> dict:
+        """The instance configuration now (``flux config reload`` is seen at once)."""
         from .conf_reader import ConfReader
 
         if self._conf_reader is None:
             self._conf_reader = ConfReader(self.router, "job-ingest", self.owner)
-        conf = self._conf_reader.get()
+        return self._conf_reader.get()
+
+    def _validation(self, conf: dict) -> Validation:
+        """The validator plugins ``[ingest.validator]`` names (kept while that table is
+        unchanged); a configuration naming no such plugin is logged once."""
+        from flux.services.job_ingest import plugins
+
+        table = conf.get("ingest", {}).get("validator") if isinstance(
+            conf.get("ingest"), dict) else None
+        if self._validation_for is not None and self._validation_for[0] == table:
+            return self._validation_for[1]
+        validation = plugins.from_conf(conf)
+        if validation.error is not None:
+            self.log(LOG_ERR, f"job-ingest: {validation.error}")
+        self._validation_for = (table, validation)
+        return validation
+
+    def _apply_defaults(self, sub: Submission, conf: dict, validation: Validation) -> None:
+        """The configuration's jobspec defaults and queue constraints (flux-core's
+        frobnicator, whose refusals carry errnum 1: EPERM); the jobspec they change is
+        validated again."""
+        from flux.services.job_ingest import defaults
+
         if not defaults.active(conf):
             return
         try:
@@ -94,10 +117,10 @@ class JobIngest:
         except ValueError as exc:
             raise RequestError(errno.EPERM, str(exc)) from None
         if not sub.flags & FLUX_JOB_NOVALIDATE:
-            from flux.services.job_ingest.validator import InvalidJobspec, check
+            from flux.services.job_ingest.plugins import InvalidJobspec
 
             try:
-                check(sub.jobspec)
+                validation.check(sub.jobspec)
             except InvalidJobspec as exc:
                 raise RequestError(errno.EINVAL, str(exc)) from None
 

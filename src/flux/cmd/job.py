@@ -111,6 +111,12 @@ SUBCOMMANDS: dict[str, tuple[str | None, str, list[Opt], str]] = {
     "stats": (None, "Get current job stats", [], "_job_manage:cmd_stats"),
     "namespace": ("[id ...]", "Convert job ids to job guest kvs namespace names", [],
                   "_job_manage:cmd_namespace"),
+    "submit": ("[OPTIONS] [jobspec]", "Run job", [
+        Opt("u", "urgency", "Set job urgency (0-31), hold=0, default=16, expedite=31",
+            REQUIRED, "N"),
+        Opt("f", "flags", "Set submit comma-separated flags (e.g. debug, waitable)",
+            REQUIRED),
+    ], "_job_submit_file:cmd_submit"),
     "wait": ("[--all] [id]", "Wait for job(s) to complete.", [
         Opt("a", "all", "Wait for all (waitable) jobs"),
         Opt("v", "verbose", "Emit a line of output for all jobs, not just failing ones"),

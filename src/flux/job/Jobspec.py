@@ -4,8 +4,9 @@ flux-core's names, factories, setters and errors (TypeError or ValueError with
 its wording), so scripts that build jobspecs for flux-core run unchanged.
 These are flux-core's client-side checks only; job-ingest applies flux-core's
 submission checks (``flux.services.job_ingest.validator``).  RFC 25's stricter
-schema (``flux.services.job_ingest.jobspec``) is applied by neither, since
-flux-core's classes build jobspecs it would refuse (a node marked ``exclusive``).
+schema (``flux.services.job_ingest.jobspec``) is applied only by job-ingest's
+``schema`` validator plugin, when an instance's ``[ingest.validator]`` asks for it,
+since flux-core's classes build jobspecs it would refuse (a node marked ``exclusive``).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
+    from .plugins import Validation
+
 __all__ = ["Refused", "Submission", "Ingest"]
 
 FLUX_JOB_DEBUG, FLUX_JOB_WAITABLE, FLUX_JOB_NOVALIDATE = 2, 4, 8
@@ -70,8 +72,10 @@ class Ingest:
         start = timestamp_of(max_jobid) + 1  # as flux-core: even 0 gives 1
         self.fluids = FluidGenerator(rank, start, clock_ms())
 
-    def decode(self, req: Any, obj: Any, userid: int, owner: bool) -> Submission:
-        """The submission in ``obj`` (``{J, urgency, flags}``) from ``userid``, checked;
+    def decode(self, req: Any, obj: Any, userid: int, owner: bool,
+               validation: Optional[Validation] = None) -> Submission:
+        """The submission in ``obj`` (``{J, urgency, flags}``) from ``userid``, checked
+        (the jobspec by ``validation``'s plugins, by default flux-core's jobspec plugin);
         :class:`Refused` otherwise."""
         from . import sign_none
 
@@ -107,10 +111,10 @@ class Ingest:
         if self.owner != 0 and userid == 0:
             raise Refused(errno.EINVAL, "submission of jobs as user root not supported")
         if not flags & FLUX_JOB_NOVALIDATE:
-            from .validator import InvalidJobspec, check
+            from .plugins import DEFAULT, InvalidJobspec
 
             try:
-                check(jobspec)
+                (validation or DEFAULT).check(jobspec)
             except InvalidJobspec as exc:
                 raise Refused(errno.EINVAL, str(exc)) from None
         return Submission(req, j, jobspec, userid, urgency, flags)
