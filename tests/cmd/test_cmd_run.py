@@ -306,3 +306,28 @@ def test_shells_are_named_flux_shell(shared_instance) -> None:
     finally:
         shared_instance.run("cancel", jobid)
         shared_instance.run("job", "wait-event", "-t", "20", jobid, "clean")
+
+
+def test_duration_update_moves_the_time_limit(shared_instance) -> None:
+    """``flux update ID duration=...`` of a running job reaches job-exec
+    (``job-exec.expiration``): the job ends by the new limit, with no exec exception."""
+    inst = shared_instance
+    r = inst.run("submit", "-t", "1h", "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    jobid = r.stdout.strip()
+    assert inst.run("job", "wait-event", "-t", "20", jobid, "start").returncode == 0
+    t0 = time.monotonic()
+    r = inst.run("update", jobid, "duration=2s")
+    assert (r.returncode, r.stderr) == (0, "")
+    r = inst.run("job", "wait-event", "-t", "20", jobid, "clean")
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 < 15
+    names = [e["name"] for e in _eventlog(inst, jobid)]
+    exceptions = [e for e in _eventlog(inst, jobid) if e["name"] == "exception"]
+    assert [e["context"]["type"] for e in exceptions] == ["timeout"], names
+    with pytest.raises(OSError) as info:
+        import flux
+
+        with flux.Flux(inst.uri) as h:
+            h.rpc("job-exec.expiration", {"id": 1, "expiration": 1.0}).get()
+    assert info.value.errno == 2  # ENOENT: no such running job

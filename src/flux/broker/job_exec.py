@@ -90,6 +90,7 @@ class JobExec:
             launcher=self.launcher, guest_ns=_GuestNamespaces(kvs), hostname=hostname)
         builtin = router.builtin("job-exec")
         builtin.method("start", self.service.start_request, 0)
+        builtin.method("expiration", self.service.expiration_request, 0)
         builtin.method("shell-barrier", self.service.barrier_enter, FLUX_ROLE_USER)
         builtin.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
         events.on("job-exception", self.service.exception_event)

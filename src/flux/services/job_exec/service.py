@@ -234,6 +234,28 @@ class ExecService:
         delay = max(float(expiration) - time.time(), 0.0)
         job.expiration_timer = self.timer(delay, lambda: self._timelimit(job))
 
+    def expiration_request(self, msg: Message) -> None:
+        """``job-exec.expiration`` (the job-manager, after ``flux update`` of a running
+        job's duration): ``{id, expiration}``, the new end of its allocation; the time
+        limit is armed again from it (0 removes it), as flux-core's job-exec does."""
+        p = msg.payload_json()
+        jobid, expiration = p.get("id"), p.get("expiration")
+        if (not isinstance(jobid, int) or isinstance(expiration, bool)
+                or not isinstance(expiration, (int, float))):
+            raise OSError(errno.EPROTO, None)
+        job = self.jobs.get(jobid)
+        if job is None:
+            raise OSError(errno.ENOENT, None)
+        if isinstance(job.R, dict):
+            job.R.setdefault("execution", {})["expiration"] = float(expiration)
+        if job.expiration_timer is not None:
+            job.expiration_timer.cancel()
+            job.expiration_timer = None
+        if job.responded_start and not job.finalizing:
+            self._set_expiration(job)
+        self.log(LOG_DEBUG, f"updated expiration of {jobid} to {float(expiration):.2f}")
+        self.respond(msg, None)
+
     def _timelimit(self, job: _Job) -> None:
         """The time limit: a ``timeout`` exception, SIGALRM, then the kill sequence."""
         job.expiration_timer = None
