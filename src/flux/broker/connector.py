@@ -14,7 +14,11 @@ subscriptions, services) that this file adds the client's part to:
   connector does);
 - its requests are forwarded with route stack ``[X, C]`` and its
   ``<prefix>.disconnect`` notices armed, sent when it goes away; requests
-  it was serving then fail with ECONNRESET.
+  it was serving then fail with ENOSYS, as requests to a service nobody
+  provides.  (flux-core drops them unanswered, so their senders wait forever;
+  its clients expect ENOSYS there: ``flux job attach`` ignores it for the
+  stdin it sends a job shell that has just exited, and fails on any other
+  errno.)
 """
 
 from __future__ import annotations
@@ -222,7 +226,7 @@ class Connector:
         self._close_client(client)
         client.release()
         # requests this client was serving would otherwise wait forever
-        client.fail_inflight(errno.ECONNRESET)
+        client.fail_inflight(errno.ENOSYS)
         for notice in client.disc.values():
             self.router.request(notice)
         client.disc.clear()

@@ -54,6 +54,8 @@ class JobShell:
         self.appender = Appender(h, namespace)
         self.output = Output(info, self.appender)
         self.tasks: list[Task] = []
+        #: task ranks whose standard input has not been closed by the stdin service
+        self.stdin_open: set[int] = set(info.taskids)
         self.exit_code = 0
         self.first_exit_posted = False
         self.leader = info.shell_rank == 0
@@ -233,25 +235,30 @@ class JobShell:
                    else data.encode())
             eof = bool(p.get("eof", False))
             ranks = p.get("rank", "all")
-            if ranks == "all":
-                targets = self.tasks
-            else:
+            wanted: Optional[set[int]] = None
+            if ranks != "all":
                 from flux.services.resource.rv1 import idset_decode
 
-                wanted = idset_decode(ranks)
-                targets = [t for t in self.tasks if t.rank in wanted]
+                wanted = set(idset_decode(ranks))
         except (ValueError, TypeError, AttributeError, OSError):
             h.respond_error(msg, errno.EPROTO, "malformed stdin request")
             return
         if self.info.option("input.stdin.type") == "file":
             h.respond_error(msg, errno.EINVAL, "stdin is read from a file")
             return
-        if all(t.stdin_eof for t in targets) and targets:
-            h.respond_error(msg, errno.EPIPE, "stdin is closed")
+        # as flux-core's shell: input is refused (EPIPE) only once its EOF has come for
+        # the tasks it names; a task that has exited still "accepts" it (it is recorded)
+        if not self.stdin_open or (wanted is not None and not wanted <= self.stdin_open):
+            h.respond_error(msg, errno.EPIPE, None)
             return
+        targets = [t for t in self.tasks
+                   if t.rank in self.stdin_open and (wanted is None or t.rank in wanted)]
         self.appender.append("input", "data", p)
         for task in targets:
             task.write_stdin(raw, eof)
+        if eof:
+            self.appender.flush()  # EOF is delivered at once, as flux-core's shell
+            self.stdin_open -= wanted if wanted is not None else set(self.stdin_open)
         h.respond(msg, None)
 
     # -- the end ------------------------------------------------------------------------
