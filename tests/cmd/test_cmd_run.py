@@ -331,3 +331,29 @@ def test_duration_update_moves_the_time_limit(shared_instance) -> None:
         with flux.Flux(inst.uri) as h:
             h.rpc("job-exec.expiration", {"id": 1, "expiration": 1.0}).get()
     assert info.value.errno == 2  # ENOENT: no such running job
+
+
+def test_stdin_is_refused_only_after_its_eof(shared_instance) -> None:
+    """As flux-core's shell: the stdin service accepts input for tasks whose input was
+    not closed by an EOF (even if the task no longer reads it), then EPIPE."""
+    import flux
+    from flux.job import JobID
+
+    inst = shared_instance
+    r = inst.run("submit", "sh", "-c", "exec 0<&-; sleep 30")
+    assert r.returncode == 0, r.stderr
+    jobid = r.stdout.strip()
+    try:
+        assert inst.run("job", "wait-event", "-p", "exec", "-t", "20", jobid,
+                        "shell.start").returncode == 0
+        service = f"{os.getuid()}-shell-{JobID(jobid).f58}.stdin"
+        with flux.Flux(inst.uri) as h:
+            data = {"stream": "stdin", "rank": "all", "data": "hi\n"}
+            assert h.rpc(service, data).get() is None
+            assert h.rpc(service, dict(data, data="", eof=True)).get() is None
+            with pytest.raises(OSError) as info:
+                h.rpc(service, data).get()
+            assert info.value.errno == 32  # EPIPE
+    finally:
+        inst.run("cancel", jobid)
+        inst.run("job", "wait-event", "-t", "20", jobid, "clean")
