@@ -74,8 +74,9 @@ def _child(req: dict, fds: list[int], sock: socket.socket) -> None:
         for fd in _OWN_FDS:
             os.close(fd)
         os.setpgid(0, 0)
-        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python starts: EPIPE, not death
         signal.set_wakeup_fd(-1)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
