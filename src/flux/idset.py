@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import errno
 from collections.abc import Iterable
-import numbers
 import os
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
@@ -364,8 +363,11 @@ class IDset:
 
     @staticmethod
     def _check_index(i: Any, name: str) -> None:
-        if not isinstance(i, numbers.Integral):
-            raise TypeError(f"IDset.{name} supports integers, not {type(i)}")
+        if type(i) is not int:
+            import numbers  # only for int-like types (numpy's...): keeps the import cheap
+
+            if not isinstance(i, numbers.Integral):
+                raise TypeError(f"IDset.{name} supports integers, not {type(i)}")
         if i < 0:
             raise ValueError(f"negative index passed to IDset.{name}")
 

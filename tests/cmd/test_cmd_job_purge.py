@@ -50,7 +50,10 @@ def test_purge_counts_limits_and_errors(instance):
         "purged 3 inactive jobs, 2 remaining\n")
     assert _listed(inst) == 2
     # the oldest went: their KVS directories too
-    assert _fail(inst, "job", "info", ids[0], "eventlog")
+    # never looked up before its purge: flux-core's job-info says the id is invalid
+    assert _fail(inst, "job", "info", ids[0], "eventlog") == "flux-job: invalid job id\n"
+    assert _fail(inst, "job", "info", ids[1], "R") == "flux-job: invalid job id\n"
+    assert _fail(inst, "job", "info", "123", "R") == "flux-job: invalid job id\n"
     assert _ok(inst, "job", "info", ids[4], "eventlog")
     assert _fail(inst, "job", "purge", "--batch=0") == (
         "flux-job: purge: batch must be >= 1 and <= 100\n")

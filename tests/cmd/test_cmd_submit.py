@@ -269,3 +269,11 @@ def test_bulksubmit_submits_and_logs(inst, tmp_path):
     assert (r.returncode, r.stdout) == (0, "")
     assert r.stderr == "flux: WARNING: stdout is not a tty. Ignoring --progress option\n"
     assert os.path.exists(log)
+
+
+@pytest.mark.parametrize("cc", ["3-3", "01", "5,1", "x"])
+def test_cc_is_decoded_by_idset(cc):
+    """--cc is read by flux.idset.IDset, as flux-core 0.88's flux submit reads it: texts
+    libidset refuses (an empty range, a leading zero, out of order) are errors."""
+    r = _flux("submit", "--dry-run", *NOENV, f"--cc={cc}", "true")
+    assert (r.returncode, r.stderr) == (1, f"flux-submit: ERROR: IDset(): Invalid argument: {cc}\n")

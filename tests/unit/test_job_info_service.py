@@ -100,6 +100,27 @@ def test_lookup_errors_and_access() -> None:
         == [(0, {"id": JOBID, "J": "signed"})]
 
 
+def test_lookup_of_an_unknown_job_is_invalid_job_id_even_for_the_owner() -> None:
+    """flux-core's job-info reads the eventlog for every lookup whose job's owner it
+    has not seen, so an unknown or purged job is 'invalid job id', not a missing key."""
+    h = Harness()
+    for keys in (["R"], ["eventlog"], []):
+        assert h.of(h.request("lookup", {"id": 5, "keys": keys, "flags": 0})) == \
+            [(errno.ENOENT, "invalid job id")]
+
+
+def test_lookup_remembers_job_owners_as_flux_core_lru() -> None:
+    """A job looked up once is judged from its remembered owner: after a purge, a
+    lookup says its key is missing, as flux-core 0.88 does."""
+    h = Harness()
+    assert h.of(h.request("lookup", {"id": JOBID, "keys": ["J"], "flags": 0}))[0][0] == 0
+    del h.kvs[kvs_key(JOBID, "eventlog")]
+    assert h.of(h.request("lookup", {"id": JOBID, "keys": ["R"], "flags": 0})) == \
+        [(errno.ENOENT, "R: key not found")]
+    assert h.of(h.request("lookup", {"id": JOBID, "keys": ["J"], "flags": 0}, 1001, False)) \
+        == [(errno.EPERM, "access is restricted to job/instance owner")]
+
+
 def _val(text: str) -> dict:
     return {"val": {"ver": 1, "type": "val", "data": base64.b64encode(text.encode()).decode()}}
 

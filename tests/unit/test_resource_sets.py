@@ -40,3 +40,14 @@ def test_rankset_counts_difference_and_dump():
     assert include_ranks("n[1-2]", all_.hosts) == {1, 2}
     assert include_ranks("1,3", all_.hosts) == {1, 3}
     assert include_ranks("zz", all_.hosts) == set()
+
+
+def test_nodelist_names_a_rank_without_host_as_rv1set():
+    """R without ``nodelist``: ranks are ``rank<N>`` in flux resource's texts, as
+    flux.resource.Rv1Set (and flux-core's) name them."""
+    from flux.cmd._resource_sets import RankSet
+    from flux.resource import ResourceSet
+
+    R = {"version": 1, "execution": {"R_lite": [{"rank": "0-2", "children": {"core": "0"}}],
+                                     "starttime": 0.0, "expiration": 0.0}}
+    assert RankSet(R).nodelist() == str(ResourceSet(R).nodelist) == "rank[0-2]"

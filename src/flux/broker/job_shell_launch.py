@@ -27,6 +27,8 @@ import socket
 import subprocess
 import sys
 
+from flux._fdread import read_ready
+
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
@@ -80,12 +82,9 @@ class _LocalShell:
         return lambda events: self.on_output(fd)
 
     def on_output(self, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        data = read_ready(fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if data:
             self.events.output(self.rank, self.open[fd], data)
             return

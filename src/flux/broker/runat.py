@@ -32,6 +32,7 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
+from flux._fdread import read_ready
 from flux.message import Message
 from flux.severity import LOG_ERR, LOG_INFO
 
@@ -202,12 +203,9 @@ class Runat:
         return True
 
     def _on_output(self, entry: _Entry, cmd: _Command, fd: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        data = read_ready(fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if data:
             buf = cmd.partial.get(fd, b"") + data
             *lines, rest = buf.split(b"\n")

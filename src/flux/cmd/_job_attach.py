@@ -268,12 +268,11 @@ class Attach:
         self.stdin_w.start()
 
     def _stdin_readable(self, h: Any, w: Any, fd: int, revents: int, args: Any) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        from flux._fdread import read_ready
+
+        data = read_ready(fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if data:
             self._send_stdin(data, False)
             self.stdin_sent = True

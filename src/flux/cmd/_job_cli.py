@@ -91,20 +91,8 @@ def _takes_value(action: argparse.Action) -> bool:
 
 
 def idset_decode(text: str) -> list[int]:
-    """The ids of an RFC 22 idset (``0-3,7`` or ``[0-3,7]``), sorted; ValueError if bad."""
-    body = text.strip()
-    if body.startswith("[") and body.endswith("]"):
-        body = body[1:-1]
-    ids: set[int] = set()
-    try:
-        for part in body.split(","):
-            lo, dash, hi = part.partition("-")
-            if not lo.isdigit() or (dash and not hi.isdigit()):
-                raise ValueError
-            first, last = int(lo), int(hi) if dash else int(lo)
-            if last < first:
-                raise ValueError
-            ids.update(range(first, last + 1))
-    except ValueError:
-        raise ValueError(f"Invalid idset '{text}'") from None
-    return sorted(ids)
+    """The ids of an RFC 22 idset, sorted; ValueError where flux.idset.IDset refuses the
+    text (flux-core's commands decode --cc, --bcc and --input with IDset)."""
+    from flux.idset import IDset
+
+    return list(IDset(text))

@@ -24,7 +24,7 @@ from string import Formatter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
 
@@ -253,6 +253,26 @@ class OutputFormat:
                 field = self.prepend + field
             parts.append(_fmt_tuple(text, field, spec, conv))
         return "".join(parts)
+
+    def copy(self, except_fields: Iterable[str] | None = None,
+             nullify_expansion: bool = False) -> OutputFormat:
+        """This format without ``except_fields`` (the literal text before a dropped
+        field stays unless it is blank or a sentinel); with ``nullify_expansion``,
+        ``+:{f:>5.5}`` becomes ``{f}``.  The sort prefix stays (flux.util.Deduplicator
+        builds its keys from such a copy)."""
+        dropped = set(except_fields or ())
+        parts = []
+        for text, field, spec, conv in self.format_list:
+            if field in dropped:
+                kept = text.strip()
+                if kept and kept not in ("+:", "?:", "?+:"):
+                    parts.append(text)
+                continue
+            if nullify_expansion and text.endswith("+:"):
+                text, spec = "", ""
+            parts.append(_fmt_tuple(text, field, spec, conv))
+        return type(self)(self._sort_prefix() + "".join(parts), headings=self.headings,
+                          prepend=self.prepend)
 
     def header(self, width: int = -1) -> str:
         parts = []

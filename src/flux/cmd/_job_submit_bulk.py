@@ -31,10 +31,7 @@ def cc_list(args: Any) -> list[Any]:
     text = args.cc or args.bcc
     if not text:
         return [None]
-    try:
-        return list(idset_decode(text))
-    except ValueError:
-        raise ValueError(f"IDset(): Invalid argument: {text}") from None
+    return list(idset_decode(text))
 
 
 def submit_flags(args: Any) -> dict:

@@ -99,7 +99,8 @@ class RankSet:
 
     def nodelist(self, ranks: Iterable[int] | None = None) -> str:
         chosen = sorted(self.ranks if ranks is None else ranks)
-        return hostlist_encode([self.hosts.get(r, str(r)) for r in chosen])
+        # a rank R names no host for is ``rank<N>``, as flux.resource.Rv1Set (flux-core's)
+        return hostlist_encode([self.hosts.get(r, f"rank{r}") for r in chosen])
 
     def count(self, kind: str) -> int:
         return sum(len(v[kind]) for v in self.ranks.values())

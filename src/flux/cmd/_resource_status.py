@@ -15,6 +15,7 @@ from ._resource_sets import RankSet, idset_decode, idset_encode, include_ranks
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
+    from ._job_outputformat import OutputFormat
 
 VALID_STATES = ["all", "online", "avail", "offline", "exclude", "drain", "draining",
                 "drained", "torpid", "allocated", "housekeeping"]
@@ -205,40 +206,19 @@ def build_lines(nodes: NodeStates, states: list[str], include_online: bool,
     return lines
 
 
-def merge_lines(lines: list[StatusLine], formatter: object) -> list[StatusLine]:
-    """Lines whose text differs only in nodelist/ranks/nnodes become one."""
-    from ._job_outputformat import OutputFormat
+def merge_lines(lines: list[StatusLine], formatter: OutputFormat) -> list[StatusLine]:
+    """Lines whose text differs only in nodelist/ranks/nnodes become one (flux-core's
+    Deduplicator, keyed on the format without those fields)."""
+    from flux.util import Deduplicator
 
-    assert isinstance(formatter, OutputFormat)
-    keyfmt = OutputFormat(strip_fields(_format_text(formatter),
-                                       ("nodelist", "ranks", "nnodes")),
-                          headings=formatter.headings)
-    merged: dict[str, StatusLine] = {}
+    def combine(line: StatusLine, other: StatusLine) -> None:
+        line.rank_ids |= other.rank_ids
+
+    merged = Deduplicator(formatter, except_fields=["nodelist", "ranks", "nnodes"],
+                          combine=combine)
     for line in lines:
-        key = keyfmt.format(line)
-        if key in merged:
-            merged[key].rank_ids |= line.rank_ids
-        else:
-            merged[key] = line
-    return list(merged.values())
-
-
-def _format_text(formatter: object) -> str:
-    from ._job_outputformat import _fmt_tuple
-
-    return "".join(_fmt_tuple(*t) for t in formatter.format_list)  # type: ignore[attr-defined]
-
-
-def strip_fields(fmt: str, names: tuple[str, ...]) -> str:
-    """``fmt`` without the named fields and the literal text just before each."""
-    from string import Formatter
-
-    from ._job_outputformat import _fmt_tuple
-
-    kept = [(text or "", field, spec, conv) for text, field, spec, conv in Formatter().parse(fmt)
-            if field not in names]
-    return "".join(_fmt_tuple(text, field or "", spec, conv) if field is not None else text
-                   for text, field, spec, conv in kept)
+        merged.append(line)
+    return list(merged)
 
 
 def show(args: argparse.Namespace, fmt: str) -> int:
@@ -260,8 +240,7 @@ def show(args: argparse.Namespace, fmt: str) -> int:
     if args.include:
         nodes.restrict(include_ranks(args.include, nodes.hosts.hosts))
     # no color: output is never a terminal here (flux-core's -L auto/never)
-    formatter = OutputFormat(strip_fields(_format_text(formatter), ("color_up", "color_off")),
-                             headings=HEADINGS)
+    formatter = formatter.copy(except_fields=["color_up", "color_off"])
     skip_empty = args.skip_empty or not args.states
     skip_empty_offline = "offline" not in states
     include_online = "online" in states or "offline" not in states

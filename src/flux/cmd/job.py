@@ -404,11 +404,11 @@ def cmd_attach(args: Args) -> int:
     jobid = parse_jobid(args.args[0])
     ranks = args.get_str("stdin-ranks", "all") or "all"
     if ranks != "all":
-        from flux.services.resource.rv1 import idset_decode
+        from flux.idset import IDset
 
         try:
-            idset_decode(ranks)
-        except (OSError, ValueError):
+            IDset(ranks)
+        except ValueError:
             fatal(f"Invalid value '{ranks}' for --stdin-ranks")
     with flux.Flux() as h:
         return Attach(h, jobid, label_io=args.hasopt("label-io"),

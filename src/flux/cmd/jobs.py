@@ -179,27 +179,18 @@ def _since(text: Any) -> float:
 
 
 def _include(text: str) -> dict:
-    """``-i``: an idset of ranks, else a hostlist."""
-    from ._job_cli import idset_decode
+    """``-i``: an idset of ranks, else a hostlist (both sent in their encoded form)."""
+    from flux.idset import IDset
 
     try:
-        ranks = idset_decode(text)
+        return {"ranks": [IDset(text).encode()]}
     except ValueError:
-        if text.count("[") != text.count("]") or not text.strip():
+        from flux.hostlist import Hostlist
+
+        try:
+            return {"hostlist": [Hostlist(text).encode()]}
+        except ValueError:
             raise ValueError(f"-i/--include: invalid targets: {text}") from None
-        return {"hostlist": [text]}
-    return {"ranks": [_idset_encode(ranks)]}
-
-
-def _idset_encode(ids: list[int]) -> str:
-    parts, i = [], 0
-    while i < len(ids):
-        j = i
-        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
-            j += 1
-        parts.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
-        i = j + 1
-    return ",".join(parts)
 
 
 def _error(text: str) -> None:

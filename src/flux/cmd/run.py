@@ -28,16 +28,16 @@ def main(argv: list[str]) -> int:
 
 def _stdin_ranks(args: argparse.Namespace) -> str:
     """``--input`` as an idset of task ranks ("all" if not one); a file stays in args."""
-    from flux.services.resource.rv1 import idset_decode, idset_encode
+    from flux.idset import IDset
 
     if args.input is None:
         return "all"
     try:
-        ranks = idset_decode(args.input)
-    except (OSError, ValueError):
+        ranks = IDset(args.input)
+    except ValueError:
         return "all"
     args.input = None
-    return idset_encode(ranks)
+    return str(ranks)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ class Taskset:
     """Task ranks: ``all`` (or ``*``), or an idset."""
 
     def __init__(self, tasks: Any) -> None:
-        from flux.services.resource.rv1 import idset_decode
+        from flux.idset import IDset
 
         self.all: bool
         self.ids: set[int]
@@ -39,7 +39,7 @@ class Taskset:
         elif isinstance(tasks, (set, frozenset, list, tuple)):
             self.all, self.ids = False, {int(t) for t in tasks}
         else:
-            self.all, self.ids = False, set(idset_decode(str(tasks)))
+            self.all, self.ids = False, set(IDset(str(tasks)))
 
     def intersect(self, tasks: Any) -> Taskset:
         other = tasks if isinstance(tasks, Taskset) else Taskset(tasks)
@@ -53,9 +53,9 @@ class Taskset:
         return self.all or bool(self.ids)
 
     def __str__(self) -> str:
-        from flux.services.resource.rv1 import idset_encode
+        from flux.idset import IDset
 
-        return "all" if self.all else idset_encode(self.ids)
+        return "all" if self.all else str(IDset(sorted(self.ids)))
 
 
 class OutputEvent(EventLogEvent):

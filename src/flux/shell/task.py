@@ -8,6 +8,7 @@ import errno
 import os
 import subprocess
 
+from flux._fdread import read_ready
 from flux.constants import FLUX_POLLIN, FLUX_POLLOUT
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
@@ -93,12 +94,9 @@ class Task:
 
     def _readable(self, h: Any, watcher: Any, fd: int, revents: int, args: Any) -> None:
         name, watch = self.open_streams[fd]
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
+        data = read_ready(fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if data:
             self.on_output(self, name, data)
             return

@@ -26,6 +26,7 @@ import base64
 import errno
 import json
 import os
+from collections import OrderedDict
 
 from flux.constants import (
     FLUX_KVS_STREAM,
@@ -50,6 +51,8 @@ __all__ = ["JobInfoService"]
 
 LOOKUP_JSON_DECODE, LOOKUP_CURRENT = 1, 2
 WATCH_WAITCREATE, WATCH_INITIAL_SENTINEL = 1, 2
+#: how many job owners are remembered (flux-core's OWNER_LRU_MAXSIZE)
+_OWNERS_MAX = 1000
 _DENIED = "access is restricted to job/instance owner"
 
 
@@ -115,20 +118,36 @@ class JobInfoService:
         self.guests: list[GuestWatch] = []
         self.updates: list[UpdateWatch] = []
         self._tags = 0
+        #: jobid -> submitting userid, the most recently used last
+        self.owners: OrderedDict[int, int] = OrderedDict()
 
     # -- access ---------------------------------------------------------------------
 
-    def _allowed(self, msg: Message, jobid: int) -> None:
-        """OSError unless the sender may read the job (ENOENT: no such job)."""
-        if msg.rolemask & FLUX_ROLE_OWNER:
+    def _allowed(self, msg: Message, jobid: int, owner_passes: bool = True) -> None:
+        """OSError unless the sender may read the job (ENOENT: no such job).
+
+        A job whose owner was seen before is judged from memory, as flux-core's
+        job-info keeps an LRU of job owners; a lookup (``owner_passes=False``) reads
+        the eventlog even for the instance owner, so that an unknown job is ``invalid
+        job id`` rather than a missing key.
+        """
+        if owner_passes and msg.rolemask & FLUX_ROLE_OWNER:
             return
-        try:
-            eventlog = self.lookup_text(kvs_key(jobid, "eventlog"))
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise OSError(errno.ENOENT, "invalid job id") from None
-            raise
-        if _submit_userid(eventlog) != msg.userid:
+        userid = self.owners.get(jobid)
+        if userid is not None:
+            self.owners.move_to_end(jobid)
+        else:
+            try:
+                eventlog = self.lookup_text(kvs_key(jobid, "eventlog"))
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    raise OSError(errno.ENOENT, "invalid job id") from None
+                raise
+            userid = _submit_userid(eventlog)
+            self.owners[jobid] = userid
+            if len(self.owners) > _OWNERS_MAX:
+                self.owners.popitem(last=False)
+        if not msg.rolemask & FLUX_ROLE_OWNER and userid != msg.userid:
             raise OSError(errno.EPERM, _DENIED)
 
     # -- lookup ---------------------------------------------------------------------
@@ -167,7 +186,7 @@ class JobInfoService:
             self.respond_error(msg, errno.EPROTO, None)
             return
         try:
-            self._allowed(msg, jobid)
+            self._allowed(msg, jobid, owner_passes=False)
         except OSError as exc:
             self.respond_error(msg, exc.errno or errno.EINVAL, exc.strerror)
             return

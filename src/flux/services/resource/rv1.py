@@ -16,38 +16,21 @@ __all__ = ["idset_encode", "idset_decode", "build_R", "R_ranks", "discover_cores
 
 
 def idset_encode(ids: Iterable[int]) -> str:
-    """``{0,1,2,5}`` -> ``"0-2,5"`` (RFC 22, ranges compressed, ascending)."""
-    out: list[str] = []
-    start = prev = None
-    for i in sorted(set(ids)):
-        if prev is not None and i == prev + 1:
-            prev = i
-            continue
-        if start is not None:
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = i
-    if start is not None:
-        out.append(str(start) if start == prev else f"{start}-{prev}")
-    return ",".join(out)
+    """``{0,1,2,5}`` -> ``"0-2,5"`` (flux.idset's text, libidset's)."""
+    from flux.idset import IDset
+
+    return str(IDset(sorted(set(ids))))
 
 
 def idset_decode(text: str) -> set[int]:
-    """``"0-2,5"`` (optionally in brackets) -> ``{0,1,2,5}``; EINVAL if malformed."""
-    text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    ids: set[int] = set()
-    if not text:
-        return ids
-    for part in text.split(","):
-        lo, sep, hi = part.partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
-            raise OSError(errno.EINVAL, "Invalid argument")
-        first, last = int(lo), int(hi) if sep else int(lo)
-        if last < first:
-            raise OSError(errno.EINVAL, "Invalid argument")
-        ids.update(range(first, last + 1))
-    return ids
+    """``"0-2,5"`` (optionally in brackets) -> ``{0,1,2,5}``; EINVAL where libidset
+    refuses the text (flux.idset decodes it)."""
+    from flux.idset import IDset
+
+    try:
+        return set(IDset(text))
+    except (ValueError, TypeError):
+        raise OSError(errno.EINVAL, "Invalid argument") from None
 
 
 def build_R(ranks: dict[int, set[int]], hosts: dict[int, str], starttime: float = 0.0,
@@ -82,12 +65,21 @@ def R_ranks(R: dict) -> tuple[dict[int, set[int]], dict[int, str]]:
             cores = idset_decode(entry["children"].get("core", ""))
             for rank in idset_decode(entry["rank"]):
                 ranks[rank] = set(cores)
-        names = execution.get("nodelist") or []
+        names = _hostnames(execution.get("nodelist") or [])
         order = sorted(ranks)
         hosts = {rank: names[i] if i < len(names) else "" for i, rank in enumerate(order)}
     except (ValueError, KeyError, TypeError, AttributeError, OSError):
         raise OSError(errno.EINVAL, "invalid R object") from None
     return ranks, hosts
+
+
+def _hostnames(nodelist: list[str]) -> list[str]:
+    """The names of R's ``nodelist`` entries, each an RFC 29 hostlist (``n[0-3]``)."""
+    if not any("[" in entry or "," in entry for entry in nodelist):
+        return nodelist  # plain names: nothing to expand (the usual case here)
+    from flux.hostlist import Hostlist
+
+    return Hostlist(nodelist).expand()
 
 
 def discover_cores() -> set[int]:

@@ -4,7 +4,7 @@ which job, which ranks are down; allocation as flux-core 0.88's sched-simple doe
 
 from __future__ import annotations
 
-from flux.services.resource.rv1 import R_ranks, build_R, idset_encode
+from flux.services.resource.rv1 import R_ranks, build_R
 
 from .request import ResourceRequest
 
@@ -20,8 +20,10 @@ class Insufficient(Exception):
 
 
 def _display(ids: set[int] | list[int]) -> str:
-    text = idset_encode(ids)
-    return text if text.isdigit() else f"[{text}]"
+    """``[0-1]``, or ``0`` for one id: libidset's bracketed text."""
+    from flux.idset import IDSET_FLAG_BRACKETS, IDSET_FLAG_RANGE, IDset
+
+    return IDset(sorted(ids)).encode(IDSET_FLAG_BRACKETS | IDSET_FLAG_RANGE)
 
 
 def summary(ranks: dict[int, set[int]]) -> str:
