@@ -134,6 +134,7 @@ class LocalShellLauncher:
         self.shells: set[_LocalShell] = set()
         self.by_pid: dict[int, _LocalShell] = {}
         self.server: Optional[subprocess.Popen] = None
+        self.server_watch: Any = None
         self.sock: Optional[socket.socket] = None
         self.ready = False
         self.queue: list[_Launch] = []  # not yet sent
@@ -194,6 +195,14 @@ class LocalShellLauncher:
         self.sock = ours
         self.ready = False
         self.loop.add_reader(ours.fileno(), lambda events: self._on_server())
+        # its exit, not only the socket's EOF: a shell forked a moment ago still holds a
+        # copy of the server's end until it closes it (or forever, if it is stopped)
+        self.server_watch = self.loop.watch_child(self.server.pid, self._server_check)
+
+    def _server_check(self) -> None:
+        server = self.server
+        if server is not None and server.poll() is not None:
+            self._server_lost()
 
     def _flush(self) -> None:
         """Send queued launches while the server is ready and has room."""
@@ -268,13 +277,17 @@ class LocalShellLauncher:
         self.queue.clear()
         for shell in list(self.by_pid.values()):
             assert shell.pid is not None
-            try:
-                os.killpg(shell.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            for kill in (os.killpg, os.kill):  # a just-forked shell may have no group yet
+                try:
+                    kill(shell.pid, signal.SIGKILL)
+                except OSError:
+                    pass
             shell.ended(signal.SIGKILL)
 
     def _close_server(self) -> None:
+        if self.server_watch is not None:
+            self.server_watch.close()
+            self.server_watch = None
         if self.sock is not None:
             self.loop.remove(self.sock.fileno())
             self.sock.close()
