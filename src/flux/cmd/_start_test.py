@@ -6,7 +6,8 @@ Each broker is ``flux broker --setattr=rundir=DIR [--setattr=hostname=H]
 ``PMI_SIZE``; only rank 0 gets the initial program.  The PMI server core is
 flux.pmi.server's; this file only moves its lines and watches the brokers.
 When one broker exits, the others get ``--test-exit-timeout`` (default 20 s)
-to follow before they are killed.  The exit code is the highest of the
+to follow before they are killed (``--test-exit-mode=leader``: only rank 0's
+exit starts that timer).  The exit code is the highest of the
 brokers' (a signal counts as 128+N).
 """
 
@@ -67,12 +68,13 @@ class TestInstance:
     def __init__(self, size: int, command: list[str], broker_args: list[str],
                  rundir: Optional[str], hosts: Optional[list[str]], exit_timeout: float,
                  clique: str = "single", cleanup_rundir: bool = False,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, exit_mode: str = "any") -> None:
         self.size = size
         self.command = command
         self.broker_args = broker_args
         self.hosts = hosts
         self.exit_timeout = exit_timeout
+        self.exit_mode = exit_mode  # any: the first broker's exit starts the timer; leader: rank 0's
         self.verbose = verbose
         if rundir is None:
             tmp = os.environ.get("TMPDIR") or "/tmp"
@@ -195,7 +197,8 @@ class TestInstance:
             if rc != 0:
                 _warn(f"{broker.rank} (pid {broker.proc.pid}) exited with rc={rc}")
         self.exit_rc = max(self.exit_rc, broker.status)
-        if self.deadline is None and self.exit_timeout > 0:
+        if self.deadline is None and self.exit_timeout > 0 \
+                and (self.exit_mode == "any" or broker.rank == 0):
             self.deadline = time.monotonic() + self.exit_timeout
 
     def _kill_all(self, signum: int) -> None:

@@ -25,6 +25,7 @@ down and exit with COMMAND's exit status.
   -s, --test-size=N          start a test instance of N brokers on this machine
       --test-hosts=HOSTLIST  set fake hostnames for the brokers
       --test-exit-timeout=FSD  after a broker exits, kill the others after FSD (20s)
+      --test-exit-mode=any|leader  which broker's exit starts that timer (any)
       --test-rundir=DIR      use DIR as the run directory (kept afterwards)
       --test-rundir-cleanup  remove --test-rundir DIR at the end
       --test-pmi-clique=single|per-broker|none|TASKMAP  PMI_process_mapping (single)
@@ -79,6 +80,7 @@ def main(argv: list[str]) -> int:
                "--test-hosts": test_opt("test-hosts"),
                "--test-exit-timeout": test_opt("test-exit-timeout"),
                "--test-pmi-clique": test_opt("test-pmi-clique"),
+               "--test-exit-mode": test_opt("test-exit-mode"),
                "-o": broker_opts, "--broker-opts": broker_opts},
         flags={"-v": verbose, "--verbose": verbose,
                "--test-rundir-cleanup": rundir_cleanup},
@@ -136,6 +138,9 @@ def _test_instance(size: int, command: list[str], items: list[str], rundir: Opti
             timeout = parse_duration(opts["test-exit-timeout"])
         except ValueError:
             die("flux-start", f"invalid duration {opts['test-exit-timeout']!r}")
+    exit_mode = opts.get("test-exit-mode", "any")
+    if exit_mode not in ("any", "leader"):
+        die("flux-start", f"unknown --test-exit-mode: {exit_mode}")
     clique = opts.get("test-pmi-clique", "single")
     try:
         process_mapping(clique, size)
@@ -146,4 +151,4 @@ def _test_instance(size: int, command: list[str], items: list[str], rundir: Opti
         args.append("--setattr=log-stderr-level=6")
     return TestInstance(size, command, args, rundir, hosts, timeout, clique,
                         cleanup_rundir="test-rundir-cleanup" in opts,
-                        verbose=verbose).run()
+                        verbose=verbose, exit_mode=exit_mode).run()

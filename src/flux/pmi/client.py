@@ -50,11 +50,15 @@ class SimpleClient:
         return line.decode("utf-8", "replace")
 
     def _call(self, line: str, expect: str) -> dict[str, str]:
-        self.sock.sendall(line.encode())
         try:
+            self.sock.sendall(line.encode())
             resp = parse(self._readline())
         except PMIProtocolError as exc:
             raise PMIError(str(exc)) from None
+        except PMIError:
+            raise
+        except OSError as exc:
+            raise PMIError(f"PMI server connection: {exc.strerror or exc}") from None
         if resp.get("cmd") != expect:
             raise PMIError(f"expected cmd={expect}, got {resp.get('cmd')!r}")
         rc = int(resp.get("rc", "0") or 0)

@@ -253,8 +253,11 @@ class Overlay:
                                                interval=min(self.torpid_min, 1.0))
 
     def _watch(self, fd: int, callback: Callable[[int], Any]) -> None:
+        """Poll a ZeroMQ FD; a first call arms it (it signals only after a look at
+        ZMQ_EVENTS has found the socket empty)."""
         self.loop.add_reader(fd, callback)
         self._fds.append(fd)
+        self.loop.call_soon(lambda: callback(0))
 
     def connect(self) -> None:
         """Connect to the parent and say hello (the JOIN state)."""
@@ -319,6 +322,9 @@ class Overlay:
         try:
             sock.send_multipart([child.uuid.encode()] + frames, zmq.NOBLOCK)
         except zmq.ZMQError:  # EHOSTUNREACH (ROUTER_MANDATORY): not connected
+            if child.online:
+                self.loop.call_soon(lambda: self._child_lost(child, "send failure", LOST)
+                                    if child.online else None)
             return False
         self._schedule_drain()
         return True
