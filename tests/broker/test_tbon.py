@@ -31,6 +31,7 @@ class Tbon:
         self.rundir = rundir
         self.size = size
         self.pids: list[int] = []
+        self.host = ""
 
     def uri(self, rank: int = 0) -> str:
         return f"local://{self.rundir}/local-{rank}"
@@ -95,6 +96,7 @@ def tbon_instance(size: int, *opts: str) -> Iterator[Tbon]:
             time.sleep(0.05)
         inst.pids = [int(inst.run("getattr", "broker.pid", rank=r).stdout)
                      for r in range(size)]
+        inst.host = inst.run("getattr", "hostname").stdout.strip()
         yield inst
         proc.send_signal(signal.SIGTERM)
         try:
@@ -181,6 +183,10 @@ def test_size4_routing_across_ranks():
             {"rank": 1, "size": 2, "children": [{"rank": 3, "size": 1, "children": []}]},
             {"rank": 2, "size": 1, "children": []}]}
         assert t.rpc("overlay.stats-get", {}, nodeid=1)["child-connected"] == 1
+        h = t.host
+        assert t.run("overlay", "status").stdout == \
+            f"0 {h}: full\n├─ 1 {h}: full\n│  └─ 3 {h}: full\n└─ 2 {h}: full\n"
+        assert t.run("overlay", "parentof", "3").stdout == "1\n"
 
 
 def test_size8_events_fan_out_in_order():
@@ -230,6 +236,10 @@ def test_killed_broker_subtree_unreachable_rest_goes_on():
         health = t.rpc("overlay.health", {})
         assert health["status"] == "degraded"
         assert {c["rank"]: c["status"] for c in health["children"]} == {1: "lost", 2: "full"}
+        assert t.run("overlay", "status").stdout == (
+            "0 vm: degraded\n├─ 1 vm: lost\n│  └─ 3 vm: lost\n└─ 2 vm: full\n"
+        ).replace("vm", t.host)
+        assert t.run("overlay", "status", "--summary").stdout == "degraded\n"
         # rank 3 lost its parent: it shuts itself down
         deadline = time.monotonic() + 15
         while _alive(t.pids[3]):
