@@ -106,17 +106,31 @@ class Broker:
         self.overlay: Any = None
         self.tree_states: Any = None
         rank, size = self._pmi_init()
+        self.boot_conf: Any = None
+        if self.pmi is None:
+            self.boot_conf = self._config_boot_early()
+            if self.boot_conf is not None:
+                rank, size = self.boot_conf.rank, self.boot_conf.size
         topo = self.setattrs.get("tbon.topo")
         fanout_s = self.setattrs.get("tbon.fanout")
         if fanout_s is not None:
             topo = f"kary:{fanout_s}"
+        parents = None
+        if topo is None and self.boot_conf is not None:
+            from .overlay.boot_config import BootConfigError
+
+            topo = "custom"
+            try:
+                parents = self.boot_conf.parents()
+            except BootConfigError as exc:
+                raise BrokerError(str(exc)) from None
         self.topo_uri = topo or f"kary:{DEFAULT_FANOUT}"
         try:
-            fanout = parse_topo(self.topo_uri)
+            fanout = 0 if parents is not None else parse_topo(self.topo_uri)
         except ValueError as exc:
             self._pmi_abort(str(exc))
             raise BrokerError(f"tbon.topo: {exc}") from None
-        self.topology = Topology(rank=rank, size=size, fanout=fanout)
+        self.topology = Topology(rank=rank, size=size, fanout=fanout, parents=parents)
         self.owner = os.getuid()
         self.start_time = time.time()
         spin = self.setattrs.pop("broker.spin-us", str(DEFAULT_SPIN_US))
@@ -187,6 +201,8 @@ class Broker:
             "broker.mapping": "[[0,1,1,1]]",
             "broker.boot-method": "pmi" if self.pmi is not None else "single",
         }
+        if self.boot_conf is not None:
+            del own["broker.boot-method"]  # "config", below
         if self.topology.size > 1:  # from the bootstrap, below
             del own["hostlist"], own["broker.mapping"]
         if parent_uri:
@@ -285,6 +301,27 @@ class Broker:
                 del self.environ[name]
         return pmi.rank, pmi.size
 
+    def _config_boot_early(self) -> Any:
+        """The config's ``[bootstrap]`` (rank and size of a config-booted instance of
+        more than one broker), or None."""
+        path = self.setattrs.get("config.path")
+        if not path:
+            return None
+        try:
+            conf = config.load(os.path.abspath(path))
+        except config.ConfigError as exc:
+            raise BrokerError(str(exc)) from None
+        if "bootstrap" not in conf:
+            return None
+        from .overlay.boot_config import BootConfigError, parse_bootstrap
+
+        hostname = self.setattrs.get("hostname") or socket.gethostname().split(".")[0]
+        try:
+            bc = parse_bootstrap(conf, hostname)
+        except BootConfigError as exc:
+            raise BrokerError(str(exc)) from None
+        return bc if bc is not None and bc.size > 1 else None
+
     def _pmi_abort(self, text: str) -> None:
         if self.pmi is not None:
             self.pmi.abort(1, text)
@@ -297,39 +334,61 @@ class Broker:
         from .overlay.boot_pmi import BootError, boot_pmi
         from .overlay.overlay import Overlay, version_hex
 
+        from .attrs import parse_fsd
+
         def num(name: str, default: float) -> float:
+            value = sa.pop(name, None)
+            if value is None:
+                return default
             try:
-                return float(sa.pop(name, default))
+                return parse_fsd(value)
             except ValueError:
-                raise BrokerError(f"{name}: invalid value") from None
+                raise BrokerError(f"{name}: invalid value {value!r}") from None
 
         torpid_min = num("tbon.torpid_min", 5.0)
         torpid_max = num("tbon.torpid_max", 30.0)
+        self.connect_timeout = num("tbon.connect_timeout", 30.0)
         prefer_tcp = sa.pop("tbon.prefertcp", "0") not in ("", "0")
         self.overlay = Overlay(self.loop, self.router, self.events, self.topology, self.uuid,
                                hostname, self.log.log, version_hex(flux.FLUX_CORE_COMPAT_VERSION),
                                lambda: self.hosts, torpid_min=torpid_min, torpid_max=torpid_max)
-        try:
-            boot = boot_pmi(self.pmi, self.overlay, hostname, self.rundir, prefer_tcp)
-        except BootError as exc:
-            self._pmi_abort(str(exc))
-            self.overlay.close()
-            self._remove_rundir()
-            raise BrokerError(str(exc)) from None
-        self.pmi.finalize()
-        self.pmi = None
-        self.hosts = boot.hosts
+        if self.boot_conf is not None:
+            from .overlay.boot_config import BootConfigError, boot_config
+
+            try:
+                endpoint, parent_endpoint = boot_config(self.boot_conf, self.overlay)
+            except BootConfigError as exc:
+                self.overlay.close()
+                self._remove_rundir()
+                raise BrokerError(str(exc)) from None
+            hosts = self.boot_conf.names
+            mapping = f"[[0,{len(hosts)},1,1]]"  # one broker per host
+            self.attrs.add("broker.boot-method", "config")
+        else:
+            try:
+                boot = boot_pmi(self.pmi, self.overlay, hostname, self.rundir, prefer_tcp)
+            except BootError as exc:
+                self._pmi_abort(str(exc))
+                self.overlay.close()
+                self._remove_rundir()
+                raise BrokerError(str(exc)) from None
+            self.pmi.finalize()
+            self.pmi = None
+            hosts, mapping = boot.hosts, boot.mapping
+            endpoint, parent_endpoint = boot.endpoint, boot.parent_endpoint
+        self.hosts = hosts
         from .overlay.boot_util import hostlist_encode
 
-        self.attrs.add("hostlist", hostlist_encode(boot.hosts))
-        self.attrs.add("broker.mapping", boot.mapping)
-        if boot.endpoint:
-            self.attrs.add("tbon.endpoint", boot.endpoint)
-        if boot.parent_endpoint:
-            self.attrs.add("tbon.parent-endpoint", boot.parent_endpoint)
+        self.attrs.add("hostlist", hostlist_encode(hosts))
+        self.attrs.add("broker.mapping", mapping)
+        if endpoint:
+            self.attrs.add("tbon.endpoint", endpoint)
+        if parent_endpoint:
+            self.attrs.add("tbon.parent-endpoint", parent_endpoint)
         self.attrs.add("tbon.prefertcp", "1" if prefer_tcp else "0")
         self.attrs.add("tbon.torpid_min", f"{torpid_min:g}s")
         self.attrs.add("tbon.torpid_max", f"{torpid_max:g}s")
+        self.attrs.add("tbon.connect_timeout", f"{self.connect_timeout:g}s")
         self.router.overlay = self.overlay
         self.events.downstream = self.overlay.fan_out_event
         if self.topology.rank > 0:
@@ -376,7 +435,8 @@ class Broker:
             timeout = self.setattrs.get("broker.shutdown-timeout")
             self.tree_states = TreeStates(self.state_machine, self.overlay, self.router,
                                           self.loop, self.owner, self.hosts,
-                                          shutdown_timeout=float(timeout) if timeout else -1.0)
+                                          shutdown_timeout=float(timeout) if timeout else -1.0,
+                                          connect_timeout=self.connect_timeout)
 
     def _kickoff(self) -> None:
         """Glue: queue rc1/rc3 from their attributes, then enter the first state

@@ -44,23 +44,33 @@ def parse_topo(text: str) -> int:
 class Topology:
     """Rank and size of this broker in a k-ary tree, and routing decisions."""
 
-    __slots__ = ("rank", "size", "fanout", "_children")
+    __slots__ = ("rank", "size", "fanout", "parents", "_children")
 
-    def __init__(self, rank: int = 0, size: int = 1, fanout: int = DEFAULT_FANOUT) -> None:
+    def __init__(self, rank: int = 0, size: int = 1, fanout: int = DEFAULT_FANOUT,
+                 parents: Optional[list[int]] = None) -> None:
+        """``parents`` (rank -> parent rank, -1 for rank 0) replaces the k-ary
+        rule: the config bootstrap's ``custom`` topology."""
         if size < 1 or not 0 <= rank < size:
             raise ValueError(f"rank {rank} is not in an instance of size {size}")
         self.rank = rank
         self.size = size
         self.fanout = fanout if fanout > 0 else max(1, size - 1)
+        self.parents = parents
         self._children: Optional[list[int]] = None
 
     # -- the tree --------------------------------------------------------------------
 
     def parent_of(self, rank: int) -> int:
         """The parent of ``rank`` (-1 for rank 0)."""
-        return (rank - 1) // self.fanout if rank > 0 else -1
+        if rank <= 0:
+            return -1
+        if self.parents is not None:
+            return self.parents[rank]
+        return (rank - 1) // self.fanout
 
     def children_of(self, rank: int) -> list[int]:
+        if self.parents is not None:
+            return [r for r in range(1, self.size) if self.parents[r] == rank]
         first = self.fanout * rank + 1
         return list(range(first, min(first + self.fanout, self.size)))
 
@@ -92,6 +102,8 @@ class Topology:
 
     @property
     def maxlevel(self) -> int:
+        if self.parents is not None:
+            return max(self.level_of(r) for r in range(self.size))
         return self.level_of(self.size - 1)
 
     def subtree(self, rank: int) -> list[int]:

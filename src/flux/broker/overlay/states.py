@@ -1,7 +1,8 @@
 """The broker states that wait for other brokers (flux-core's state_machine.c):
 join, quorum, run, shutdown and goodbye in an instance of many brokers.
 
-- join (rank > 0): connect to the parent and say hello; once answered, follow
+- join (rank > 0): connect to the parent and say hello (``tbon.connect_timeout``,
+  default 30 s, bounds the wait for its answer); once answered, follow
   the parent's state (``state-machine.monitor`` sent UPSTREAM); the parent in
   quorum or run lets us go on, the parent past run fails the join.
 - quorum: rank 0 waits until its whole subtree is online (overlay status
@@ -44,13 +45,14 @@ class TreeStates:
 
     def __init__(self, sm: "StateMachine", overlay: "Overlay", router: "Router",
                  loop: "Loop", owner: int, hostlist: list[str],
-                 shutdown_timeout: float = -1.0) -> None:
+                 shutdown_timeout: float = -1.0, connect_timeout: float = 30.0) -> None:
         self.sm = sm
         self.overlay = overlay
         self.loop = loop
         self.rank = overlay.topology.rank
         self.hostlist = hostlist
         self.shutdown_timeout = shutdown_timeout
+        self.connect_timeout = connect_timeout
         self.parent_state: Optional[int] = None
         self.parent_error = False
         self.client = InternalClient(router, "states", owner)
@@ -74,6 +76,18 @@ class TreeStates:
             self.overlay.connect()
         except OSError as exc:
             self.sm.log(LOG_ERR, f"overlay connect: {exc.strerror or exc}")
+            self.sm.post("parent-fail")
+            return
+        if self.connect_timeout > 0:
+            self.loop.call_later(self.connect_timeout, self._join_timeout)
+
+    def _join_timeout(self) -> None:
+        """No answer to hello in time (parent down, or our key refused): give up."""
+        if self.sm.state == JOIN and not self.overlay.parent_online:
+            self.sm.log(LOG_ERR, f"timed out after {self.connect_timeout:g}s waiting for "
+                                 "the parent to answer hello")
+            self.parent_error = True
+            self.sm.exit_rc = self.sm.exit_rc or 1
             self.sm.post("parent-fail")
 
     def _parent_ready(self) -> None:
