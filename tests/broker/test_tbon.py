@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -268,3 +269,28 @@ def test_only_rank0_runs_the_command_and_options_errors():
         r = subprocess.run([flux_exe(), "start", *args, "true"], env=base_env(),
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 1 and f"flux-start: {text}" in r.stderr
+
+
+def test_per_broker_clique_binds_tcp():
+    """With each broker on its own "node" (--test-pmi-clique=per-broker) the parent
+    binds tcp:// (its default-route address) instead of ipc://."""
+    r = subprocess.run([flux_exe(), "start", "--test-size=2", "--test-exit-timeout=5",
+                        "--test-pmi-clique=per-broker", "sh", "-c",
+                        "flux getattr tbon.endpoint; flux getattr broker.mapping;"
+                        " flux ping -c1 1 >/dev/null && echo ok"],
+                       env=base_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    endpoint, mapping, ok = r.stdout.split()
+    assert endpoint.startswith("tcp://") and mapping == "[[0,2,1,1]]" and ok == "ok"
+
+
+@pytest.mark.skipif(not shutil.which("mpiexec"), reason="mpich's mpiexec is not installed")
+def test_mpiexec_launches_an_instance():
+    """A PMI-1 launcher other than flux start (Debian's mpich: hydra): only rank 0
+    runs the command, every rank joins, all exit."""
+    r = subprocess.run(["mpiexec", "-n", "4", flux_exe(), "broker", "sh", "-c",
+                        "flux getattr size; flux getattr broker.mapping;"
+                        " flux overlay status --summary; flux ping -c1 3 >/dev/null && echo ok"],
+                       env=base_env(), capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["4", "[[0,1,4,1]]", "full", "ok"]

@@ -29,8 +29,12 @@ def test_parse_words_and_value_to_end_of_line():
     assert parse("mcmd=spawn\n") == {"mcmd": "spawn"}
 
 
-def test_parse_drops_hydra_found_true():
+def test_parse_hydra_quirks():
     assert parse("cmd=get_result rc=0 value=xyz found=TRUE\n")["value"] == "xyz"
+    assert parse("cmd=get_result rc=0 msg=success value=a b\n") == {
+        "cmd": "get_result", "rc": "0", "msg": "success", "value": "a b"}
+    assert parse("cmd=lookup_result rc=-1 msg=command not implemented\n")["msg"] == \
+        "command not implemented"
 
 
 @pytest.mark.parametrize("line", ["", "hello\n", "cmd\n", "key=v\n", "=x cmd=init\n"])
@@ -218,3 +222,12 @@ def test_mapping_round_trip_and_nodeids():
             mapping.parse_pmi(bad)
     with pytest.raises(ValueError):
         mapping.from_taskmap("[[0,1]]")
+
+
+def test_mapping_cyclic_pmi_vectors_and_encoding():
+    assert mapping.nodeids([[0, 1, 1, 1]], 4) == [0, 0, 0, 0]  # hydra: cyclic
+    assert mapping.nodeids([[0, 2, 1, 1]], 4) == [0, 1, 0, 1]
+    assert mapping.nodeids([], 2) == [-1, -1]
+    assert mapping.from_nodeids([0, 0, 0, 0]) == [[0, 1, 4, 1]]
+    assert mapping.from_nodeids([0, 1, 2, 3]) == [[0, 4, 1, 1]]
+    assert mapping.from_nodeids([0, 0, 1, 1, 2]) == [[0, 2, 2, 1], [2, 1, 1, 1]]

@@ -131,6 +131,8 @@ class Broker:
             self._pmi_abort(str(exc))
             raise BrokerError(f"tbon.topo: {exc}") from None
         self.topology = Topology(rank=rank, size=size, fanout=fanout, parents=parents)
+        if rank > 0:  # only rank 0 runs the initial program (mpiexec gives all the same argv)
+            self.command = None
         self.owner = os.getuid()
         self.start_time = time.time()
         spin = self.setattrs.pop("broker.spin-us", str(DEFAULT_SPIN_US))

@@ -74,7 +74,7 @@ class SimpleClient:
         self._call(format_line("get_maxes"), "maxes")
         self.kvsname = self._call(format_line("get_my_kvsname"), "my_kvsname").get("kvsname", "")
         size = int(self._call(format_line("get_universe_size"), "universe_size").get("size", "0"))
-        if size and size != self.size:
+        if size > 0 and size != self.size:  # hydra answers -1 (unknown)
             raise PMIError(f"PMI universe size {size} differs from PMI_SIZE={self.size}")
         self.initialized = True
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["parse_pmi", "to_pmi", "to_taskmap", "from_taskmap", "nodeid_of"]
+__all__ = ["parse_pmi", "to_pmi", "to_taskmap", "from_taskmap", "nodeid_of", "nodeids",
+           "from_nodeids"]
 
 _BLOCK = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\)")
 
@@ -60,3 +61,36 @@ def nodeid_of(blocks: list[list[int]], task: int) -> int:
                 return start + r * nnodes + (task - base) // ppn
             base += count
     return -1
+
+
+def _covered(blocks: list[list[int]]) -> int:
+    return sum(nnodes * ppn * repeat for _, nnodes, ppn, repeat in blocks)
+
+
+def nodeids(blocks: list[list[int]], size: int) -> list[int]:
+    """The node of each of ``size`` tasks.  A PMI vector covering fewer tasks is
+    applied cyclically, as MPICH reads it (hydra sends ``(vector,(0,1,1))``
+    for any number of tasks on one node)."""
+    covered = _covered(blocks)
+    if covered <= 0:
+        return [-1] * size
+    return [nodeid_of(blocks, t % covered) for t in range(size)]
+
+
+def from_nodeids(nodes: list[int]) -> list[list[int]]:
+    """The RFC 34 blocks of a node-per-task list (runs of one node, then runs of
+    equal runs on consecutive nodes)."""
+    runs: list[list[int]] = []  # [node, count]
+    for n in nodes:
+        if runs and runs[-1][0] == n:
+            runs[-1][1] += 1
+        else:
+            runs.append([n, 1])
+    blocks: list[list[int]] = []
+    for node, count in runs:
+        last = blocks[-1] if blocks else None
+        if last and last[3] == 1 and last[2] == count and last[0] + last[1] == node:
+            last[1] += 1
+        else:
+            blocks.append([node, 1, count, 1])
+    return blocks

@@ -38,7 +38,8 @@ def parse(line: str) -> dict[str, str]:
     """``"cmd=put kvsname=K key=k value=v w\\n"`` -> ``{"cmd": "put", ..., "value": "v w"}``.
 
     The first word names the command (``cmd=`` or ``mcmd=``); a word with no
-    ``=`` is an error.  mpich's hydra appends `` found=TRUE`` to get results:
+    ``=`` is an error.  ``msg=`` text runs to the end of the line too, unless a
+    ``value=`` follows it (mpich's hydra answers ``msg=success value=V``).  mpich's hydra appends `` found=TRUE`` to get results:
     dropped, as flux-core does.
     """
     line = line.rstrip("\n")
@@ -51,7 +52,13 @@ def parse(line: str) -> dict[str, str]:
             raise PMIProtocolError(f"malformed PMI word {word!r}")
         if key in _TO_EOL:
             value = rest[len(key) + 1:]
-            if key == "value" and value.endswith(" found=TRUE"):
+            if key != "value":  # hydra writes "msg=success value=V": value still follows
+                cut = value.find(" value=")
+                if cut >= 0:
+                    out[key] = value[:cut]
+                    rest = value[cut + 1:]
+                    continue
+            elif value.endswith(" found=TRUE"):
                 value = value[:-len(" found=TRUE")]
             out[key] = value
             break

@@ -56,10 +56,11 @@ def boot_pmi(pmi: "SimpleClient", overlay: "Overlay", hostname: str, rundir: str
                 blocks = pmimap.parse_pmi(text)
             except ValueError as exc:
                 raise BootError(f"PMI_process_mapping: {exc}") from None
-        my_node = pmimap.nodeid_of(blocks, rank)
+        nodes = pmimap.nodeids(blocks, size)
+        my_node = nodes[rank]
 
         def local(r: int) -> bool:
-            return my_node >= 0 and pmimap.nodeid_of(blocks, r) == my_node
+            return my_node >= 0 and nodes[r] == my_node
 
         children = topo.children
         if children:
@@ -106,7 +107,6 @@ def boot_pmi(pmi: "SimpleClient", overlay: "Overlay", hostname: str, rundir: str
         pmi.barrier()
     except PMIError as exc:
         raise BootError(f"PMI: {exc}") from None
-    if not blocks:
-        blocks = [[0, 1, size, 1]]
-    return BootResult([c["host"] for c in cards], pmimap.to_taskmap(blocks),
+    mapping = pmimap.from_nodeids(nodes) if my_node >= 0 else [[0, 1, size, 1]]
+    return BootResult([c["host"] for c in cards], pmimap.to_taskmap(mapping),
                       overlay.endpoints[0] if overlay.endpoints else None, parent_uri)

@@ -222,7 +222,7 @@ class Overlay:
             self.bind_sock = sock
         self.bind_sock.bind(uri)
         endpoint = self.bind_sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        if endpoint.startswith("tcp://0.0.0.0:") or endpoint.startswith("tcp://[::]:"):
+        if uri.startswith("tcp://"):  # the address as given, the port as chosen
             endpoint = uri.rsplit(":", 1)[0] + ":" + endpoint.rsplit(":", 1)[1]
         self.endpoints.append(endpoint)
         return endpoint
