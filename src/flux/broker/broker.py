@@ -397,7 +397,7 @@ class Broker:
             self.events.upstream = self.overlay.forward_up
             self.log.forward = self._forward_log
 
-    def _forward_log(self, record: bytes) -> None:
+    def _forward_log(self, record: bytes) -> bool:
         """A record for the parent's log (``log.append`` UPSTREAM, no response)."""
         from flux.constants import FLUX_MSGFLAG_NORESPONSE, FLUX_MSGFLAG_UPSTREAM
 
@@ -408,8 +408,7 @@ class Broker:
         msg.flags |= FLUX_MSGFLAG_UPSTREAM | FLUX_MSGFLAG_NORESPONSE
         msg.userid = self.owner
         msg.rolemask = FLUX_ROLE_OWNER
-        if self.overlay is not None:
-            self.overlay.forward_up(msg)
+        return self.overlay is not None and self.overlay.forward_up(msg)
 
     def _setup_lifecycle(self, hostname: str) -> None:
         """Glue: the state machine (flux-core's broker states), runat (rc1, cleanup,

@@ -85,8 +85,9 @@ class Log:
         self.level = LOG_DEBUG
         self.forward_level = LOG_DEBUG
         self.remote = 0
-        #: set on ranks > 0: hands a record to the parent's log service
-        self.forward: Optional[Callable[[bytes], None]] = None
+        #: set on ranks > 0: hands a record to the parent's log service (False: it
+        #: could not, there is no parent to hear it)
+        self.forward: Optional[Callable[[bytes], bool]] = None
         attrs.add("log-ring-size", "1024", setter=self._set_ring_size)
         attrs.add("log-stderr-level", str(LOG_ERR), setter=self._set_stderr_level)
         attrs.add("log-level", str(LOG_DEBUG), setter=self._set_level)
@@ -144,9 +145,10 @@ class Log:
         self.count += 1
         self.ring.append(record)
         if self.forward is not None:
-            if severity <= self.forward_level:
-                self.forward(record)
-            echo = severity <= 2  # LOG_CRIT: rank 0 echoes the rest (leader mode)
+            sent = severity <= self.forward_level and self.forward(record)
+            # rank 0 echoes what it receives (leader mode); what cannot reach it
+            # (no parent yet, or lost) is echoed here
+            echo = severity <= 2 or (not sent and severity <= self.stderr_level)
         else:
             echo = severity <= self.stderr_level
         if echo:

@@ -6,7 +6,9 @@ join, quorum, run, shutdown and goodbye in an instance of many brokers.
   the parent's state (``state-machine.monitor`` sent UPSTREAM); the parent in
   quorum or run lets us go on, the parent past run fails the join.
 - quorum: rank 0 waits until its whole subtree is online (overlay status
-  ``full``); another rank waits until its parent has left quorum.
+  ``full``); another rank joins ``broker.online`` (a ``groups.update`` sent
+  upstream, which is how a flux-core rank 0 counts its quorum) and waits until
+  its parent has left quorum.
 - run (rank > 0, no initial program): stay until the parent enters shutdown.
 - shutdown: wait until every child has said goodbye or is lost (a leaf: at
   once); no child may say hello any more.
@@ -129,6 +131,12 @@ class TreeStates:
 
     def _quorum(self) -> None:
         if self.rank > 0:
+            # flux-core's rank 0 counts its quorum in the broker.online group: join it
+            # as flux-core's groups module does it upstream (no response)
+            self.client.rpc("groups.update",
+                            {"update": {"broker.online": [{"ranks": str(self.rank),
+                                                           "set": True}]}},
+                            nodeid=self.rank, upstream=True)
             self._check_parent()
         else:
             self._status_changed(self.overlay.status)
