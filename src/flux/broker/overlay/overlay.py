@@ -305,7 +305,7 @@ class Overlay:
 
     def _send_parent(self, msg: Message) -> bool:
         sock = self.parent_sock
-        if sock is None or self.closed:
+        if sock is None or self.closed or self.goodbye_sent:  # nothing after goodbye
             return False
         try:
             sock.send_multipart(to_frames(msg), zmq.NOBLOCK)
@@ -597,7 +597,7 @@ class Overlay:
     def _from_parent(self, msg: Message) -> None:
         mtype = msg.type
         if mtype == FLUX_MSGTYPE_CONTROL:
-            if msg.aux1 == FLUX_CONTROL_DISCONNECT:
+            if msg.aux1 == FLUX_CONTROL_DISCONNECT and not self.goodbye_sent:
                 self._parent_gone("disconnect requested by parent")
             return
         if not self.parent_online:
@@ -685,8 +685,9 @@ class Overlay:
         msg.topic = "overlay.goodbye"
         msg.flags |= _ROUTE
         msg.rolemask = FLUX_ROLE_OWNER
+        sent = self._send_parent(msg)
         self.goodbye_sent = True
-        return self._send_parent(msg)
+        return sent
 
     # -- timers ------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class TreeStates:
         self.parent_error = False
         self.client = InternalClient(router, "states", owner)
         self._timer: Any = None
+        self._quorum_posted = False
         overlay.on_status = self._status_changed
         overlay.on_parent_ready = self._parent_ready
         overlay.on_parent_lost = self._parent_lost
@@ -143,7 +144,8 @@ class TreeStates:
 
     def _status_changed(self, status: int) -> None:
         state = self.sm.state
-        if state == QUORUM and self.rank == 0 and status == FULL:
+        if state == QUORUM and self.rank == 0 and status == FULL and not self._quorum_posted:
+            self._quorum_posted = True
             n = len(self.hostlist)
             ranks = "0" if n == 1 else f"0-{n - 1}"
             self.sm.log(LOG_INFO, f"online: {_hosts(self.hostlist)} (ranks {ranks})")
