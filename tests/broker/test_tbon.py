@@ -294,3 +294,24 @@ def test_mpiexec_launches_an_instance():
                        env=base_env(), capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == ["4", "[[0,1,4,1]]", "full", "ok"]
+
+
+def test_flux_exec_on_ranks():
+    with tbon_instance(4, "-Stbon.fanout=2") as t:
+        r = t.run("exec", "-l", "flux", "getattr", "rank")
+        assert sorted(r.stdout.splitlines()) == ["0: 0", "1: 1", "2: 2", "3: 3"]
+        env = base_env()
+        env["FLUX_URI"] = t.uri(0)
+        r = subprocess.run([flux_exe(), "exec", "-r", "1-3", "cat"], input="in\n", env=env,
+                           capture_output=True, text=True, timeout=30)
+        assert (r.returncode, r.stdout) == (0, "in\nin\nin\n")
+        r = t.run("exec", "-r", "2,3", "sh", "-c", 'exit $(flux getattr rank)', check=False)
+        assert r.returncode == 3
+        r = t.run("exec", "-r", "3", "sh", "-c", "echo oops >&2; kill -9 $$", check=False)
+        assert (r.returncode, r.stderr) == (137, "oops\n")
+        r = t.run("exec", "-r", "1", "/nonexistent/cmd", check=False)
+        assert r.returncode == 127 and "rank 1" in r.stderr
+        assert t.run("exec", "-n", "-r", "3", "pwd").stdout.strip() == os.getcwd()
+        # a module on every rank, loaded through flux exec
+        r = t.run("exec", "flux", "module", "list")
+        assert r.returncode == 0

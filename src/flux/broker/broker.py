@@ -240,6 +240,9 @@ class Broker:
                                    local_uri[len("local://"):], self.owner, log=self.log.log)
         self._apply_access()
         self._register_services()
+        from .rexec import Rexec
+
+        self.rexec = Rexec(self.router, self.loop, rank, local_uri)
         if rank == 0:
             self._setup_rank0_services(attrs, sa, hostname)
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
@@ -680,6 +683,7 @@ class Broker:
             self.job_exec.close()
             self.sched.close()
             self.resource.close()
+        self.rexec.close()
         self.connector.close()
         if self.topology.rank == 0:
             self.content.close()
