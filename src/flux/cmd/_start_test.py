@@ -5,7 +5,11 @@ Each broker is ``flux broker --setattr=rundir=DIR [--setattr=hostname=H]
 [-S...]`` with ``PMI_FD`` (its end of a socketpair), ``PMI_RANK`` and
 ``PMI_SIZE``; only rank 0 gets the initial program.  The PMI server core is
 flux.pmi.server's; this file only moves its lines and watches the brokers.
-When one broker exits, the others get ``--test-exit-timeout`` (default 20 s)
+Brokers are forked from this process once it has imported what a broker
+needs (an interpreter start and the imports are most of a broker's start-up:
+paid once instead of N times); ``FLUX_START_EXEC=1`` execs a fresh
+``flux broker`` per rank instead.  When one broker exits, the others get
+``--test-exit-timeout`` (default 20 s)
 to follow before they are killed (``--test-exit-mode=leader``: only rank 0's
 exit starts that timer).  The exit code is the highest of the
 brokers' (a signal counts as 128+N).
@@ -50,10 +54,52 @@ def process_mapping(mode: str, size: int) -> Optional[str]:
         raise ValueError(f"test-pmi-clique: {exc}") from None
 
 
+class _Forked:
+    """The part of ``subprocess.Popen`` the launcher uses, for a forked broker."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: Optional[int] = None
+
+    def poll(self) -> Optional[int]:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0
+            if pid:
+                self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) \
+                    else os.WEXITSTATUS(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signum)
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("flux-broker", timeout or 0)
+            time.sleep(0.01)
+        assert self.returncode is not None
+        return self.returncode
+
+
+def _preload() -> None:
+    """Import what a broker needs, once, before forking them."""
+    import flux.broker.broker  # noqa: F401
+    import flux.broker.overlay.boot_pmi  # noqa: F401
+    import flux.broker.overlay.overlay  # noqa: F401
+    import flux.broker.overlay.states  # noqa: F401
+    import flux.cmd.broker  # noqa: F401
+    import flux.pmi.client  # noqa: F401
+
+
 class _Broker:
     __slots__ = ("rank", "proc", "sock", "buf", "status", "pidfd")
 
-    def __init__(self, rank: int, proc: subprocess.Popen, sock: socket.socket) -> None:
+    def __init__(self, rank: int, proc: "subprocess.Popen | _Forked", sock: socket.socket) -> None:
         self.rank = rank
         self.proc = proc
         self.sock: Optional[socket.socket] = sock
@@ -75,6 +121,7 @@ class TestInstance:
         self.hosts = hosts
         self.exit_timeout = exit_timeout
         self.exit_mode = exit_mode  # any: the first broker's exit starts the timer; leader: rank 0's
+        self.fork = os.environ.get("FLUX_START_EXEC") != "1"
         self.verbose = verbose
         if rundir is None:
             tmp = os.environ.get("TMPDIR") or "/tmp"
@@ -113,7 +160,11 @@ class TestInstance:
             argv += self.command
         if self.verbose:
             _warn(f"{rank}: {' '.join(argv)}")
-        proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),))
+        proc: subprocess.Popen | _Forked
+        if self.fork:
+            proc = self._fork(argv[4:], env, ours)
+        else:
+            proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),))
         theirs.close()
         ours.setblocking(False)
         broker = _Broker(rank, proc, ours)
@@ -124,6 +175,40 @@ class TestInstance:
         except (AttributeError, OSError):
             broker.pidfd = -1
         return broker
+
+    def _fork(self, args: list[str], env: dict[str, str], ours: socket.socket) -> _Forked:
+        """A broker in a child of this process: ``flux broker ARGS`` without an exec."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            return _Forked(pid)
+        rc = 1
+        try:  # the child: nothing of the launcher may leak into the broker
+            ours.close()
+            for b in self.brokers:
+                if b.sock is not None:
+                    b.sock.close()
+                if b.pidfd >= 0:
+                    os.close(b.pidfd)
+            self.sel.close()
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_DFL)
+            os.environ.clear()
+            os.environ.update(env)
+            from flux.cmd import broker
+
+            rc = broker.main(args)
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # pragma: no cover - reported like a crash
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(rc)
 
     # -- PMI -------------------------------------------------------------------------
 
@@ -216,6 +301,8 @@ class TestInstance:
         old = {s: signal.signal(s, self._on_signal)
                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
+            if self.fork:
+                _preload()
             for rank in range(self.size):
                 self.brokers.append(self._spawn(rank))
             while any(b.status is None for b in self.brokers):
