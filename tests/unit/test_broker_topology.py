@@ -20,12 +20,15 @@ def test_single_broker():
 
 
 def test_rank_in_a_larger_instance():
-    t = Topology(rank=2, size=4)
+    t = Topology(rank=2, size=4)  # kary:32: every rank is a child of rank 0
     assert t.has_parent
     assert t.route(2, False) == LOCAL
-    assert t.route(0, False) == REMOTE and t.route(3, False) == REMOTE
+    # rank 0 and a sibling are reached through the parent
+    assert t.route(0, False) == PARENT and t.route(3, False) == PARENT
     assert t.route(4, False) == UNREACHABLE
     assert t.route(2, True) == PARENT
+    root = Topology(rank=0, size=4)
+    assert root.route(3, False) == REMOTE and root.child_toward(3) == 3
 
 
 @pytest.mark.parametrize("rank,size", [(1, 1), (-1, 2), (0, 0)])

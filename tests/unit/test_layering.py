@@ -46,7 +46,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("flux.rpc",),
     ("flux.core.handle",),
     ("flux.brokermod", "flux.core.module_exec", "flux.job.*", "flux.eventlog", "flux.kvs.*",
-     "flux.modules.*", "flux.services.*", "flux.shell.*", "flux.resource.*"),
+     "flux.modules.*", "flux.pmi.*", "flux.services.*", "flux.shell.*", "flux.resource.*"),
     ("flux.broker.*",),
     ("flux.cmd.*",),
 ]

@@ -80,6 +80,7 @@ FLUX_CORE_ATTRS: tuple[tuple[str, int], ...] = (
     ("config.path", IMMUTABLE),
     # tree based overlay network
     ("tbon.topo", CONFIG),
+    ("tbon.fanout", 0),
     ("tbon.descendants", READONLY),
     ("tbon.level", READONLY),
     ("tbon.maxlevel", READONLY),

@@ -1,6 +1,14 @@
 """The broker: wires loop, router, connector, attributes, log, events and
 modules together and supervises the initial program.
 
+An instance of many brokers (``flux start --test-size=N``, or any PMI-1
+launcher: ``PMI_RANK``/``PMI_SIZE``/``PMI_FD`` in the environment) first
+bootstraps through PMI (overlay/boot_pmi.py), then runs the overlay
+(overlay/overlay.py) in the same loop; only rank 0 has the KVS, content and
+job services (other ranks reach them upstream), and the states that wait for
+the parent and the children are overlay/states.py's.  A size-1 instance
+never imports the overlay (nor pyzmq).
+
 Life cycle of a size-1 instance (rank 0):
 1. create the run directory (or use ``-S rundir=DIR``), bind ``local-uri``;
 2. run the initial program, if any, with ``FLUX_URI`` pointing at us;
@@ -26,7 +34,7 @@ import uuid as uuidlib
 from typing import Any, Optional
 
 import flux
-from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
 from flux.core.default_methods import ping_reply, rusage_reply
 from flux.message import Message
 from flux.severity import LOG_ERR, LOG_INFO
@@ -50,7 +58,7 @@ from .modules import ModuleTable
 from .resource import Resource
 from .router import RequestError, Router
 from .sched import Sched
-from .topology import Topology
+from .topology import DEFAULT_FANOUT, Topology, parse_topo
 
 __all__ = ["Broker", "BrokerError", "parse_setattr"]
 
@@ -94,7 +102,37 @@ class Broker:
             except ValueError as exc:
                 raise BrokerError(f"{name}: {exc}") from None
         self.uuid = str(uuidlib.uuid4())
-        self.topology = Topology(rank=0, size=1)
+        self.pmi: Any = None
+        self.overlay: Any = None
+        self.tree_states: Any = None
+        rank, size = self._pmi_init()
+        self.boot_conf: Any = None
+        if self.pmi is None:
+            self.boot_conf = self._config_boot_early()
+            if self.boot_conf is not None:
+                rank, size = self.boot_conf.rank, self.boot_conf.size
+        topo = self.setattrs.get("tbon.topo")
+        fanout_s = self.setattrs.get("tbon.fanout")
+        if fanout_s is not None:
+            topo = f"kary:{fanout_s}"
+        parents = None
+        if topo is None and self.boot_conf is not None:
+            from .overlay.boot_config import BootConfigError
+
+            topo = "custom"
+            try:
+                parents = self.boot_conf.parents()
+            except BootConfigError as exc:
+                raise BrokerError(str(exc)) from None
+        self.topo_uri = topo or f"kary:{DEFAULT_FANOUT}"
+        try:
+            fanout = 0 if parents is not None else parse_topo(self.topo_uri)
+        except ValueError as exc:
+            self._pmi_abort(str(exc))
+            raise BrokerError(f"tbon.topo: {exc}") from None
+        self.topology = Topology(rank=rank, size=size, fanout=fanout, parents=parents)
+        if rank > 0:  # only rank 0 runs the initial program (mpiexec gives all the same argv)
+            self.command = None
         self.owner = os.getuid()
         self.start_time = time.time()
         spin = self.setattrs.pop("broker.spin-us", str(DEFAULT_SPIN_US))
@@ -158,13 +196,17 @@ class Broker:
             "local-uri": local_uri,
             "instance-level": str(level),
             "hostname": hostname,
-            "hostlist": sa.pop("hostlist", None) or hostname,
+            "hostlist": sa.pop("hostlist", "") or hostname,
             "broker.pid": str(os.getpid()),
             "broker.uuid": self.uuid,
             "security.owner": str(self.owner),
             "broker.mapping": "[[0,1,1,1]]",
-            "broker.boot-method": "single",
+            "broker.boot-method": "pmi" if self.pmi is not None else "single",
         }
+        if self.boot_conf is not None:
+            del own["broker.boot-method"]  # "config", below
+        if self.topology.size > 1:  # from the bootstrap, below
+            del own["hostlist"], own["broker.mapping"]
         if parent_uri:
             own["parent-uri"] = parent_uri
         own["broker.starttime"] = f"{self.start_time:.2f}"  # as flux-core
@@ -176,6 +218,13 @@ class Broker:
         self.router.logger.disabled = False
         attrs.register(self.router)
         self.events = Events(self.router)
+        self.hosts = [own.get("hostlist") or hostname]
+        if self.topology.size > 1:
+            self._boot_overlay(hostname, sa)
+        for name, value in self.topology.attributes(self.topo_uri).items():
+            attrs.add(name, value)
+        sa.pop("tbon.topo", None)
+        sa.pop("tbon.fanout", None)
         self.heartbeat = Heartbeat(self.loop, self.events, attrs)
         self.config_path = sa.pop("config.path", None)
         self.conf: dict[str, Any] = {}
@@ -191,6 +240,25 @@ class Broker:
                                    local_uri[len("local://"):], self.owner, log=self.log.log)
         self._apply_access()
         self._register_services()
+        from .rexec import Rexec
+
+        self.rexec = Rexec(self.router, self.loop, rank, local_uri)
+        if rank == 0:
+            self._setup_rank0_services(attrs, sa, hostname)
+        self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
+                                   self.environ, lambda: self.conf, log=self.log.log)
+        self._setup_lifecycle(hostname)
+        # remaining -S values (names checked in __init__): initial values, a setter validates
+        for name, value in sa.items():
+            try:
+                attrs.set_cmdline(name, value)
+            except ValueError as exc:
+                self._remove_rundir()
+                raise BrokerError(f"{name}: {exc}") from None
+
+    def _setup_rank0_services(self, attrs: Attrs, sa: dict[str, str], hostname: str) -> None:
+        """The services only rank 0 has (other ranks reach them upstream)."""
+        rank = 0
         try:
             self.content = Content(self.router, attrs, sa, self.environ)
         except ValueError as exc:
@@ -211,16 +279,140 @@ class Broker:
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
-        self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
-                                   self.environ, lambda: self.conf, log=self.log.log)
-        self._setup_lifecycle(hostname)
-        # remaining -S values (names checked in __init__): initial values, a setter validates
-        for name, value in sa.items():
+
+    # -- many brokers ----------------------------------------------------------------
+
+    def _pmi_init(self) -> tuple[int, int]:
+        """Rank and size from a PMI-1 launcher, if one started us (else 0, 1)."""
+        env = self.environ
+        if "PMI_RANK" not in env or not ("PMI_FD" in env or "PMI_PORT" in env):
+            return 0, 1
+        from flux.pmi.client import PMIError, from_environ
+
+        try:
+            pmi = from_environ(env)
+            if pmi is None:
+                return 0, 1
+            pmi.init()
+        except PMIError as exc:
+            raise BrokerError(f"PMI: {exc}") from None
+        if not 0 <= pmi.rank < pmi.size:
+            raise BrokerError(f"PMI: rank {pmi.rank} is not in size {pmi.size}")
+        if pmi.size == 1:  # nobody to exchange cards with (as flux-core)
+            pmi.finalize()
+            return 0, 1
+        self.pmi = pmi
+        for name in ("PMI_FD", "PMI_RANK", "PMI_SIZE", "PMI_PORT"):
+            if name in self.environ:  # not for the initial program
+                del self.environ[name]
+        return pmi.rank, pmi.size
+
+    def _config_boot_early(self) -> Any:
+        """The config's ``[bootstrap]`` (rank and size of a config-booted instance of
+        more than one broker), or None."""
+        path = self.setattrs.get("config.path")
+        if not path:
+            return None
+        try:
+            conf = config.load(os.path.abspath(path))
+        except config.ConfigError as exc:
+            raise BrokerError(str(exc)) from None
+        if "bootstrap" not in conf:
+            return None
+        from .overlay.boot_config import BootConfigError, parse_bootstrap
+
+        hostname = self.setattrs.get("hostname") or socket.gethostname().split(".")[0]
+        try:
+            bc = parse_bootstrap(conf, hostname)
+        except BootConfigError as exc:
+            raise BrokerError(str(exc)) from None
+        return bc if bc is not None and bc.size > 1 else None
+
+    def _pmi_abort(self, text: str) -> None:
+        if self.pmi is not None:
+            self.pmi.abort(1, text)
+            self.pmi.close()
+            self.pmi = None
+
+    def _boot_overlay(self, hostname: str, sa: dict[str, str]) -> None:
+        """Create the overlay and bootstrap it through PMI; sets the attributes
+        the bootstrap decides (hostlist, broker.mapping, tbon.*endpoint)."""
+        from .overlay.boot_pmi import BootError, boot_pmi
+        from .overlay.overlay import Overlay, version_hex
+
+        from .attrs import parse_fsd
+
+        def num(name: str, default: float) -> float:
+            value = sa.pop(name, None)
+            if value is None:
+                return default
             try:
-                attrs.set_cmdline(name, value)
-            except ValueError as exc:
+                return parse_fsd(value)
+            except ValueError:
+                raise BrokerError(f"{name}: invalid value {value!r}") from None
+
+        torpid_min = num("tbon.torpid_min", 5.0)
+        torpid_max = num("tbon.torpid_max", 30.0)
+        self.connect_timeout = num("tbon.connect_timeout", 30.0)
+        prefer_tcp = sa.pop("tbon.prefertcp", "0") not in ("", "0")
+        self.overlay = Overlay(self.loop, self.router, self.events, self.topology, self.uuid,
+                               hostname, self.log.log, version_hex(flux.FLUX_CORE_COMPAT_VERSION),
+                               lambda: self.hosts, torpid_min=torpid_min, torpid_max=torpid_max)
+        if self.boot_conf is not None:
+            from .overlay.boot_config import BootConfigError, boot_config
+
+            try:
+                endpoint, parent_endpoint = boot_config(self.boot_conf, self.overlay)
+            except BootConfigError as exc:
+                self.overlay.close()
                 self._remove_rundir()
-                raise BrokerError(f"{name}: {exc}") from None
+                raise BrokerError(str(exc)) from None
+            hosts = self.boot_conf.names
+            mapping = f"[[0,{len(hosts)},1,1]]"  # one broker per host
+            self.attrs.add("broker.boot-method", "config")
+        else:
+            try:
+                boot = boot_pmi(self.pmi, self.overlay, hostname, self.rundir, prefer_tcp)
+            except BootError as exc:
+                self._pmi_abort(str(exc))
+                self.overlay.close()
+                self._remove_rundir()
+                raise BrokerError(str(exc)) from None
+            self.pmi.finalize()
+            self.pmi = None
+            hosts, mapping = boot.hosts, boot.mapping
+            endpoint, parent_endpoint = boot.endpoint, boot.parent_endpoint
+        self.hosts = hosts
+        from .overlay.boot_util import hostlist_encode
+
+        self.attrs.add("hostlist", hostlist_encode(hosts))
+        self.attrs.add("broker.mapping", mapping)
+        if endpoint:
+            self.attrs.add("tbon.endpoint", endpoint)
+        if parent_endpoint:
+            self.attrs.add("tbon.parent-endpoint", parent_endpoint)
+        self.attrs.add("tbon.prefertcp", "1" if prefer_tcp else "0")
+        self.attrs.add("tbon.torpid_min", f"{torpid_min:g}s")
+        self.attrs.add("tbon.torpid_max", f"{torpid_max:g}s")
+        self.attrs.add("tbon.connect_timeout", f"{self.connect_timeout:g}s")
+        self.router.overlay = self.overlay
+        self.events.downstream = self.overlay.fan_out_event
+        if self.topology.rank > 0:
+            self.events.upstream = self.overlay.forward_up
+            self.log.forward = self._forward_log
+
+    def _forward_log(self, record: bytes) -> bool:
+        """A record for the parent's log (``log.append`` UPSTREAM, no response)."""
+        from flux.constants import FLUX_MSGFLAG_NORESPONSE, FLUX_MSGFLAG_UPSTREAM
+
+        msg = Message()
+        msg.topic = "log.append"
+        msg.payload_bytes = record
+        msg.aux1 = self.topology.rank
+        msg.flags |= FLUX_MSGFLAG_UPSTREAM | FLUX_MSGFLAG_NORESPONSE
+        msg.userid = self.owner
+        msg.rolemask = FLUX_ROLE_OWNER
+        return self.overlay is not None and self.overlay.forward_up(msg)
 
     def _setup_lifecycle(self, hostname: str) -> None:
         """Glue: the state machine (flux-core's broker states), runat (rc1, cleanup,
@@ -246,6 +438,14 @@ class Broker:
         self.state_machine.actions[UNLOAD_BUILTINS] = lambda: self.modules.shutdown(
             lambda: self.state_machine.post("builtins-done"))
         BrokerEnv(self.router, self.router.services["broker"], self.environ)
+        if self.overlay is not None:
+            from .overlay.states import TreeStates
+
+            timeout = self.setattrs.get("broker.shutdown-timeout")
+            self.tree_states = TreeStates(self.state_machine, self.overlay, self.router,
+                                          self.loop, self.owner, self.hosts,
+                                          shutdown_timeout=float(timeout) if timeout else -1.0,
+                                          connect_timeout=self.connect_timeout)
 
     def _kickoff(self) -> None:
         """Glue: queue rc1/rc3 from their attributes, then enter the first state
@@ -441,7 +641,7 @@ class Broker:
         """Serve until done; returns the exit code."""
         try:
             try:
-                if self.content.statedir:
+                if self.topology.rank == 0 and self.content.statedir:
                     self.content.open()
                     self.kvs.restore()
                     self.job_manager.restore()
@@ -454,7 +654,10 @@ class Broker:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.loop.add_signal(signum, self._on_signal)
             self.log.log(LOG_INFO, f"start: {self.local_uri} (pid {os.getpid()})")
-            self.heartbeat.start()
+            if self.overlay is not None:
+                self.overlay.start()
+            if self.topology.rank == 0:
+                self.heartbeat.start()
             self._kickoff()
             self.loop.run()
             return self.exit_code or self.state_machine.exit_rc
@@ -475,17 +678,24 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
-        self.job_list.close()  # first: the services it follows end their streams at close
-        self.job_info.close()
-        self.job_ingest.close()
-        self.job_manager.close()
-        self.kvs.close()
-        self.kvs_watch.close()
-        self.job_exec.close()
-        self.sched.close()
-        self.resource.close()
+        if self.topology.rank == 0:
+            self.job_list.close()  # first: the services it follows end their streams at close
+            self.job_info.close()
+            self.job_ingest.close()
+            self.job_manager.close()
+            self.kvs.close()
+            self.kvs_watch.close()
+            self.job_exec.close()
+            self.sched.close()
+            self.resource.close()
+        self.rexec.close()
         self.connector.close()
-        self.content.close()
+        if self.topology.rank == 0:
+            self.content.close()
+        if self.tree_states is not None:
+            self.tree_states.close()
+        if self.overlay is not None:
+            self.overlay.close()
         self.loop.close()
         self._remove_rundir()
 

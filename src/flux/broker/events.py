@@ -5,6 +5,12 @@ publisher's credentials and gets the broker uuid pushed on its route stack
 (``[B]`` for ``event.publish`` and broker events, ``[C, B]`` for a raw event
 a client sent through the connector, ``[M, B]`` for one a module sent).
 
+In an instance of many brokers only rank 0 numbers events: another rank
+hands what its clients publish to its parent (``upstream``), and receives
+numbered events from it (:meth:`Events.deliver`, which the overlay calls after
+checking the sequence); each broker passes them on to its children
+(``downstream``) before its own subscribers.
+
 Subscribers are peer links (clients and modules alike, peerlink.py): each
 holds reference-counted topic prefixes; an event is encoded once and queued
 on every link with a matching prefix.  A private event reaches only its
@@ -59,6 +65,10 @@ class Events:
         self.seq = 0
         self.subscribers: set[Subscriber] = set()
         self.internal: list[tuple[str, Callable[[Message], Any]]] = []
+        # set by the overlay: where unpublished events go (rank > 0), and the
+        # children that get every published one
+        self.upstream: Optional[Callable[[Message], Any]] = None
+        self.downstream: Optional[Callable[[Message], Any]] = None
         router.event_handler = self.publish_msg
         svc = router.builtin("event")
         svc.method("publish", self._publish, FLUX_ROLE_USER)
@@ -67,21 +77,33 @@ class Events:
         """Number ``msg`` and queue it on every subscribed link; returns its sequence."""
         if msg.topic is None:
             return 0
+        if self.upstream is not None:  # not rank 0: rank 0 numbers and publishes it
+            msg.type = FLUX_MSGTYPE_EVENT
+            msg.flags |= _ROUTE
+            self.upstream(msg)
+            return 0
         self.seq += 1
         msg.type = FLUX_MSGTYPE_EVENT
         msg.aux1 = self.seq
         msg.aux2 = 0
         msg.routes.append(self.router.uuid)
         msg.flags |= _ROUTE
+        self.deliver(msg)
+        return self.seq
+
+    def deliver(self, msg: Message) -> None:
+        """A numbered event: to the children, the subscribed links, the broker's own."""
+        self.seq = msg.aux1
         self.router.tx[4] += 1
+        if self.downstream is not None:
+            self.downstream(msg)
         if self.subscribers:
             self._fan_out(msg)
         if self.internal:
-            topic = msg.topic
+            topic = msg.topic or ""
             for prefix, callback in self.internal:
                 if topic.startswith(prefix):
                     callback(msg)
-        return self.seq
 
     def _fan_out(self, msg: Message) -> None:
         topic = msg.topic or ""
@@ -106,6 +128,8 @@ class Events:
     def wanted(self, topic: str) -> bool:
         """Whether anyone (a link or the broker itself) subscribes to ``topic``: a
         service may skip building an event nobody would receive (``skip``)."""
+        if self.downstream is not None:
+            return True  # the children's subscribers are not known here
         for prefix, _ in self.internal:
             if topic.startswith(prefix):
                 return True

@@ -12,6 +12,7 @@ import errno
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_STREAMING,
+    FLUX_MSGFLAG_UPSTREAM,
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
 )
@@ -41,9 +42,15 @@ class InternalClient:
         router.add_peer(self)
 
     def rpc(self, topic: str, payload: dict | None, callback: Callback | None = None,
-            streaming: bool = False) -> int:
-        """Send ``topic``; without a callback the request asks for no response."""
+            streaming: bool = False, nodeid: int | None = None, upstream: bool = False) -> int:
+        """Send ``topic``; without a callback the request asks for no response.
+        ``nodeid`` addresses a rank; ``upstream`` asks for the parent's service (the
+        nodeid is then this broker's own rank, as libflux sends it)."""
         msg = Message()
+        if nodeid is not None:
+            msg.aux1 = nodeid
+        if upstream:
+            msg.flags |= FLUX_MSGFLAG_UPSTREAM
         msg.topic = topic
         msg.userid = self.owner
         msg.rolemask = FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL

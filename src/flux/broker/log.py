@@ -5,6 +5,13 @@ Records are kept exactly as clients send them (RFC 5424 style text,
 severity*8), so dmesg returns them byte for byte.  Records at or below
 ``log-stderr-level`` are also printed on the broker's stderr in flux-core's
 human format.
+
+In an instance of many brokers, a rank other than 0 passes each record at or
+below ``log-forward-level`` to its parent (``log.append`` UPSTREAM, no
+response, as flux-core's broker does), so rank 0's ring holds every rank's
+records and ``flux dmesg`` there shows them all (flux-core keeps only rank 0's
+own in the ring; the default level here, debug, forwards everything).  Only
+rank 0 echoes on stderr in ``leader`` mode, except critical records.
 """
 
 from __future__ import annotations
@@ -15,9 +22,9 @@ import sys
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import Optional, TextIO
+from typing import Callable, Optional, TextIO
 
-from flux.constants import FLUX_MSGFLAG_STREAMING
+from flux.constants import FLUX_MSGFLAG_STREAMING, FLUX_ROLE_LOCAL
 from flux.message import Message
 from flux.severity import LOG_DEBUG, LOG_ERR, LOG_NOTICE
 from flux.severity import name as severity_name
@@ -76,10 +83,16 @@ class Log:
         self.count = 0
         self.stderr_level = LOG_ERR
         self.level = LOG_DEBUG
+        self.forward_level = LOG_DEBUG
+        self.remote = 0
+        #: set on ranks > 0: hands a record to the parent's log service (False: it
+        #: could not, there is no parent to hear it)
+        self.forward: Optional[Callable[[bytes], bool]] = None
         attrs.add("log-ring-size", "1024", setter=self._set_ring_size)
         attrs.add("log-stderr-level", str(LOG_ERR), setter=self._set_stderr_level)
         attrs.add("log-level", str(LOG_DEBUG), setter=self._set_level)
         attrs.add("log-stderr-mode", "leader")
+        attrs.add("log-forward-level", str(LOG_DEBUG), setter=self._set_forward_level)
         svc = router.builtin("log")
         svc.method("append", self._append)
         svc.method("dmesg", self._dmesg)
@@ -112,6 +125,9 @@ class Log:
     def _set_stderr_level(self, value: str) -> None:
         self.stderr_level = self._level(value)
 
+    def _set_forward_level(self, value: str) -> None:
+        self.forward_level = self._level(value)
+
     def _set_level(self, value: str) -> None:
         self.level = self._level(value)
 
@@ -128,7 +144,14 @@ class Log:
             return
         self.count += 1
         self.ring.append(record)
-        if severity <= self.stderr_level:
+        if self.forward is not None:
+            sent = severity <= self.forward_level and self.forward(record)
+            # rank 0 echoes what it receives (leader mode); what cannot reach it
+            # (no parent yet, or lost) is echoed here
+            echo = severity <= 2 or (not sent and severity <= self.stderr_level)
+        else:
+            echo = severity <= self.stderr_level
+        if echo:
             try:
                 print(format_record(record), file=self.stderr, flush=True)
             except (OSError, ValueError):
@@ -143,6 +166,8 @@ class Log:
     def _append(self, msg: Message) -> None:
         record = msg.payload_bytes
         if record:
+            if not msg.rolemask & FLUX_ROLE_LOCAL:  # from another broker
+                self.remote += 1
             self.append(record.rstrip(b"\r\n\0"))
         if msg.aux2:
             self.router.respond(msg)
@@ -184,4 +209,4 @@ class Log:
 
     def _stats(self, msg: Message) -> None:
         self.router.respond(msg, {"ring-used": len(self.ring), "count": self.count,
-                                  "local": self.count, "remote": 0})
+                                  "local": self.count - self.remote, "remote": self.remote})

@@ -13,7 +13,11 @@ response pops B (if present), then the hop naming the peer it goes to (the
 connector pops the client's own hop X).
 
 Whether a request is for this broker at all is the topology's decision
-(topology.py): today anything not LOCAL is unreachable.
+(topology.py).  In an instance of many brokers the overlay (overlay/) carries
+the rest: a request for a rank below goes to the child toward it, one for
+any other rank to the parent, and a request for ANY (or UPSTREAM from a
+rank below) that no local service takes goes to the parent too (rank 0
+answers ENOSYS); where the overlay cannot deliver, EHOSTUNREACH.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ from flux.constants import (
 from flux.message import Message, encode_json
 from flux.response import derive_response, error_payload
 
-from .topology import LOCAL, Topology
+from .topology import LOCAL, PARENT, REMOTE, Topology
 
-__all__ = ["Peer", "RequestError", "BuiltinService", "Router", "Handler"]
+__all__ = ["Peer", "RequestError", "BuiltinService", "Router", "Handler", "Overlay"]
 
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
 _ROUTE = FLUX_MSGFLAG_ROUTE
@@ -61,6 +65,16 @@ def from_sender(req: Message, msg: Message) -> bool:
     came from the same client, and ``msg``'s sender is the owner or ``req``'s user."""
     return req.route_first == msg.route_first and (
         bool(msg.rolemask & FLUX_ROLE_OWNER) or req.userid == msg.userid)
+
+
+class Overlay(Protocol):
+    """What the router needs of the TBON overlay (overlay/overlay.py)."""
+
+    def forward_up(self, msg: Message) -> bool:
+        """Send a request to the parent; False if there is no way up."""
+
+    def forward_down(self, rank: int, msg: Message) -> bool:
+        """Send a request toward descendant ``rank``; False if its subtree is offline."""
 
 
 class RequestError(Exception):
@@ -167,6 +181,7 @@ class Router:
         self.services: dict[str, Any] = {}
         self.peers: dict[str, Peer] = {}
         self.event_handler: Optional[Callable[[Message], Any]] = None
+        self.overlay: Optional[Overlay] = None
         self.logger = logging.getLogger("flux.broker")
         # message counters for broker.stats-get, indexed by message type
         self.rx = [0] * 9
@@ -225,12 +240,28 @@ class Router:
             self.respond_error(msg, errno.EPROTO)
             return
         nodeid = msg.aux1
-        if nodeid != _ANY and self.topology.route(nodeid, bool(msg.flags & _UPSTREAM)) != LOCAL:
-            self.respond_error(msg, errno.EHOSTUNREACH)  # no overlay (yet) to forward it
-            return
+        upstream = msg.flags & _UPSTREAM
+        if nodeid != _ANY:
+            where = self.topology.route(nodeid, bool(upstream))
+            if where != LOCAL:
+                overlay = self.overlay
+                if overlay is not None:
+                    if where == REMOTE and overlay.forward_down(nodeid, msg):
+                        return
+                    if where == PARENT and overlay.forward_up(msg):
+                        return
+                self.respond_error(msg, errno.EHOSTUNREACH)
+                return
         dot = topic.find(".")
         svc = self.services.get(topic if dot < 0 else topic[:dot])
         if svc is None:
+            # ANY, or UPSTREAM from a rank below: try the parent's services
+            if (nodeid == _ANY or upstream) and self.overlay is not None \
+                    and self.topology.has_parent:
+                if self.overlay.forward_up(msg):
+                    return
+                self.respond_error(msg, errno.EHOSTUNREACH)
+                return
             self.respond_error(msg, errno.ENOSYS, f"No service matching {topic} is registered")
             return
         svc.deliver(msg)

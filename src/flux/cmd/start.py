@@ -4,11 +4,15 @@ A size-1 instance runs its broker inside this process (no second interpreter
 to start, no PMI): the broker binds ``local://<rundir>/local-0`` before the
 initial program starts, runs COMMAND (default: an interactive ``$SHELL``)
 with FLUX_URI set, shuts down when it exits and returns its exit status.
+
+``--test-size=N`` (N > 1) starts N broker processes on this machine instead,
+bootstrapped by a PMI-1 server in this process (``_start_test.py``).
 """
 
 from __future__ import annotations
 
 import os
+from typing import Callable, Optional
 
 SUMMARY = "Bootstrap a Flux instance and run a command in it"
 
@@ -18,8 +22,13 @@ down and exit with COMMAND's exit status.
   -S, --setattr=NAME=VALUE   set a broker attribute (repeatable)
   -c, --config-path=PATH     read the config from a TOML file or a directory of them
   -o, --broker-opts=OPTS     pass options to the broker (-S forms only)
+  -s, --test-size=N          start a test instance of N brokers on this machine
+      --test-hosts=HOSTLIST  set fake hostnames for the brokers
+      --test-exit-timeout=FSD  after a broker exits, kill the others after FSD (20s)
+      --test-exit-mode=any|leader  which broker's exit starts that timer (any)
       --test-rundir=DIR      use DIR as the run directory (kept afterwards)
-      --test-size=N          instance size (only 1 is supported)
+      --test-rundir-cleanup  remove --test-rundir DIR at the end
+      --test-pmi-clique=single|per-broker|none|TASKMAP  PMI_process_mapping (single)
   -v, --verbose              print the broker's informational log on stderr"""
 
 
@@ -37,9 +46,26 @@ def main(argv: list[str]) -> int:
         nonlocal rundir
         rundir = value
 
+    size = 1
+    test_opts: dict[str, str] = {}
+
     def set_size(value: str) -> None:
-        if value.strip() != "1":
-            die("flux-start", f"--test-size={value}: only size 1 is supported")
+        nonlocal size
+        try:
+            size = int(value)
+        except ValueError:
+            size = -1
+        if size <= 0:
+            die("flux-start", "--test-size argument must be > 0")
+        test_opts["test-size"] = value
+
+    def test_opt(name: str) -> Callable[[str], None]:
+        def setter(value: str) -> None:
+            test_opts[name] = value
+        return setter
+
+    def rundir_cleanup() -> None:
+        test_opts["test-rundir-cleanup"] = ""
 
     def broker_opts(value: str) -> None:
         broker_words.extend(value.split())
@@ -50,10 +76,18 @@ def main(argv: list[str]) -> int:
 
     items, command = parse(
         argv, "flux-start", USAGE,
-        extra={"--test-rundir": set_rundir, "--test-size": set_size,
+        extra={"--test-rundir": set_rundir, "--test-size": set_size, "-s": set_size,
+               "--test-hosts": test_opt("test-hosts"),
+               "--test-exit-timeout": test_opt("test-exit-timeout"),
+               "--test-pmi-clique": test_opt("test-pmi-clique"),
+               "--test-exit-mode": test_opt("test-exit-mode"),
                "-o": broker_opts, "--broker-opts": broker_opts},
-        flags={"-v": verbose, "--verbose": verbose},
+        flags={"-v": verbose, "--verbose": verbose,
+               "--test-rundir-cleanup": rundir_cleanup},
     )
+    if "test-size" not in test_opts:
+        for name in test_opts:
+            die("flux-start", f"--{name} only works with --test-size")
     if broker_words:
         extra_items, rest = parse(broker_words, "flux-start", USAGE)
         if rest:
@@ -73,8 +107,48 @@ def main(argv: list[str]) -> int:
     interactive = not command
     if not command:
         command = [os.environ.get("SHELL") or "/bin/sh"]
+    if size > 1:
+        return _test_instance(size, command, items, rundir, test_opts, verbose_log)
     try:
         broker = Broker(setattrs, command, interactive_shell=interactive)
         return broker.run()
     except BrokerError as exc:  # flux-core's flux start execs the broker, which prints these
         die("flux-broker", str(exc))
+
+
+def _test_instance(size: int, command: list[str], items: list[str], rundir: Optional[str],
+                   opts: dict[str, str], verbose: bool) -> int:
+    """N brokers under a PMI server in this process (``--test-size=N``, N > 1)."""
+    from ._optparse import parse_duration
+    from ._resource_sets import hostlist_decode
+    from ._start_test import DEFAULT_EXIT_TIMEOUT, TestInstance, process_mapping
+    from .util import die
+
+    hosts = None
+    if "test-hosts" in opts:
+        try:
+            hosts = hostlist_decode(opts["test-hosts"])
+        except ValueError:
+            die("flux-start", "could not decode --test-hosts hostlist")
+        if len(hosts) != size:
+            die("flux-start", "--test-hosts hostlist has incorrect size")
+    timeout = DEFAULT_EXIT_TIMEOUT
+    if "test-exit-timeout" in opts:
+        try:
+            timeout = parse_duration(opts["test-exit-timeout"])
+        except ValueError:
+            die("flux-start", f"invalid duration {opts['test-exit-timeout']!r}")
+    exit_mode = opts.get("test-exit-mode", "any")
+    if exit_mode not in ("any", "leader"):
+        die("flux-start", f"unknown --test-exit-mode: {exit_mode}")
+    clique = opts.get("test-pmi-clique", "single")
+    try:
+        process_mapping(clique, size)
+    except ValueError as exc:
+        die("flux-start", str(exc))
+    args = [f"--setattr={item}" for item in items]
+    if verbose:
+        args.append("--setattr=log-stderr-level=6")
+    return TestInstance(size, command, args, rundir, hosts, timeout, clique,
+                        cleanup_rundir="test-rundir-cleanup" in opts,
+                        verbose=verbose, exit_mode=exit_mode).run()

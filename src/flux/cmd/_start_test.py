@@ -1,0 +1,349 @@
+"""``flux start --test-size=N``: N brokers on this machine, bootstrapped by a
+PMI-1 server inside this process, as flux-core's flux-start does it.
+
+Each broker is ``flux broker --setattr=rundir=DIR [--setattr=hostname=H]
+[-S...]`` with ``PMI_FD`` (its end of a socketpair), ``PMI_RANK`` and
+``PMI_SIZE``; only rank 0 gets the initial program.  The PMI server core is
+flux.pmi.server's; this file only moves its lines and watches the brokers.
+Brokers are forked from this process once it has imported what a broker
+needs (an interpreter start and the imports are most of a broker's start-up:
+paid once instead of N times); ``FLUX_START_EXEC=1`` execs a fresh
+``flux broker`` per rank instead.  When one broker exits, the others get
+``--test-exit-timeout`` (default 20 s)
+to follow before they are killed (``--test-exit-mode=leader``: only rank 0's
+exit starts that timer).  The exit code is the highest of the
+brokers' (a signal counts as 128+N).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Optional
+
+from flux.pmi import mapping as pmimap
+from flux.pmi.server import SimpleServer
+from flux.pmi.wire import PMIProtocolError
+
+__all__ = ["TestInstance", "DEFAULT_EXIT_TIMEOUT"]
+
+DEFAULT_EXIT_TIMEOUT = 20.0
+
+
+def _warn(text: str) -> None:
+    print(f"flux-start: {text}", file=sys.stderr, flush=True)
+
+
+def process_mapping(mode: str, size: int) -> Optional[str]:
+    """``--test-pmi-clique``: single (one node), per-broker, none, or an RFC 34 task map."""
+    if mode == "single":
+        return pmimap.to_pmi([[0, 1, size, 1]])
+    if mode == "per-broker":
+        return pmimap.to_pmi([[0, size, 1, 1]])
+    if mode == "none":
+        return None
+    try:
+        return pmimap.to_pmi(pmimap.from_taskmap(mode))
+    except ValueError as exc:
+        raise ValueError(f"test-pmi-clique: {exc}") from None
+
+
+class _Forked:
+    """The part of ``subprocess.Popen`` the launcher uses, for a forked broker."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: Optional[int] = None
+
+    def poll(self) -> Optional[int]:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0
+            if pid:
+                self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) \
+                    else os.WEXITSTATUS(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signum)
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("flux-broker", timeout or 0)
+            time.sleep(0.01)
+        assert self.returncode is not None
+        return self.returncode
+
+
+def _preload() -> None:
+    """Import what a broker needs, once, before forking them."""
+    import flux.broker.broker  # noqa: F401
+    import flux.broker.overlay.boot_pmi  # noqa: F401
+    import flux.broker.overlay.overlay  # noqa: F401
+    import flux.broker.overlay.states  # noqa: F401
+    import flux.cmd.broker  # noqa: F401
+    import flux.pmi.client  # noqa: F401
+
+
+class _Broker:
+    __slots__ = ("rank", "proc", "sock", "buf", "status", "pidfd")
+
+    def __init__(self, rank: int, proc: "subprocess.Popen | _Forked", sock: socket.socket) -> None:
+        self.rank = rank
+        self.proc = proc
+        self.sock: Optional[socket.socket] = sock
+        self.buf = b""
+        self.status: Optional[int] = None
+        self.pidfd = -1
+
+
+class TestInstance:
+    """The launcher: spawn, serve PMI, reap, time out, report."""
+
+    def __init__(self, size: int, command: list[str], broker_args: list[str],
+                 rundir: Optional[str], hosts: Optional[list[str]], exit_timeout: float,
+                 clique: str = "single", cleanup_rundir: bool = False,
+                 verbose: bool = False, exit_mode: str = "any") -> None:
+        self.size = size
+        self.command = command
+        self.broker_args = broker_args
+        self.hosts = hosts
+        self.exit_timeout = exit_timeout
+        self.exit_mode = exit_mode  # any: the first broker's exit starts the timer; leader: rank 0's
+        self.fork = os.environ.get("FLUX_START_EXEC") != "1"
+        self.verbose = verbose
+        if rundir is None:
+            tmp = os.environ.get("TMPDIR") or "/tmp"
+            self.rundir = tempfile.mkdtemp(prefix="flux-", dir=tmp)
+            self.cleanup_rundir = True
+        else:
+            self.rundir = rundir
+            self.cleanup_rundir = cleanup_rundir
+        kvs = {}
+        pm = process_mapping(clique, size)
+        if pm is not None:
+            kvs["PMI_process_mapping"] = pm
+        self.server = SimpleServer(size, kvsname="-", kvs=kvs, on_abort=self._abort)
+        self.sel = selectors.DefaultSelector()
+        self.brokers: list[_Broker] = []
+        self.deadline: Optional[float] = None
+        self.exit_rc = 0
+        self._signals: list[int] = []
+
+    # -- spawning -------------------------------------------------------------------
+
+    def _spawn(self, rank: int) -> _Broker:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        from flux.environment import flux_environment
+
+        env.update(flux_environment(env))
+        env.update(PMI_FD=str(theirs.fileno()), PMI_RANK=str(rank), PMI_SIZE=str(self.size))
+        env.pop("FLUX_URI", None)  # brokers of a new instance, not clients of an old one
+        argv = [sys.executable, "-m", "flux.cmd.main", "broker",
+                f"--setattr=rundir={self.rundir}"]
+        if self.hosts:
+            argv.append(f"--setattr=hostname={self.hosts[rank]}")
+        argv += self.broker_args
+        if rank == 0:
+            argv += self.command
+        if self.verbose:
+            _warn(f"{rank}: {' '.join(argv)}")
+        proc: subprocess.Popen | _Forked
+        if self.fork:
+            proc = self._fork(argv[4:], env, ours)
+        else:
+            proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),))
+        theirs.close()
+        ours.setblocking(False)
+        broker = _Broker(rank, proc, ours)
+        self.sel.register(ours, selectors.EVENT_READ, ("pmi", broker))
+        try:
+            broker.pidfd = os.pidfd_open(proc.pid)
+            self.sel.register(broker.pidfd, selectors.EVENT_READ, ("exit", broker))
+        except (AttributeError, OSError):
+            broker.pidfd = -1
+        return broker
+
+    def _fork(self, args: list[str], env: dict[str, str], ours: socket.socket) -> _Forked:
+        """A broker in a child of this process: ``flux broker ARGS`` without an exec."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            return _Forked(pid)
+        rc = 1
+        try:  # the child: nothing of the launcher may leak into the broker
+            ours.close()
+            for b in self.brokers:
+                if b.sock is not None:
+                    b.sock.close()
+                if b.pidfd >= 0:
+                    os.close(b.pidfd)
+            self.sel.close()
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_DFL)
+            os.environ.clear()
+            os.environ.update(env)
+            from flux.cmd import broker
+
+            rc = broker.main(args)
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # pragma: no cover - reported like a crash
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(rc)
+
+    # -- PMI -------------------------------------------------------------------------
+
+    def _pmi_ready(self, broker: _Broker) -> None:
+        sock = broker.sock
+        assert sock is not None
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._pmi_close(broker)
+            return
+        broker.buf += data
+        while b"\n" in broker.buf:
+            line, _, broker.buf = broker.buf.partition(b"\n")
+            try:
+                replies, finalized = self.server.request(broker.rank, line.decode() + "\n")
+            except (PMIProtocolError, UnicodeDecodeError) as exc:
+                _warn(f"{broker.rank}: PMI protocol error: {exc}")
+                self._pmi_close(broker)
+                return
+            for rank, text in replies:
+                self._pmi_send(self.brokers[int(rank)], text)  # type: ignore[call-overload]
+            if finalized:
+                self._pmi_close(broker)
+                return
+
+    def _pmi_send(self, broker: _Broker, text: str) -> None:
+        if broker.sock is None:
+            return
+        try:
+            broker.sock.setblocking(True)
+            broker.sock.sendall(text.encode())
+            broker.sock.setblocking(False)
+        except OSError:
+            self._pmi_close(broker)
+
+    def _pmi_close(self, broker: _Broker) -> None:
+        if broker.sock is not None:
+            self.sel.unregister(broker.sock)
+            broker.sock.close()
+            broker.sock = None
+            self.server.clients.pop(broker.rank, None)
+
+    def _abort(self, client: object, code: int, text: str) -> None:
+        _warn(f"{client}: PMI_Abort: {text}")
+        self.exit_rc = max(self.exit_rc, code or 1)
+        self._kill_all(signal.SIGKILL)
+
+    # -- running ---------------------------------------------------------------------
+
+    def _reap(self, broker: _Broker) -> None:
+        if broker.status is not None:
+            return
+        rc = broker.proc.poll()
+        if rc is None:
+            return
+        if broker.pidfd >= 0:
+            self.sel.unregister(broker.pidfd)
+            os.close(broker.pidfd)
+            broker.pidfd = -1
+        self._pmi_close(broker)
+        if rc < 0:
+            broker.status = 128 - rc
+            _warn(f"{broker.rank} (pid {broker.proc.pid}) {signal.strsignal(-rc)}")
+        else:
+            broker.status = rc
+            if rc != 0:
+                _warn(f"{broker.rank} (pid {broker.proc.pid}) exited with rc={rc}")
+        self.exit_rc = max(self.exit_rc, broker.status)
+        if self.deadline is None and self.exit_timeout > 0 \
+                and (self.exit_mode == "any" or broker.rank == 0):
+            self.deadline = time.monotonic() + self.exit_timeout
+
+    def _kill_all(self, signum: int) -> None:
+        for b in self.brokers:
+            if b.status is None:
+                try:
+                    b.proc.send_signal(signum)
+                except (ProcessLookupError, OSError):
+                    pass
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._signals.append(signum)
+
+    def run(self) -> int:
+        old = {s: signal.signal(s, self._on_signal)
+               for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        try:
+            if self.fork:
+                _preload()
+            for rank in range(self.size):
+                self.brokers.append(self._spawn(rank))
+            while any(b.status is None for b in self.brokers):
+                while self._signals:
+                    self._kill_all(self._signals.pop(0))
+                timeout = 0.05 if any(b.pidfd < 0 for b in self.brokers) else 1.0
+                if self.deadline is not None:
+                    left = self.deadline - time.monotonic()
+                    if left <= 0:
+                        alive = [str(b.rank) for b in self.brokers if b.status is None]
+                        _warn(f"exit timeout: killing rank(s) {','.join(alive)}")
+                        self._kill_all(signal.SIGKILL)
+                        self.deadline = time.monotonic() + 5.0
+                        left = 5.0
+                    timeout = min(timeout, left)
+                for key, _ in self.sel.select(timeout):
+                    kind, broker = key.data
+                    if kind == "pmi":
+                        if broker.sock is not None:
+                            self._pmi_ready(broker)
+                    else:
+                        self._reap(broker)
+                for b in self.brokers:
+                    if b.status is None and b.pidfd < 0:
+                        self._reap(b)
+            return self.exit_rc
+        finally:
+            self._kill_all(signal.SIGKILL)
+            for b in self.brokers:
+                if b.status is None:
+                    try:
+                        b.proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        pass
+                self._pmi_close(b)
+                if b.pidfd >= 0:
+                    os.close(b.pidfd)
+            self.sel.close()
+            for s, h in old.items():
+                signal.signal(s, h)
+            if self.cleanup_rundir:
+                import shutil
+
+                shutil.rmtree(self.rundir, ignore_errors=True)

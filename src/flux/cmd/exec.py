@@ -1,0 +1,131 @@
+"""``flux exec [-r IDSET] [-n] [-d DIR] [-l] COMMAND [ARGS...]``: run a command on
+broker ranks through their ``rexec`` service (RFC 42), output streamed back
+as it comes, stdin forwarded to every rank (unless ``-n``); exits with the
+highest exit code of the ranks (128+N for a signal)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+SUMMARY = "Execute processes across flux ranks"
+
+PROG = "flux-exec"
+
+
+def _options() -> list:
+    from ._optparse import REQUIRED, Option
+
+    return [
+        Option("r", "rank", REQUIRED, "IDSET", "Specify specific target ranks (default: all)"),
+        Option("x", "exclude", REQUIRED, "IDSET", "Exclude ranks from target list"),
+        Option("d", "dir", REQUIRED, "PATH", "Set the working directory to PATH"),
+        Option("l", "label-io", help="Label lines of output with the source RANK"),
+        Option("n", "noinput", help="Redirect stdin from /dev/null"),
+        Option("v", "verbose", help="Run with more verbosity"),
+        Option("q", "quiet", help="Suppress extraneous output"),
+    ]
+
+
+def _ranks(text: str, size: int) -> list[int]:
+    from ._resource_sets import idset_decode
+
+    if text == "all":
+        return list(range(size))
+    return sorted(idset_decode(text))
+
+
+def main(argv: list[str]) -> int:
+    import base64
+    import errno
+
+    from flux.constants import FLUX_RPC_STREAMING
+
+    from ._optparse import Parser
+    from .util import die, open_handle
+
+    parser = Parser(PROG, "[OPTIONS] COMMAND...", _options(), stop_at_nonoption=True)
+    opts, args = parser.parse(argv)
+    if not args:
+        parser.fatal_usage()
+    h = open_handle(PROG)
+    size = int(h.attr_get("size"))
+    try:
+        ranks = _ranks(opts.rank or "all", size)
+        if opts.exclude:
+            excluded = set(_ranks(opts.exclude, size))
+            ranks = [r for r in ranks if r not in excluded]
+    except ValueError:
+        die(PROG, "invalid rank argument")
+    if any(r >= size for r in ranks):
+        die(PROG, "Invalid rank argument")
+    if not ranks:
+        die(PROG, "No ranks to execute on")
+    cwd = opts.dir or os.getcwd()
+    cmd = {"cwd": cwd, "cmdline": args, "env": dict(os.environ), "opts": {}, "channels": []}
+    state: dict[str, Any] = {"rc": 0, "left": len(ranks), "pids": {}}
+    label = bool(opts.label_io)
+
+    partial: dict[tuple[int, str], bytes] = {}  # -l: a rank's unfinished line
+
+    def write(stream: Any, rank: int, data: bytes, eof: bool = False) -> None:
+        if label:
+            key = (rank, stream.name)
+            data = partial.pop(key, b"") + data
+            lines = data.splitlines(keepends=True)
+            if lines and not lines[-1].endswith(b"\n") and not eof:
+                partial[key] = lines.pop()
+            for line in lines:
+                stream.write(f"{rank}: {line.decode(errors='replace')}")
+        else:
+            stream.buffer.write(data)
+        stream.flush()
+
+    def on_response(f: Any, rank: int) -> None:
+        try:
+            resp = f.get()
+        except OSError as exc:
+            if exc.errno != errno.ENODATA:
+                text = exc.strerror or os.strerror(exc.errno or errno.EIO)
+                print(f"{PROG}: Error: rank {rank}: {text}", file=sys.stderr)
+                state["rc"] = max(state["rc"], 127 if exc.errno == errno.ENOENT else 126
+                                  if exc.errno == errno.EACCES else 1)
+            state["left"] -= 1
+            if state["left"] == 0:
+                h.reactor_stop()
+            return
+        kind = resp.get("type")
+        if kind == "started":
+            state["pids"][rank] = resp["pid"]
+            # stdin (read whole before the loop: flux exec gets small inputs) to each
+            # rank as its command starts, then EOF
+            io: dict[str, Any] = {"stream": "stdin", "rank": str(rank), "eof": True}
+            if stdin_data:
+                io["data"] = stdin_data.decode("utf-8", "replace")
+            h.rpc("rexec.write", {"pid": resp["pid"], "io": io}, nodeid=rank)
+        elif kind == "output":
+            io = resp.get("io", {})
+            data = io.get("data") or ""
+            raw = base64.b64decode(data) if io.get("encoding") == "base64" else data.encode()
+            if raw or io.get("eof"):
+                write(sys.stdout if io.get("stream") == "stdout" else sys.stderr, rank, raw,
+                      bool(io.get("eof")))
+        elif kind == "finished":
+            status = resp.get("status", 0)
+            code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else \
+                os.WEXITSTATUS(status)
+            if code and opts.verbose:
+                print(f"{PROG}: rank {rank}: exit {code}", file=sys.stderr)
+            state["rc"] = max(state["rc"], code)
+        f.reset()
+
+    stdin_data = b""
+    if not opts.noinput and not sys.stdin.isatty():
+        stdin_data = sys.stdin.buffer.read()
+    for rank in ranks:
+        f = h.rpc("rexec.exec", {"cmd": cmd, "flags": 3}, nodeid=rank, flags=FLUX_RPC_STREAMING)
+        f.then(on_response, rank)
+    h.reactor_run()
+    return int(state["rc"])
+

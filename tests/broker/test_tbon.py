@@ -1,0 +1,317 @@
+"""Instances of many brokers (``flux start --test-size=N``): bootstrap, attributes,
+routing across ranks, events, logs, faults, shutdown leaving no process.
+
+Every instance runs under ``tbon_instance``, which kills the whole process
+group on any failure and checks that every broker is gone afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import pytest
+
+from conftest import base_env, flux_exe, short_tmpdir
+
+pytest.importorskip("zmq")
+
+START_TIMEOUT = 30.0
+
+
+class Tbon:
+    def __init__(self, proc: subprocess.Popen, rundir: str, size: int) -> None:
+        self.proc = proc
+        self.rundir = rundir
+        self.size = size
+        self.pids: list[int] = []
+        self.host = ""
+
+    def uri(self, rank: int = 0) -> str:
+        return f"local://{self.rundir}/local-{rank}"
+
+    def run(self, *args: str, rank: int = 0, timeout: float = 20.0,
+            check: bool = True) -> subprocess.CompletedProcess:
+        env = base_env()
+        env["FLUX_URI"] = self.uri(rank)
+        r = subprocess.run([flux_exe(), *args], env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"flux {' '.join(args)} (rank {rank}) -> {r.returncode}:\n"
+                                 f"{r.stdout}{r.stderr}")
+        return r
+
+    def rpc(self, topic: str, payload: dict, rank: int = 0, nodeid: int | None = None) -> dict:
+        code = ("import flux, json, sys\n"
+                "h = flux.Flux(sys.argv[1])\n"
+                "kw = {} if sys.argv[4] == '' else {'nodeid': int(sys.argv[4])}\n"
+                "print(json.dumps(h.rpc(sys.argv[2], json.loads(sys.argv[3]), **kw).get()))\n")
+        r = subprocess.run([sys.executable, "-c", code, self.uri(rank), topic,
+                            json.dumps(payload), "" if nodeid is None else str(nodeid)],
+                           env=base_env(), capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is gone for our purpose
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def tbon_instance(size: int, *opts: str) -> Iterator[Tbon]:
+    """``flux start --test-size=SIZE OPTS sleep 600`` until every rank is up; then a
+    SIGTERM to flux start, which must end every broker within a bounded time."""
+    rundir = short_tmpdir()
+    proc = subprocess.Popen([flux_exe(), "start", f"--test-size={size}",
+                             f"--test-rundir={rundir}", "--test-rundir-cleanup",
+                             "--test-exit-timeout=5", *opts, "sleep", "600"],
+                            env=base_env(), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    inst = Tbon(proc, rundir, size)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            if os.path.exists(f"{rundir}/local-0"):
+                r = inst.run("uptime", check=False, timeout=10)
+                if r.returncode == 0 and "run" in r.stdout.split(",")[0]:
+                    break
+            assert time.monotonic() < deadline, "instance did not reach run"
+            time.sleep(0.05)
+        inst.pids = [int(inst.run("getattr", "broker.pid", rank=r).stdout)
+                     for r in range(size)]
+        inst.host = inst.run("getattr", "hostname").stdout.strip()
+        yield inst
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("flux start did not end after SIGTERM") from None
+        deadline = time.monotonic() + 5
+        while any(_alive(p) for p in inst.pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in inst.pids if _alive(p)], "brokers left behind"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        for p in inst.pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+        if proc.stdout:
+            proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()
+        subprocess.run(["rm", "-rf", rundir])
+
+
+def test_size2_attributes_and_hosts():
+    with tbon_instance(2, "--test-hosts=node[7-8]") as t:
+        for rank in range(2):
+            get = lambda name: t.run("getattr", name, rank=rank).stdout.strip()  # noqa: E731
+            assert get("rank") == str(rank)
+            assert get("size") == "2"
+            assert get("hostlist") == "node[7-8]"
+            assert get("hostname") == f"node{7 + rank}"
+            assert get("broker.boot-method") == "pmi"
+            assert get("broker.mapping") == "[[0,1,2,1]]"
+            assert get("tbon.topo") == "kary:32"
+            assert get("tbon.level") == str(rank)
+            assert get("tbon.maxlevel") == "1"
+            assert get("tbon.descendants") == ("1" if rank == 0 else "0")
+            assert get("local-uri") == t.uri(rank)
+        assert t.run("getattr", "tbon.endpoint").stdout.strip() == f"ipc://{t.rundir}/tbon-0"
+        assert t.run("getattr", "tbon.parent-endpoint", rank=1).stdout.strip() == \
+            f"ipc://{t.rundir}/tbon-0"
+        # rank 1 runs no initial program and has no KVS of its own: its requests go up
+        assert t.rpc("kvs.getroot", {"namespace": "primary", "flags": 0}, rank=1)["rootref"]
+
+
+def test_size4_routing_across_ranks():
+    with tbon_instance(4, "-Stbon.fanout=2") as t:
+        assert t.run("getattr", "tbon.maxlevel").stdout.strip() == "2"
+        # 0 -> 1, 2; 1 -> 3
+        out = t.run("ping", "-c", "1", "3").stdout
+        assert "3!broker.ping" in out
+        out = t.run("ping", "-c", "1", "2", rank=3).stdout  # up two levels, down one
+        assert "2!broker.ping" in out
+        assert "0!broker.ping" in t.run("ping", "-c", "1", "upstream", rank=1).stdout
+        assert "1!broker.ping" in t.run("ping", "-c", "1", "--rank=1", "broker").stdout
+        # the KVS lives on rank 0 only; rank 2 and 3 reach it upstream
+        t.run("kvs", "put", "tbon.key=hello")
+        assert t.run("kvs", "get", "tbon.key", rank=2).stdout.strip() == "hello"
+        assert t.run("kvs", "get", "tbon.key", rank=3).stdout.strip() == "hello"
+        t.run("kvs", "put", "tbon.other=43", rank=3)
+        assert t.run("kvs", "get", "tbon.other").stdout.strip() == "43"
+        # no such rank, no such service
+        r = t.run("ping", "-c", "1", "9", check=False)
+        assert r.returncode != 0 and "No route to host" in r.stderr
+        r = t.run("ping", "-c", "1", "3!nosuchservice", rank=2, check=False)
+        assert r.returncode != 0 and "Function not implemented" in r.stderr
+        # log records of every rank reach rank 0's ring buffer
+        t.run("logger", "record-from-rank-3", rank=3)
+        deadline = time.monotonic() + 10
+        while "record-from-rank-3" not in t.run("dmesg").stdout:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        line = [ln for ln in t.run("dmesg").stdout.splitlines() if "record-from-rank-3" in ln]
+        assert "logger.notice[3]" in line[0]
+        assert "record-from-rank-3" not in t.run("dmesg", rank=2).stdout
+        # overlay RPCs
+        health = t.rpc("overlay.health", {})
+        assert health["rank"] == 0 and health["status"] == "full"
+        assert [(c["rank"], c["status"]) for c in health["children"]] == [(1, "full"),
+                                                                           (2, "full")]
+        topo = t.rpc("overlay.topology", {"rank": 0})
+        assert topo == {"rank": 0, "size": 4, "children": [
+            {"rank": 1, "size": 2, "children": [{"rank": 3, "size": 1, "children": []}]},
+            {"rank": 2, "size": 1, "children": []}]}
+        assert t.rpc("overlay.stats-get", {}, nodeid=1)["child-connected"] == 1
+        h = t.host
+        assert t.run("overlay", "status").stdout == \
+            f"0 {h}: full\n├─ 1 {h}: full\n│  └─ 3 {h}: full\n└─ 2 {h}: full\n"
+        assert t.run("overlay", "parentof", "3").stdout == "1\n"
+
+
+def test_size8_events_fan_out_in_order():
+    with tbon_instance(8, "-Stbon.fanout=2") as t:
+        env = base_env()
+        subs = []
+        for rank in (7, 4, 0):
+            env["FLUX_URI"] = t.uri(rank)
+            subs.append(subprocess.Popen([flux_exe(), "event", "sub", "--count=4", "tbontest."],
+                                         env=dict(env), stdout=subprocess.PIPE, text=True))
+        try:
+            # wait until every subscription is in place: a loopback event on each rank
+            time.sleep(0.5)
+            t.run("event", "pub", "tbontest.a", rank=0)
+            t.run("event", "pub", "tbontest.b", rank=6)  # published upstream, numbered on 0
+            t.run("event", "pub", "-s", "tbontest.c", rank=3)
+            t.run("event", "pub", "tbontest.d", rank=7)
+            outs = [p.communicate(timeout=20)[0] for p in subs]
+        finally:
+            for p in subs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        topics = [[ln.split()[0] for ln in out.splitlines()] for out in outs]
+        assert topics[0] == topics[1] == topics[2]
+        assert sorted(topics[0]) == ["tbontest.a", "tbontest.b", "tbontest.c", "tbontest.d"]
+        # each rank saw the same sequence numbers, in order, without gaps
+        logs = t.run("dmesg").stdout
+        assert "lost events" not in logs and "duplicate event" not in logs
+
+
+def test_killed_broker_subtree_unreachable_rest_goes_on():
+    with tbon_instance(4, "-Stbon.fanout=2", "--test-exit-mode=leader") as t:
+        os.kill(t.pids[1], signal.SIGKILL)  # rank 1 and its child, rank 3, are lost
+        t0 = time.monotonic()
+        deadline = t0 + 10
+        while True:
+            r = t.run("ping", "-c", "1", "1", check=False, timeout=10)
+            if r.returncode != 0:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert "No route to host" in r.stderr
+        assert time.monotonic() - t0 < 10
+        assert t.run("ping", "-c", "1", "3", check=False).returncode != 0
+        assert "2!broker.ping" in t.run("ping", "-c", "1", "2").stdout
+        health = t.rpc("overlay.health", {})
+        assert health["status"] == "degraded"
+        assert {c["rank"]: c["status"] for c in health["children"]} == {1: "lost", 2: "full"}
+        assert t.run("overlay", "status").stdout == (
+            "0 vm: degraded\n├─ 1 vm: lost\n│  └─ 3 vm: lost\n└─ 2 vm: full\n"
+        ).replace("vm", t.host)
+        assert t.run("overlay", "status", "--summary").stdout == "degraded\n"
+        # rank 3 lost its parent: it shuts itself down
+        deadline = time.monotonic() + 15
+        while _alive(t.pids[3]):
+            assert time.monotonic() < deadline, "rank 3 outlived its parent"
+            time.sleep(0.05)
+        t.pids = [p for i, p in enumerate(t.pids) if i not in (1, 3)]
+
+
+@pytest.mark.parametrize("cmd,rc", [("true", 0), ("false", 1)])
+def test_exit_code_and_no_process_left(cmd, rc):
+    r = subprocess.run([flux_exe(), "start", "--test-size=3", "--test-exit-timeout=5", cmd],
+                       env=base_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == rc, r.stderr
+    assert "flux-start" not in r.stderr if rc == 0 else True
+
+
+def test_only_rank0_runs_the_command_and_options_errors():
+    r = subprocess.run([flux_exe(), "start", "--test-size=3", "--test-exit-timeout=5",
+                        "sh", "-c", "flux getattr rank; echo ran"],
+                       env=base_env(), capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "0\nran\n")
+    for args, text in ((["--test-size=0"], "--test-size argument must be > 0"),
+                       (["--test-hosts=a,b"], "--test-hosts only works with --test-size"),
+                       (["--test-size=3", "--test-hosts=a,b"],
+                        "--test-hosts hostlist has incorrect size")):
+        r = subprocess.run([flux_exe(), "start", *args, "true"], env=base_env(),
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and f"flux-start: {text}" in r.stderr
+
+
+def test_per_broker_clique_binds_tcp():
+    """With each broker on its own "node" (--test-pmi-clique=per-broker) the parent
+    binds tcp:// (its default-route address) instead of ipc://."""
+    r = subprocess.run([flux_exe(), "start", "--test-size=2", "--test-exit-timeout=5",
+                        "--test-pmi-clique=per-broker", "sh", "-c",
+                        "flux getattr tbon.endpoint; flux getattr broker.mapping;"
+                        " flux ping -c1 1 >/dev/null && echo ok"],
+                       env=base_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    endpoint, mapping, ok = r.stdout.split()
+    assert endpoint.startswith("tcp://") and mapping == "[[0,2,1,1]]" and ok == "ok"
+
+
+@pytest.mark.skipif(not shutil.which("mpiexec"), reason="mpich's mpiexec is not installed")
+def test_mpiexec_launches_an_instance():
+    """A PMI-1 launcher other than flux start (Debian's mpich: hydra): only rank 0
+    runs the command, every rank joins, all exit."""
+    r = subprocess.run(["mpiexec", "-n", "4", flux_exe(), "broker", "sh", "-c",
+                        "flux getattr size; flux getattr broker.mapping;"
+                        " flux overlay status --summary; flux ping -c1 3 >/dev/null && echo ok"],
+                       env=base_env(), capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["4", "[[0,1,4,1]]", "full", "ok"]
+
+
+def test_flux_exec_on_ranks():
+    with tbon_instance(4, "-Stbon.fanout=2") as t:
+        r = t.run("exec", "-l", "flux", "getattr", "rank")
+        assert sorted(r.stdout.splitlines()) == ["0: 0", "1: 1", "2: 2", "3: 3"]
+        env = base_env()
+        env["FLUX_URI"] = t.uri(0)
+        r = subprocess.run([flux_exe(), "exec", "-r", "1-3", "cat"], input="in\n", env=env,
+                           capture_output=True, text=True, timeout=30)
+        assert (r.returncode, r.stdout) == (0, "in\nin\nin\n")
+        r = t.run("exec", "-r", "2,3", "sh", "-c", 'exit $(flux getattr rank)', check=False)
+        assert r.returncode == 3
+        r = t.run("exec", "-r", "3", "sh", "-c", "echo oops >&2; kill -9 $$", check=False)
+        assert (r.returncode, r.stderr) == (137, "oops\n")
+        r = t.run("exec", "-r", "1", "/nonexistent/cmd", check=False)
+        assert r.returncode == 127 and "rank 1" in r.stderr
+        assert t.run("exec", "-n", "-r", "3", "pwd").stdout.strip() == os.getcwd()
+        # a module on every rank, loaded through flux exec
+        r = t.run("exec", "flux", "module", "list")
+        assert r.returncode == 0
