@@ -432,8 +432,11 @@ class Broker:
                                           hostname)
         # cleanup: running jobs are canceled and waited for first (flux-core's rc1 pushes
         # that as cleanup commands), then the cleanup list runs
-        run_cleanup = self.state_machine.actions[CLEANUP]
-        self.state_machine.actions[CLEANUP] = lambda: self.job_manager.shutdown_jobs(run_cleanup)
+        # (rank 0 only: the job services live there)
+        if hasattr(self, "job_manager"):
+            run_cleanup = self.state_machine.actions[CLEANUP]
+            self.state_machine.actions[CLEANUP] = lambda: self.job_manager.shutdown_jobs(
+                run_cleanup)
         # unload-builtins: every module is unloaded on the loop, then the machine goes on
         self.state_machine.actions[UNLOAD_BUILTINS] = lambda: self.modules.shutdown(
             lambda: self.state_machine.post("builtins-done"))
