@@ -1,4 +1,4 @@
-"""Stream connections to a broker: ``local://PATH`` and ``fd://N``.
+"""Stream connections to a broker: ``local://PATH``, ``fd://N`` (and ``ssh://``, in ssh.py).
 
 Moves encoded messages only; :mod:`flux.codec` does the bytes.  The socket
 stays blocking for writes (``sendall``) and is read with ``MSG_DONTWAIT``, so
@@ -164,7 +164,8 @@ class Connection:
                 pass
 
 
-def _handshake(sock: socket.socket) -> None:
+def handshake(sock: socket.socket) -> None:
+    """Read the broker's (or a relay's) one handshake byte: 0, or an errno."""
     try:
         byte = sock.recv(1)
     except ConnectionResetError:
@@ -194,7 +195,7 @@ def _connect_local(path: str, uri: str) -> Connection:
             sock.close()
             raise OSError(exc.errno, f"{os.strerror(exc.errno or errno.EINVAL)}: {path}") from None
     try:
-        _handshake(sock)
+        handshake(sock)
     except OSError:
         sock.close()
         raise
@@ -211,16 +212,20 @@ def _connect_fd(text: str, uri: str) -> Connection:
     except OSError as exc:
         raise OSError(exc.errno or errno.EBADF, f"{uri}: {os.strerror(exc.errno or errno.EBADF)}") from None
     sock.setblocking(True)
-    _handshake(sock)
+    handshake(sock)
     return Connection(sock, uri)
 
 
 def connect(uri: str) -> Connection:
-    """Open ``uri`` (``local://PATH``, ``fd://N`` or ``loop://``)."""
+    """Open ``uri`` (``local://PATH``, ``fd://N``, ``ssh://...`` or ``loop://``)."""
     if uri.startswith("local://"):
         return _connect_local(uri[len("local://"):], uri)
     if uri.startswith("fd://"):
         return _connect_fd(uri[len("fd://"):], uri)
+    if uri.startswith("ssh://"):
+        from flux.core.ssh import connect_ssh
+
+        return connect_ssh(uri)
     if uri.startswith("loop://"):
         from flux.core.loopback import LoopConnection
 
@@ -229,4 +234,4 @@ def connect(uri: str) -> Connection:
     raise OSError(errno.EINVAL, f"unsupported connector scheme '{scheme}'")
 
 
-__all__ = ["Connection", "ConnectionLost", "ProtocolError", "connect", "SPIN_SECONDS"]
+__all__ = ["Connection", "ConnectionLost", "ProtocolError", "connect", "handshake", "SPIN_SECONDS"]
