@@ -107,7 +107,7 @@ def ssh_command(uri: str, environ: Optional[dict[str, str]] = None) -> list[str]
 class SshConnection(Connection):
     """A stream connection over ssh's stdin/stdout; closing it ends ssh."""
 
-    def __init__(self, sock: socket.socket, uri: str, proc: subprocess.Popen) -> None:
+    def __init__(self, sock: socket.socket, uri: str, proc: "subprocess.Popen[bytes]") -> None:
         super().__init__(sock, uri)
         self.proc = proc
 
@@ -127,7 +127,7 @@ def connect_ssh(uri: str) -> SshConnection:
     argv = ssh_command(uri)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        proc = subprocess.Popen(argv, stdin=theirs, stdout=theirs, close_fds=True,
+        proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(), close_fds=True,
                                 start_new_session=False)
     except OSError as exc:
         ours.close()
