@@ -120,6 +120,8 @@ class SshConnection(Connection):
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
 
 
 def connect_ssh(uri: str) -> SshConnection:
@@ -127,8 +129,8 @@ def connect_ssh(uri: str) -> SshConnection:
     argv = ssh_command(uri)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(), close_fds=True,
-                                start_new_session=False)
+        proc = subprocess.Popen(argv, stdin=theirs.fileno(), stdout=theirs.fileno(),
+                                stderr=subprocess.PIPE, close_fds=True)
     except OSError as exc:
         ours.close()
         theirs.close()
@@ -141,12 +143,13 @@ def connect_ssh(uri: str) -> SshConnection:
     except OSError:
         ours.close()
         try:
-            proc.wait(timeout=5)
+            _, err = proc.communicate(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
-        raise OSError(errno.ECONNRESET,
-                      f"{uri}: unable to establish clean ssh connection"
-                      " (check that shell init files do not write to stdout"
-                      " when non-interactive)") from None
+            _, err = proc.communicate()
+        text = err.decode("utf-8", "replace").strip() if err else ""
+        if not text:
+            text = ("Unable to establish clean ssh connection (check that shell init"
+                    " files do not write to stdout when non-interactive)")
+        raise OSError(errno.ECONNRESET, text) from None
     return SshConnection(ours, uri, proc)
