@@ -114,3 +114,21 @@ def test_mpich_hello(shared_instance, tmp_path) -> None:
     r = shared_instance.run("run", "-n2", str(exe), timeout=60)
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.splitlines()) == ["rank 0 size 2 sum 1", "rank 1 size 2 sum 1"]
+
+
+def test_broker_as_a_job_is_a_nested_instance(shared_instance) -> None:
+    """``flux run flux broker CMD``: the broker boots from the shell's PMI, takes the
+    job's id and R from the enclosing instance and keeps its job variables away from
+    its own commands (as flux-core's broker)."""
+    r = shared_instance.run(
+        "run", "-n1", shared_instance.flux, "broker", "sh", "-c",
+        "flux getattr jobid; flux getattr instance-level; flux getattr parent-uri; "
+        "flux getattr parent-kvs-namespace; echo $FLUX_ENCLOSING_ID "
+        "${FLUX_KVS_NAMESPACE:-none}; flux resource list -no {ncores}; "
+        "flux run echo inner", timeout=90)
+    assert r.returncode == 0, r.stderr
+    jobid, level, parent, ns, env, ncores, inner = r.stdout.splitlines()
+    assert jobid.startswith("ƒ") and level == "1" and parent == shared_instance.uri
+    assert ns.startswith("job-") and env == f"{jobid} none"
+    assert ncores == "1"  # the job's R (one core), not this machine's
+    assert inner == "inner"
