@@ -516,6 +516,27 @@ class Broker:
             self._set_conf(conf)
         self.router.respond(msg)
 
+    def _notify_parent(self) -> None:
+        """An instance run as a job tells its parent where it listens: the memo ``uri``
+        (``ssh://HOST/PATH``, as flux-core's bootstrap; ``flux jobs``, ``flux proxy`` and
+        ``flux alloc`` find the instance from it)."""
+        assert self.enclosing is not None
+        parent = self.attrs.get("parent-uri")
+        if not parent:
+            return
+        from flux.job.JobID import id_parse
+
+        from .client import SimpleClient
+
+        host = self.attrs.get("hostname") or socket.gethostname().split(".")[0]
+        uri = f"ssh://{host}{self.local_uri[len('local://'):]}"
+        try:
+            with SimpleClient(parent, timeout=10.0) as c:
+                c.rpc("job-manager.memo", {"id": id_parse(self.enclosing[0]),
+                                           "memo": {"uri": uri}})
+        except (OSError, ValueError) as exc:
+            self.log.log(LOG_ERR, f"job-manager.memo uri: {exc}")
+
     def _parent_level(self, uri: str) -> int:
         """The enclosing instance's level (one quick attr.get), else $FLUX_INSTANCE_LEVEL."""
         try:
@@ -686,6 +707,8 @@ class Broker:
                 self.connector.listen()
             except OSError as exc:
                 raise BrokerError(f"{self.local_uri}: {exc.strerror}") from None
+            if self.topology.rank == 0 and self.enclosing is not None:
+                self._notify_parent()
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.loop.add_signal(signum, self._on_signal)
             self.log.log(LOG_INFO, f"start: {self.local_uri} (pid {os.getpid()})")

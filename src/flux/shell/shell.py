@@ -145,6 +145,19 @@ class JobShell:
             return
         self.tmpdir = path
 
+    def _extract_files(self) -> None:
+        files = self.info.jobspec.get("attributes", {}).get("system", {}).get("files")
+        if not files:
+            return
+        if self.tmpdir is None:
+            return self._die(1, "no job temporary directory for the job's files")
+        from flux.shell import files as jobfiles
+
+        try:
+            jobfiles.extract(files, self.tmpdir)
+        except (OSError, ValueError) as exc:
+            self._die(1, f"error extracting job files: {exc}")
+
     def _cwd(self) -> str:
         """Go to the job's working directory (relative output paths start there too)."""
         cwd = self.info.cwd
@@ -198,6 +211,8 @@ class JobShell:
             task = Task(self.h, rank, localid, self._task_output, self._task_exit)
             self.tasks.append(task)
             values = info.mustache(rank, localid)
+            if self.tmpdir is not None:
+                values["tmpdir"] = self.tmpdir
             argv = [mustache.render(a, values, info.jobid) if "{{" in a else a
                     for a in info.command]
             try:
@@ -331,6 +346,7 @@ class JobShell:
                     "options": {}})
             self._watch(self._prefetch(self.early))
             self._make_tmpdir()
+            self._extract_files()
             self._pmi_init()
             self._barrier()
             if self.leader:
