@@ -16,7 +16,8 @@ def test_directives_and_script() -> None:
     p = _parse(text)
     assert p.script == text
     assert [(d.action, d.args, d.lineno) for d in p.directives] == [
-        ("SETARGS", ["-N2", "--job-name=a b"], 2), ("SETARGS", ["-q", "x"], 5)]
+        ("SETARGS", ["-N2", "--job-name=a b"], 2), ("NOOP", [], 3),
+        ("SETARGS", ["-q", "x"], 5)]
 
 
 @pytest.mark.parametrize("text,error", [
