@@ -103,6 +103,8 @@ class Broker:
                 raise BrokerError(f"{name}: {exc}") from None
         self.uuid = str(uuidlib.uuid4())
         self.pmi: Any = None
+        #: (jobid, instance-level) when a job shell of an enclosing instance launched us
+        self.enclosing: Optional[tuple[str, str]] = None
         self.overlay: Any = None
         self.tree_states: Any = None
         rank, size = self._pmi_init()
@@ -185,7 +187,9 @@ class Broker:
         self.local_uri = local_uri
         parent_uri = self.environ.get("FLUX_URI") or None
         level = 0
-        if parent_uri:
+        if self.enclosing is not None:  # the shell gave our level (as flux-core's boot)
+            level = int(self.enclosing[1])
+        elif parent_uri:
             level = self._parent_level(parent_uri) + 1
         hostname = sa.pop("hostname", None) or socket.gethostname().split(".")[0]
         own = {
@@ -209,6 +213,12 @@ class Broker:
             del own["hostlist"], own["broker.mapping"]
         if parent_uri:
             own["parent-uri"] = parent_uri
+        if self.enclosing is not None:  # a job: its id, namespace and path in the parent
+            own["jobid"] = self.enclosing[0]
+            ns = self.environ.get("FLUX_KVS_NAMESPACE")
+            if ns:
+                own["parent-kvs-namespace"] = ns
+            own["jobid-path"] = self.environ.get("FLUX_JOB_ID_PATH") or "/"
         own["broker.starttime"] = f"{self.start_time:.2f}"  # as flux-core
         own["broker.spin-us"] = f"{self.spin_us:g}"
         for name, value in own.items():  # flags from the registry (attrs.py)
@@ -271,7 +281,11 @@ class Broker:
                                              self.owner, self.log.log)
         self.job_ingest = JobIngest(self.router, self.loop, self.kvs, self.job_manager,
                                     self.owner, rank, self.log.log)
-        self.resource = Resource(self.router, self.loop, self.kvs, hostname)
+        parent = None
+        parent_uri = attrs.get("parent-uri")
+        if self.enclosing is not None and parent_uri:
+            parent = (parent_uri, self.enclosing[0])
+        self.resource = Resource(self.router, self.loop, self.kvs, hostname, parent)
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
                                 self.log.log, rank, self.environ, lambda: self.local_uri,
@@ -298,13 +312,21 @@ class Broker:
             raise BrokerError(f"PMI: {exc}") from None
         if not 0 <= pmi.rank < pmi.size:
             raise BrokerError(f"PMI: rank {pmi.rank} is not in size {pmi.size}")
-        if pmi.size == 1:  # nobody to exchange cards with (as flux-core)
-            pmi.finalize()
-            return 0, 1
-        self.pmi = pmi
+        try:
+            # a Flux job shell preloads it: then the KVS name is our jobid (flux-core)
+            level = pmi.get("flux.instance-level")
+        except PMIError:
+            level = None
+        if level is not None and level.isdigit() and pmi.kvsname:
+            self.enclosing = (pmi.kvsname, level)
         for name in ("PMI_FD", "PMI_RANK", "PMI_SIZE", "PMI_PORT"):
             if name in self.environ:  # not for the initial program
                 del self.environ[name]
+        if pmi.size == 1:  # nobody to exchange cards with (as flux-core)
+            pmi.finalize()
+            pmi.close()
+            return 0, 1
+        self.pmi = pmi
         return pmi.rank, pmi.size
 
     def _config_boot_early(self) -> Any:
@@ -426,7 +448,8 @@ class Broker:
 
         self.attrs.add("broker.rc1_path", "")
         self.attrs.add("broker.rc3_path", "")
-        self.runat = Runat(self.router, self.loop, self.log.log, self.environ, self.local_uri)
+        self.runat = Runat(self.router, self.loop, self.log.log, self.environ, self.local_uri,
+                           self.enclosing[0] if self.enclosing is not None else None)
         self.state_machine = StateMachine(self.router, self.loop, self.log.log, self.runat,
                                           self._start_program if self.command else None,
                                           hostname)
@@ -492,6 +515,27 @@ class Broker:
                 raise RequestError(errno.EINVAL, str(exc)) from None
             self._set_conf(conf)
         self.router.respond(msg)
+
+    def _notify_parent(self) -> None:
+        """An instance run as a job tells its parent where it listens: the memo ``uri``
+        (``ssh://HOST/PATH``, as flux-core's bootstrap; ``flux jobs``, ``flux proxy`` and
+        ``flux alloc`` find the instance from it)."""
+        assert self.enclosing is not None
+        parent = self.attrs.get("parent-uri")
+        if not parent:
+            return
+        from flux.job.JobID import id_parse
+
+        from .client import SimpleClient
+
+        host = self.attrs.get("hostname") or socket.gethostname().split(".")[0]
+        uri = f"ssh://{host}{self.local_uri[len('local://'):]}"
+        try:
+            with SimpleClient(parent, timeout=10.0) as c:
+                c.rpc("job-manager.memo", {"id": id_parse(self.enclosing[0]),
+                                           "memo": {"uri": uri}})
+        except (OSError, ValueError) as exc:
+            self.log.log(LOG_ERR, f"job-manager.memo uri: {exc}")
 
     def _parent_level(self, uri: str) -> int:
         """The enclosing instance's level (one quick attr.get), else $FLUX_INSTANCE_LEVEL."""
@@ -563,6 +607,15 @@ class Broker:
         from flux.environment import flux_environment
 
         env = dict(self.environ)
+        if self.enclosing is not None:
+            # a job's instance: none of the enclosing job's variables (FLUX_KVS_NAMESPACE
+            # would send our own commands to the parent's job namespace), as runat's lists
+            from .runat import ENV_BLOCKLIST
+
+            env = {k: v for k, v in env.items()
+                   if not any(k == b or b.endswith("*") and k.startswith(b[:-1])
+                              for b in ENV_BLOCKLIST)}
+            env["FLUX_ENCLOSING_ID"] = self.enclosing[0]
         env.update(flux_environment(env))
         env["FLUX_URI"] = self.local_uri
         return env
@@ -654,6 +707,8 @@ class Broker:
                 self.connector.listen()
             except OSError as exc:
                 raise BrokerError(f"{self.local_uri}: {exc.strerror}") from None
+            if self.topology.rank == 0 and self.enclosing is not None:
+                self._notify_parent()
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.loop.add_signal(signum, self._on_signal)
             self.log.log(LOG_INFO, f"start: {self.local_uri} (pid {os.getpid()})")

@@ -50,6 +50,7 @@ _METHODS = (
     ("getinfo", "getinfo", FLUX_ROLE_USER),
     ("raise", "raise_", FLUX_ROLE_USER),
     ("raiseall", "raiseall", FLUX_ROLE_USER),
+    ("memo", "memo", FLUX_ROLE_USER),
     ("kill", "kill", FLUX_ROLE_USER),
     ("killall", "killall", FLUX_ROLE_USER),
     ("urgency", "urgency", FLUX_ROLE_USER),
@@ -313,6 +314,11 @@ class JobManagerService:
     def raise_(self, msg: Message) -> None:
         core = self.core
         self._call(msg, core.raise_request, self._payload(msg), msg.userid, self._owner(msg))
+        self.router.respond(msg)
+
+    def memo(self, msg: Message) -> None:
+        core = self.core
+        self._call(msg, core.memo_request, self._payload(msg), msg.userid, self._owner(msg))
         self.router.respond(msg)
 
     def raiseall(self, msg: Message) -> None:

@@ -7,6 +7,7 @@ committed to the KVS once the loop runs, as flux-core's module does at load.
 
 from __future__ import annotations
 
+import json
 import socket
 
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from flux.services.resource.service import ResourceService
 
-__all__ = ["Resource"]
+__all__ = ["Resource", "remap_R"]
 
 #: (method, handler name, roles beyond the owner): flux-core's resource.c table
 _METHODS = (
@@ -41,8 +42,11 @@ class Resource:
     """Creates the service when the loop starts (discovery, then R in the KVS)."""
 
     def __init__(self, router: Router, loop: Loop, kvs: KVS,
-                 hostname: Optional[str] = None) -> None:
+                 hostname: Optional[str] = None,
+                 parent: Optional[tuple[str, str]] = None) -> None:
         self.router = router
+        #: (parent-uri, jobid) of an instance run as a job: its R is the job's
+        self.parent = parent
         self.kvs = kvs
         self.hostname = hostname or socket.gethostname()
         self._service: Optional[ResourceService] = None
@@ -68,14 +72,14 @@ class Resource:
     def start(self) -> None:
         """Discovery and resource.R, as flux-core's module at load: R from the
         configuration's ``[resource] path`` first, else R already in the KVS (from a
-        statedir), else this machine's."""
-        import json
-
+        statedir), else this machine's.  An instance run as a job of an enclosing
+        instance (``jobid`` attribute) takes the job's R from it instead of looking
+        (flux-core's ``job-info`` method), its ranks renumbered from 0."""
         from flux.services.kvs.treeobj import decode_val
 
         from flux import eventlog
 
-        if self._configured():
+        if self._configured() or self._from_parent():
             return
         kvs = self.kvs.service
         try:
@@ -117,6 +121,51 @@ class Resource:
         service.define_configured()
         return True
 
+    def _from_parent(self) -> bool:
+        if self.parent is None:
+            return False
+        from flux.services.resource.rv1 import R_ranks, idset_encode
+
+        uri, jobid = self.parent
+        try:
+            from flux.job.JobID import id_parse
+
+            from .client import SimpleClient
+
+            with SimpleClient(uri, timeout=10.0) as c:
+                resp = c.rpc("job-info.lookup", {"id": id_parse(jobid), "keys": ["R"],
+                                                 "flags": 0})
+            R = resp["R"]
+            R = json.loads(R) if isinstance(R, str) else R
+            R = remap_R(R)
+            ranks, hosts = R_ranks(R)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.router.logger.error("resource: lookup R from enclosing instance: %s", exc)
+            return False
+        service = self.service
+        service.set_R(R, ranks, hosts)
+        # flux-core's "job-info" method (the service has no public spelling of it yet)
+        service._journal("restart", {"ranks": idset_encode(set(ranks)), "online": "",
+                                     "nodelist": service._nodelist(set(ranks))})
+        service._put_R("job-info")
+        return True
+
     def close(self) -> None:
         if self._service is not None:
             self._service.close()
+
+
+def remap_R(R: dict) -> dict:
+    """R with its ranks renumbered from 0 in order (the enclosing instance's ranks
+    mean nothing inside the job's instance), as flux-core's ``rlist_remap``."""
+    import copy
+
+    from flux.services.resource.rv1 import idset_decode, idset_encode
+
+    R = copy.deepcopy(R)
+    entries = R["execution"]["R_lite"]
+    old = sorted({r for e in entries for r in idset_decode(e["rank"])})
+    index = {r: i for i, r in enumerate(old)}
+    for e in entries:
+        e["rank"] = idset_encode({index[r] for r in idset_decode(e["rank"])})
+    return R

@@ -102,6 +102,12 @@ def jobspec_from_args(args: Any) -> Any:
             command, num_tasks=ntasks or 1, cores_per_task=counts["cores_per_task"] or 1,
             gpus_per_task=counts["gpus_per_task"], num_nodes=nodes, exclusive=exclusive,
             **common)
+    return apply_common_options(jobspec, args, time_limit)
+
+
+def apply_common_options(jobspec: Any, args: Any, time_limit: Any) -> Any:
+    """What every submission command adds to the jobspec its resources made, in
+    flux-core's order (``flux batch``/``flux alloc`` share it with ``flux submit``)."""
     environ, expand = filtered_environment(args.env)
     jobspec.environment = environ
     if expand:
@@ -111,7 +117,7 @@ def jobspec_from_args(args: Any) -> Any:
         jobspec.setattr_shell_option("rlimit", rlimits)
     if args.signal:
         jobspec.setattr_shell_option("signal", signal_option(args.signal))
-    if args.taskmap is not None:
+    if getattr(args, "taskmap", None) is not None:
         jobspec.setattr_shell_option("taskmap", uri_entry(args.taskmap, "taskmap"))
     if args.dependency is not None:
         jobspec.setattr("system.dependencies",

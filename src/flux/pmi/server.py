@@ -39,17 +39,26 @@ class SimpleServer:
     ``size`` is the universe size, ``local_size`` the number of clients this
     server sees (a barrier completes when that many have entered it).
     ``on_abort(client, code, text)`` is called for ``cmd=abort``.
+    ``on_barrier()``, if given, is called when every local client has entered
+    a barrier, instead of completing it: the caller exchanges :attr:`pending`
+    (the puts since the last barrier) with the other servers of the job,
+    merges what it receives with :meth:`merge`, then calls
+    :meth:`barrier_complete` (a job shell of several nodes does this).
     """
 
     def __init__(self, size: int, kvsname: str = "-", appnum: int = 0,
                  local_size: Optional[int] = None, kvs: Optional[dict[str, str]] = None,
-                 on_abort: Optional[Callable[[Hashable, int, str], None]] = None) -> None:
+                 on_abort: Optional[Callable[[Hashable, int, str], None]] = None,
+                 on_barrier: Optional[Callable[[], None]] = None) -> None:
         self.size = size
         self.local_size = size if local_size is None else local_size
         self.kvsname = kvsname
         self.appnum = appnum
         self.kvs: dict[str, str] = dict(kvs or {})
         self.on_abort = on_abort
+        self.on_barrier = on_barrier
+        #: puts since the last barrier (what a distributed barrier exchanges)
+        self.pending: dict[str, str] = {}
         self.clients: dict[Hashable, bool] = {}  # client -> inside a spawn mcmd block
         self.barrier_count = 0
         self.barriers = 0  # completed barriers (for tests and traces)
@@ -116,6 +125,7 @@ class SimpleServer:
         rc = self._check(req, "put_result", with_value=True)
         if rc == 0:
             self.kvs[req["key"]] = req["value"]  # a second put replaces (as flux-start's)
+            self.pending[req["key"]] = req["value"]
         return [(client, format_line("put_result", rc=rc))], False
 
     def _get(self, client: Hashable, req: dict[str, str]) -> tuple[list[Reply], bool]:
@@ -143,12 +153,20 @@ class SimpleServer:
         self.barrier_count += 1
         if self.barrier_count < self.local_size:
             return [], False
+        if self.on_barrier is not None:
+            self.on_barrier()
+            return [], False
         return self.barrier_complete(0), False
+
+    def merge(self, entries: dict[str, str]) -> None:
+        """Add what other servers of the job put (after a distributed barrier)."""
+        self.kvs.update(entries)
 
     def barrier_complete(self, rc: int = 0) -> list[Reply]:
         """Release every client from the barrier (``rc`` PMI_FAIL: it failed)."""
         self.barrier_count = 0
         self.barriers += 1
+        self.pending = {}
         line = format_line("barrier_out", rc=rc)
         return [(c, line) for c in self.clients]
 

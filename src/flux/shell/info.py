@@ -61,19 +61,28 @@ class ShellInfo:
         per_slot, total = count.get("per_slot"), count.get("total")
         cps = max(_cores_per_slot(jobspec.get("resources") or []), 1)
         slots = [max(len(cores[r]) // cps, 1) for r in self.ranks]
-        self.counts = taskmap.block_counts(
-            slots, per_slot if isinstance(per_slot, int) else None,
-            total if isinstance(total, int) else None)
-        self.total_ntasks = sum(self.counts)
-        self.taskids = list(taskmap.task_ranges(self.counts)[self.shell_rank])
         attrs = _dict(jobspec.get("attributes"))
         system = _dict(attrs.get("system"))
+        self.options: dict = _dict(_dict(system.get("shell")).get("options"))
+        per_resource = _dict(self.options.get("per-resource"))
+        per_type, per_count = per_resource.get("type"), per_resource.get("count", 1)
+        if not isinstance(per_count, int) or per_count < 1:
+            per_count = 1
+        if per_type == "node":  # -o per-resource.type=node: COUNT tasks on each node
+            self.counts = [per_count] * len(self.ranks)
+        elif per_type == "core":
+            self.counts = [per_count * len(cores[r]) for r in self.ranks]
+        else:
+            self.counts = taskmap.block_counts(
+                slots, per_slot if isinstance(per_slot, int) else None,
+                total if isinstance(total, int) else None)
+        self.total_ntasks = sum(self.counts)
+        self.taskids = list(taskmap.task_ranges(self.counts)[self.shell_rank])
         env = system.get("environment")
         self.environment: dict[str, str] = (
             {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {})
         cwd = system.get("cwd")
         self.cwd: str | None = cwd if isinstance(cwd, str) else None
-        self.options: dict = _dict(_dict(system.get("shell")).get("options"))
         job = _dict(system.get("job"))
         name = job.get("name")
         self.name = name if isinstance(name, str) else os.path.basename(self.command[0])

@@ -8,9 +8,10 @@ Signals SIGINT, SIGTERM, SIGALRM sent to the shell, and ``shell-<id>.kill`` even
 ``<uid>-shell-<id>.stdin`` service (what ``flux job attach`` sends; also recorded in the
 ``input`` eventlog) or from the ``--input`` file.
 
-Not here yet: PMI (the PMI-1 server for MPI tasks plugs in at ``_task_env``, which
-would add ``PMI_FD``/``PMI_RANK``/``PMI_SIZE`` and a socketpair per task), shell
-plugins and initrc, pty, rlimits, cpu affinity.
+Tasks get a PMI-1 server (pmi.py: ``PMI_FD``/``PMI_RANK``/``PMI_SIZE``, a socketpair
+per task) unless ``-o pmi=`` turns it off.
+
+Not here yet: shell plugins and initrc, pty, rlimits, cpu affinity.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class JobShell:
         #: broker attributes the shell needs, asked for at once (see ``_prefetch``)
         self.attrs: dict[str, Optional[str]] = {}
         self.early = early if early is not None else early_requests(h, info.jobid)
+        self.pmi: Any = None
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -82,7 +84,8 @@ class JobShell:
         round trip for all of them, not one each."""
         h = self.h
         waits = [early.pop("subscribe")]
-        if self.leader:
+        if self.leader or self.info.shell_size > 1:
+            # every shell serves it (pmi-exchange), the leader's also has stdin
             waits.append(h.service_register(self.service))
         for name, fut in early.items():
             try:
@@ -110,6 +113,27 @@ class JobShell:
             w.start()
             self.watchers.append(w)
 
+    def _pmi_init(self) -> None:
+        """The PMI-1 server of the tasks (flux-core's pmi-simple plugin), if enabled."""
+        from flux.shell import pmi
+
+        try:
+            if not pmi.enabled(self.info.option("pmi")):
+                return
+        except ValueError as exc:
+            self._die(1, str(exc))
+        self.pmi = pmi.ShellPMI(self.h, self.info, self.f58, self.service,
+                                self.attrs.get("instance-level"), self._pmi_abort,
+                                lambda text: self._die(1, text),
+                                lambda text: self.output.log(WARN, text))
+        self.pmi.register()
+
+    def _pmi_abort(self, text: str) -> None:
+        """PMI_Abort: an exec exception; the tasks are then killed by job-exec."""
+        self.output.log(ERR, text)
+        self.h.rpc("job-manager.raise", {"id": self.info.jobid, "type": "exec",
+                                         "severity": 0, "note": text})
+
     def _make_tmpdir(self) -> None:
         base = self.attrs.get("rundir") or os.environ.get("TMPDIR", "/tmp")
         path = os.path.join(base, f"jobtmp-{self.info.shell_rank}-{self.f58}")
@@ -120,6 +144,19 @@ class JobShell:
         except OSError:
             return
         self.tmpdir = path
+
+    def _extract_files(self) -> None:
+        files = self.info.jobspec.get("attributes", {}).get("system", {}).get("files")
+        if not files:
+            return
+        if self.tmpdir is None:
+            return self._die(1, "no job temporary directory for the job's files")
+        from flux.shell import files as jobfiles
+
+        try:
+            jobfiles.extract(files, self.tmpdir)
+        except (OSError, ValueError) as exc:
+            self._die(1, f"error extracting job files: {exc}")
 
     def _cwd(self) -> str:
         """Go to the job's working directory (relative output paths start there too)."""
@@ -154,7 +191,8 @@ class JobShell:
             env["FLUX_JOB_TMPDIR"] = self.tmpdir
         env["FLUX_TASK_RANK"] = str(rank)
         env["FLUX_TASK_LOCAL_ID"] = str(localid)
-        # PMI-1 (PMI_FD, PMI_RANK, PMI_SIZE) plugs in here: not in this round
+        if self.pmi is not None:
+            env.update(self.pmi.task_env(rank))
         return env
 
     # -- tasks ------------------------------------------------------------------------
@@ -173,13 +211,21 @@ class JobShell:
             task = Task(self.h, rank, localid, self._task_output, self._task_exit)
             self.tasks.append(task)
             values = info.mustache(rank, localid)
+            if self.tmpdir is not None:
+                values["tmpdir"] = self.tmpdir
             argv = [mustache.render(a, values, info.jobid) if "{{" in a else a
                     for a in info.command]
             try:
                 self.output.open_task(rank, localid)
                 path = (mustache.render(stdin_file, values, info.jobid)
                         if stdin_file is not None else None)
-                task.start(argv, self._task_env(rank, localid), cwd, path, not nosetpgrp)
+                env = self._task_env(rank, localid)
+                fds = self.pmi.task_fds(rank) if self.pmi is not None else ()
+                try:
+                    task.start(argv, env, cwd, path, not nosetpgrp, fds)
+                finally:
+                    if self.pmi is not None:
+                        self.pmi.task_started(rank)
             except OSError as exc:
                 what = argv[0] if exc.filename in (None, argv[0]) else exc.filename
                 text = (f"task {rank} (host {info.hostname}): start failed: "
@@ -282,6 +328,8 @@ class JobShell:
         self.appender.when_idle(self.h.reactor_stop)
 
     def _cleanup(self) -> None:
+        if self.pmi is not None:
+            self.pmi.close()
         self.output.close()
         if self.tmpdir is not None:
             import shutil
@@ -298,6 +346,8 @@ class JobShell:
                     "options": {}})
             self._watch(self._prefetch(self.early))
             self._make_tmpdir()
+            self._extract_files()
+            self._pmi_init()
             self._barrier()
             if self.leader:
                 self._exec_event("shell.init", {"service": self.service,
@@ -337,7 +387,7 @@ def early_requests(h: Any, jobid: int) -> dict[str, Any]:
     """The requests a shell sends before it knows its job: the ``shell-<id>.`` event
     subscription (kill events) and the attributes it reads."""
     early = {"subscribe": h.rpc("event.subscribe", {"topic": f"shell-{jobid}."})}
-    for name in ("rundir", "jobid-path"):
+    for name in ("rundir", "jobid-path", "instance-level"):
         early[name] = h.rpc("attr.get", {"name": name})
     return early
 

@@ -54,7 +54,8 @@ class Task:
         return self.status is not None and not self.open_streams
 
     def start(self, argv: list[str], env: dict[str, str], cwd: str,
-              stdin_file: Optional[str], setpgrp: bool = True) -> None:
+              stdin_file: Optional[str], setpgrp: bool = True,
+              pass_fds: tuple[int, ...] = ()) -> None:
         kwargs: dict[str, Any] = {}
         if setpgrp:
             kwargs["process_group"] = 0
@@ -64,7 +65,7 @@ class Task:
         try:
             self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=stdin,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         close_fds=True, **kwargs)
+                                         close_fds=True, pass_fds=pass_fds, **kwargs)
         finally:
             if stdin_file is not None:
                 os.close(stdin)

@@ -556,6 +556,19 @@ class JobManager:
             raise Refused(errno.EPERM, "guests can only raise exceptions on their own jobs")
         self.raise_exception(job, kind, severity, userid, note, wait_status)
 
+    def memo_request(self, obj: dict, userid: int, owner: bool) -> None:
+        """``job-manager.memo``: a ``memo`` event (job-list merges it into the job's
+        ``annotations.user``; a nested instance posts its ``uri`` this way);
+        ``volatile``: not committed to the eventlog."""
+        jobid, memo, volatile = obj.get("id"), obj.get("memo"), obj.get("volatile", False)
+        if not isinstance(jobid, int) or not isinstance(memo, dict) \
+                or not isinstance(volatile, bool):
+            raise Refused(errno.EPROTO)
+        job = self._lookup_active(jobid, "unknown job id", errno.ENOENT)
+        if not self._authorized(job, userid, owner):
+            raise Refused(errno.EPERM, "guests can only add a memo to their own jobs")
+        self.post(job, "memo", memo, commit=not volatile)
+
     def raiseall_request(self, obj: dict, userid: int, owner: bool) -> dict:
         """``job-manager.raiseall``: ``{count, errors}`` (``flux cancel --all``)."""
         try:
