@@ -185,10 +185,13 @@ class LocalShellLauncher:
     def _start_server(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in self.environ.items() if k != "FLUX_URI"}
+        kwargs: dict[str, Any] = {}
+        if sys.version_info >= (3, 11):
+            kwargs["process_group"] = 0  # signals to the broker's group are not its own
         try:
             self.server = subprocess.Popen(
                 [sys.executable, "-m", "flux.shell.forkserver"], stdin=theirs.fileno(),
-                env=env, close_fds=True, cwd="/")
+                env=env, close_fds=True, cwd="/", **kwargs)
         finally:
             theirs.close()
         ours.setblocking(False)
@@ -276,13 +279,23 @@ class LocalShellLauncher:
         self.sent.clear()
         self.queue.clear()
         for shell in list(self.by_pid.values()):
-            assert shell.pid is not None
-            for kill in (os.killpg, os.kill):  # a just-forked shell may have no group yet
-                try:
-                    kill(shell.pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            # SIGTERM first: a shell passes it on to its tasks (its own process groups),
+            # which a SIGKILL of the shell would leave running; SIGKILL after a grace time
+            shell.kill(signal.SIGTERM)
+            self.loop.call_later(_EXIT_GRACE, lambda shell=shell: self._kill_orphan(shell))
+
+    def _kill_orphan(self, shell: _LocalShell) -> None:
+        if shell.status is not None or shell.pid is None:
+            return
+        if not shell.open:  # its pipes are closed: it has exited (its pid may be reused)
             shell.ended(signal.SIGKILL)
+            return
+        for kill in (os.killpg, os.kill):  # a just-forked shell may have no group yet
+            try:
+                kill(shell.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shell.ended(signal.SIGKILL)
 
     def _close_server(self) -> None:
         if self.server_watch is not None:

@@ -167,7 +167,10 @@ def serve(sock: socket.socket) -> None:
     os.set_blocking(wfd, False)
     signal.set_wakeup_fd(wfd)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the broker
+    # Ctrl-C and a SIGTERM sent to the broker's process group belong to the broker: it
+    # ends the jobs, then closes this server's socket, which is what ends this server
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     poller.register(rfd, select.POLLIN)
