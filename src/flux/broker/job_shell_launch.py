@@ -282,7 +282,10 @@ class LocalShellLauncher:
             # SIGTERM first: a shell passes it on to its tasks (its own process groups),
             # which a SIGKILL of the shell would leave running; SIGKILL after a grace time
             shell.kill(signal.SIGTERM)
-            self.loop.call_later(_EXIT_GRACE, lambda shell=shell: self._kill_orphan(shell))
+            self.loop.call_later(_EXIT_GRACE, self._orphan_killer(shell))
+
+    def _orphan_killer(self, shell: _LocalShell) -> Callable[[], None]:
+        return lambda: self._kill_orphan(shell)
 
     def _kill_orphan(self, shell: _LocalShell) -> None:
         if shell.status is not None or shell.pid is None:
