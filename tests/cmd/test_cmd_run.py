@@ -154,13 +154,16 @@ def test_cancel_kills_tasks(shared_instance) -> None:
     assert names[-2:] == ["complete", "done"]
 
 
-def test_kill_signal_forwarded(shared_instance) -> None:
+def test_kill_signal_forwarded(shared_instance, tmp_path) -> None:
+    ready = tmp_path / "trap-set"
     r = shared_instance.run("submit", "sh", "-c", "trap 'echo got USR1; exit 7' USR1; "
-                            "while :; do sleep 0.1; done")
+                            f"touch {ready}; while :; do sleep 0.1; done")
     jobid = r.stdout.strip()
-    r = shared_instance.run("job", "wait-event", "-p", "exec", "-t", "20", jobid, "shell.start")
-    assert r.returncode == 0, r.stderr
-    time.sleep(0.3)
+    # the signal only once the task has its trap (shell.start comes before that)
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        assert time.monotonic() < deadline, "the task never set its trap"
+        time.sleep(0.05)
     assert shared_instance.run("job", "kill", "-s", "USR1", jobid).returncode == 0
     r = shared_instance.run("job", "attach", jobid)
     assert r.returncode == 7, r.stderr
