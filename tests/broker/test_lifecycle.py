@@ -12,7 +12,7 @@ import time
 
 import pytest
 from conftest import base_env, flux_exe, short_tmpdir, start_instance, wait_for_socket
-from proctree import kill_tree, run_tree
+from proctree import kill_tree, run_tree, tree_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -122,6 +122,14 @@ def test_runat_push_cleanup_and_setenv_reach_later_phases(tmp):
     assert open(out).read().splitlines() == ["cleanup set-by-rpc", "rc3 set-by-rpc"]
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
 def test_signal_during_rc1_aborts_it(tmp):
     rundir = os.path.join(tmp, "run")
     env = base_env()
@@ -130,7 +138,10 @@ def test_signal_during_rc1_aborts_it(tmp):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_for_socket(os.path.join(rundir, "local-0"), proc)
-        time.sleep(0.2)  # rc1 is running
+        deadline = time.monotonic() + 20  # until rc1 runs
+        while not [p for p in tree_of(proc.pid) if _cmdline(p) == ["sleep", "30"]]:
+            assert time.monotonic() < deadline, "rc1 never started"
+            time.sleep(0.02)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 128 + signal.SIGHUP  # rc1 was hung up on
