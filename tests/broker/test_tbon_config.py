@@ -92,16 +92,33 @@ def test_config_bootstrap_three_brokers_over_tcp():
     procs: list[subprocess.Popen] = []
     try:
         _keygen(f"{d}/curve.cert")
-        conf = _write_conf(d, [f"{d}/curve.cert"])
-        procs = [_broker(conf, f"fake{r}", f"{d}/r{r}") for r in (2, 1)]
-        leader = _broker(conf, "fake0", f"{d}/r0", "sh", "-c",
-                         "flux getattr broker.boot-method; flux getattr hostlist;"
-                         " flux getattr tbon.topo; flux overlay status;"
-                         " flux ping -c1 2 >/dev/null && echo ping2-ok;"
-                         " flux kvs put x=1 && FLUX_URI=local://$(flux getattr rundir)/../r2/local-2"
-                         " flux kvs get x")
-        procs.append(leader)
-        out, err = leader.communicate(timeout=60)
+        for attempt in range(3):
+            conf = _write_conf(d, [f"{d}/curve.cert"])
+            procs = [_broker(conf, f"fake{r}", f"{d}/r{r}") for r in (2, 1)]
+            leader = _broker(conf, "fake0", f"{d}/r0", "sh", "-c",
+                             "flux getattr broker.boot-method; flux getattr hostlist;"
+                             " flux getattr tbon.topo; flux overlay status;"
+                             " flux ping -c1 2 >/dev/null && echo ping2-ok;"
+                             " flux kvs put x=1 &&"
+                             " FLUX_URI=local://$(flux getattr rundir)/../r2/local-2"
+                             " flux kvs get x")
+            procs.append(leader)
+            # the free ports _write_conf found may be taken by another process before
+            # the brokers bind them (other test suites share the machine): new ports
+            taken = ""
+            deadline = time.monotonic() + 60
+            while leader.poll() is None and not taken:
+                assert time.monotonic() < deadline, "the instance did not finish"
+                for p in procs[:2]:
+                    if p.poll() is not None and p.returncode != 0:
+                        taken = p.communicate()[1]
+                time.sleep(0.05)
+            out, err = ("", taken) if taken else leader.communicate(timeout=10)
+            if (leader.returncode == 0 and not taken) or "Address already in use" not in err \
+                    or attempt == 2:
+                break
+            _stop(procs)
+            subprocess.run(["rm", "-rf", f"{d}/r0", f"{d}/r1", f"{d}/r2"])
         assert leader.returncode == 0, err
         assert out.splitlines() == ["config", "fake[0-2]", "custom", "0 fake0: full",
                                     "└─ 1 fake1: full", "   └─ 2 fake2: full", "ping2-ok", "1"]
