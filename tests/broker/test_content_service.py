@@ -101,7 +101,7 @@ def test_statedir_in_use_is_refused(tmp_path):
         tmp = short_tmpdir()
         try:
             res = run_tree([flux_exe(), "broker", "-S", f"rundir={tmp}/run",
-                                  "-S", f"statedir={statedir}"],
+                            "-S", f"statedir={statedir}"],
                            env=base_env(), capture_output=True, text=True, timeout=30)
             assert res.returncode == 1
             assert "content store:" in res.stderr

@@ -56,7 +56,7 @@ class Tbon:
                 "kw = {} if sys.argv[4] == '' else {'nodeid': int(sys.argv[4])}\n"
                 "print(json.dumps(h.rpc(sys.argv[2], json.loads(sys.argv[3]), **kw).get()))\n")
         r = run_tree([sys.executable, "-c", code, self.uri(rank), topic,
-                            json.dumps(payload), "" if nodeid is None else str(nodeid)],
+                      json.dumps(payload), "" if nodeid is None else str(nodeid)],
                      env=base_env(), capture_output=True, text=True, timeout=20)
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
@@ -282,7 +282,7 @@ def test_exit_code_and_no_process_left(cmd, rc):
 
 def test_only_rank0_runs_the_command_and_options_errors():
     r = run_tree([flux_exe(), "start", "--test-size=3", "--test-exit-timeout=5",
-                        "sh", "-c", "flux getattr rank; echo ran"],
+                  "sh", "-c", "flux getattr rank; echo ran"],
                  env=base_env(), capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout) == (0, "0\nran\n")
     for args, text in ((["--test-size=0"], "--test-size argument must be > 0"),
@@ -298,9 +298,9 @@ def test_per_broker_clique_binds_tcp():
     """With each broker on its own "node" (--test-pmi-clique=per-broker) the parent
     binds tcp:// (its default-route address) instead of ipc://."""
     r = run_tree([flux_exe(), "start", "--test-size=2", "--test-exit-timeout=5",
-                        "--test-pmi-clique=per-broker", "sh", "-c",
-                        "flux getattr tbon.endpoint; flux getattr broker.mapping;"
-                        " flux ping -c1 1 >/dev/null && echo ok"],
+                  "--test-pmi-clique=per-broker", "sh", "-c",
+                  "flux getattr tbon.endpoint; flux getattr broker.mapping;"
+                  " flux ping -c1 1 >/dev/null && echo ok"],
                  env=base_env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     endpoint, mapping, ok = r.stdout.split()
@@ -312,8 +312,8 @@ def test_mpiexec_launches_an_instance():
     """A PMI-1 launcher other than flux start (Debian's mpich: hydra): only rank 0
     runs the command, every rank joins, all exit."""
     r = run_tree(["mpiexec", "-n", "4", flux_exe(), "broker", "sh", "-c",
-                        "flux getattr size; flux getattr broker.mapping;"
-                        " flux overlay status --summary; flux ping -c1 3 >/dev/null && echo ok"],
+                  "flux getattr size; flux getattr broker.mapping;"
+                  " flux overlay status --summary; flux ping -c1 3 >/dev/null && echo ok"],
                  env=base_env(), capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == ["4", "[[0,1,4,1]]", "full", "ok"]

@@ -282,16 +282,16 @@ def test_shutdown_cancels_running_jobs_and_leaves_no_process(flux_cmd, tmp_path)
     servers_before = set(_procs_with("flux.shell.forkserver"))  # other tests' instances
     t0 = time.monotonic()
     r = run_tree([flux_cmd, "start", "-S", f"statedir={statedir}", "sh", "-c",
-                        f"id=$(flux submit sh -c 'sleep 300; : {marker}') && "
-                        "flux submit --urgency=hold true >/dev/null && "
-                        "flux job wait-event -p exec -t 20 $id shell.start"],
+                  f"id=$(flux submit sh -c 'sleep 300; : {marker}') && "
+                  "flux submit --urgency=hold true >/dev/null && "
+                  "flux job wait-event -p exec -t 20 $id shell.start"],
                  env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - t0 < 20
     assert _wait_gone(marker, 5.0) == []
     assert set(_procs_with("flux.shell.forkserver")) <= servers_before
     r = run_tree([flux_cmd, "start", "-S", f"statedir={statedir}", "flux", "jobs",
-                        "-a", "-n", "-o", "{state} {result}"],
+                  "-a", "-n", "-o", "{state} {result}"],
                  env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.split("\n")) == ["", "INACTIVE CANCELED", "SCHED "]
