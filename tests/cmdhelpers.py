@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from proctree import kill_tree
+
 
 def outside_env() -> dict[str, str]:
     """An environment that is not inside any instance (and cannot reach one)."""
@@ -28,7 +30,7 @@ class Background:
         penv.update(env or {})
         with open(self.out, "w") as o, open(self.err, "w") as e:
             self.proc = subprocess.Popen([inst.flux, *args], env=penv, stdout=o, stderr=e,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
 
     def stdout(self) -> str:
         return self.out.read_text()
@@ -60,7 +62,7 @@ class Background:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                kill_tree(self.proc.pid)
                 self.proc.wait(timeout=5)
         return self.proc.returncode
 
@@ -68,6 +70,5 @@ class Background:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        kill_tree(self.proc.pid)
+        self.proc.wait(timeout=5)

@@ -26,6 +26,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from proctree import kill_tree, run_tree  # noqa: E402
+
+# pytest started as a background job of a script (``cmd &``) inherits SIGINT ignored,
+# and so would every command a test runs: Python then never raises KeyboardInterrupt,
+# a Ctrl-C sent to a job never reaches its tasks.  Tests expect what a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 INTEROP = Path(__file__).resolve().parent / "data" / "interop"
@@ -110,7 +118,7 @@ class Instance:
         kw.setdefault("text", True)
         env = dict(self.env)
         env.update(kw.pop("env", {}) or {})
-        return subprocess.run([self.flux, *args], env=env, timeout=timeout, check=check, **kw)
+        return run_tree([self.flux, *args], env=env, timeout=timeout, check=check, **kw)
 
     def client(self, timeout: float = 5.0) -> Any:
         """A tests/rawclient.RawClient connected to this instance."""
@@ -132,7 +140,7 @@ class Instance:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                kill_tree(self.proc.pid)
                 self.proc.wait()
         return self.proc.returncode
 
@@ -150,8 +158,10 @@ def start_instance(*setattrs: str, args: tuple[str, ...] = (),
     cmd += list(args)
     penv = base_env()
     penv.update(env or {})
+    # a session of its own: whatever it starts (jobs, the shell fork server) is killed
+    # with it if it must be killed
     proc = subprocess.Popen(cmd, env=penv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, start_new_session=True)
     inst = Instance(proc, rundir, tmpdir)
     try:
         wait_for_socket(inst.path, proc)
@@ -159,6 +169,7 @@ def start_instance(*setattrs: str, args: tuple[str, ...] = (),
     finally:
         inst.stop()
         alive = pid_alive(proc.pid)
+        kill_tree(proc.pid)
         leftover = os.path.exists(rundir)
         for stream in (proc.stdout, proc.stderr):
             if stream:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import subprocess
 import time
 
 import pytest
 
 import flux
 from conftest import base_env, flux_exe, start_instance
+from proctree import run_tree
 
 GUEST_UID = 65534
 
@@ -51,8 +51,8 @@ def test_without_config_it_is_empty(instance):
 
 def test_command_line_option_and_errors(tmp_path, confdir):
     env = base_env()
-    run = lambda *a: subprocess.run([flux_exe(), "start", *a], env=env, capture_output=True,
-                                    text=True, timeout=30)
+    run = lambda *a: run_tree([flux_exe(), "start", *a], env=env, capture_output=True,
+                              text=True, timeout=30)
     r = run("-c", str(confdir), "flux", "config", "get", "access.allow-guest-user")
     assert (r.returncode, r.stdout) == (0, "true\n"), r.stderr
     r = run(f"--config-path={confdir / 'a.toml'}", "flux", "config", "get", "mymod.n")

@@ -6,13 +6,13 @@ import errno
 import glob
 import hashlib
 import os
-import subprocess
 
 import pytest
 from conftest import base_env, flux_exe, short_tmpdir, start_instance
 from guest import run_as_guest
 
 import flux
+from proctree import run_tree
 
 
 def _raw(h, topic: str, data: bytes | None) -> bytes:
@@ -71,8 +71,8 @@ def test_size_limit_and_sha256():
 def test_bad_content_attributes_stop_the_broker(setattr, text):
     tmp = short_tmpdir()
     try:
-        res = subprocess.run([flux_exe(), "broker", "-S", f"rundir={tmp}/run", "-S", setattr],
-                             env=base_env(), capture_output=True, text=True, timeout=30)
+        res = run_tree([flux_exe(), "broker", "-S", f"rundir={tmp}/run", "-S", setattr],
+                       env=base_env(), capture_output=True, text=True, timeout=30)
         assert res.returncode == 1
         assert text in res.stderr
         assert not os.path.exists(f"{tmp}/run")
@@ -100,9 +100,9 @@ def test_statedir_in_use_is_refused(tmp_path):
     with start_instance(f"statedir={statedir}"):
         tmp = short_tmpdir()
         try:
-            res = subprocess.run([flux_exe(), "broker", "-S", f"rundir={tmp}/run",
-                                  "-S", f"statedir={statedir}"],
-                                 env=base_env(), capture_output=True, text=True, timeout=30)
+            res = run_tree([flux_exe(), "broker", "-S", f"rundir={tmp}/run",
+                            "-S", f"statedir={statedir}"],
+                           env=base_env(), capture_output=True, text=True, timeout=30)
             assert res.returncode == 1
             assert "content store:" in res.stderr
         finally:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from conftest import base_env, flux_exe, short_tmpdir, start_instance, wait_for_socket
+from proctree import kill_tree, run_tree, tree_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,8 +31,8 @@ def tmp():
 def start(tmpdir: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     env = base_env()
     env["TMPDIR"] = tmpdir
-    return subprocess.run([flux_exe(), "start", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return run_tree([flux_exe(), "start", *args], env=env, capture_output=True, text=True,
+                    timeout=timeout)
 
 
 def test_startup_walks_flux_cores_states_to_run(tmp):
@@ -121,21 +122,31 @@ def test_runat_push_cleanup_and_setenv_reach_later_phases(tmp):
     assert open(out).read().splitlines() == ["cleanup set-by-rpc", "rc3 set-by-rpc"]
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
 def test_signal_during_rc1_aborts_it(tmp):
     rundir = os.path.join(tmp, "run")
     env = base_env()
     proc = subprocess.Popen([flux_exe(), "broker", "-S", f"rundir={rundir}",
                              "-S", "broker.rc1_path=sleep 30"], env=env,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_for_socket(os.path.join(rundir, "local-0"), proc)
-        time.sleep(0.2)  # rc1 is running
+        deadline = time.monotonic() + 20  # until rc1 runs
+        while not [p for p in tree_of(proc.pid) if _cmdline(p) == ["sleep", "30"]]:
+            assert time.monotonic() < deadline, "rc1 never started"
+            time.sleep(0.02)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 128 + signal.SIGHUP  # rc1 was hung up on
         assert time.monotonic() - t0 < 10
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        kill_tree(proc.pid)  # the broker and its rc1
+        proc.wait()
         proc.stderr.close()

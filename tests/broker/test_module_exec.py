@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 from conftest import pid_alive, start_instance
 from modhelpers import REPO, dmesg, flux_ok, gmod, handle, inst, moddir, module_list, wait_for, wait_gone  # noqa: F401 (fixtures)
+from proctree import run_tree
 
 
 # -- exec form, the loader command, process hygiene -----------------------------------------------
@@ -51,10 +51,10 @@ def test_module_python_exec_usage(instance):
     flux_cmd = instance.flux
     env = dict(instance.env)
     env.pop("FLUX_MODULE_URI", None)
-    r = subprocess.run([flux_cmd, "module-python-exec"], env=env, capture_output=True, text=True, timeout=30)
+    r = run_tree([flux_cmd, "module-python-exec"], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "Usage: flux module-python-exec PATH" in r.stderr
-    r = subprocess.run([flux_cmd, "module-python-exec", "/x.py"], env=env, capture_output=True,
-                       text=True, timeout=30)
+    r = run_tree([flux_cmd, "module-python-exec", "/x.py"], env=env, capture_output=True,
+                 text=True, timeout=30)
     assert r.returncode == 1 and "FLUX_MODULE_URI" in r.stderr
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import pid_alive
 from modhelpers import failures as _failures, flux_ok, gmod, handle, inst, moddir, module_list, wait_for, wait_gone  # noqa: F401 (fixtures)
+from proctree import kill_tree
 
 
 # -- remove / reload / list ------------------------------------------------------------------------------
@@ -41,11 +42,13 @@ def test_remove_answers_queued_requests(inst, gmod):
     h = handle(inst)
     h.rpc("gmod.hold")
     proc = subprocess.Popen([inst.flux, "module", "remove", "gmod"], env=inst.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         out, err = proc.communicate(timeout=15)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        kill_tree(proc.pid)
+        proc.communicate()
         raise
     assert proc.returncode == 0, err
     assert not pid_alive(gmod)

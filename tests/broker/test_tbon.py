@@ -14,12 +14,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Iterator
 
 import pytest
 
 from conftest import base_env, flux_exe, short_tmpdir
+from proctree import kill_tree, run_tree
 
 pytest.importorskip("zmq")
 
@@ -41,8 +43,8 @@ class Tbon:
             check: bool = True) -> subprocess.CompletedProcess:
         env = base_env()
         env["FLUX_URI"] = self.uri(rank)
-        r = subprocess.run([flux_exe(), *args], env=env, capture_output=True, text=True,
-                           timeout=timeout)
+        r = run_tree([flux_exe(), *args], env=env, capture_output=True, text=True,
+                     timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"flux {' '.join(args)} (rank {rank}) -> {r.returncode}:\n"
                                  f"{r.stdout}{r.stderr}")
@@ -53,9 +55,9 @@ class Tbon:
                 "h = flux.Flux(sys.argv[1])\n"
                 "kw = {} if sys.argv[4] == '' else {'nodeid': int(sys.argv[4])}\n"
                 "print(json.dumps(h.rpc(sys.argv[2], json.loads(sys.argv[3]), **kw).get()))\n")
-        r = subprocess.run([sys.executable, "-c", code, self.uri(rank), topic,
-                            json.dumps(payload), "" if nodeid is None else str(nodeid)],
-                           env=base_env(), capture_output=True, text=True, timeout=20)
+        r = run_tree([sys.executable, "-c", code, self.uri(rank), topic,
+                      json.dumps(payload), "" if nodeid is None else str(nodeid)],
+                     env=base_env(), capture_output=True, text=True, timeout=20)
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)
 
@@ -109,9 +111,8 @@ def tbon_instance(size: int, *opts: str) -> Iterator[Tbon]:
             time.sleep(0.05)
         assert not [p for p in inst.pids if _alive(p)], "brokers left behind"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        kill_tree(proc.pid)  # flux start, its brokers, their programs
+        proc.wait(timeout=10)
         for p in inst.pids:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
@@ -196,22 +197,44 @@ def test_size8_events_fan_out_in_order():
         subs = []
         for rank in (7, 4, 0):
             env["FLUX_URI"] = t.uri(rank)
-            subs.append(subprocess.Popen([flux_exe(), "event", "sub", "--count=4", "tbontest."],
-                                         env=dict(env), stdout=subprocess.PIPE, text=True))
+            subs.append(subprocess.Popen([flux_exe(), "event", "sub", "tbontest."],
+                                         env=dict(env), stdout=subprocess.PIPE, text=True,
+                                         start_new_session=True))
+        seen: list[list[str]] = [[] for _ in subs]
+
+        def read(proc: subprocess.Popen, into: list[str]) -> None:
+            for line in proc.stdout:
+                into.append(line.split()[0])
+
+        readers = [threading.Thread(target=read, args=(p, o), daemon=True)
+                   for p, o in zip(subs, seen)]
+        for r in readers:
+            r.start()
+
+        def wait_all(topic: str, poke: bool) -> None:
+            deadline = time.monotonic() + 30
+            while not all(topic in o for o in seen):
+                assert time.monotonic() < deadline, f"{topic} did not reach every subscriber"
+                if poke:
+                    t.run("event", "pub", topic, rank=0)
+                time.sleep(0.1)
+
         try:
-            # wait until every subscription is in place: a loopback event on each rank
-            time.sleep(0.5)
+            # every subscription is in place once each has seen a probe
+            wait_all("tbontest.probe", poke=True)
             t.run("event", "pub", "tbontest.a", rank=0)
             t.run("event", "pub", "tbontest.b", rank=6)  # published upstream, numbered on 0
             t.run("event", "pub", "-s", "tbontest.c", rank=3)
             t.run("event", "pub", "tbontest.d", rank=7)
-            outs = [p.communicate(timeout=20)[0] for p in subs]
+            for topic in ("tbontest.a", "tbontest.b", "tbontest.c", "tbontest.d"):
+                wait_all(topic, poke=False)
         finally:
             for p in subs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-        topics = [[ln.split()[0] for ln in out.splitlines()] for out in outs]
+                kill_tree(p.pid)
+                p.wait()
+            for r in readers:
+                r.join(timeout=5)
+        topics = [[x for x in o if x != "tbontest.probe"] for o in seen]
         assert topics[0] == topics[1] == topics[2]
         assert sorted(topics[0]) == ["tbontest.a", "tbontest.b", "tbontest.c", "tbontest.d"]
         # each rank saw the same sequence numbers, in order, without gaps
@@ -251,34 +274,34 @@ def test_killed_broker_subtree_unreachable_rest_goes_on():
 
 @pytest.mark.parametrize("cmd,rc", [("true", 0), ("false", 1)])
 def test_exit_code_and_no_process_left(cmd, rc):
-    r = subprocess.run([flux_exe(), "start", "--test-size=3", "--test-exit-timeout=5", cmd],
-                       env=base_env(), capture_output=True, text=True, timeout=60)
+    r = run_tree([flux_exe(), "start", "--test-size=3", "--test-exit-timeout=5", cmd],
+                 env=base_env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == rc, r.stderr
     assert "flux-start" not in r.stderr if rc == 0 else True
 
 
 def test_only_rank0_runs_the_command_and_options_errors():
-    r = subprocess.run([flux_exe(), "start", "--test-size=3", "--test-exit-timeout=5",
-                        "sh", "-c", "flux getattr rank; echo ran"],
-                       env=base_env(), capture_output=True, text=True, timeout=60)
+    r = run_tree([flux_exe(), "start", "--test-size=3", "--test-exit-timeout=5",
+                  "sh", "-c", "flux getattr rank; echo ran"],
+                 env=base_env(), capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stdout) == (0, "0\nran\n")
     for args, text in ((["--test-size=0"], "--test-size argument must be > 0"),
                        (["--test-hosts=a,b"], "--test-hosts only works with --test-size"),
                        (["--test-size=3", "--test-hosts=a,b"],
                         "--test-hosts hostlist has incorrect size")):
-        r = subprocess.run([flux_exe(), "start", *args, "true"], env=base_env(),
-                           capture_output=True, text=True, timeout=30)
+        r = run_tree([flux_exe(), "start", *args, "true"], env=base_env(),
+                     capture_output=True, text=True, timeout=30)
         assert r.returncode == 1 and f"flux-start: {text}" in r.stderr
 
 
 def test_per_broker_clique_binds_tcp():
     """With each broker on its own "node" (--test-pmi-clique=per-broker) the parent
     binds tcp:// (its default-route address) instead of ipc://."""
-    r = subprocess.run([flux_exe(), "start", "--test-size=2", "--test-exit-timeout=5",
-                        "--test-pmi-clique=per-broker", "sh", "-c",
-                        "flux getattr tbon.endpoint; flux getattr broker.mapping;"
-                        " flux ping -c1 1 >/dev/null && echo ok"],
-                       env=base_env(), capture_output=True, text=True, timeout=60)
+    r = run_tree([flux_exe(), "start", "--test-size=2", "--test-exit-timeout=5",
+                  "--test-pmi-clique=per-broker", "sh", "-c",
+                  "flux getattr tbon.endpoint; flux getattr broker.mapping;"
+                  " flux ping -c1 1 >/dev/null && echo ok"],
+                 env=base_env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     endpoint, mapping, ok = r.stdout.split()
     assert endpoint.startswith("tcp://") and mapping == "[[0,2,1,1]]" and ok == "ok"
@@ -288,10 +311,10 @@ def test_per_broker_clique_binds_tcp():
 def test_mpiexec_launches_an_instance():
     """A PMI-1 launcher other than flux start (Debian's mpich: hydra): only rank 0
     runs the command, every rank joins, all exit."""
-    r = subprocess.run(["mpiexec", "-n", "4", flux_exe(), "broker", "sh", "-c",
-                        "flux getattr size; flux getattr broker.mapping;"
-                        " flux overlay status --summary; flux ping -c1 3 >/dev/null && echo ok"],
-                       env=base_env(), capture_output=True, text=True, timeout=90)
+    r = run_tree(["mpiexec", "-n", "4", flux_exe(), "broker", "sh", "-c",
+                  "flux getattr size; flux getattr broker.mapping;"
+                  " flux overlay status --summary; flux ping -c1 3 >/dev/null && echo ok"],
+                 env=base_env(), capture_output=True, text=True, timeout=90)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == ["4", "[[0,1,4,1]]", "full", "ok"]
 
@@ -302,8 +325,8 @@ def test_flux_exec_on_ranks():
         assert sorted(r.stdout.splitlines()) == ["0: 0", "1: 1", "2: 2", "3: 3"]
         env = base_env()
         env["FLUX_URI"] = t.uri(0)
-        r = subprocess.run([flux_exe(), "exec", "-r", "1-3", "cat"], input="in\n", env=env,
-                           capture_output=True, text=True, timeout=30)
+        r = run_tree([flux_exe(), "exec", "-r", "1-3", "cat"], input="in\n", env=env,
+                     capture_output=True, text=True, timeout=30)
         assert (r.returncode, r.stdout) == (0, "in\nin\nin\n")
         r = t.run("exec", "-r", "2,3", "sh", "-c", 'exit $(flux getattr rank)', check=False)
         assert r.returncode == 3

@@ -19,6 +19,7 @@ from flux.broker.overlay.boot_config import (  # noqa: E402
     BootConfigError, format_uri, parse_bootstrap,
 )
 from flux.broker.overlay.cert import CertError, load_cert, parse_cert  # noqa: E402
+from proctree import kill_tree, run_tree
 
 
 def _ports(n: int) -> list[int]:
@@ -50,8 +51,8 @@ hosts = [
 
 
 def _keygen(path: str) -> None:
-    r = subprocess.run([flux_exe(), "keygen", "--name=testcert", path], env=base_env(),
-                       capture_output=True, text=True, timeout=30)
+    r = run_tree([flux_exe(), "keygen", "--name=testcert", path], env=base_env(),
+                 capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
 
 
@@ -70,7 +71,7 @@ def _broker(conf: str, host: str, rundir: str, *cmd: str, cert: str | None = Non
             f.write(text)
         args[3] = other
     return subprocess.Popen(args + list(cmd), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
 
 
 def _first_cert(conf: str) -> str:
@@ -82,8 +83,7 @@ def _first_cert(conf: str) -> str:
 
 def _stop(procs: list[subprocess.Popen]) -> None:
     for p in procs:
-        if p.poll() is None:
-            p.kill()
+        kill_tree(p.pid)  # the broker and its initial program
         p.communicate(timeout=10)
 
 
@@ -92,16 +92,33 @@ def test_config_bootstrap_three_brokers_over_tcp():
     procs: list[subprocess.Popen] = []
     try:
         _keygen(f"{d}/curve.cert")
-        conf = _write_conf(d, [f"{d}/curve.cert"])
-        procs = [_broker(conf, f"fake{r}", f"{d}/r{r}") for r in (2, 1)]
-        leader = _broker(conf, "fake0", f"{d}/r0", "sh", "-c",
-                         "flux getattr broker.boot-method; flux getattr hostlist;"
-                         " flux getattr tbon.topo; flux overlay status;"
-                         " flux ping -c1 2 >/dev/null && echo ping2-ok;"
-                         " flux kvs put x=1 && FLUX_URI=local://$(flux getattr rundir)/../r2/local-2"
-                         " flux kvs get x")
-        procs.append(leader)
-        out, err = leader.communicate(timeout=60)
+        for attempt in range(3):
+            conf = _write_conf(d, [f"{d}/curve.cert"])
+            procs = [_broker(conf, f"fake{r}", f"{d}/r{r}") for r in (2, 1)]
+            leader = _broker(conf, "fake0", f"{d}/r0", "sh", "-c",
+                             "flux getattr broker.boot-method; flux getattr hostlist;"
+                             " flux getattr tbon.topo; flux overlay status;"
+                             " flux ping -c1 2 >/dev/null && echo ping2-ok;"
+                             " flux kvs put x=1 &&"
+                             " FLUX_URI=local://$(flux getattr rundir)/../r2/local-2"
+                             " flux kvs get x")
+            procs.append(leader)
+            # the free ports _write_conf found may be taken by another process before
+            # the brokers bind them (other test suites share the machine): new ports
+            taken = ""
+            deadline = time.monotonic() + 60
+            while leader.poll() is None and not taken:
+                assert time.monotonic() < deadline, "the instance did not finish"
+                for p in procs[:2]:
+                    if p.poll() is not None and p.returncode != 0:
+                        taken = p.communicate()[1]
+                time.sleep(0.05)
+            out, err = ("", taken) if taken else leader.communicate(timeout=10)
+            if (leader.returncode == 0 and not taken) or "Address already in use" not in err \
+                    or attempt == 2:
+                break
+            _stop(procs)
+            subprocess.run(["rm", "-rf", f"{d}/r0", f"{d}/r1", f"{d}/r2"])
         assert leader.returncode == 0, err
         assert out.splitlines() == ["config", "fake[0-2]", "custom", "0 fake0: full",
                                     "└─ 1 fake1: full", "   └─ 2 fake2: full", "ping2-ok", "1"]
@@ -145,13 +162,13 @@ def test_peer_with_wrong_curve_key_is_refused():
         assert intruder.returncode != 0
         env = base_env()
         env["FLUX_URI"] = f"local://{d}/r0/local-0"
-        r = subprocess.run([flux_exe(), "dmesg"], env=env, capture_output=True, text=True,
-                           timeout=20)
+        r = run_tree([flux_exe(), "dmesg"], env=env, capture_output=True, text=True,
+                     timeout=20)
         assert "overlay auth CURVE: denied" in r.stdout
         mon.close(0)
         sock.close(0)
-        r = subprocess.run([flux_exe(), "overlay", "status", "--no-pretty"], env=env,
-                           capture_output=True, text=True, timeout=20)
+        r = run_tree([flux_exe(), "overlay", "status", "--no-pretty"], env=env,
+                     capture_output=True, text=True, timeout=20)
         assert "1 fake1: offline" in r.stdout
     finally:
         _stop(procs)
@@ -192,8 +209,8 @@ def test_bootstrap_table_rules(tmp_path):
 
 def test_cert_format(tmp_path):
     path = str(tmp_path / "c.cert")
-    r = subprocess.run([flux_exe(), "keygen", "--name=n1", "--meta=site=x", path],
-                       env=base_env(), capture_output=True, text=True, timeout=30)
+    r = run_tree([flux_exe(), "keygen", "--name=n1", "--meta=site=x", path],
+                 env=base_env(), capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     cert = load_cert(path)
@@ -207,6 +224,6 @@ def test_cert_format(tmp_path):
         load_cert(path)
     with pytest.raises(CertError):
         parse_cert("curve\n    public-key = \"short\"\n")
-    r = subprocess.run([flux_exe(), "keygen"], env=base_env(), capture_output=True,
-                       text=True, timeout=30)
+    r = run_tree([flux_exe(), "keygen"], env=base_env(), capture_output=True,
+                 text=True, timeout=30)
     assert r.returncode == 0 and "WARNING: add PATH argument" in r.stderr

@@ -21,6 +21,7 @@ from flux.constants import (
     FLUX_O_NONBLOCK,
 )
 from flux.message import Message
+from proctree import run_tree
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -359,10 +360,9 @@ def test_log_is_literal(h, shared_instance):
 
 
 def test_flux_core_handle_reachable_after_import_flux():
-    import subprocess
 
     code = "import flux; print(flux.core.handle.Flux.__name__, flux.core.watchers.TimerWatcher.__name__)"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    r = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["Flux", "TimerWatcher"]
 

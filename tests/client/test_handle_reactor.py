@@ -14,6 +14,7 @@ import pytest
 
 import flux
 from flux.constants import FLUX_MSGTYPE_EVENT, FLUX_POLLIN, FLUX_POLLOUT
+from proctree import kill_tree, run_tree
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -294,7 +295,8 @@ print("returned", flush=True)
 
 def test_ctrl_c_raises_keyboard_interrupt(shared_instance):
     proc = subprocess.Popen([sys.executable, "-c", CTRL_C], env=shared_instance.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         assert proc.stdout.readline().strip() == "running"
         time.sleep(0.1)
@@ -302,7 +304,7 @@ def test_ctrl_c_raises_keyboard_interrupt(shared_instance):
         out, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc.pid)
             proc.wait()
     assert "KeyboardInterrupt" in err
     assert "returned" not in out
@@ -320,8 +322,8 @@ print("done", time.monotonic() - t0 < 5, flush=True)
 
 
 def test_sigint_watcher_does_not_keep_loop_alive(shared_instance):
-    r = subprocess.run([sys.executable, "-c", SIGINT_NOT_KEEPING], env=shared_instance.env,
-                       capture_output=True, text=True, timeout=15)
+    r = run_tree([sys.executable, "-c", SIGINT_NOT_KEEPING], env=shared_instance.env,
+                 capture_output=True, text=True, timeout=15)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "done True"
 
@@ -338,7 +340,8 @@ print("returned", flush=True)
 
 def test_ctrl_c_during_blocking_recv(shared_instance):
     proc = subprocess.Popen([sys.executable, "-c", CTRL_C_GET], env=shared_instance.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         assert proc.stdout.readline().strip() == "waiting"
         time.sleep(0.1)
@@ -346,7 +349,7 @@ def test_ctrl_c_during_blocking_recv(shared_instance):
         out, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc.pid)
             proc.wait()
     assert "KeyboardInterrupt" in err and "returned" not in out
 

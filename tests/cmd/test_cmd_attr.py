@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
 from cmdhelpers import outside_env
+from proctree import run_tree
 
 T = 15
 
@@ -86,7 +86,7 @@ def test_lsattr_values(inst):
 
 def test_attr_outside_instance(flux_cmd):
     for args in (["getattr", "rank"], ["setattr", "log-level", "1"], ["lsattr", "-v"]):
-        r = subprocess.run([flux_cmd, *args], env=outside_env(), capture_output=True, text=True,
-                           timeout=T)
+        r = run_tree([flux_cmd, *args], env=outside_env(), capture_output=True, text=True,
+                     timeout=T)
         assert r.returncode == 1, args
         assert "Unable to connect to Flux" in r.stderr and r.stderr.count("\n") == 1

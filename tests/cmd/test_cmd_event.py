@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
 from cmdhelpers import Background, outside_env
+from proctree import run_tree
 
 T = 15
 
@@ -128,7 +128,7 @@ def test_pub_errors(inst):
 
 def test_event_outside_instance(flux_cmd):
     for args in (["event", "pub", "a.b"], ["event", "sub", "-c", "1"]):
-        r = subprocess.run([flux_cmd, *args], env=outside_env(), capture_output=True, text=True,
-                           timeout=T)
+        r = run_tree([flux_cmd, *args], env=outside_env(), capture_output=True, text=True,
+                     timeout=T)
         assert r.returncode == 1, args
         assert "Unable to connect to Flux" in r.stderr and r.stderr.count("\n") == 1

@@ -8,10 +8,10 @@ its own in one shared instance.
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 from cmdhelpers import outside_env
+from proctree import run_tree
 
 T = 20
 
@@ -270,8 +270,8 @@ def test_namespace_option_and_environment(inst):
 
 
 def test_outside_an_instance(flux_cmd):
-    r = subprocess.run([flux_cmd, "kvs", "get", "a"], env=outside_env(), capture_output=True,
-                       text=True, timeout=T, check=False)
+    r = run_tree([flux_cmd, "kvs", "get", "a"], env=outside_env(), capture_output=True,
+                 text=True, timeout=T, check=False)
     assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr == "flux-kvs: flux_open: No such file or directory\n"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
 
 import pytest
 
 from cmdhelpers import Background, outside_env
+from proctree import run_tree
 
 T = 15
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
@@ -158,7 +158,7 @@ def test_dmesg_color_and_errors(inst):
 
 def test_log_outside_instance(flux_cmd):
     for args in (["dmesg"], ["dmesg", "-C"], ["logger", "x"]):
-        r = subprocess.run([flux_cmd, *args], env=outside_env(), capture_output=True, text=True,
-                           timeout=T)
+        r = run_tree([flux_cmd, *args], env=outside_env(), capture_output=True, text=True,
+                     timeout=T)
         assert r.returncode == 1, args
         assert "Unable to connect to Flux" in r.stderr and r.stderr.count("\n") == 1

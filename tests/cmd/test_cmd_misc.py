@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from cmdhelpers import outside_env
+from proctree import run_tree
 
 T = 15
 
@@ -45,7 +45,7 @@ def test_env_inside(inst):
 def test_env_outside(flux_cmd):
     e = outside_env()
     del e["FLUX_URI"]
-    r = subprocess.run([flux_cmd, "env"], env=e, capture_output=True, text=True, timeout=T)
+    r = run_tree([flux_cmd, "env"], env=e, capture_output=True, text=True, timeout=T)
     assert (r.returncode, r.stderr) == (0, "")
     env = parse_exports(r.stdout)
     assert "FLUX_URI" not in env and "PYTHONPATH" in env and "PATH" in env
@@ -98,7 +98,7 @@ def test_version_outside(flux_cmd):
 
     e = outside_env()
     del e["FLUX_URI"]
-    r = subprocess.run([flux_cmd, "version"], env=e, capture_output=True, text=True, timeout=T)
+    r = run_tree([flux_cmd, "version"], env=e, capture_output=True, text=True, timeout=T)
     assert r.returncode == 0
     assert r.stdout == (f"commands:    \t\t{flux.__version__}\n"
                         f"libflux-core:\t\t{flux.FLUX_CORE_COMPAT_VERSION}\n"
@@ -106,7 +106,7 @@ def test_version_outside(flux_cmd):
 
 
 def test_help_lists_commands(flux_cmd):
-    r = subprocess.run([flux_cmd, "--help"], capture_output=True, text=True, timeout=T)
+    r = run_tree([flux_cmd, "--help"], capture_output=True, text=True, timeout=T)
     assert r.returncode == 0
     listed = {line.split()[0] for line in r.stdout.splitlines() if line.startswith("   ")
               and not line.strip().startswith("-")}
@@ -136,7 +136,7 @@ def test_commands_import_cheaply():
             "    __import__('flux.cmd.' + n)\n"
             "import flux.core.handle, flux.rpc\n"
             "print(sorted(x for x in ('asyncio', 'argparse') if x in sys.modules))\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=T)
+    r = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=T)
     assert r.stdout.strip() == "[]", r.stderr
 
 
@@ -148,12 +148,12 @@ def test_module_load_path_imports_no_json_or_handle(inst):
             "from flux.cmd.module import _lean_rpc\n"
             "print(_lean_rpc('module.remove', {'name': 'nosuch', 'cancel': False})[0])\n"
             "print(sorted(x for x in ('json', 're', 'socket', 'flux.core.handle', '__future__') if x in sys.modules))\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=T,
-                       env=dict(inst.env, FLUX_URI=inst.uri))
+    r = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=T,
+                 env=dict(inst.env, FLUX_URI=inst.uri))
     assert r.stdout.split("\n")[:2] == ["2", "[]"], r.stdout + r.stderr  # ENOENT, nothing heavy
 
 
 def test_command_help_options(flux_cmd):
     for name in ("ping", "getattr", "setattr", "lsattr", "dmesg", "logger"):
-        r = subprocess.run([flux_cmd, name, "--help"], capture_output=True, text=True, timeout=T)
+        r = run_tree([flux_cmd, name, "--help"], capture_output=True, text=True, timeout=T)
         assert r.returncode == 0 and r.stdout.startswith(f"Usage: flux-{name}"), name

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from cmdhelpers import outside_env
+from proctree import run_tree
 
 LINE = re.compile(r"^(\d+)!(\S+)\.ping pad=(\d+)( userid=\d+ rolemask=0x[0-9a-f]+)? seq=(\d+) "
                   r"time=\d+\.\d{3} ms \(([0-9a-f]{8}(?:![0-9a-f]{8})+)\)$")
@@ -121,10 +122,9 @@ def test_ping_default_runs_until_interrupted(inst, tmp_path):
 
 
 def test_ping_outside_instance(flux_cmd):
-    import subprocess
 
-    r = subprocess.run([flux_cmd, "ping", "broker"], env=outside_env(), capture_output=True,
-                       text=True, timeout=T)
+    r = run_tree([flux_cmd, "ping", "broker"], env=outside_env(), capture_output=True,
+                 text=True, timeout=T)
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and "Unable to connect to Flux" in r.stderr
     assert r.stdout == ""

@@ -13,6 +13,7 @@ import time
 import uuid
 
 import pytest
+from proctree import kill_tree, run_tree
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -153,13 +154,16 @@ def test_cancel_kills_tasks(shared_instance) -> None:
     assert names[-2:] == ["complete", "done"]
 
 
-def test_kill_signal_forwarded(shared_instance) -> None:
+def test_kill_signal_forwarded(shared_instance, tmp_path) -> None:
+    ready = tmp_path / "trap-set"
     r = shared_instance.run("submit", "sh", "-c", "trap 'echo got USR1; exit 7' USR1; "
-                            "while :; do sleep 0.1; done")
+                            f"touch {ready}; while :; do sleep 0.1; done")
     jobid = r.stdout.strip()
-    r = shared_instance.run("job", "wait-event", "-p", "exec", "-t", "20", jobid, "shell.start")
-    assert r.returncode == 0, r.stderr
-    time.sleep(0.3)
+    # the signal only once the task has its trap (shell.start comes before that)
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        assert time.monotonic() < deadline, "the task never set its trap"
+        time.sleep(0.05)
     assert shared_instance.run("job", "kill", "-s", "USR1", jobid).returncode == 0
     r = shared_instance.run("job", "attach", jobid)
     assert r.returncode == 7, r.stderr
@@ -244,16 +248,20 @@ def test_ctrl_c_twice_cancels(shared_instance) -> None:
     proc = subprocess.Popen([shared_instance.flux, "run", "sh", "-c",
                              f"echo ready; sleep 60; : {marker}"], env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        # the second Ctrl-C only after the first was seen: two pending SIGINTs are one
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "one more ctrl-C" in first, first
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
+        err = first + err
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc.pid)
             proc.wait()
     assert "one more ctrl-C within 2s to cancel or ctrl-Z to detach" in err
     assert "type=cancel severity=0 interrupted by ctrl-C" in err
@@ -273,18 +281,18 @@ def test_shutdown_cancels_running_jobs_and_leaves_no_process(flux_cmd, tmp_path)
     env = base_env()
     servers_before = set(_procs_with("flux.shell.forkserver"))  # other tests' instances
     t0 = time.monotonic()
-    r = subprocess.run([flux_cmd, "start", "-S", f"statedir={statedir}", "sh", "-c",
-                        f"id=$(flux submit sh -c 'sleep 300; : {marker}') && "
-                        "flux submit --urgency=hold true >/dev/null && "
-                        "flux job wait-event -p exec -t 20 $id shell.start"],
-                       env=env, capture_output=True, text=True, timeout=60)
+    r = run_tree([flux_cmd, "start", "-S", f"statedir={statedir}", "sh", "-c",
+                  f"id=$(flux submit sh -c 'sleep 300; : {marker}') && "
+                  "flux submit --urgency=hold true >/dev/null && "
+                  "flux job wait-event -p exec -t 20 $id shell.start"],
+                 env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - t0 < 20
     assert _wait_gone(marker, 5.0) == []
     assert set(_procs_with("flux.shell.forkserver")) <= servers_before
-    r = subprocess.run([flux_cmd, "start", "-S", f"statedir={statedir}", "flux", "jobs",
-                        "-a", "-n", "-o", "{state} {result}"],
-                       env=env, capture_output=True, text=True, timeout=60)
+    r = run_tree([flux_cmd, "start", "-S", f"statedir={statedir}", "flux", "jobs",
+                  "-a", "-n", "-o", "{state} {result}"],
+                 env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.split("\n")) == ["", "INACTIVE CANCELED", "SCHED "]
 

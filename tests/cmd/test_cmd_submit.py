@@ -17,6 +17,7 @@ import pytest
 
 from cmdhelpers import outside_env
 from conftest import flux_exe
+from proctree import run_tree
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,8 +27,8 @@ NOENV = ("--env=-*", "--rlimit=-*")
 
 
 def _flux(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([flux_exe(), *args], env=outside_env(), capture_output=True,
-                          text=True, timeout=30, cwd="/tmp", input=input)
+    return run_tree([flux_exe(), *args], env=outside_env(), capture_output=True,
+                    text=True, timeout=30, cwd="/tmp", input=input)
 
 
 def _dry(*args: str) -> dict:

@@ -13,6 +13,7 @@ import time
 import pytest
 from conftest import base_env, flux_exe, start_instance, wait_for_socket
 from handle_helpers import ServiceThread
+from proctree import kill_tree, run_tree
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -53,18 +54,23 @@ def test_uptime_outside_run_shows_the_state_and_time_in_it(tmp_path):
     env = base_env()
     proc = subprocess.Popen([flux_exe(), "broker", "-S", f"rundir={d}",
                              "-S", "broker.rc1_path=sleep 30"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         wait_for_socket(str(d / "local-0"), proc)
         time.sleep(0.3)
-        r = subprocess.run([flux_exe(), "uptime"], env=dict(env, FLUX_URI=f"local://{d}/local-0"),
-                           capture_output=True, text=True, timeout=20)
+        r = run_tree([flux_exe(), "uptime"], env=dict(env, FLUX_URI=f"local://{d}/local-0"),
+                     capture_output=True, text=True, timeout=20)
         assert r.returncode == 0, r.stderr
         m = LINE.match(r.stdout.strip("\n"))
         assert m and m.group(2) == "init" and m.group(3).endswith("s"), r.stdout
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        finally:
+            kill_tree(proc.pid)  # the broker and its rc1
+            proc.wait()
 
 
 def test_uptime_reports_what_resource_groups_and_job_manager_say():
@@ -87,6 +93,6 @@ def test_uptime_reports_what_resource_groups_and_job_manager_say():
 def test_uptime_outside_an_instance_fails_like_other_commands():
     from cmdhelpers import outside_env
 
-    r = subprocess.run([flux_exe(), "uptime"], env=outside_env(), capture_output=True, text=True,
-                       timeout=20)
+    r = run_tree([flux_exe(), "uptime"], env=outside_env(), capture_output=True, text=True,
+                 timeout=20)
     assert r.returncode == 1 and r.stderr.startswith("flux-uptime: ")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
 from conftest import REPO, base_env, flux_exe, start_instance
+from proctree import run_tree
 
 README = os.path.join(REPO, "README.md")
 
@@ -23,8 +23,8 @@ def test_main_job_runs_the_example_module():
     """The README's first command: flux start sh examples/demo.sh."""
     env = base_env()
     env["PATH"] = os.path.dirname(flux_exe()) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run([flux_exe(), "start", "sh", "examples/demo.sh"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = run_tree([flux_exe(), "start", "sh", "examples/demo.sh"], cwd=REPO, env=env,
+                    capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "echo" in proc.stdout
 
@@ -33,6 +33,6 @@ def test_main_job_runs_the_example_module():
 def test_python_block(index):
     code = python_blocks()[index]
     with start_instance("heartbeat.period=0.2s") as inst:
-        proc = subprocess.run([sys.executable, "-c", code], env=inst.env, cwd=REPO,
-                              capture_output=True, text=True, timeout=30)
+        proc = run_tree([sys.executable, "-c", code], env=inst.env, cwd=REPO,
+                        capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, f"README block {index} failed:\n{code}\n{proc.stderr}"

@@ -12,14 +12,15 @@ import time
 import pytest
 
 from conftest import base_env, flux_exe, pid_alive, short_tmpdir, wait_for_socket
+from proctree import kill_tree, run_tree
 
 pytestmark = pytest.mark.timeout(40)
 
 
 def flux(*args: str, timeout: float = 20, **kw) -> subprocess.CompletedProcess:
     kw.setdefault("env", base_env())
-    return subprocess.run([flux_exe(), *args], capture_output=True, text=True,
-                          timeout=timeout, **kw)
+    return run_tree([flux_exe(), *args], capture_output=True, text=True,
+                    timeout=timeout, **kw)
 
 
 def rundirs(tmpdir: str) -> list[str]:
@@ -103,9 +104,26 @@ def test_test_rundir_is_kept(tmpdir_env):
     assert os.path.isdir(rd) and os.listdir(rd) == []
 
 
-def _start_bg(env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([flux_exe(), "start", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers():
+    """Whatever a test started in the background (its brokers and programs
+    included) is killed when the test ends, passed or failed."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        kill_tree(proc.pid)
+        proc.communicate(timeout=10)
+
+
+def _start_bg(env: dict, *args: str, cmd: str = "start", **kw) -> subprocess.Popen:
+    kw.setdefault("stdout", subprocess.PIPE)
+    proc = subprocess.Popen([flux_exe(), cmd, *args], env=env, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, **kw)
+    _STARTED.append(proc)
+    return proc
 
 
 def _wait_rundir(d: str, proc: subprocess.Popen) -> str:
@@ -135,7 +153,9 @@ def test_signal_stops_everything(tmpdir_env, sig):
     proc.send_signal(sig)
     rc = proc.wait(timeout=15)
     assert rc == 128 + sig, proc.stderr.read()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 5  # a killed process still has to be scheduled to die
+    while [p for p in pids if pid_alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert not [p for p in pids if pid_alive(p)]
     assert rundirs(d) == []
 
@@ -193,7 +213,7 @@ def test_signal_exit_status_is_128_plus_signal(tmpdir_env, sig):
         assert rundirs(d) == []
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc.pid)
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
@@ -230,8 +250,8 @@ def test_start_without_command_runs_shell(tmpdir_env, shell):
     else:
         env["SHELL"] = shell
         script = 'flux getattr size; exit 7\n'
-    r = subprocess.run([flux_exe(), "start"], input=script, env=env, capture_output=True,
-                       text=True, timeout=20)
+    r = run_tree([flux_exe(), "start"], input=script, env=env, capture_output=True,
+                 text=True, timeout=20)
     assert r.returncode == 7, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "1"
@@ -314,10 +334,7 @@ def test_interactive_shell_survives_ctrl_c(tmpdir_env):
         assert rundirs(d) == []
     finally:
         if status is None:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_tree(pid)  # flux start leads the session of the terminal
             os.waitpid(pid, 0)
         os.close(fd)
 
@@ -325,8 +342,7 @@ def test_interactive_shell_survives_ctrl_c(tmpdir_env):
 def test_broker_without_command(tmpdir_env):
     d, env = tmpdir_env
     rd = os.path.join(d, "b")
-    proc = subprocess.Popen([flux_exe(), "broker", "-S", f"rundir={rd}"], env=env,
-                            stderr=subprocess.PIPE, text=True)
+    proc = _start_bg(env, "-S", f"rundir={rd}", cmd="broker", stdout=None)
     wait_for_socket(os.path.join(rd, "local-0"), proc)
     r = flux("shutdown", env=dict(env, FLUX_URI=f"local://{rd}/local-0"))
     assert r.returncode == 0, r.stderr
@@ -368,7 +384,7 @@ def test_programs_in_an_instance_can_import_flux(tmp_path):
     base_python = getattr(sys, "_base_executable", None) or sys.executable
     env = base_env()
     env.pop("PYTHONPATH", None)
-    proc = subprocess.run(
+    proc = run_tree(
         [flux_exe(), "start", base_python, "-c",
          "import flux; print(flux.Flux().attr_get('size'))"],
         env=env, capture_output=True, text=True, timeout=60, cwd=str(tmp_path))

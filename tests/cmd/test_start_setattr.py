@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from conftest import base_env, flux_exe, short_tmpdir
+from proctree import run_tree
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,8 +32,8 @@ def tmpdir_env():
 
 
 def run(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([flux_exe(), *args], capture_output=True, text=True, timeout=30,
-                          env=env)
+    return run_tree([flux_exe(), *args], capture_output=True, text=True, timeout=30,
+                    env=env)
 
 
 @pytest.mark.parametrize("cmd", ["start", "broker"])

@@ -22,6 +22,7 @@ from flux.constants import (
     FLUX_MSGTYPE_RESPONSE,
 )
 from rawclient import request
+from proctree import run_tree
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -396,11 +397,10 @@ def test_bundled_client_check_tool_is_complete():
 
 
 def test_flux_core_client_check(instance):
-    import subprocess
     import sys
 
     tool = client_check_tool()
-    r = subprocess.run([sys.executable, str(tool), instance.uri], capture_output=True,
-                       text=True, timeout=30)
+    r = run_tree([sys.executable, str(tool), instance.uri], capture_output=True,
+                 text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "all checks passed" in r.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import subprocess
 import sys
 
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 import flux.job
 from flux.job import JobID, fluid_codec, id_encode, id_parse
 from flux.job.basemoji import DIGITS as EMOJI
+from proctree import run_tree
 
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
 CODABLE = ("dec", "hex", "dothex", "kvs", "words", "f58", "f58plain", "emoji")
@@ -224,6 +224,6 @@ def test_import_stays_light():
     code = ("import sys, flux.job; "
             "print(sorted(m for m in ('re', 'typing', 'locale', 'flux.core.handle', 'flux.message')"
             " if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
-                         check=True).stdout
+    out = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                   check=True).stdout
     assert out.strip() == "[]"

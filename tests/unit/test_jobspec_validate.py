@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from conftest import SHARED
 
 from flux.services.job_ingest.jobspec import SCHEMA_PATH, JobspecError, parse, validate
+from proctree import run_tree
 
 RFC_DATA = SHARED / "rfc" / "data"
 needs_rfc_data = pytest.mark.skipif(not RFC_DATA.is_dir(), reason="shared/rfc/data not beside the checkout")
@@ -221,6 +221,6 @@ def test_import_flux_loads_neither_jsonschema_nor_yaml():
             "print(heavy())\n"
             f"jobspec.validate(json.dumps({GOOD!r}))\n"
             "print(heavy())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         check=False)
+    out = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                   check=False)
     assert out.stdout.split("\n")[:3] == ["[]", "[]", "['jsonschema']"], out.stderr

@@ -3,10 +3,10 @@ for ``ps -f`` (run in a child interpreter, so pytest keeps its own title)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
+from proctree import run_tree
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -24,8 +24,8 @@ print(sys.argv[1:])
 
 
 def run(*args: str) -> list[str]:
-    r = subprocess.run([sys.executable, "-c", CODE, *args], capture_output=True, text=True,
-                       timeout=30)
+    r = run_tree([sys.executable, "-c", CODE, *args], capture_output=True, text=True,
+                 timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout.splitlines()
 

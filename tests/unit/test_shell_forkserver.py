@@ -17,6 +17,7 @@ import pytest
 
 from flux.broker.job_shell_launch import LocalShellLauncher
 from flux.broker.loop import Loop
+from proctree import kill_tree
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -121,7 +122,7 @@ def test_a_lost_server_takes_no_shell_with_it(launcher) -> None:
 def test_the_server_ignores_bad_requests_and_exits_at_eof() -> None:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     proc = subprocess.Popen([sys.executable, "-m", "flux.shell.forkserver"],
-                            stdin=theirs.fileno(), cwd="/")
+                            stdin=theirs.fileno(), cwd="/", start_new_session=True)
     theirs.close()
     try:
         ours.settimeout(20)
@@ -143,4 +144,8 @@ def test_the_server_ignores_bad_requests_and_exits_at_eof() -> None:
         os.close(r)
     finally:
         ours.close()
-        assert proc.wait(timeout=10) == 0
+        try:
+            assert proc.wait(timeout=10) == 0
+        finally:
+            kill_tree(proc.pid)
+            proc.wait()

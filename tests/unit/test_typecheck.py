@@ -8,15 +8,15 @@ result depends on the sources and the config only.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
+from proctree import run_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_src_flux_typechecks(tmp_path: Path) -> None:
-    proc = subprocess.run(
+    proc = run_tree(
         [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
          "--cache-dir", str(tmp_path / "mypy_cache"), "--no-error-summary"],
         cwd=ROOT,

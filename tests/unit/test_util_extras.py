@@ -7,13 +7,13 @@ import argparse
 import json
 import logging
 import math
-import subprocess
 import sys
 from datetime import datetime, timezone
 
 import pytest
 
 import flux.util as u
+from proctree import run_tree
 
 
 @pytest.mark.parametrize("text, seconds", [
@@ -128,7 +128,7 @@ def test_climain(exc, line):
     code = ("import logging, flux.util\n"
             f"def main():\n    raise {exc}\n"
             "flux.util.CLIMain(logging.getLogger('flux-x'))(main)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    r = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     if line is None:
         assert (r.returncode, r.stderr) == (3, "")
     else:
@@ -205,5 +205,5 @@ def test_import_stays_light():
     code = ("import sys, flux.util\n"
             "print(sorted(m for m in ('argparse', 'yaml', 'tomllib', 'flux.cmd', 'flux._util_cli')"
             " if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    r = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert r.stdout.strip() == "[]", r.stderr

@@ -86,6 +86,7 @@ class Attach:
         self.sigtstp_w: Any = None
         self.signal_ws: list[Any] = []
         self.error: Optional[str] = None
+        self.exit_text: Optional[str] = None
 
     # -- watches --------------------------------------------------------------------------
 
@@ -155,7 +156,9 @@ class Attach:
             status = ctx.get("status", 0)
             self.exit_code, text = waitstatus_to_exitcode(int(status))
             if self.exit_code != 0:
-                _log(text)
+                # printed once every watch has ended: the output watch starts late (after
+                # shell.init), so the shell's last words may arrive after this event
+                self.exit_text = text
             self.finished = True
         if self.show_events and name != "exception":
             self._print_entry("job", event)
@@ -361,6 +364,8 @@ class Attach:
             self._stop_stdin()
             for w in self.signal_ws:
                 w.stop()
+        if self.exit_text is not None:
+            _log(self.exit_text)
         if self.error is not None:
             _log(self.error)
             return 1

@@ -774,21 +774,22 @@ class Overlay:
         for fd in self._fds:
             self.loop.remove(fd)
         self._fds.clear()
+        # Monitors off before their reading ends close: libzmq's I/O thread sends a
+        # monitor event (a peer leaving as we do) with a blocking send, holding the
+        # socket's monitor lock; with our end closed that send never returns and
+        # disable_monitor() (or close) waits for the lock forever.
+        for sock in (self.parent_sock, self.bind_sock):
+            if sock is not None:
+                try:
+                    sock.disable_monitor()
+                except zmq.ZMQError:
+                    pass
         for sock in (self.parent_mon, self.bind_mon):
             if sock is not None:
                 sock.close(0)
-        if self.parent_sock is not None:
-            try:
-                self.parent_sock.disable_monitor()
-            except zmq.ZMQError:
-                pass
-            self.parent_sock.close(5)
-        if self.bind_sock is not None:
-            try:
-                self.bind_sock.disable_monitor()
-            except zmq.ZMQError:
-                pass
-            self.bind_sock.close(5)
+        for sock in (self.parent_sock, self.bind_sock):
+            if sock is not None:
+                sock.close(5)
         if self.zap is not None:
             self.zap.close()
         self.ctx.term()
