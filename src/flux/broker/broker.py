@@ -461,8 +461,12 @@ class Broker:
             resource = self.resource
             self.tree_states.quorum_gate = resource.gate
             subtree = self.topology.subtree
-            self.overlay.on_child_lost = lambda child: [
-                resource.rank_lost(r) for r in subtree(child)]
+
+            def lost(child: int) -> None:
+                for r in subtree(child):
+                    resource.rank_lost(r)
+
+            self.overlay.on_child_lost = lost
             return
 
         def report() -> None:
