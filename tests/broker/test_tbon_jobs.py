@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import flux_exe
+from conftest import base_env, flux_exe
 from test_tbon import Tbon, _alive, tbon_instance
 
 pytest.importorskip("zmq")
@@ -69,6 +69,13 @@ def test_size2_R_placement_label_io_and_exit_codes():
         # -N alone: one task per node (R's nslots, as flux-core's shell counts them)
         r = t.run("run", "-N2", "--label-io", "sh", "-c", 'echo $($0 getattr rank)', flux_exe())
         assert sorted(r.stdout.splitlines()) == ["0: 0", "1: 1"]
+        # standard input reaches the tasks of every rank (the other shells follow the
+        # input eventlog the leader writes)
+        env = dict(base_env(), FLUX_URI=t.uri(0))
+        r = subprocess.run([flux_exe(), "run", "-N2", "-n4", "--label-io", "cat"],
+                           input="hi\n", env=env, capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert sorted(r.stdout.splitlines()) == ["0: hi", "1: hi", "2: hi", "3: hi"]
         # the highest exit code of all ranks' tasks
         r = t.run("run", "-N2", "-n2", "sh", "-c", "exit $((FLUX_TASK_RANK + 3))",
                   check=False)
