@@ -158,7 +158,13 @@ class ResourceService:
         return ranks
 
     def _nodelist(self, ranks: set[int]) -> str:
-        return ",".join(self.hosts[r] for r in sorted(ranks))
+        """The ranks' hostnames as one compressed hostlist (``n[0-3]``), as flux-core's."""
+        names = [self.hosts[r] for r in sorted(ranks)]
+        if len(names) < 2:
+            return ",".join(names)
+        from flux.hostlist import Hostlist
+
+        return str(Hostlist(names))
 
     def _up(self) -> set[int]:
         return self.online - set(self.drained)
