@@ -36,7 +36,7 @@ def test_idsets_and_R_round_trip() -> None:
     assert R == {"version": 1, "execution": {
         "R_lite": [{"rank": "0-1", "children": {"core": "0-1"}},
                    {"rank": "2", "children": {"core": "0"}}],
-        "starttime": 1.5, "expiration": 0.0, "nslots": 3, "nodelist": ["a", "b", "c"]}}
+        "starttime": 1.5, "expiration": 0.0, "nslots": 3, "nodelist": ["a,b,c"]}}  # librlist
     assert R_ranks(R) == ({0: {0, 1}, 1: {0, 1}, 2: {0}}, {0: "a", 1: "b", 2: "c"})
 
 

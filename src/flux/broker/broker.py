@@ -285,11 +285,12 @@ class Broker:
         parent_uri = attrs.get("parent-uri")
         if self.enclosing is not None and parent_uri:
             parent = (parent_uri, self.enclosing[0])
-        self.resource = Resource(self.router, self.loop, self.kvs, hostname, parent)
+        self.resource = Resource(self.router, self.loop, self.kvs, hostname,
+                                 self.topology.size, self.hosts, parent)
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
                                 self.log.log, rank, self.environ, lambda: self.local_uri,
-                                lambda r: hostname)
+                                self._hostname_of, self.topology.size)
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
@@ -472,6 +473,39 @@ class Broker:
                                           self.loop, self.owner, self.hosts,
                                           shutdown_timeout=float(timeout) if timeout else -1.0,
                                           connect_timeout=self.connect_timeout)
+            self._wire_resources(hostname)
+
+    def _wire_resources(self, hostname: str) -> None:
+        """Each rank's cores reach rank 0's resource service: ranks > 0 report once
+        joined (``resource.topo-reduce``, no response); rank 0 holds its quorum until all
+        have, and marks the ranks it loses offline."""
+        assert self.overlay is not None
+        if self.topology.rank == 0:
+            resource = self.resource
+            self.tree_states.quorum_gate = resource.gate
+            subtree = self.topology.subtree
+
+            def lost(child: int) -> None:
+                for r in subtree(child):
+                    resource.rank_lost(r)
+
+            self.overlay.on_child_lost = lost
+            return
+
+        def report() -> None:
+            from flux.services.resource.reduce import topo_report
+            from flux.services.resource.rv1 import discover_cores
+
+            rank = self.topology.rank
+            self.tree_states.client.rpc("resource.topo-reduce",
+                                        topo_report(rank, discover_cores(), hostname),
+                                        nodeid=rank, upstream=True)
+
+        self.tree_states.on_joined = report
+
+    def _hostname_of(self, rank: int) -> str:
+        """The hostname of broker ``rank`` (from the bootstrap)."""
+        return self.hosts[rank] if 0 <= rank < len(self.hosts) else str(rank)
 
     def _kickoff(self) -> None:
         """Glue: queue rc1/rc3 from their attributes, then enter the first state

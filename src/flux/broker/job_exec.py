@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flux.services.job_exec.service import ExecService
 
     from .job_shell_launch import LocalShellLauncher
+    from .job_shell_rexec import ShellLauncher
 
 __all__ = ["JobExec"]
 
@@ -74,16 +75,22 @@ class JobExec:
                  log: Callable[[int, str], Any], rank: int = 0,
                  environ: Optional[dict[str, str]] = None,
                  uri: Optional[Callable[[], str]] = None,
-                 hostname: Callable[[int], str] = lambda rank: str(rank)) -> None:
+                 hostname: Callable[[int], str] = lambda rank: str(rank),
+                 size: int = 1) -> None:
         from flux.services.job_exec.service import ExecService
 
         self.kvs = kvs
         self.client = InternalClient(router, "job-exec", owner)
-        self.launcher: Optional[LocalShellLauncher] = None
+        self.launcher: Optional[LocalShellLauncher | ShellLauncher] = None
         if environ is not None and uri is not None:
             from .job_shell_launch import LocalShellLauncher
 
-            self.launcher = LocalShellLauncher(loop, rank, environ, uri)
+            local = LocalShellLauncher(loop, rank, environ, uri)
+            self.launcher = local
+            if size > 1:  # shells of other ranks go through their rexec service
+                from .job_shell_rexec import RexecShellLauncher, ShellLauncher
+
+                self.launcher = ShellLauncher(local, RexecShellLauncher(router, owner, environ))
         self.service: ExecService = ExecService(
             owner, self.client.rpc, router.respond, router.respond_error, self._post,
             loop.call_later, lambda level, text: log(level, f"job-exec: {text}"),

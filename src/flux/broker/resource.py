@@ -7,6 +7,7 @@ committed to the KVS once the loop runs, as flux-core's module does at load.
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 
@@ -20,6 +21,8 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
+    from flux.message import Message
+    from flux.services.resource.reduce import TopoReduce
     from flux.services.resource.service import ResourceService
 
 __all__ = ["Resource", "remap_R"]
@@ -29,7 +32,6 @@ _METHODS = (
     ("status", "status", FLUX_ROLE_USER),
     ("drain", "drain", 0),
     ("undrain", "undrain", 0),
-    ("acquire", "acquire", 0),
     ("acquire-cancel", "acquire_cancel", 0),
     ("journal", "journal_request", 0),
     ("journal-cancel", "journal_cancel", 0),
@@ -42,17 +44,27 @@ class Resource:
     """Creates the service when the loop starts (discovery, then R in the KVS)."""
 
     def __init__(self, router: Router, loop: Loop, kvs: KVS,
-                 hostname: Optional[str] = None,
+                 hostname: Optional[str] = None, size: int = 1,
+                 hosts: Optional[list[str]] = None,
                  parent: Optional[tuple[str, str]] = None) -> None:
         self.router = router
         #: (parent-uri, jobid) of an instance run as a job: its R is the job's
         self.parent = parent
         self.kvs = kvs
         self.hostname = hostname or socket.gethostname()
+        self.size = size
+        self.hosts = hosts or [self.hostname]
         self._service: Optional[ResourceService] = None
+        self.reduce: Optional[TopoReduce] = None
+        self.ready = True  # False while the ranks' reports are awaited
+        self.when_ready: list[Callable[[], None]] = []
+        self.acquires: list[Message] = []  # held until ready
+        self.lost: set[int] = set()
         builtin = router.builtin("resource")
         self.builtin = builtin
         builtin.methods_of(_METHODS, lambda: self.service)
+        builtin.method("acquire", self._acquire, 0)
+        builtin.method("topo-reduce", self._topo_reduce, 0)
         loop.call_soon(self.start)
 
     @property
@@ -87,6 +99,9 @@ class Resource:
         except (OSError, ValueError):
             stored = None
         if not isinstance(stored, dict):
+            if self.size > 1:
+                self._await_reports()
+                return
             self.service.define()
             return
         try:
@@ -150,7 +165,70 @@ class Resource:
         service._put_R("job-info")
         return True
 
+    # -- many brokers ----------------------------------------------------------------
+
+    def _await_reports(self) -> None:
+        """Hold R (and the scheduler's acquire) until every rank has reported."""
+        from flux.services.resource.reduce import TopoReduce
+        from flux.services.resource.rv1 import discover_cores
+
+        self.ready = False
+        self.reduce = TopoReduce(self.size, discover_cores(), self._host(0), self._reduced)
+        for rank in sorted(self.lost):
+            self.reduce.lost(rank, self._host(rank))
+
+    def _host(self, rank: int) -> str:
+        return self.hosts[rank] if rank < len(self.hosts) else str(rank)
+
+    def _reduced(self, cores: dict[int, set[int]], hosts: dict[int, str]) -> None:
+        from flux.services.resource.rv1 import build_R
+
+        service = self.service
+        service.set_R(build_R(cores, hosts), cores, hosts)
+        service.define()
+        service.set_offline(set(self.lost))
+        self.ready = True
+        for msg in self.acquires:
+            service.acquire(msg)
+        self.acquires.clear()
+        for cb in self.when_ready:
+            cb()
+        self.when_ready.clear()
+
+    def gate(self, cb: Callable[[], None]) -> None:
+        """``cb`` once R of every rank is defined (the quorum waits on it)."""
+        if self.ready:
+            cb()
+        else:
+            self.when_ready.append(cb)
+
+    def _topo_reduce(self, msg: Message) -> None:
+        """``resource.topo-reduce`` (no response): a rank's cores and hostname."""
+        if self.reduce is None:
+            return  # R came from the configuration or the KVS
+        try:
+            self.reduce.report(msg.payload_json())
+        except OSError as exc:
+            self.router.logger.error("resource: %s", exc.strerror)
+
+    def _acquire(self, msg: Message) -> None:
+        if self.ready:
+            self.service.acquire(msg)
+        else:
+            self.acquires.append(msg)
+
+    def rank_lost(self, rank: int) -> None:
+        """A broker went away (overlay): offline, or counted as reported if it never did."""
+        self.lost.add(rank)
+        if self.reduce is not None and not self.reduce.finished:
+            self.reduce.lost(rank, self._host(rank))
+        elif self.ready and self._service is not None:
+            self._service.set_offline({rank})
+
     def close(self) -> None:
+        for msg in self.acquires:
+            self.router.respond_error(msg, errno.ENOSYS, None)  # as service.close()
+        self.acquires.clear()
         if self._service is not None:
             self._service.close()
 

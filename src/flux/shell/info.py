@@ -60,6 +60,9 @@ class ShellInfo:
         count = _dict(task.get("count"))
         per_slot, total = count.get("per_slot"), count.get("total")
         cps = max(_cores_per_slot(jobspec.get("resources") or []), 1)
+        nslots = _dict(R.get("execution")).get("nslots")
+        if isinstance(nslots, int) and nslots > 0:  # flux-core: R's slots first (-N: whole nodes)
+            cps = max(sum(len(cores[r]) for r in self.ranks) // nslots, 1)
         slots = [max(len(cores[r]) // cps, 1) for r in self.ranks]
         attrs = _dict(jobspec.get("attributes"))
         system = _dict(attrs.get("system"))

@@ -56,7 +56,11 @@ class JobShell:
         self.output = Output(info, self.appender)
         self.tasks: list[Task] = []
         #: task ranks whose standard input has not been closed by the stdin service
-        self.stdin_open: set[int] = set(info.taskids)
+        #: (the leader's service takes input for every task of the job)
+        self.stdin_open: set[int] = (set(range(info.total_ntasks))
+                                     if info.shell_rank == 0 else set(info.taskids))
+        self.input_watch: Any = None  # other shells: the ``input`` eventlog, followed
+        self.input_rest = b""  # a partial line of it
         self.exit_code = 0
         self.first_exit_posted = False
         self.leader = info.shell_rank == 0
@@ -297,15 +301,61 @@ class JobShell:
         if not self.stdin_open or (wanted is not None and not wanted <= self.stdin_open):
             h.respond_error(msg, errno.EPIPE, None)
             return
-        targets = [t for t in self.tasks
-                   if t.rank in self.stdin_open and (wanted is None or t.rank in wanted)]
         self.appender.append("input", "data", p)
-        for task in targets:
-            task.write_stdin(raw, eof)
+        self._input(raw, eof, wanted)
         if eof:
             self.appender.flush()  # EOF is delivered at once, as flux-core's shell
-            self.stdin_open -= wanted if wanted is not None else set(self.stdin_open)
         h.respond(msg, None)
+
+    def _input(self, raw: bytes, eof: bool, wanted: Optional[set[int]]) -> None:
+        """Input for the tasks ``wanted`` (None: all), those of this shell get it."""
+        for task in self.tasks:
+            if task.rank in self.stdin_open and (wanted is None or task.rank in wanted):
+                task.write_stdin(raw, eof)
+        if eof:
+            self.stdin_open -= wanted if wanted is not None else set(self.stdin_open)
+            if not self.stdin_open and self.input_watch is not None:
+                self.input_watch.cancel()
+                self.input_watch = None
+
+    def _follow_input(self) -> None:
+        """Shells other than the leader read their tasks' input from the ``input``
+        eventlog of the job's namespace, which the leader writes (flux-core's shells
+        watch it likewise)."""
+        from flux.constants import FLUX_KVS_WAITCREATE, FLUX_KVS_WATCH, FLUX_KVS_WATCH_APPEND
+        from flux.kvs.lookups import lookup
+
+        self.input_watch = lookup(self.h, "input", FLUX_KVS_WATCH | FLUX_KVS_WAITCREATE
+                                  | FLUX_KVS_WATCH_APPEND, namespace=self.namespace)
+        self.input_watch.then(self._input_entries)
+
+    def _input_entries(self, future: Any) -> None:
+        import base64
+        import json
+
+        try:
+            data = self.input_rest + (future.get_value() or b"")
+        except OSError:
+            return
+        future.reset()
+        *lines, self.input_rest = data.split(b"\n")
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                if entry.get("name") != "data":
+                    continue
+                p = entry["context"]
+                text = p.get("data", "")
+                raw = base64.b64decode(text) if p.get("encoding") == "base64" else text.encode()
+                ranks = p.get("rank", "all")
+                wanted: Optional[set[int]] = None
+                if ranks != "all":
+                    from flux.services.resource.rv1 import idset_decode
+
+                    wanted = set(idset_decode(ranks))
+            except (ValueError, TypeError, AttributeError, KeyError, OSError):
+                continue
+            self._input(raw, bool(p.get("eof", False)), wanted)
 
     # -- the end ------------------------------------------------------------------------
 
@@ -354,6 +404,8 @@ class JobShell:
                                                 "leader-rank": info.broker_rank,
                                                 "size": info.shell_size})
             self._start_tasks()
+            if not self.leader and self.info.option("input.stdin.type") != "file":
+                self._follow_input()
             self._barrier()
             if self.leader:
                 from flux.shell import taskmap

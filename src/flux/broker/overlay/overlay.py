@@ -194,6 +194,8 @@ class Overlay:
         self.on_parent_lost: Optional[Callable[[str], Any]] = None
         self.on_goodbye: Optional[Callable[[], Any]] = None
         self.on_status: Optional[Callable[[int], Any]] = None
+        #: a child's subtree went offline or was lost: called with the child's rank
+        self.on_child_lost: Optional[Callable[[int], Any]] = None
         self.refuse_hello = False  # set in shutdown: no child may join any more
         self.last_seq = 0
         self._fds: list[int] = []
@@ -534,6 +536,8 @@ class Overlay:
         for req in child.tracker.take():
             if req.routes and req.routes[-1] == self.uuid:
                 self.router.respond_error(req, errno.EHOSTUNREACH, "overlay disconnect")
+        if was_online and self.on_child_lost is not None:
+            self.on_child_lost(child.rank)
         self._update_status()
 
     def _update_status(self) -> None:

@@ -20,7 +20,7 @@ A lost parent (its connection closed, or a DISCONNECT) is ``parent-fail``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from flux.severity import LOG_ERR, LOG_INFO
 
@@ -60,6 +60,11 @@ class TreeStates:
         self.client = InternalClient(router, "states", owner)
         self._timer: Any = None
         self._quorum_posted = False
+        #: rank 0: called with a continuation before quorum-full is posted (the
+        #: resource service holds the initial program until every rank has reported)
+        self.quorum_gate: Optional[Callable[[Callable[[], None]], None]] = None
+        #: ranks > 0: called once joined, in quorum (the resource report goes upstream)
+        self.on_joined: Optional[Callable[[], None]] = None
         overlay.on_status = self._status_changed
         overlay.on_parent_ready = self._parent_ready
         overlay.on_parent_lost = self._parent_lost
@@ -138,6 +143,8 @@ class TreeStates:
                             {"update": {"broker.online": [{"ranks": str(self.rank),
                                                            "set": True}]}},
                             nodeid=self.rank, upstream=True)
+            if self.on_joined is not None:
+                self.on_joined()
             self._check_parent()
         else:
             self._status_changed(self.overlay.status)
@@ -149,9 +156,16 @@ class TreeStates:
             n = len(self.hostlist)
             ranks = "0" if n == 1 else f"0-{n - 1}"
             self.sm.log(LOG_INFO, f"online: {_hosts(self.hostlist)} (ranks {ranks})")
-            self.sm.post("quorum-full")
+            if self.quorum_gate is None:
+                self.sm.post("quorum-full")
+            else:
+                self.quorum_gate(self._gate_open)
         elif state == SHUTDOWN and not self.overlay.has_online_children():
             self._children_done()
+
+    def _gate_open(self) -> None:
+        if self.sm.state == QUORUM:
+            self.sm.post("quorum-full")
 
     # -- run ---------------------------------------------------------------------------
 

@@ -49,8 +49,14 @@ def build_R(ranks: dict[int, set[int]], hosts: dict[int, str], starttime: float 
     }
     if nslots is not None:
         execution["nslots"] = nslots
-    if ranks:
-        execution["nodelist"] = [hosts[r] for r in sorted(ranks)]
+    if ranks:  # one compressed hostlist, as librlist writes it (``["vm,vm"]``)
+        names = [hosts[r] for r in sorted(ranks)]
+        if len(names) == 1:
+            execution["nodelist"] = names
+        else:
+            from flux.hostlist import Hostlist
+
+            execution["nodelist"] = [str(Hostlist(names))]
     return {"version": 1, "execution": execution}
 
 

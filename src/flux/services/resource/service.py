@@ -32,7 +32,7 @@ def _request(msg: Message) -> dict:
 
 
 class ResourceService:
-    """One broker's resources (rank 0 only: there is no overlay yet)."""
+    """The instance's resources (on rank 0; other ranks report theirs, reduce.py)."""
 
     def __init__(self, cores: set[int], hostname: str,
                  respond: Callable[[Message, Any], None],
@@ -158,7 +158,13 @@ class ResourceService:
         return ranks
 
     def _nodelist(self, ranks: set[int]) -> str:
-        return ",".join(self.hosts[r] for r in sorted(ranks))
+        """The ranks' hostnames as one compressed hostlist (``n[0-3]``), as flux-core's."""
+        names = [self.hosts[r] for r in sorted(ranks)]
+        if len(names) < 2:
+            return ",".join(names)
+        from flux.hostlist import Hostlist
+
+        return str(Hostlist(names))
 
     def _up(self) -> set[int]:
         return self.online - set(self.drained)
@@ -338,6 +344,16 @@ class ResourceService:
         self.R, self.ranks, self.hosts = R, ranks, hosts
         self.online = set(ranks)
         self.drained = {r: v for r, v in self.drained.items() if r in ranks}
+
+    def set_offline(self, ranks: set[int]) -> None:
+        """Brokers that went away (their overlay link was lost or said goodbye): offline
+        in the journal and ``resource.status``, down for the scheduler."""
+        ranks = ranks & self.online
+        if not ranks:
+            return
+        self.online -= ranks
+        self._journal("offline", {"idset": idset_encode(ranks)})
+        self._notify()
 
     def acquire_cancel(self, msg: Message) -> None:
         """``resource.acquire-cancel``: ends the stream with ENODATA."""

@@ -1,0 +1,140 @@
+"""Jobs across the brokers of an instance (``flux start --test-size=N``): R lists every
+rank, shells run on the ranks of R (placement proven by ``flux getattr rank`` inside the
+tasks), exit codes, cancel leaves no task on any rank, and a broker killed mid-job gives
+flux-core's "node failure" exception with its rank marked down."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import base_env, flux_exe
+from test_tbon import Tbon, _alive, tbon_instance
+
+pytest.importorskip("zmq")
+
+
+def _marker() -> str:
+    """A ``sleep`` argument no other process has (GNU sleep takes fractions)."""
+    return f"300.{uuid.uuid4().int % 10**9:09d}"
+
+
+def _procs(marker: str) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    pids = []
+    for line in out.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if args.strip() == f"sleep {marker}":
+            pids.append(int(pid))
+    return [p for p in pids if _alive(p)]
+
+
+def _wait_procs(marker: str, count: int, timeout: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _procs(marker)
+        if len(pids) == count:
+            return pids
+        assert time.monotonic() < deadline, f"{len(pids)} tasks, not {count}"
+        time.sleep(0.05)
+
+
+def _run(t: Tbon, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``flux ARGS`` on rank 0 with no standard input (``flux run`` forwards its stdin)."""
+    r = subprocess.run([flux_exe(), *args], env=dict(base_env(), FLUX_URI=t.uri(0)),
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if check:
+        assert r.returncode == 0, f"flux {' '.join(args)} -> {r.returncode}:\n{r.stderr}"
+    return r
+
+
+def _submit_sleepers(t: Tbon, nnodes: int, marker: str) -> str:
+    jobid = t.run("submit", f"-N{nnodes}", f"-n{nnodes}", "sleep", marker).stdout.strip()
+    t.run("job", "wait-event", "-t", "30", jobid, "start", timeout=40)
+    return jobid
+
+
+def test_size2_R_placement_label_io_and_exit_codes():
+    with tbon_instance(2) as t:
+        R = json.loads(t.run("kvs", "get", "resource.R").stdout)
+        ncores = len(os.sched_getaffinity(0))
+        cores = "0" if ncores == 1 else f"0-{ncores - 1}"
+        assert R["execution"]["R_lite"] == [{"rank": "0-1", "children": {"core": cores}}]
+        assert R["execution"]["nodelist"] == [f"{t.host},{t.host}"]  # one hostlist
+        lines = t.run("resource", "list", "-s", "free", "-no", "{nnodes} {ncores}").stdout
+        assert lines.split() == ["2", str(2 * ncores)]
+        # four tasks on two nodes: tasks 0,1 on rank 0, tasks 2,3 on rank 1 (block map)
+        r = _run(t, "run", "-N2", "-n4", "--label-io", "sh", "-c",
+                  'echo "$FLUX_TASK_RANK $FLUX_TASK_LOCAL_ID $($0 getattr rank) '
+                  '$FLUX_JOB_NNODES"', flux_exe())
+        assert sorted(r.stdout.splitlines()) == [
+            "0: 0 0 0 2", "1: 1 1 0 2", "2: 2 0 1 2", "3: 3 1 1 2"]
+        # -N alone: one task per node (R's nslots, as flux-core's shell counts them)
+        r = _run(t, "run", "-N2", "--label-io", "sh", "-c", 'echo $($0 getattr rank)', flux_exe())
+        assert sorted(r.stdout.splitlines()) == ["0: 0", "1: 1"]
+        # standard input reaches the tasks of every rank (the other shells follow the
+        # input eventlog the leader writes)
+        env = dict(base_env(), FLUX_URI=t.uri(0))
+        r = subprocess.run([flux_exe(), "run", "-N2", "-n4", "--label-io", "cat"],
+                           input="hi\n", env=env, capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert sorted(r.stdout.splitlines()) == ["0: hi", "1: hi", "2: hi", "3: hi"]
+        # the highest exit code of all ranks' tasks
+        r = _run(t, "run", "-N2", "-n2", "sh", "-c", "exit $((FLUX_TASK_RANK + 3))",
+                  check=False)
+        assert r.returncode == 4, r.stderr
+        assert "task(s) exited with exit code 4" in r.stderr
+        # a task killed by a signal on the remote rank
+        r = _run(t, "run", "-N2", "-n2", "sh", "-c",
+                  'test "$($0 getattr rank)" = 1 && kill -9 $$; true', flux_exe(),
+                  check=False)
+        assert r.returncode == 137, r.stderr
+        # exec eventlog: the leader on rank 0 posted shell.init with both shells
+        jobid = t.run("jobs", "-a", "-no", "{id}").stdout.split()[0]
+        events = t.run("job", "eventlog", "-p", "exec", "-f", "json", jobid).stdout
+        init = [json.loads(e) for e in events.splitlines()
+                if json.loads(e)["name"] == "shell.init"]
+        assert init[0]["context"]["size"] == 2 and init[0]["context"]["leader-rank"] == 0
+
+
+def test_size4_cancel_kills_tasks_on_every_rank():
+    with tbon_instance(4) as t:
+        marker = _marker()
+        jobid = _submit_sleepers(t, 4, marker)
+        pids = _wait_procs(marker, 4)
+        # each task's broker: the parent chain of every task leads to a different broker
+        t.run("cancel", jobid)
+        t.run("job", "wait-event", "-t", "30", jobid, "clean", timeout=40)
+        _wait_procs(marker, 0, timeout=5)
+        assert not [p for p in pids if _alive(p)]
+        r = t.run("job", "attach", jobid, check=False)
+        assert r.returncode == 143  # SIGTERM from the cancel
+
+
+def test_size4_broker_killed_mid_job():
+    with tbon_instance(4, "--test-exit-mode=leader") as t:
+        marker = _marker()
+        jobid = _submit_sleepers(t, 4, marker)
+        _wait_procs(marker, 4)
+        os.kill(t.pids[2], signal.SIGKILL)
+        r = t.run("job", "wait-event", "-t", "30", jobid, "clean", timeout=40, check=False)
+        assert r.returncode == 0, (r.stderr + t.run("job", "eventlog", jobid).stdout
+                                   + t.run("overlay", "status").stdout)
+        log = t.run("job", "eventlog", jobid).stdout
+        assert f'note="node failure on {t.host} (rank 2)"' in log
+        assert "exception type=\"exec\" severity=0" in log
+        _wait_procs(marker, 0, timeout=10)  # nothing left on the live ranks nor rank 2
+        status = t.rpc("resource.status", {})
+        assert status["offline"] == "2" and status["online"] == "0-1,3"
+        down = t.run("resource", "list", "-s", "down", "-no", "{nnodes}").stdout.split()
+        assert down == ["1"]
+        # the three nodes left still run jobs
+        r = _run(t, "run", "-N3", "sh", "-c", 'echo $($0 getattr rank)', flux_exe())
+        assert sorted(r.stdout.split()) == ["0", "1", "3"]
+        t.pids = [p for i, p in enumerate(t.pids) if i != 2]
