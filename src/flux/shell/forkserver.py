@@ -61,6 +61,11 @@ def _warm_up() -> None:
     import flux.services.kvs.treeobj  # noqa: F401
     import flux.services.kvs.txn  # noqa: F401
     import flux.services.resource.rv1  # noqa: F401
+    import flux.idset  # noqa: F401
+    import flux.pmi.mapping  # noqa: F401
+    import flux.pmi.server  # noqa: F401
+    import flux.pmi.wire  # noqa: F401
+    import flux.shell.pmi  # noqa: F401
     import flux.shell.shell  # noqa: F401
 
     flux.Flux  # noqa: B018  (the handle class loads on first use)
