@@ -2,7 +2,7 @@
 """Jobs: throughput of many small jobs, one job's latency, and `flux jobs -a` on a long history.
 
 Usage: python bench/jobs.py [--runs R] [--jobs N] [--latency-count L] [--history H]
-                            [--test-exec] [--parts abc]
+                            [--megabytes M] [--test-exec] [--parts abcde]
 
 One pureflux broker (``flux broker``, its own rundir and statedir), and:
 
@@ -17,6 +17,12 @@ One pureflux broker (``flux broker``, its own rundir and statedir), and:
     command's wall time, output to a pipe (no floor: reported): the default
     listing (flux-core's default count, 1000), all of them (``-c 0``), and
     ``-c 1`` to show what start-up alone costs.
+
+(d) ``flux run true``: the command's wall time, against ``python3 -c pass``
+    (issue 13's target: within 5x);
+(e) output throughput: one task writing M (100) MB to stdout, read by
+    ``flux run`` into a pipe, against ``cat`` of the same bytes through a pipe
+    (reported).
 
 ``--test-exec`` runs every job in the job-exec service's test mode
 (``system.exec.test.run_duration=1ms``: no process started; 0 would mean
@@ -159,6 +165,55 @@ def part_c(h: flux.Flux, procs: Procs, uri: str, args: argparse.Namespace) -> No
     print(f"  flux jobs -a -c 1                {spread(small, 1e3, '{:.0f}')} ms")
 
 
+def part_d(procs: Procs, uri: str, args: argparse.Namespace) -> None:
+    print(f"(d) `flux run true` wall time vs `python3 -c pass` ({args.runs} runs of 5 each)")
+    env = procs.broker_env(uri[len("local://"):])
+
+    def timed(cmd: list[str]) -> float:
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=True)
+        return time.perf_counter() - t
+
+    timed([procs.flux, "run", "true"])
+    runs, floors, ratios = [], [], []
+    for _ in range(args.runs):
+        floor = statistics.median(timed([sys.executable, "-c", "pass"]) for _ in range(5))
+        subject = statistics.median(timed([procs.flux, "run", "true"]) for _ in range(5))
+        runs.append(subject)
+        floors.append(floor)
+        ratios.append(subject / floor)
+    print(f"  flux run true               {spread(runs, 1e3, '{:.1f}')} ms")
+    print(f"  floor: python3 -c pass      {spread(floors, 1e3, '{:.1f}')} ms")
+    print(f"  ratio                       {spread(ratios, fmt='{:.2f}')}   (target <= 5)")
+
+
+def part_e(procs: Procs, uri: str, args: argparse.Namespace) -> None:
+    mb = args.megabytes
+    print(f"(e) one task writing {mb} MB to stdout, read by `flux run` through a pipe")
+    env = procs.broker_env(uri[len("local://"):])
+    path = os.path.join(procs.tmp, "payload")
+    with open(path, "wb") as f:
+        chunk = (b"0123456789abcdef" * 64 + b"\n") * 1024
+        for _ in range(mb * (1 << 20) // len(chunk) + 1):
+            f.write(chunk)
+    size = os.path.getsize(path)
+
+    def rate(cmd: list[str]) -> float:
+        t = time.perf_counter()
+        out = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                             check=True).stdout
+        dt = time.perf_counter() - t
+        if len(out) != size:
+            raise RuntimeError(f"{cmd[0]}: {len(out)} bytes of {size}")
+        return size / dt / 1e6
+
+    runs = max(1, args.runs // 2)
+    subject = [rate([procs.flux, "run", "cat", path]) for _ in range(runs)]
+    floor = [rate(["cat", path]) for _ in range(runs)]
+    print(f"  flux run cat FILE           {spread(subject, fmt='{:.1f}')} MB/s")
+    print(f"  floor: cat FILE             {spread(floor, fmt='{:.0f}')} MB/s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -167,7 +222,8 @@ def main() -> int:
     ap.add_argument("--history", type=int, default=10000, help="inactive jobs of (c)")
     ap.add_argument("--test-exec", action="store_true",
                     help="run jobs in job-exec's test mode (no processes) for (a) and (b)")
-    ap.add_argument("--parts", default="abc", help="the figures to measure (default abc)")
+    ap.add_argument("--megabytes", type=int, default=100, help="output of (e)")
+    ap.add_argument("--parts", default="abcde", help="the figures to measure (default abcde)")
     args = ap.parse_args()
 
     with Procs() as procs:
@@ -185,6 +241,10 @@ def main() -> int:
             part_b(h, spec, args)
         if "c" in args.parts:
             part_c(h, procs, uri, args)
+        if "d" in args.parts:
+            part_d(procs, uri, args)
+        if "e" in args.parts:
+            part_e(procs, uri, args)
     return 0
 
 

@@ -11,6 +11,7 @@ to ``hostname``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
@@ -47,13 +48,36 @@ def warn(prog: str, text: str) -> None:
     print(f"{prog}: WARNING: {text}", file=sys.stderr, flush=True)
 
 
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it (``COLUMNS``, then
+    the terminal, else 80), without importing shutil and its compression modules, which
+    argparse's help formatter does on every ``add_argument`` (~2 ms of each command)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
 def parser(prog: str, usage: str | None = None, description: str | None = None,
            add_help: bool = True) -> argparse.ArgumentParser:
     """An ArgumentParser as flux-core's (no long option abbreviations)."""
     import argparse
 
+    class Formatter(argparse.HelpFormatter):
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                     width: int | None = None) -> None:
+            super().__init__(prog, indent_increment, max_help_position,
+                             _columns() - 2 if width is None else width)
+
     return argparse.ArgumentParser(prog=prog, usage=usage, description=description,
-                                   allow_abbrev=False, add_help=add_help)
+                                   allow_abbrev=False, add_help=add_help,
+                                   formatter_class=Formatter)
 
 
 def posix_split(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[str], list[str]]:
