@@ -365,3 +365,17 @@ def test_stdin_is_refused_only_after_its_eof(shared_instance) -> None:
     finally:
         inst.run("cancel", jobid)
         inst.run("job", "wait-event", "-t", "20", jobid, "clean")
+
+
+def test_output_is_line_buffered_as_flux_core(shared_instance) -> None:
+    """flux-core's shell passes task output on by lines (``output.*.buffer.type=line``):
+    a partial line waits for its newline, so ``--label-io`` labels whole lines; ``-u``
+    passes output on as it comes."""
+    r = shared_instance.run("run", "-n2", "--label-io", "sh", "-c",
+                            r'printf a; sleep 0.2; printf "b\nc\nd"; sleep 0.1; echo e')
+    assert r.returncode == 0, r.stderr
+    for rank in (0, 1):
+        mine = [line for line in r.stdout.splitlines() if line.startswith(f"{rank}: ")]
+        assert mine == [f"{rank}: ab", f"{rank}: c", f"{rank}: de"], r.stdout
+    r = shared_instance.run("run", "-u", "sh", "-c", "printf abc")
+    assert (r.returncode, r.stdout) == (0, "abc")

@@ -53,6 +53,9 @@ def _utf8_split(data: bytes) -> int:
     return n
 
 
+#: a line longer than this is passed on in pieces (libsubprocess's default buffer size)
+_LINE_MAX = 4 << 20
+
 class _FileDest:
     """One open output file, shared by the streams and tasks that write to it."""
 
@@ -108,6 +111,9 @@ class Output:
             self.labels = {}
         for stream in STREAMS:
             self.labels.setdefault(stream, bool(info.option(f"output.{stream}.label", False)))
+        self.line_buffered = {
+            stream: str(info.option(f"output.{stream}.buffer.type", "line")).lower() != "none"
+            for stream in STREAMS}
 
     def header(self) -> None:
         """The ``output`` eventlog's header (written by the leader shell)."""
@@ -141,6 +147,24 @@ class Output:
         key = (stream, rank)
         if key in self.pending:
             data = self.pending.pop(key) + data
+        if self.line_buffered[stream]:
+            # flux-core's default (``output.STREAM.buffer.type=line``): one ``data``
+            # entry per line, a partial line held until its newline (or EOF, or the
+            # buffer's size), so a reader such as ``attach --label-io`` sees whole lines
+            end = data.rfind(b"\n") + 1
+            if end == 0 and len(data) < _LINE_MAX:
+                self.pending[key] = data
+                return
+            if 0 < end < len(data):
+                self.pending[key] = data[end:]
+                data = data[:end]
+            start = 0
+            while start < len(data):
+                stop = data.find(b"\n", start) + 1 or len(data)
+                self.appender.append("output", "data",
+                                     ioencode(stream, str(rank), data[start:stop]))
+                start = stop
+            return
         cut = _utf8_split(data)
         if cut < len(data):
             self.pending[key] = data[cut:]
