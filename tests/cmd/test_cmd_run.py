@@ -379,3 +379,28 @@ def test_output_is_line_buffered_as_flux_core(shared_instance) -> None:
         assert mine == [f"{rank}: ab", f"{rank}: c", f"{rank}: de"], r.stdout
     r = shared_instance.run("run", "-u", "sh", "-c", "printf abc")
     assert (r.returncode, r.stdout) == (0, "abc")
+
+
+def test_a_killed_shell_leaves_no_task(shared_instance) -> None:
+    """A job shell killed with SIGKILL cannot end its tasks: the broker ends everything
+    left in the shell's session (tasks and their children), and the job fails."""
+    import signal as _signal
+
+    inst = shared_instance
+    marker = uuid.uuid4().hex
+    r = inst.run("submit", "sh", "-c", f"sleep 300 & sleep 301; : {marker}")
+    assert r.returncode == 0, r.stderr
+    jobid = r.stdout.strip()
+    assert inst.run("job", "wait-event", "-p", "exec", "-t", "20", jobid,
+                    "shell.start").returncode == 0
+    dec = inst.run("job", "id", jobid).stdout.strip()
+    deadline = time.monotonic() + 10
+    while not _procs_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (shell,) = _procs_with(f"flux-shell {dec}")
+    os.kill(shell, _signal.SIGKILL)
+    r = inst.run("job", "wait-event", "-t", "20", jobid, "clean")
+    assert r.returncode == 0, r.stderr
+    assert _wait_gone(marker, 5.0) == []
+    r = inst.run("jobs", "-n", "-o", "{result}", jobid)
+    assert r.stdout.strip() == "FAILED"

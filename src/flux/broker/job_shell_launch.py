@@ -37,13 +37,35 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .loop import Loop
 
-__all__ = ["LocalShellLauncher"]
+__all__ = ["LocalShellLauncher", "kill_session"]
 
 #: launch requests sent to the fork server and not yet answered, at most (bounds what
 #: waits in the socket's buffer, so that a send never blocks the broker)
 _IN_FLIGHT = 8
 #: how long the broker waits for its shells to end at exit before SIGKILL
 _EXIT_GRACE = 2.0
+
+
+def kill_session(sid: int) -> int:
+    """SIGKILL every process of session ``sid`` (what a dead job shell left running);
+    how many.  The kernel never gives a new process the id of a session that still has
+    members, so ``sid`` cannot name someone else's processes."""
+    killed = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if len(fields) > 3 and int(fields[3]) == sid:
+            try:
+                os.kill(int(name), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
 
 
 class _LocalShell:
@@ -100,6 +122,10 @@ class _LocalShell:
         self.status = status
         if self.pid is not None:
             self.launcher.by_pid.pop(self.pid, None)
+            if os.WIFSIGNALED(status) or status == signal.SIGKILL:
+                # a shell killed before it could end its tasks: they are still in its
+                # session (the shell is a session leader; each task a group of its own)
+                kill_session(self.pid)
         self.finish()
 
     def finish(self) -> None:

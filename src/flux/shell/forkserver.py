@@ -78,7 +78,9 @@ def _child(req: dict, fds: list[int], sock: socket.socket) -> None:
         sock.close()
         for fd in _OWN_FDS:
             os.close(fd)
-        os.setpgid(0, 0)
+        # a session of its own: its tasks (process groups of their own) stay in it, so the
+        # broker can find and end them if the shell dies without ending them itself
+        os.setsid()
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python starts: EPIPE, not death
