@@ -169,6 +169,18 @@ def _status(argv: list[str]) -> int:
     return 0
 
 
+def _find_parent(tree: dict, rank: int) -> Optional[int]:
+    """The rank whose child ``rank`` is in the topology ``tree`` (``overlay.topology``)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        for child in node.get("children", []):
+            if child["rank"] == rank:
+                return int(node["rank"])
+            todo.append(child)
+    return None
+
+
 def _parentof(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die, open_handle
@@ -186,15 +198,11 @@ def _parentof(argv: list[str]) -> int:
     size = int(h.attr_get("size"))
     if not 0 < rank < size:
         die(PROG, "rank is out of range" if rank != 0 else "rank 0 has no parent")
-    todo = [walk.topology()]
-    while todo:
-        node = todo.pop()
-        for child in node.get("children", []):
-            if child["rank"] == rank:
-                print(node["rank"])
-                return 0
-            todo.append(child)
-    die(PROG, f"rank {rank} not found in the topology")
+    parent = _find_parent(walk.topology(), rank)
+    if parent is None:
+        die(PROG, f"rank {rank} not found in the topology")
+    print(parent)
+    return 0
 
 
 def _disconnect(argv: list[str]) -> int:
@@ -211,14 +219,7 @@ def _disconnect(argv: list[str]) -> int:
         die(PROG, "TARGET must be a rank")
     h = open_handle(PROG)
     walk = _Walk(h, 0, True, True, "all")
-    parent = None
-    todo = [walk.topology()]
-    while todo and parent is None:
-        node = todo.pop()
-        for child in node.get("children", []):
-            if child["rank"] == rank:
-                parent = node["rank"]
-            todo.append(child)
+    parent = _find_parent(walk.topology(), rank)
     if parent is None:
         die(PROG, f"rank {rank} has no parent")
     try:
