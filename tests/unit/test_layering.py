@@ -33,7 +33,8 @@ DOC = ROOT / "docs" / "architecture.md"
 #: Bottom to top.
 LAYERS: list[tuple[str, ...]] = [
     ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle",
-     "flux.wrapper", "flux.idset", "flux.hostlist", "flux._fdread"),
+     "flux.wrapper", "flux.idset", "flux.hostlist", "flux._fdread",
+     "flux.ioencode"),
     ("flux.message", "flux.message_pimpl"),
     ("flux.codec", "flux.response", "flux.util", "flux._util_duration", "flux._util_treedict",
      "flux._util_tree", "flux._util_dedup", "flux._util_fileref", "flux._util_cli",

@@ -17,11 +17,12 @@ the local launcher (``job_shell_launch.py``), the others to rexec.
 
 from __future__ import annotations
 
-import base64
 import errno
 import os
 import signal
 import sys
+
+from flux.ioencode import iodecode_data
 
 from .internal_rpc import InternalClient
 
@@ -90,9 +91,7 @@ class _RemoteShell:
         elif kind == "output":
             io = payload.get("io")
             if isinstance(io, dict) and isinstance(io.get("data"), str):
-                data = io["data"]
-                raw = (base64.b64decode(data) if io.get("encoding") == "base64"
-                       else data.encode())
+                raw = iodecode_data(io)
                 self.events.output(self.rank, str(io.get("stream", "stderr")), raw)
         elif kind == "finished" and isinstance(payload.get("status"), int):
             self.status = payload["status"]

@@ -18,7 +18,6 @@ auxiliary channels are not implemented (EPROTO / ENOSYS).
 
 from __future__ import annotations
 
-import base64
 import errno
 import os
 import signal
@@ -26,6 +25,7 @@ import subprocess
 from typing import TYPE_CHECKING, Any, Optional
 
 from flux.constants import FLUX_MSGFLAG_STREAMING
+from flux.ioencode import iodecode_data, ioencode
 from flux.message import Message
 
 from .router import RequestError, from_sender
@@ -110,15 +110,7 @@ class Rexec:
         return lambda events: self._read(proc, fd)
 
     def _output(self, proc: _Proc, stream: str, data: Optional[bytes], eof: bool) -> None:
-        io: dict[str, Any] = {"stream": stream, "rank": self.rank}
-        if data:
-            try:
-                io["data"] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                io["data"] = base64.b64encode(data).decode()
-                io["encoding"] = "base64"
-        if eof:
-            io["eof"] = True
+        io = ioencode(stream, self.rank, data, eof)
         self.router.respond(proc.req, {"type": "output", "pid": proc.popen.pid, "io": io})
 
     def _read(self, proc: _Proc, fd: int) -> None:
@@ -187,7 +179,7 @@ class Rexec:
         try:
             data = io.get("data")
             if isinstance(data, str) and stdin is not None and not stdin.closed:
-                raw = base64.b64decode(data) if io.get("encoding") == "base64" else data.encode()
+                raw = iodecode_data(io)
                 stdin.write(raw)
                 stdin.flush()
             if io.get("eof") and stdin is not None and not stdin.closed:

@@ -14,13 +14,14 @@ line.
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import os
 import signal
 import sys
 import time
+
+from flux.ioencode import iodecode_data
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -205,8 +206,7 @@ class Attach:
             data = ctx.get("data")
             if not data:
                 return
-            raw = (base64.b64decode(data) if ctx.get("encoding") == "base64"
-                   else data.encode("utf-8", errors="surrogateescape"))
+            raw = iodecode_data(ctx, "surrogateescape")
             out = sys.stdout if ctx.get("stream") == "stdout" else sys.stderr
             if self.label_io:
                 raw = f"{ctx.get('rank')}: ".encode() + raw
@@ -284,7 +284,7 @@ class Attach:
             self._stop_stdin()
 
     def _send_stdin(self, data: Optional[bytes], eof: bool) -> None:
-        from flux.shell.output import ioencode
+        from flux.ioencode import ioencode
 
         if self.service is None:
             return

@@ -37,10 +37,10 @@ def _ranks(text: str, size: int) -> list[int]:
 
 
 def main(argv: list[str]) -> int:
-    import base64
     import errno
 
     from flux.constants import FLUX_RPC_STREAMING
+    from flux.ioencode import iodecode_data
 
     from ._optparse import Parser
     from .util import die, open_handle
@@ -106,8 +106,7 @@ def main(argv: list[str]) -> int:
             h.rpc("rexec.write", {"pid": resp["pid"], "io": io}, nodeid=rank)
         elif kind == "output":
             io = resp.get("io", {})
-            data = io.get("data") or ""
-            raw = base64.b64decode(data) if io.get("encoding") == "base64" else data.encode()
+            raw = iodecode_data(io)
             if raw or io.get("eof"):
                 write(sys.stdout if io.get("stream") == "stdout" else sys.stderr, rank, raw,
                       bool(io.get("eof")))

@@ -7,9 +7,9 @@ the next one."""
 
 from __future__ import annotations
 
-import base64
 import os
 
+from flux.ioencode import ioencode
 from flux.shell import mustache
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
@@ -22,20 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Output", "ioencode"]
 
 STREAMS = ("stdout", "stderr")
-
-
-def ioencode(stream: str, rank: str, data: bytes | None, eof: bool = False) -> dict:
-    """An RFC 24 ``data`` context: UTF-8 text, else base64 with ``encoding``."""
-    context: dict = {"stream": stream, "rank": rank}
-    if data:
-        try:
-            context["data"] = data.decode("utf-8")
-        except UnicodeDecodeError:
-            context["data"] = base64.b64encode(data).decode()
-            context["encoding"] = "base64"
-    if eof:
-        context["eof"] = True
-    return context
 
 
 def _utf8_split(data: bytes) -> int:

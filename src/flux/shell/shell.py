@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 
+from flux.ioencode import iodecode_data
 from flux.shell.info import ShellInfo
 from flux.shell.kvsappend import Appender
 from flux.shell.output import Output
@@ -274,15 +275,11 @@ class JobShell:
 
     def _stdin_request(self, h: Any, watcher: Any, msg: Any, args: Any) -> None:
         """``<service>.stdin``: an RFC 24 ``data`` context for the tasks' input."""
-        import base64
-
         try:
             p = msg.payload_json()
             if not isinstance(p, dict) or p.get("stream") != "stdin":
                 raise ValueError
-            data = p.get("data", "")
-            raw = (base64.b64decode(data) if p.get("encoding") == "base64"
-                   else data.encode())
+            raw = iodecode_data(p)
             eof = bool(p.get("eof", False))
             ranks = p.get("rank", "all")
             wanted: Optional[set[int]] = None
@@ -330,7 +327,6 @@ class JobShell:
         self.input_watch.then(self._input_entries)
 
     def _input_entries(self, future: Any) -> None:
-        import base64
         import json
 
         try:
@@ -345,8 +341,7 @@ class JobShell:
                 if entry.get("name") != "data":
                     continue
                 p = entry["context"]
-                text = p.get("data", "")
-                raw = base64.b64decode(text) if p.get("encoding") == "base64" else text.encode()
+                raw = iodecode_data(p)
                 ranks = p.get("rank", "all")
                 wanted: Optional[set[int]] = None
                 if ranks != "all":
