@@ -43,7 +43,7 @@ from flux.job.kvs import kvs_key
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Optional
 
     from flux.message import Message
 
@@ -164,19 +164,26 @@ class JobInfoService:
     def update_lookup(self, msg: Message) -> None:
         """``job-info.update-lookup`` (flux-core's legacy form): ``{"id", "key": "R",
         "flags": 0}``, answered as a lookup of R with JSON_DECODE and CURRENT."""
-        obj = msg.payload_json()
-        if not isinstance(obj, dict) or type(obj.get("id")) is not int \
-                or not isinstance(obj.get("key"), str) or type(obj.get("flags")) is not int:
-            self.respond_error(msg, errno.EPROTO, None)
-            return
-        if obj["flags"]:
-            self.respond_error(msg, errno.EPROTO,
-                               "update-lookup request rejected with invalid flag")
+        obj = self._update_request(msg, "update-lookup")
+        if obj is None:
             return
         if obj["key"] != "R":
             self.respond_error(msg, errno.EINVAL, "update-lookup unsupported key specified")
             return
         self._lookup(msg, obj["id"], ["R"], LOOKUP_JSON_DECODE | LOOKUP_CURRENT)
+
+    def _update_request(self, msg: Message, method: str) -> Optional[dict]:
+        """``{"id", "key", "flags": 0}`` of an update-lookup/update-watch request, or None
+        once the sender has its error (flux-core's texts)."""
+        obj = msg.payload_json()
+        if not isinstance(obj, dict) or type(obj.get("id")) is not int \
+                or not isinstance(obj.get("key"), str) or type(obj.get("flags")) is not int:
+            self.respond_error(msg, errno.EPROTO, None)
+            return None
+        if obj["flags"]:
+            self.respond_error(msg, errno.EPROTO, f"{method} request rejected with invalid flag")
+            return None
+        return obj
 
     def _lookup(self, msg: Message, jobid: int, keys: Any, flags: int) -> None:
         if flags & ~(LOOKUP_JSON_DECODE | LOOKUP_CURRENT):
@@ -395,14 +402,8 @@ class JobInfoService:
 
     def update_watch(self, msg: Message) -> None:
         """``job-info.update-watch``: ``{"id", "key": "R"|"jobspec", "flags": 0}``."""
-        obj = msg.payload_json()
-        if not isinstance(obj, dict) or type(obj.get("id")) is not int \
-                or not isinstance(obj.get("key"), str) or type(obj.get("flags")) is not int:
-            self.respond_error(msg, errno.EPROTO, None)
-            return
-        if obj["flags"]:
-            self.respond_error(msg, errno.EPROTO,
-                               "update-watch request rejected with invalid flag")
+        obj = self._update_request(msg, "update-watch")
+        if obj is None:
             return
         if not msg.streaming:
             self.respond_error(msg, errno.EPROTO,
