@@ -72,3 +72,17 @@ class Background:
     def __exit__(self, *exc: Any) -> None:
         kill_tree(self.proc.pid)
         self.proc.wait(timeout=5)
+
+
+def run_ok(inst: Any, *args: str) -> str:
+    """``flux ARGS`` in ``inst``, which must succeed; its stdout."""
+    r = inst.run(*args)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return r.stdout
+
+
+def run_fails(inst: Any, *args: str, rc: int = 1) -> str:
+    """``flux ARGS`` in ``inst``, which must exit with ``rc``; its stderr."""
+    r = inst.run(*args)
+    assert r.returncode == rc, (r.stdout, r.stderr)
+    return r.stderr

@@ -9,6 +9,7 @@ import shutil
 import time
 
 import pytest
+from cmdhelpers import run_fails, run_ok
 from conftest import short_tmpdir, start_instance
 
 import flux
@@ -18,16 +19,7 @@ pytestmark = pytest.mark.timeout(90)
 TEST_RUN = "--setattr=system.exec.test.run_duration=0.01s"
 
 
-def _ok(inst, *args: str) -> str:
-    r = inst.run(*args)
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    return r.stdout
-
-
-def _fail(inst, *args: str) -> str:
-    r = inst.run(*args)
-    assert r.returncode == 1, (r.stdout, r.stderr)
-    return r.stderr
+_ok, _fail = run_ok, run_fails
 
 
 def _run_jobs(inst, n: int) -> list[str]:

@@ -12,6 +12,7 @@ import shutil
 import time
 
 import pytest
+from cmdhelpers import run_fails, run_ok
 from conftest import short_tmpdir, start_instance
 
 import flux
@@ -33,16 +34,7 @@ duration = "1h"
 """
 
 
-def _ok(inst, *args: str) -> str:
-    r = inst.run(*args)
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    return r.stdout
-
-
-def _fail(inst, *args: str) -> str:
-    r = inst.run(*args)
-    assert r.returncode == 1, (r.stdout, r.stderr)
-    return r.stderr
+_ok, _fail = run_ok, run_fails
 
 
 def _state(inst, jobid: str) -> str:

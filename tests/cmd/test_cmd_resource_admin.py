@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+from cmdhelpers import run_fails, run_ok
 from conftest import start_instance
 
 import flux
@@ -22,15 +23,11 @@ QUEUES = "[queues.batch]\n[queues.debug]\nrequires = [\"debug\"]\n"
 
 
 def _ok(inst, *args: str) -> str:
-    r = inst.run("resource", *args)
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    return r.stdout
+    return run_ok(inst, "resource", *args)
 
 
 def _fail(inst, *args: str) -> str:
-    r = inst.run("resource", *args)
-    assert r.returncode == 1, (r.stdout, r.stderr)
-    return r.stderr
+    return run_fails(inst, "resource", *args)
 
 
 def _host(inst) -> str:

@@ -10,6 +10,7 @@ import shutil
 import time
 
 import pytest
+from cmdhelpers import run_fails, run_ok
 from conftest import short_tmpdir, start_instance
 
 import flux
@@ -22,16 +23,7 @@ CONFIG = "[queues.batch]\n[queues.debug]\n"
 LONG_RUN = "--setattr=system.exec.test.run_duration=60s"
 
 
-def _ok(inst, *args: str) -> str:
-    r = inst.run(*args)
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    return r.stdout
-
-
-def _err(inst, *args: str, rc: int = 1) -> str:
-    r = inst.run(*args)
-    assert r.returncode == rc, (r.stdout, r.stderr)
-    return r.stderr
+_ok, _err = run_ok, run_fails
 
 
 def _events(inst, jobid: str) -> list[tuple[str, dict]]:
