@@ -328,6 +328,11 @@ def test_flux_exec_on_ranks():
         r = run_tree([flux_exe(), "exec", "-r", "1-3", "cat"], input="in\n", env=env,
                      capture_output=True, text=True, timeout=30)
         assert (r.returncode, r.stdout) == (0, "in\nin\nin\n")
+        # stdin that is not UTF-8 reaches the command byte for byte (RFC 24 base64)
+        blob = bytes(range(256))
+        r = run_tree([flux_exe(), "exec", "-r", "1", "cat"], input=blob, env=env,
+                     capture_output=True, timeout=30)
+        assert (r.returncode, r.stdout) == (0, blob)
         r = t.run("exec", "-r", "2,3", "sh", "-c", 'exit $(flux getattr rank)', check=False)
         assert r.returncode == 3
         r = t.run("exec", "-r", "3", "sh", "-c", "echo oops >&2; kill -9 $$", check=False)

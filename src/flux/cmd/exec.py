@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     import errno
 
     from flux.constants import FLUX_RPC_STREAMING
-    from flux.ioencode import iodecode_data
+    from flux.ioencode import iodecode_data, ioencode
 
     from ._optparse import Parser
     from .util import die, open_handle
@@ -100,9 +100,7 @@ def main(argv: list[str]) -> int:
             state["pids"][rank] = resp["pid"]
             # stdin (read whole before the loop: flux exec gets small inputs) to each
             # rank as its command starts, then EOF
-            io: dict[str, Any] = {"stream": "stdin", "rank": str(rank), "eof": True}
-            if stdin_data:
-                io["data"] = stdin_data.decode("utf-8", "replace")
+            io = ioencode("stdin", str(rank), stdin_data, eof=True)
             h.rpc("rexec.write", {"pid": resp["pid"], "io": io}, nodeid=rank)
         elif kind == "output":
             io = resp.get("io", {})
