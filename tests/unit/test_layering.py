@@ -33,7 +33,7 @@ DOC = ROOT / "docs" / "architecture.md"
 #: Bottom to top.
 LAYERS: list[tuple[str, ...]] = [
     ("flux", "flux.constants", "flux.severity", "flux.environment", "flux.fsd", "flux.proctitle",
-     "flux.wrapper", "flux.idset", "flux.hostlist", "flux._fdread",
+     "flux.parentdeath", "flux.wrapper", "flux.idset", "flux.hostlist", "flux._fdread",
      "flux.ioencode"),
     ("flux.message", "flux.message_pimpl"),
     ("flux.codec", "flux.response", "flux.util", "flux._util_duration", "flux._util_treedict",

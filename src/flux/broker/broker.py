@@ -37,6 +37,7 @@ import flux
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
 from flux.core.default_methods import ping_reply, rusage_reply
 from flux.message import Message
+from flux.parentdeath import die_with_parent
 from flux.severity import LOG_ERR, LOG_INFO
 
 from . import config
@@ -661,11 +662,12 @@ class Broker:
         # foreground group (Ctrl-C reaches it directly there).
         own_group = not (self.interactive_shell or _isatty(0))
         kwargs: dict[str, Any] = {}
-        if own_group:
-            if sys.version_info >= (3, 11):
-                kwargs["process_group"] = 0
-            else:  # pragma: no cover
-                kwargs["preexec_fn"] = os.setpgrp
+        # it dies with this broker, even one killed with SIGKILL (no orphan left)
+        preexec = die_with_parent(own_group)
+        if preexec is not None:
+            kwargs["preexec_fn"] = preexec
+        elif own_group:
+            kwargs["process_group"] = 0
         try:
             self.proc = subprocess.Popen(self.command, env=self._program_env(), **kwargs)
         except OSError as exc:

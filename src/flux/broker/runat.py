@@ -34,6 +34,7 @@ from typing import Any, Callable, Optional
 
 from flux._fdread import read_ready
 from flux.message import Message
+from flux.parentdeath import die_with_parent
 from flux.severity import LOG_ERR, LOG_INFO
 
 from .router import RequestError, Router
@@ -178,10 +179,12 @@ class Runat:
     def _spawn(self, entry: _Entry, cmd: _Command) -> bool:
         shell = self.environ.get("SHELL") or "/bin/bash"
         kwargs: dict[str, Any] = {}
-        if sys.version_info >= (3, 11):
+        # its own group (signalled as one), and it dies with a broker killed with SIGKILL
+        preexec = die_with_parent(own_group=True)
+        if preexec is not None:
+            kwargs["preexec_fn"] = preexec
+        else:
             kwargs["process_group"] = 0
-        else:  # pragma: no cover
-            kwargs["preexec_fn"] = os.setpgrp
         cmd.t_start = time.monotonic()
         try:
             proc = subprocess.Popen([shell, "-c", cmd.cmdline], env=self._env(),
