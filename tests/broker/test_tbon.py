@@ -189,6 +189,13 @@ def test_size4_routing_across_ranks():
         assert t.run("overlay", "status").stdout == \
             f"0 {h}: full\n├─ 1 {h}: full\n│  └─ 3 {h}: full\n└─ 2 {h}: full\n"
         assert t.run("overlay", "parentof", "3").stdout == "1\n"
+        for args, err in [(("parentof", "0"), "0 has no parent"),
+                          (("parentof", "9"), "9 is not a valid rank in this instance"),
+                          (("parentof",), "RANK is required"),
+                          (("disconnect", "no-such-host"),
+                           "TARGET must be a valid rank or hostname")]:
+            r = t.run("overlay", *args, check=False)
+            assert (r.returncode, r.stderr) == (1, f"flux-overlay: {err}\n"), args
 
 
 def test_size8_events_fan_out_in_order():

@@ -154,6 +154,37 @@ def test_module_load_path_imports_no_json_or_handle(inst):
 
 
 def test_command_help_options(flux_cmd):
+    # flux-core's C commands print --help on stderr; built-in ones are named "flux NAME"
+    builtin = {"getattr": "Get broker attribute", "setattr": "Set broker attribute",
+               "lsattr": "List broker attributes", "dmesg": "Print or control log ring buffer"}
     for name in ("ping", "getattr", "setattr", "lsattr", "dmesg", "logger"):
         r = run_tree([flux_cmd, name, "--help"], capture_output=True, text=True, timeout=T)
-        assert r.returncode == 0 and r.stdout.startswith(f"Usage: flux-{name}"), name
+        prog = f"flux {name}" if name in builtin else f"flux-{name}"
+        assert (r.returncode, r.stdout) == (0, ""), name
+        assert r.stderr.startswith(f"Usage: {prog} "), name
+        if name in builtin:
+            assert r.stderr.splitlines()[1:3] == [
+                builtin[name], "  -h, --help             Display this message."], name
+
+
+def test_overlay_of_one_broker(inst):
+    """A tree of one, as flux-core's broker describes it (no pyzmq needed)."""
+    host = inst.run("getattr", "hostlist").stdout.strip()
+    assert inst.run("overlay", "status").stdout == f"0 {host}: full\n"
+    r = inst.run("overlay", "parentof", "0")
+    assert (r.returncode, r.stderr) == (1, "flux-overlay: 0 has no parent\n")
+    r = inst.run("overlay", "disconnect", "1")
+    assert (r.returncode, r.stderr) == (1, "flux-overlay: 1 is not a valid rank in this instance\n")
+    import flux
+
+    h = flux.Flux(inst.uri)
+    assert h.rpc("overlay.topology", {"rank": 0}).get() == {"rank": 0, "size": 1, "children": []}
+    health = h.rpc("overlay.health", {}).get()
+    assert (health["rank"], health["status"], health["children"]) == (0, "full", [])
+    assert h.rpc("overlay.stats-get", {}).get()["child-count"] == 0
+    with pytest.raises(OSError) as exc:
+        h.rpc("overlay.topology", {"rank": 1}).get()
+    assert exc.value.errno == 2
+    with pytest.raises(OSError) as exc:
+        h.rpc("overlay.topology", {"rank": "x"}).get()
+    assert exc.value.errno == 71  # EPROTO

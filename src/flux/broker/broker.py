@@ -232,6 +232,10 @@ class Broker:
         self.hosts = [own.get("hostlist") or hostname]
         if self.topology.size > 1:
             self._boot_overlay(hostname, sa)
+        else:
+            from .overlay_solo import register_solo_overlay
+
+            register_solo_overlay(self.router)
         for name, value in self.topology.attributes(self.topo_uri).items():
             attrs.add(name, value)
         sa.pop("tbon.topo", None)

@@ -10,6 +10,8 @@ only what is not full.
 
 from __future__ import annotations
 
+import sys
+
 from typing import Any, Callable, Optional
 
 SUMMARY = "Manage overlay network"
@@ -150,7 +152,7 @@ def _status(argv: list[str]) -> int:
     from ._optparse import Parser, get_int
     from .util import die, open_handle
 
-    parser = Parser(f"{PROG} status", "[OPTIONS]", _status_options())
+    parser = Parser("flux overlay status", "[OPTIONS]", _status_options())
     opts, args = parser.parse(argv)
     if args:
         parser.fatal_usage()
@@ -181,51 +183,74 @@ def _find_parent(tree: dict, rank: int) -> Optional[int]:
     return None
 
 
+def _parent_of(h: Any, walk: "_Walk", rank: int) -> int:
+    """The parent of ``rank``, checked as flux-core's command checks it (else exit 1)."""
+    from .util import die
+
+    size = walk.topology().get("size", 1)
+    if not 0 <= rank < size:
+        die(PROG, f"{rank} is not a valid rank in this instance")
+    if rank == 0:
+        die(PROG, f"{rank} has no parent")
+    parent = _find_parent(walk.topology(), rank)
+    if parent is None:
+        die(PROG, f"{rank} not found in the topology")
+    return parent
+
+
+def _c_int(text: str) -> int:
+    """The leading integer of ``text`` as C's strtol reads it (0 if there is none)."""
+    import re
+
+    m = re.match(r"\s*([+-]?\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
 def _parentof(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die, open_handle
 
-    parser = Parser(f"{PROG} parentof", "RANK", [])
+    parser = Parser("flux overlay parentof", "RANK", [])
     _, args = parser.parse(argv)
     if len(args) != 1:
-        parser.fatal_usage()
-    try:
-        rank = int(args[0])
-    except ValueError:
-        die(PROG, "RANK must be an integer")
+        die(PROG, "RANK is required")
     h = open_handle(PROG)
     walk = _Walk(h, 0, True, True, "all")
-    size = int(h.attr_get("size"))
-    if not 0 < rank < size:
-        die(PROG, "rank is out of range" if rank != 0 else "rank 0 has no parent")
-    parent = _find_parent(walk.topology(), rank)
-    if parent is None:
-        die(PROG, f"rank {rank} not found in the topology")
-    print(parent)
+    print(_parent_of(h, walk, _c_int(args[0])))
     return 0
 
 
 def _disconnect(argv: list[str]) -> int:
-    from ._optparse import Parser
+    from ._optparse import REQUIRED, Option, Parser, get_int
     from .util import die, oserror_text, open_handle
 
-    parser = Parser(f"{PROG} disconnect", "TARGET", [])
-    _, args = parser.parse(argv)
+    table = [Option("r", "parent", REQUIRED, "NODEID",
+                    "Set parent rank to NODEID (default: determine from topology)")]
+    parser = Parser("flux overlay disconnect", "[OPTIONS] TARGET", table)
+    opts, args = parser.parse(argv)
     if len(args) != 1:
-        parser.fatal_usage()
-    try:
-        rank = int(args[0])
-    except ValueError:
-        die(PROG, "TARGET must be a rank")
+        die(PROG, "TARGET is required")
     h = open_handle(PROG)
     walk = _Walk(h, 0, True, True, "all")
-    parent = _find_parent(walk.topology(), rank)
-    if parent is None:
-        die(PROG, f"rank {rank} has no parent")
+    target = args[0]
+    if target.isdigit():
+        rank = int(target)
+    else:
+        from ._resource_sets import hostlist_decode
+
+        hosts = hostlist_decode(h.attr_get("hostlist"))
+        if target not in hosts:
+            die(PROG, "TARGET must be a valid rank or hostname")
+        rank = hosts.index(target)
+    parent = get_int(PROG, opts, "parent", -1)
+    if parent == -1:
+        parent = _parent_of(h, walk, rank)
+    print(f"{PROG}: asking {walk.host(parent)} (rank {parent}) to disconnect child "
+                  f"{walk.host(rank)} (rank {rank})", file=sys.stderr, flush=True)
     try:
         h.rpc("overlay.disconnect-subtree", {"rank": rank}, nodeid=parent).get()
     except OSError as exc:
-        die(PROG, oserror_text(exc))
+        die(PROG, f"overlay.disconnect-subtree: {oserror_text(exc)}")
     return 0
 
 
