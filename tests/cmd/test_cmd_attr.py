@@ -30,7 +30,7 @@ def test_getattr_errors(inst):
     assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr == "flux-getattr: nosuch: No such file or directory\n"
     r = inst.run("getattr", timeout=T)
-    assert r.returncode == 1 and r.stderr.startswith("Usage: flux-getattr")
+    assert r.returncode == 1 and r.stderr.startswith("Usage: flux getattr name\n")
     r = inst.run("getattr", "a", "b", timeout=T)
     assert r.returncode == 1
 
@@ -54,9 +54,9 @@ def test_setattr_errors(inst):
     assert r.stderr.startswith("flux-setattr: nosuch: ") and r.stderr.count("\n") == 1
     # flux-core 0.88's setattr has no -e (no way to unset): an unknown option
     r = inst.run("setattr", "-e", "rank", timeout=T)
-    assert r.returncode == 1 and r.stderr.startswith("flux-setattr: invalid option -- 'e'")
+    assert r.returncode == 1 and r.stderr.startswith("flux setattr: invalid option -- 'e'")
     r = inst.run("setattr", "rank", timeout=T)
-    assert r.returncode == 1 and r.stderr.startswith("Usage: flux-setattr")
+    assert r.returncode == 1 and r.stderr.startswith("Usage: flux setattr name value\n")
 
 
 def test_lsattr(inst):

@@ -53,6 +53,6 @@ def test_setattr_force_cannot_change_an_immutable_attribute(inst):
 
 def test_setattr_takes_flux_cores_options_only(inst):
     r = inst.run("setattr", "--help", timeout=T)
-    assert "-f, --force" in r.stdout and "expunge" not in r.stdout
+    assert "-f, --force" in r.stderr and "expunge" not in r.stderr
     r = inst.run("setattr", "test.x", timeout=T)
-    assert r.returncode == 1 and r.stderr.startswith("Usage: flux-setattr")
+    assert r.returncode == 1 and r.stderr.startswith("Usage: flux setattr")

@@ -98,7 +98,7 @@ def test_relay_over_pipes_relays_framed_messages(inst):
 def test_relay_errors():
     r = subprocess.run([flux_exe(), "relay"], capture_output=True, text=True, timeout=T)
     assert r.returncode == 1
-    assert "flux-relay: path argument is required" in r.stderr
+    assert "flux relay: path argument is required" in r.stderr
     r = subprocess.run([flux_exe(), "relay", "/nonexistent/local"], capture_output=True,
                        text=True, timeout=T, stdin=subprocess.DEVNULL)
     assert r.returncode == 1
@@ -197,7 +197,7 @@ def test_proxy_default_runs_shell(inst):
 
 def test_proxy_jobid_target_and_usage(inst):
     r = inst.run("proxy", timeout=T)
-    assert r.returncode == 1 and "flux-proxy: URI argument is required" in r.stderr
+    assert r.returncode == 1 and "flux proxy: URI argument is required" in r.stderr
     r = inst.run("proxy", "f1234zz", "true", timeout=T)
     assert r.returncode == 1
     assert "flux-proxy: Unable to resolve f1234zz to a URI" in r.stderr

@@ -21,10 +21,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Sequence
     from typing import NoReturn
 
+from ._optparse import option_lines as _option_lines
+from ._optparse import segments, term_columns
+
 NO_ARG, REQUIRED, OPTIONAL = 0, 1, 2
 
-LEFT_MARGIN = 2
-OPTION_WIDTH = 25
 
 
 class Opt:
@@ -110,51 +111,8 @@ class Command:
         return _Getopt(self, list(argv)).run()
 
 
-def term_columns() -> int:
-    """The width liboptparse wraps usage to: ``$COLUMNS`` if it is a sane number, else 80."""
-    value = os.environ.get("COLUMNS")
-    cols = 80
-    if value is not None:
-        number, end, _ = c_strtol(value)
-        if end == len(value):
-            cols = number
-    return 80 if cols >= 256 or cols <= 16 else cols
-
-
-def segments(text: str, width: int) -> list[str]:
-    """``text`` cut into lines of at most ``width``, at spaces, else hyphenating a word."""
-    out = []
-    while text:
-        if len(text) <= width:
-            out.append(text)
-            break
-        p = width
-        while p and not text[p].isspace():
-            p -= 1
-        following = p + 1
-        while p and text[p].isspace():
-            p -= 1
-        if p == 0:
-            out.append(text[:width - 1] + "-")
-            text = text[width - 1:]
-        else:
-            out.append(text[:p + 1])
-            text = text[following:]
-    return out
-
-
 def option_lines(opt: Opt, columns: int) -> list[str]:
-    arg = f"={opt.arginfo}" if opt.arginfo else ""
-    if opt.key.isalnum():
-        info = f"{'':{LEFT_MARGIN}}-{opt.key}, --{opt.name}{arg}"
-    else:
-        info = f"{'':{LEFT_MARGIN + 4}}--{opt.name}{arg}"
-    parts = segments(opt.usage, columns - OPTION_WIDTH) or [""]
-    if len(info) < OPTION_WIDTH:
-        lines = [f"{info:<{OPTION_WIDTH}}{parts[0]}"]
-    else:
-        lines = [info, f"{'':{OPTION_WIDTH}}{parts[0]}"]
-    return lines + [f"{'':{OPTION_WIDTH}}{part}" for part in parts[1:]]
+    return _option_lines(opt.key, opt.name, opt.arginfo or "", opt.usage, columns)
 
 
 class Args:

@@ -58,39 +58,94 @@ class Options:
         return self._given.get(name)
 
 
-def usage_text(prog: str, synopsis: str, table: Sequence[Option]) -> str:
+LEFT_MARGIN = 2
+OPTION_WIDTH = 25  # liboptparse's column for option descriptions
+
+
+def term_columns() -> int:
+    """The width liboptparse wraps usage to: ``$COLUMNS`` if it is a sane number, else 80."""
+    import os
+
+    value = os.environ.get("COLUMNS", "").strip()
+    cols = 80
+    if value:
+        sign = -1 if value[0] == "-" else 1
+        digits = value[1:] if value[0] in "+-" else value
+        if digits.isdigit():
+            cols = sign * int(digits)
+    return 80 if cols >= 256 or cols <= 16 else cols
+
+
+def segments(text: str, width: int) -> list[str]:
+    """``text`` cut into lines of at most ``width``, at spaces, else hyphenating a word."""
+    out = []
+    while text:
+        if len(text) <= width:
+            out.append(text)
+            break
+        p = width
+        while p and not text[p].isspace():
+            p -= 1
+        following = p + 1
+        while p and text[p].isspace():
+            p -= 1
+        if p == 0:
+            out.append(text[:width - 1] + "-")
+            text = text[width - 1:]
+        else:
+            out.append(text[:p + 1])
+            text = text[following:]
+    return out
+
+
+def option_lines(key: Optional[str], name: str, arginfo: str, text: str,
+                 columns: int) -> list[str]:
+    """One option's lines of ``--help`` as liboptparse lays them out (``-k, --name=ARG``
+    then the description at column 25, wrapped; a long left part gets its own line)."""
+    arg = f"={arginfo}" if arginfo else ""
+    if key and key.isalnum():
+        info = f"{'':{LEFT_MARGIN}}-{key}, --{name}{arg}"
+    else:
+        info = f"{'':{LEFT_MARGIN + 4}}--{name}{arg}"
+    parts = segments(text, columns - OPTION_WIDTH) or [""]
+    if len(info) < OPTION_WIDTH:
+        lines = [f"{info:<{OPTION_WIDTH}}{parts[0]}"]
+    else:
+        lines = [info, f"{'':{OPTION_WIDTH}}{parts[0]}"]
+    return lines + [f"{'':{OPTION_WIDTH}}{part}" for part in parts[1:]]
+
+
+def usage_text(prog: str, synopsis: str, table: Sequence[Option],
+               doc: Optional[str] = None) -> str:
+    """``--help`` as flux-core's C commands print it: the usage line, the description,
+    ``-h, --help`` first, then the options in table order."""
+    columns = term_columns()
     lines = [f"Usage: {prog} {synopsis}".rstrip()]
-    rows = []
-    for opt in list(table) + [Option("h", "help", help="Display this message.")]:
-        left = f"-{opt.short}, " if opt.short else "    "
-        left += f"--{opt.long}"
-        if opt.has_arg == REQUIRED:
-            left += f"={opt.metavar or 'ARG'}"
-        elif opt.has_arg == OPTIONAL:
-            left += f"[={opt.metavar or 'ARG'}]"
-        rows.append((left, opt.help))
-    width = max((len(r[0]) for r in rows), default=0)
-    width = max(width, 24)
-    for left, text in rows:
-        lines.append(f"  {left:<{width}}  {text}".rstrip())
-    return "\n".join(lines)
+    if doc:
+        lines += segments(doc, columns)
+    for opt in [Option("h", "help", help="Display this message.")] + list(table):
+        lines += option_lines(opt.short, opt.long, opt.metavar if opt.has_arg else "",
+                              opt.help, columns)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 class Parser:
     """``Parser(prog, synopsis, table).parse(argv) -> (Options, args)``."""
 
     def __init__(self, prog: str, synopsis: str, table: Sequence[Option],
-                 stop_at_nonoption: bool = False) -> None:
+                 stop_at_nonoption: bool = False, doc: Optional[str] = None) -> None:
         self.prog = prog
+        self.doc = doc
         self.synopsis = synopsis
         self.table = list(table)
         self.stop_at_nonoption = stop_at_nonoption
 
     def usage(self) -> str:
-        return usage_text(self.prog, self.synopsis, self.table)
+        return usage_text(self.prog, self.synopsis, self.table, self.doc)
 
     def print_usage(self, out: Any = None) -> None:
-        print(self.usage(), file=out or sys.stdout, flush=True)
+        sys.stdout.flush()  # liboptparse writes usage (--help too) on stderr
+        print(self.usage(), file=out or sys.stderr, flush=True)
 
     def fatal_usage(self, message: Optional[str] = None) -> NoReturn:
         """``PROG: MESSAGE`` (if any) and the usage on stderr; exit 1."""

@@ -163,7 +163,8 @@ def main(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die, oserror_text, open_handle
 
-    parser = Parser(PROG, "[OPTIONS...]", _options())
+    parser = Parser("flux dmesg", "[OPTIONS...]", _options(),
+                    doc="Print or control log ring buffer")
     opts, args = parser.parse(argv)
     if args:
         die(PROG, "flux-dmesg accepts no free arguments")

@@ -23,7 +23,8 @@ def main(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die
 
-    parser = Parser(PROG, "[OPTIONS...] [COMMAND...]", [], stop_at_nonoption=True)
+    parser = Parser("flux env", "[OPTIONS...] [COMMAND...]", [], stop_at_nonoption=True,
+                    doc="Print the flux environment or execute COMMAND inside it")
     _, args = parser.parse(argv)
     pairs = flux_environment()
     if not args:

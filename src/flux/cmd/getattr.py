@@ -14,7 +14,7 @@ def main(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die, open_handle
 
-    parser = Parser(PROG, "name", [])
+    parser = Parser("flux getattr", "name", [], doc="Get broker attribute")
     _, args = parser.parse(argv)
     if len(args) != 1:
         parser.fatal_usage()

@@ -15,7 +15,8 @@ def main(argv: list[str]) -> int:
     from ._optparse import Option, Parser
     from .util import die, oserror_text, open_handle
 
-    parser = Parser(PROG, "[-v]", [Option("v", "values", help="List values with attributes")])
+    parser = Parser("flux lsattr", "[-v]", [Option("v", "values", help="List values with attributes")],
+                    doc="List broker attributes")
     opts, args = parser.parse(argv)
     if args:
         parser.fatal_usage()

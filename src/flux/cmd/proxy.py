@@ -226,7 +226,8 @@ def main(argv: list[str]) -> int:
         Option("n", "nohup", NO_ARG,
                help="Do not send SIGHUP to child processes when connection to Flux is lost"),
     ]
-    parser = Parser(PROG, "[OPTIONS] JOBID|URI [COMMAND...]", table, stop_at_nonoption=True)
+    parser = Parser("flux proxy", "[OPTIONS] JOBID|URI [COMMAND...]", table,
+                    stop_at_nonoption=True, doc="Route messages to/from Flux instance")
     opts, args = parser.parse(argv)
     if not args:
         parser.fatal_usage("URI argument is required")

@@ -23,7 +23,8 @@ def main(argv: list[str]) -> int:
     from ._relay_pump import Pump
     from .util import die, oserror_text
 
-    parser = Parser(PROG, "[OPTIONS] path", [])
+    parser = Parser("flux relay", "[OPTIONS] path", [],
+                    doc="Relay messages between stdio and local://path")
     _, args = parser.parse(argv)
     if not args:
         parser.fatal_usage("path argument is required")

@@ -16,9 +16,9 @@ def main(argv: list[str]) -> int:
     from ._optparse import Option, Parser
     from .util import die, oserror_text, open_handle
 
-    parser = Parser(PROG, "name value", [
+    parser = Parser("flux setattr", "name value", [
         Option("f", "force", help="force update of attribute that doesn't support runtime changes"),
-    ])
+    ], doc="Set broker attribute")
     opts, args = parser.parse(argv)
     if len(args) != 2:
         parser.fatal_usage()

@@ -34,7 +34,8 @@ def main(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import open_handle
 
-    parser = Parser(PROG, "", [])
+    parser = Parser("flux uptime", "[OPTIONS]...", [],
+                    doc="Show how long this Flux instance has been running")
     _, args = parser.parse(argv)
     if args:
         parser.fatal_usage()

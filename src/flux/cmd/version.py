@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
 
     from ._optparse import Parser
 
-    parser = Parser(PROG, "", [])
+    parser = Parser("flux version", "[OPTIONS]...", [], doc="Display flux version information")
     _, args = parser.parse(argv)
     if args:
         parser.fatal_usage()
