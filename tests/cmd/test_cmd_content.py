@@ -46,7 +46,7 @@ def test_errors(shared_instance):
     res = _run(shared_instance, "load")
     assert (res.returncode, res.stderr) == (1, b"flux-content: no blobrefs were specified\n")
     res = _run(shared_instance, "store", "extra")
-    assert res.returncode == 1 and res.stderr.startswith(b"Usage: flux-content store")
+    assert res.returncode == 1 and res.stderr.startswith(b"Usage: flux content store")
     assert _run(shared_instance, "store", "--chunksize=-1").returncode == 1
     assert _run(shared_instance, "nosuch").returncode == 1
 
@@ -55,3 +55,31 @@ def test_flush_and_dropcache(shared_instance):
     for sub in ("flush", "dropcache"):
         res = _run(shared_instance, sub)
         assert (res.returncode, res.stdout, res.stderr) == (0, b"", b"")
+
+
+def test_checkpoint_list_and_update(shared_instance):
+    import json
+    import re
+
+    shared_instance.run("kvs", "put", "cp.test=1")
+    shared_instance.run("kvs", "sync")
+    res = shared_instance.run("content", "checkpoint", "list")
+    lines = res.stdout.splitlines()
+    assert res.returncode == 0, res.stderr
+    assert lines[0] == "Index      Sequence   Time                 Rootref"
+    assert re.fullmatch(r"0 {10}\d+ +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ sha1-[0-9a-f]{40}", lines[1])
+    res = shared_instance.run("content", "checkpoint", "list", "-j")
+    checkpt = json.loads(res.stdout.splitlines()[0])
+    assert checkpt["version"] == 1 and checkpt["rootref"] == lines[1].split()[-1]
+    res = shared_instance.run("content", "checkpoint", "list", "-n")
+    assert res.stdout.splitlines() == lines[1:]
+    # the KVS runs (inside the broker): the checkpoint may not be moved under it
+    res = shared_instance.run("content", "checkpoint", "update", "sha1-" + "0" * 40)
+    assert (res.returncode, res.stderr) == (
+        1, "flux-content: please unload kvs module before updating checkpoint\n")
+    res = shared_instance.run("content", "checkpoint")
+    assert res.returncode == 1
+    assert res.stderr.startswith("flux content checkpoint: missing subcommand\n"
+                                 "Usage: flux content checkpoint list [OPTIONS]\n")
+    res = shared_instance.run("content")
+    assert res.returncode == 1 and res.stderr.startswith("flux content: missing subcommand\n")

@@ -15,15 +15,29 @@ if TYPE_CHECKING:  # pragma: no cover
 SUMMARY = "Access content store"
 PROG = "flux-content"
 
-USAGE = """Usage: flux-content COMMAND [OPTIONS]
-  load [-b] [BLOBREF ...]            Concatenate blobs stored under BLOBREF(s) to stdout
-  store [-b] [--chunksize=N]         Store blob from stdin, print BLOBREF(s) on stdout
-  dropcache                          Drop non-essential entries from local content cache
-  flush                              Flush dirty entries from local content cache"""
+USAGE = """Usage: flux content load [OPTIONS] BLOBREF ...
+   or: flux content store [OPTIONS]
+   or: flux content dropcache [OPTIONS]
+   or: flux content flush [OPTIONS]
+   or: flux content checkpoint [OPTIONS]
+Access content store
+  -h, --help             Display this message."""
+
+_DOCS = {
+    "dropcache": "Drop non-essential entries from local content cache",
+    "flush": "Flush dirty entries from local content cache",
+}
+
+CHECKPOINT_USAGE = """Usage: flux content checkpoint list [OPTIONS]
+   or: flux content checkpoint update [OPTIONS] blobref
+Perform checkpoint operations
+  -h, --help             Display this message."""
 
 
-def _usage_exit() -> "Any":
-    print(USAGE, file=sys.stderr, flush=True)
+def _usage_exit(usage: "str" = USAGE, missing: "str" = "") -> "Any":
+    if missing:
+        print(f"{missing}: missing subcommand", file=sys.stderr)
+    print(usage, file=sys.stderr, flush=True)
     raise SystemExit(1)
 
 
@@ -42,7 +56,8 @@ def _load(argv: "list[str]") -> int:
     from .util import die, open_handle, oserror_text
 
     table = [Option("b", "bypass-cache", help="Load directly from rank 0 content service")]
-    opts, args = Parser(f"{PROG} load", "[OPTIONS] BLOBREF ...", table).parse(argv)
+    opts, args = Parser("flux content load", "[OPTIONS] BLOBREF ...", table,
+                        doc="Concatenate blobs stored under BLOBREF(s) to stdout").parse(argv)
     from flux.services.content.blobref import strtohash
 
     h = open_handle(PROG)
@@ -70,7 +85,8 @@ def _store(argv: "list[str]") -> int:
     table = [Option("b", "bypass-cache", help="Store directly to rank 0 content service"),
              Option(None, "chunksize", REQUIRED, "N",
                     "Limit blob size to N bytes with 0=unlimited (default 0)")]
-    parser = Parser(f"{PROG} store", "[OPTIONS]", table)
+    parser = Parser("flux content store", "[OPTIONS]", table,
+                    doc="Store blob from stdin, print BLOBREF(s) on stdout")
     opts, args = parser.parse(argv)
     chunksize = get_int(PROG, opts, "chunksize", 0)
     if args or chunksize < 0:
@@ -104,7 +120,7 @@ def _simple(name: "str", argv: "list[str]") -> int:
     from ._optparse import Parser
     from .util import die, open_handle
 
-    parser = Parser(f"{PROG} {name}", "", [])
+    parser = Parser(f"flux content {name}", "[OPTIONS]...", [], doc=_DOCS.get(name))
     _, args = parser.parse(argv)
     if args:
         parser.fatal_usage()
@@ -116,12 +132,100 @@ def _simple(name: "str", argv: "list[str]") -> int:
     return 0
 
 
+def _checkpoint_list(argv: "list[str]") -> int:
+    """The KVS checkpoints the content service keeps, newest first, as flux-core lists them."""
+    import time
+
+    from flux.message import compact_json
+
+    from ._optparse import Option, Parser
+    from .util import die, open_handle, oserror_text
+
+    table = [Option("n", "no-header", help="Do not output column headers"),
+             Option("j", "json", help="Output raw json checkpoint data")]
+    parser = Parser("flux content checkpoint list", "[OPTIONS]", table, doc="List checkpoint(s)")
+    opts, args = parser.parse(argv)
+    if args:
+        parser.print_usage()
+        raise SystemExit(1)
+    h = open_handle(PROG)
+    if not opts.no_header and not opts.json:
+        print(f"{'Index':<10} {'Sequence':<10} {'Time':<20} Rootref")
+    try:
+        value = h.rpc("content.checkpoint-get").get().get("value")
+    except OSError as exc:
+        die(PROG, f"kvs_checkpoint_lookup: {oserror_text(exc)}")
+    for index, checkpt in enumerate(value if isinstance(value, list) else [value]):
+        if opts.json:
+            print(compact_json(checkpt))
+            continue
+        try:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(checkpt.get("timestamp", 0)))
+            line = f"{index:<10} {checkpt.get('sequence', 0):<10} {stamp:<20} {checkpt['rootref']}"
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+            die(PROG, "error parsing checkpoint: Invalid argument")
+        print(line)
+    return 0
+
+
+def _checkpoint_update(argv: "list[str]") -> int:
+    """Point the checkpoint at another root: only with the KVS stopped, as flux-core."""
+    from ._optparse import Parser
+    from .util import die, open_handle
+
+    parser = Parser("flux content checkpoint update", "[OPTIONS] blobref", [],
+                    doc="Update checkpoint to specified blobref")
+    _, args = parser.parse(argv)
+    if len(args) != 1:
+        parser.print_usage()
+        raise SystemExit(1)
+    h = open_handle(PROG)
+    try:
+        h.rpc("kvs.getroot", {"namespace": "primary", "flags": 0}).get()
+        running = True
+    except OSError as exc:
+        running = exc.errno != 38  # ENOSYS: no KVS
+    if running:
+        die(PROG, "please unload kvs module before updating checkpoint")
+    import time
+
+    from flux.services.content.blobref import strtohash
+
+    try:
+        strtohash(args[0])
+    except ValueError:
+        die(PROG, "invalid blobref specified: Invalid argument")
+    try:
+        h.rpc("content-backing.checkpoint-put",
+              {"value": {"version": 1, "rootref": args[0], "sequence": 0,
+                         "timestamp": time.time()}}, 0).get()
+    except OSError as exc:
+        import os
+
+        die(PROG, f"checkpoint update failed: {os.strerror(exc.errno or 22)}")
+    return 0
+
+
+def _checkpoint(argv: "list[str]") -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(CHECKPOINT_USAGE, file=sys.stderr, flush=True)
+        return 0
+    if not argv:
+        _usage_exit(CHECKPOINT_USAGE, missing="flux content checkpoint")
+    if argv[0] == "list":
+        return _checkpoint_list(argv[1:])
+    if argv[0] == "update":
+        return _checkpoint_update(argv[1:])
+    print(f"flux content checkpoint: Unknown subcommand: {argv[0]}", file=sys.stderr)
+    return _usage_exit(CHECKPOINT_USAGE)
+
+
 def main(argv: "list[str]") -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        if argv:
-            print(USAGE, flush=True)
-            return 0
-        _usage_exit()
+    if argv and argv[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stderr, flush=True)  # liboptparse: usage on stderr, exit 0
+        return 0
+    if not argv:
+        _usage_exit(missing="flux content")
     sub, rest = argv[0], argv[1:]
     if sub == "load":
         return _load(rest)
@@ -129,5 +233,7 @@ def main(argv: "list[str]") -> int:
         return _store(rest)
     if sub in ("flush", "dropcache"):
         return _simple(sub, rest)
-    print(f"{PROG}: unknown subcommand {sub!r}", file=sys.stderr)
+    if sub == "checkpoint":
+        return _checkpoint(rest)
+    print(f"flux content: Unknown subcommand: {sub}", file=sys.stderr)
     return _usage_exit()
