@@ -3,7 +3,10 @@
 A broker killed with SIGKILL cannot clean up; without this, the initial program
 of ``flux start`` (and the rc scripts) would live on, adopted by init.  The
 child asks the kernel for SIGKILL when the process that forked it ends
-(``prctl(PR_SET_PDEATHSIG)``), between fork and exec.
+(``prctl(PR_SET_PDEATHSIG)``), between fork and exec.  That reaches the child
+only, not what it started in turn (``sh -c 'a; b'`` forks ``a``): a guardian,
+forked from the broker and otherwise idle, kills the program's whole process
+group when the broker ends.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ import signal
 import sys
 from typing import Callable, Optional
 
-__all__ = ["die_with_parent"]
+__all__ = ["die_with_parent", "guard_group"]
 
 _PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Optional[Callable[..., int]]:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return None
 
 
 def die_with_parent(own_group: bool = False) -> Optional[Callable[[], None]]:
     """A ``preexec_fn`` for ``subprocess.Popen``: the child is killed when this process
     ends, and starts its own process group if ``own_group``.  None where the kernel has no
     parent-death signal (not Linux): the caller then spawns as before."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+    prctl = _prctl()
+    if prctl is None:
         return None
     parent = os.getpid()
 
@@ -40,3 +50,39 @@ def die_with_parent(own_group: bool = False) -> Optional[Callable[[], None]]:
             os._exit(1)
 
     return preexec
+
+
+def guard_group(pgid: int) -> Optional[int]:
+    """Fork a guardian that SIGKILLs process group ``pgid`` when this process ends (even
+    by SIGKILL); its pid, for the caller to reap (None where the kernel cannot tell it).
+
+    The guardian holds no descriptor of ours (a copy would keep peers' connections
+    open), ignores the terminal's signals, and waits in ``sigwait`` costing nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    try:  # the guardian: nothing here may return into the broker's code
+        prctl = _prctl()  # ctypes is imported here, off the broker's start-up path
+        if prctl is None:
+            os._exit(0)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP):
+            signal.signal(signum, signal.SIG_IGN)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, 1 << 20)
+        from .proctitle import set_proctitle
+
+        set_proctitle("flux-guard", f"flux-guard {pgid}")
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() == parent:
+            signal.sigwait({signal.SIGTERM})
+        os.killpg(pgid, signal.SIGKILL)
+    except BaseException:  # noqa: BLE001 - the guardian ends here whatever happens
+        pass
+    os._exit(0)

@@ -28,19 +28,43 @@ def _wait_for(pred, timeout: float) -> bool:
     return pred()
 
 
-def test_initial_program_dies_with_a_killed_broker(tmp_path):
+def test_initial_program_and_its_children_die_with_a_killed_broker(tmp_path):
     pidfile = tmp_path / "pid"
+    # sh forks sleep (not the last command): a grandchild of the broker
+    script = (f"sleep 300 & echo $$ $! > {pidfile}.tmp && mv {pidfile}.tmp {pidfile}; "
+              "sleep 301; true")
     proc = subprocess.Popen(
-        [flux_exe(), "start", "-Srundir=" + str(tmp_path / "run"),
-         "sh", "-c", f"echo $$ > {pidfile}.tmp && mv {pidfile}.tmp {pidfile} && exec sleep 300"],
+        [flux_exe(), "start", "-Srundir=" + str(tmp_path / "run"), "sh", "-c", script],
         env=base_env(), start_new_session=True)
     try:
         assert _wait_for(pidfile.exists, 30), "the initial program did not start"
-        program = int(pidfile.read_text())
-        assert _alive(program)
+        pids = [int(p) for p in pidfile.read_text().split()]
+        assert all(_alive(p) for p in pids)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        assert _wait_for(lambda: not _alive(program), 10), "the initial program outlived its broker"
+        assert _wait_for(lambda: not any(_alive(p) for p in pids), 10), \
+            "the initial program or its children outlived their broker"
     finally:
         kill_tree(proc.pid)
         proc.wait(timeout=10)
+
+
+def test_no_guardian_is_left_after_a_normal_exit(tmp_path):
+    """The guardian is reaped with the program; a clean exit leaves nothing behind."""
+    r = subprocess.run([flux_exe(), "start", "-Srundir=" + str(tmp_path / "run"), "sh", "-c",
+                        "sleep 300 & echo $$ $!"], stdin=subprocess.DEVNULL,
+                       env=base_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    pgid, child = (int(x) for x in r.stdout.split())
+    assert _wait_for(lambda: not _alive(child), 10)
+    guards = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(int(p)) ==
+              f"flux-guard {pgid}"]
+    assert guards == []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -37,7 +37,7 @@ import flux
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
 from flux.core.default_methods import ping_reply, rusage_reply
 from flux.message import Message
-from flux.parentdeath import die_with_parent
+from flux.parentdeath import die_with_parent, guard_group
 from flux.severity import LOG_ERR, LOG_INFO
 
 from . import config
@@ -151,6 +151,7 @@ class Broker:
         self.rundir_created = False
         self.proc: Optional[subprocess.Popen] = None
         self.proc_pgid: Optional[int] = None
+        self.guardian: Optional[int] = None  # kills the program's group if we die (flux.parentdeath)
         self.proc_status: Optional[int] = None
         self.proc_watch: Optional[ChildWatch] = None
         self.kill_timer: Any = None
@@ -666,12 +667,15 @@ class Broker:
         # foreground group (Ctrl-C reaches it directly there).
         own_group = not (self.interactive_shell or _isatty(0))
         kwargs: dict[str, Any] = {}
-        # it dies with this broker, even one killed with SIGKILL (no orphan left)
-        preexec = die_with_parent(own_group)
-        if preexec is not None:
-            kwargs["preexec_fn"] = preexec
-        elif own_group:
+        # it dies with this broker, even one killed with SIGKILL (no orphan left): its
+        # process group is killed by a guardian; a program in the terminal's group gets
+        # the kernel's parent-death signal itself
+        if own_group:
             kwargs["process_group"] = 0
+        else:
+            preexec = die_with_parent()
+            if preexec is not None:
+                kwargs["preexec_fn"] = preexec
         try:
             self.proc = subprocess.Popen(self.command, env=self._program_env(), **kwargs)
         except OSError as exc:
@@ -680,6 +684,8 @@ class Broker:
             self.state_machine.post("rc2-fail")
             return
         self.proc_pgid = self.proc.pid if own_group else None
+        if own_group:
+            self.guardian = guard_group(self.proc.pid)
         self.proc_watch = self.loop.watch_child(self.proc.pid, self._reap)
 
     def _reap(self) -> None:
@@ -776,6 +782,13 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
+        if self.guardian is not None:  # it kills what is left of the program's group, exits
+            try:
+                os.kill(self.guardian, signal.SIGTERM)
+                os.waitpid(self.guardian, 0)
+            except (ChildProcessError, ProcessLookupError):
+                pass
+            self.guardian = None
         if self.topology.rank == 0:
             self.job_list.close()  # first: the services it follows end their streams at close
             self.job_info.close()
