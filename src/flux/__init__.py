@@ -8,6 +8,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing imports re: too slow for short-lived commands
     from typing import Any
 
+    # what __getattr__ loads on first use, spelled out for type checkers
+    from flux import brokermod, codec, constants, core, future, kvs, message, rpc, util
+    from flux.core.handle import Flux
+
 __all__ = ["core", "kvs", "rpc", "constants", "Flux"]
 __version__ = "0.1.0"
 
