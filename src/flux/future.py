@@ -438,7 +438,8 @@ class WaitAllFuture(Future):
 class FutureExt(Future):
     """A future fulfilled from Python code; ``init_cb`` runs on first use."""
 
-    def __init__(self, init_cb: Callable[..., Any], *args: Any, flux_handle: Optional["Flux"] = None, **kwargs: Any) -> None:
+    def __init__(self, init_cb: Callable[..., Any], *args: Any, flux_handle: Optional["Flux"] = None,
+                 **kwargs: Any) -> None:
         super().__init__()
         self._init_cb = init_cb
         self._init_args = args

@@ -198,12 +198,14 @@ class Flux:
 
         return MessageWatcher(self, type_mask, callback, topic_glob, match_tag, rolemask, args)
 
-    def timer_watcher_create(self, after: float, callback: Callable[..., Any], repeat: float = 0.0, args: Any = None) -> TimerWatcher:
+    def timer_watcher_create(self, after: float, callback: Callable[..., Any], repeat: float = 0.0,
+                             args: Any = None) -> TimerWatcher:
         from flux.core.watchers import TimerWatcher
 
         return TimerWatcher(self, after, callback, repeat=repeat, args=args)
 
-    def fd_watcher_create(self, fd_int: int, callback: Callable[..., Any], events: Optional[int] = None, args: Any = None) -> FDWatcher:
+    def fd_watcher_create(self, fd_int: int, callback: Callable[..., Any],
+                          events: Optional[int] = None, args: Any = None) -> FDWatcher:
         from flux.core.watchers import FDWatcher
 
         return FDWatcher(self, fd_int, events, callback, args=args)

@@ -173,7 +173,8 @@ class JobOutput(tuple["Any", ...]):  # quoted: typing is imported for type check
 
 def _parse(entry: Any, labelio: bool = False) -> Any:
     event = entry if isinstance(entry, EventLogEvent) else EventLogEvent(entry)
-    kinds: dict[str, Callable[[], EventLogEvent]] = {"data": lambda: OutputEvent(event, labelio), "log": lambda: LogEvent(event),
+    kinds: dict[str, Callable[[], EventLogEvent]] = {
+             "data": lambda: OutputEvent(event, labelio), "log": lambda: LogEvent(event),
              "header": lambda: OutputHeaderEvent(event),
              "redirect": lambda: RedirectEvent(event),
              "exception": lambda: JobExceptionEvent(event)}
