@@ -145,7 +145,7 @@ def kvs_gets(h, keys: list[str]):
         get = flux.kvs.get
         out = []
         i = n[0]
-        for i in range(i, i + count):
+        for i in range(i, i + count):  # noqa: B020 (continues from the saved index)
             key = keys[i % len(keys)]
             t0 = perf()
             get(h, key)

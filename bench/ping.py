@@ -58,7 +58,7 @@ def handle_fn(uri: str, client_spin: bool = True):
             perf = __import__("time").perf_counter
             out = []
             i = seq[0]
-            for i in range(i, i + count):
+            for i in range(i, i + count):  # noqa: B020 (continues from the saved sequence)
                 p = dict(PAYLOAD, seq=i)
                 t0 = perf()
                 rpc(TOPIC, p).get()

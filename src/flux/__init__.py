@@ -8,6 +8,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing imports re: too slow for short-lived commands
     from typing import Any
 
+    # what __getattr__ loads on first use, spelled out for type checkers
+    from flux import brokermod as brokermod, codec as codec, constants as constants, core as core
+    from flux import future as future, kvs as kvs, message as message, rpc as rpc, util as util
+    from flux.core.handle import Flux
+
 __all__ = ["core", "kvs", "rpc", "constants", "Flux"]
 __version__ = "0.1.0"
 

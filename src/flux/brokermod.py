@@ -31,7 +31,14 @@ import errno as _errno
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable
+    from types import ModuleType
+    from typing import Any, Callable, TypeVar
+
+    from flux.core.handle import Flux
+    from flux.core.watchers import MessageWatcher
+    from flux.message import Message
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 from flux import severity
 from flux.constants import (
@@ -71,17 +78,17 @@ class _FFI:
     NULL = None
 
     @staticmethod
-    def cast(ctype, value):
+    def cast(ctype: str, value: Any) -> Any:
         return value
 
     @staticmethod
-    def string(value):
+    def string(value: Any) -> bytes:
         if isinstance(value, str):
             return value.encode("utf-8", "surrogateescape")
         return bytes(value)
 
     @staticmethod
-    def new(ctype, init=None):
+    def new(ctype: str, init: Any = None) -> list[Any]:
         """An out-array for a C getter: ``new("uint32_t [1]")`` -> ``[0]``, ``new("char *[1]")`` -> ``[NULL]``.
 
         ``TYPE [N]`` gives N elements, ``TYPE *`` one; pointer elements start
@@ -101,12 +108,12 @@ class _FFI:
         return out
 
 
-def _core(handle):
+def _core(handle: Any) -> Any:
     """The handle core (``Flux.handle``) behind a Flux object or a core."""
     return getattr(handle, "_core", handle)
 
 
-def _key(key):
+def _key(key: str | bytes) -> str:
     return key.decode() if isinstance(key, bytes) else key
 
 
@@ -117,19 +124,19 @@ class _Lib:
     FLUX_ROLE_USER = FLUX_ROLE_USER
 
     @staticmethod
-    def flux_aux_get(handle, key):
+    def flux_aux_get(handle: Any, key: str | bytes) -> Any:
         """The aux item, or NULL (also for something that is not a handle, as libflux)."""
         aux = getattr(_core(handle), "aux", None)
         value = aux.get(_key(key)) if isinstance(aux, dict) else None
         return _FFI.NULL if value is None else value
 
     @staticmethod
-    def flux_aux_set(handle, key, value, destroy=None):
+    def flux_aux_set(handle: Any, key: str | bytes, value: Any, destroy: Any = None) -> int:
         _core(handle).aux[_key(key)] = value
         return 0
 
     @staticmethod
-    def flux_module_set_running(handle):
+    def flux_module_set_running(handle: Any) -> int:
         hook = _core(handle).aux.get("flux::set_running")
         if hook is None:
             raise OSError(_errno.EINVAL, "set_running: not a broker module handle")
@@ -137,7 +144,7 @@ class _Lib:
         return 0
 
     @staticmethod
-    def flux_module_debug_test(handle, flag, clear):
+    def flux_module_debug_test(handle: Any, flag: int, clear: bool) -> bool:
         aux = _core(handle).aux
         flags = aux.get(DEBUG_FLAGS_KEY) or 0
         isset = bool(flags & flag)
@@ -175,26 +182,26 @@ class BrokerLogger:
     #: name -> priority, the syslog spellings (flux.severity is the one table)
     LEVEL_NAMES = {name: level for level, name in enumerate(severity.NAMES)}
 
-    def __init__(self, h):
+    def __init__(self, h: Flux) -> None:
         self._h = h
         self._level = LOG_DEBUG
 
     @property
-    def level(self):
+    def level(self) -> int:
         """The threshold as an int syslog priority (0 = emerg ... 7 = debug)."""
         return self._level
 
     @level.setter
-    def level(self, value):
+    def level(self, value: int | str) -> None:
         self._level = self._parse_level(value)
 
     @property
-    def level_name(self):
+    def level_name(self) -> str:
         """The threshold's name; a number outside 0-7 is named by itself ("99")."""
         return severity.name(self._level)
 
     @staticmethod
-    def _parse_level(value):
+    def _parse_level(value: Any) -> int:
         """A name (or alias, or digit string) of a severity, or anything ``int()`` takes.
 
         Any integer is kept as it is, as flux-core does: the threshold is only
@@ -211,7 +218,7 @@ class BrokerLogger:
         except (TypeError, ValueError):
             raise ValueError(f"invalid log level {value!r}") from None
 
-    def __call__(self, level, msg):
+    def __call__(self, level: int, msg: str) -> None:
         if level <= self._level:
             self._h.log(level, msg)
 
@@ -228,15 +235,17 @@ class BrokerLogger:
 # -- decorators --------------------------------------------------------------------------
 
 
-def request_handler(topic, prefix=True, allow_guest=False):
+def request_handler(
+    topic: str | bytes, prefix: bool = True, allow_guest: bool = False
+) -> Callable[[_F], _F]:
     """Register the decorated method for requests to ``<name>.<topic>``.
 
     ``prefix=False`` uses ``topic`` as is; ``allow_guest=True`` also accepts
     requests from users other than the instance owner (FLUX_ROLE_USER).
     """
 
-    def decorator(func):
-        func._flux_handler = {
+    def decorator(func: _F) -> _F:
+        func._flux_handler = {  # type: ignore[attr-defined]  # the tag _register_handlers looks for
             "msgtype": FLUX_MSGTYPE_REQUEST,
             "topic": topic,
             "prefix": prefix,
@@ -247,11 +256,11 @@ def request_handler(topic, prefix=True, allow_guest=False):
     return decorator
 
 
-def event_handler(topic, prefix=True):
+def event_handler(topic: str | bytes, prefix: bool = True) -> Callable[[_F], _F]:
     """Register the decorated method for events ``<name>.<topic>`` (subscribed automatically)."""
 
-    def decorator(func):
-        func._flux_handler = {
+    def decorator(func: _F) -> _F:
+        func._flux_handler = {  # type: ignore[attr-defined]  # the tag _register_handlers looks for
             "msgtype": FLUX_MSGTYPE_EVENT,
             "topic": topic,
             "prefix": prefix,
@@ -274,7 +283,7 @@ class BrokerModule:
     :meth:`stop_error`, or ``flux module remove``.
     """
 
-    def __init__(self, h, *args):
+    def __init__(self, h: Flux, *args: Any) -> None:
         self._h = h
         self._args = tuple(args)
         self._error = False
@@ -283,10 +292,10 @@ class BrokerModule:
         name_p = ffi.cast("char *", lib.flux_aux_get(h.handle, b"flux::name"))
         self._name = ffi.string(name_p).decode() if name_p != ffi.NULL else "unknown"
         self.log = BrokerLogger(h)
-        self._watchers = []
+        self._watchers: list[MessageWatcher] = []
         self._register_handlers()
 
-    def _register_handlers(self):
+    def _register_handlers(self) -> None:
         cls = type(self)
         seen = set()
         for klass in cls.__mro__:
@@ -316,38 +325,38 @@ class BrokerModule:
                 self._watchers.append(watcher)
 
     @property
-    def handle(self):
+    def handle(self) -> Flux:
         """The underlying ``flux.Flux`` handle."""
         return self._h
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The module name as assigned by the broker."""
         return self._name
 
     @property
-    def args(self):
+    def args(self) -> tuple[Any, ...]:
         """Tuple of module arguments passed at load time."""
         return self._args
 
-    def set_running(self):
+    def set_running(self) -> None:
         """Tell the broker the module is running (``flux module load`` returns)."""
         lib.flux_module_set_running(self._h.handle)
 
-    def debug_test(self, flag, clear=False):
+    def debug_test(self, flag: int, clear: bool = False) -> bool:
         """True if debug bit(s) ``flag`` are set (by ``flux module debug``); optionally clear them."""
         return bool(lib.flux_module_debug_test(self._h.handle, flag, clear))
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the reactor: :meth:`run` returns normally."""
         self._h.reactor_stop()
 
-    def stop_error(self):
+    def stop_error(self) -> None:
         """Stop the reactor with an error: :meth:`run` raises OSError."""
         self._error = True
         self._h.reactor_stop_error()
 
-    def run(self):
+    def run(self) -> int:
         """Run the reactor until stopped.
 
         Raises OSError if the reactor stopped with an error (:meth:`stop_error`);
@@ -361,21 +370,21 @@ class BrokerModule:
         return rc
 
 
-def _dispatcher(method):
-    def callback(h, watcher, msg, args):
+def _dispatcher(method: Callable[[Message], Any]) -> Callable[..., None]:
+    def callback(h: Flux, watcher: MessageWatcher, msg: Message, args: Any) -> None:
         method(msg)
 
     return callback
 
 
-def resolve_entry_point(module):
+def resolve_entry_point(module: ModuleType) -> Callable[..., Any]:
     """The callable ``entry(h, *args)`` of a loaded module file.
 
     ``mod_main`` if defined; else the one BrokerModule subclass defined in the
     module's namespace, wrapped as ``Cls(h, *args).run()``; ValueError if
     there are several subclasses or none.
     """
-    mod_main = getattr(module, "mod_main", None)
+    mod_main: Callable[..., Any] | None = getattr(module, "mod_main", None)
     if mod_main is not None:
         return mod_main
     classes = []

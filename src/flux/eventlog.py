@@ -134,18 +134,18 @@ def entry_validate(entry: Any) -> bool:
     return "context" not in entry or isinstance(entry["context"], dict)
 
 
-def entry_parse(entry: Any) -> tuple[float, str, dict | None]:
+def entry_parse(entry: Any) -> tuple[float, str, dict[str, Any] | None]:
     """(timestamp, name, context or None) of a valid entry; EINVAL otherwise."""
     if not entry_validate(entry):
         raise _einval()
     return float(entry["timestamp"]), entry["name"], entry.get("context")
 
 
-def _entry_from_line(line: str) -> dict:
+def _entry_from_line(line: str) -> dict[str, Any]:
     if not line:
         raise _einval()
     try:
-        entry = loads(line)
+        entry: dict[str, Any] = loads(line)
     except (ValueError, RecursionError):
         raise _einval() from None
     if not entry_validate(entry):
@@ -153,7 +153,7 @@ def _entry_from_line(line: str) -> dict:
     return entry
 
 
-def decode_entry(text: str) -> dict:
+def decode_entry(text: str) -> dict[str, Any]:
     """One entry from its line, which must end with its only newline."""
     if not isinstance(text, str) or not text.endswith("\n") or text.index("\n") != len(text) - 1:
         raise _einval()
@@ -171,7 +171,7 @@ def _as_text(data: str | bytes) -> str:
         raise _einval() from None
 
 
-def decode(data: str | bytes) -> list[dict]:
+def decode(data: str | bytes) -> list[dict[str, Any]]:
     """The entries of an eventlog (``""`` has none); EINVAL if an entry is malformed.
 
     As flux-core's ``eventlog_decode``: a non-empty log needs a newline, and
@@ -183,21 +183,21 @@ def decode(data: str | bytes) -> list[dict]:
     return [_entry_from_line(line) for line in text.split("\n")[:-1]]
 
 
-def encode_entry(entry: dict) -> str:
+def encode_entry(entry: dict[str, Any]) -> str:
     """One entry's line, newline included; EINVAL if the entry is not valid."""
     if not entry_validate(entry):
         raise _einval()
     return dumps(entry) + "\n"
 
 
-def encode(entries: list[dict]) -> str:
+def encode(entries: list[dict[str, Any]]) -> str:
     """A whole eventlog: the entries' lines (``""`` for none)."""
     if not isinstance(entries, (list, tuple)):
         raise _einval()
     return "".join(dumps(entry) + "\n" for entry in entries)
 
 
-def entry_build(timestamp: float, name: str, context: dict | None = None) -> dict:
+def entry_build(timestamp: float, name: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
     """A new entry; ``timestamp`` 0 means now (wall clock).  EINVAL for a negative
     timestamp, an empty name or a context that is not an object."""
     if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool) or timestamp < 0 \
@@ -208,13 +208,13 @@ def entry_build(timestamp: float, name: str, context: dict | None = None) -> dic
         import time
 
         timestamp = time.time()
-    entry: dict = {"timestamp": float(timestamp), "name": name}
+    entry: dict[str, Any] = {"timestamp": float(timestamp), "name": name}
     if context is not None:
         entry["context"] = context
     return entry
 
 
-def entry_create(timestamp: float, name: str, context: str | None = None) -> dict:
+def entry_create(timestamp: float, name: str, context: str | None = None) -> dict[str, Any]:
     """A new entry whose context is given as JSON text (flux-core's ``eventlog_entry_create``)."""
     obj = None
     if context is not None:
@@ -232,7 +232,7 @@ def contains_event(data: str | bytes, name: str) -> bool:
     return any(entry["name"] == name for entry in decode(data))
 
 
-class EventLogEvent(dict):
+class EventLogEvent(dict[str, "Any"]):  # quoted: typing is imported for type checkers only
     """One eventlog entry as flux-core's Python hands it out (``flux.eventlog.EventLogEvent``):
     a dict built from the entry or its JSON text, ``context`` defaulting to ``{}``."""
 
@@ -250,15 +250,18 @@ class EventLogEvent(dict):
 
     @property
     def name(self) -> str:
-        return self["name"]
+        name: str = self["name"]
+        return name
 
     @property
     def timestamp(self) -> float:
-        return self["timestamp"]
+        timestamp: float = self["timestamp"]
+        return timestamp
 
     @property
-    def context(self) -> dict:
-        return self["context"]
+    def context(self) -> dict[str, Any]:
+        context: dict[str, Any] = self["context"]
+        return context
 
     @property
     def context_string(self) -> str:

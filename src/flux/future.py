@@ -52,10 +52,10 @@ class Future:
     # ``_queue`` and ``_listeners`` are created on first use.
     _core: Optional["HandleCore"] = None
     _current: Optional[tuple[int, Any, Optional[str]]] = None
-    _queue: Optional[deque] = None
+    _queue: Optional[deque[tuple[int, Any, Optional[str]]]] = None
     _cb: Optional[Callable[..., Any]] = None
-    _cb_args: tuple = ()
-    _cb_kwargs: dict = {}  # replaced, never mutated
+    _cb_args: tuple[Any, ...] = ()
+    _cb_kwargs: dict[str, Any] = {}  # replaced, never mutated
     _owner: Optional["Future"] = None
     _stopped = False
     _done = False
@@ -81,8 +81,8 @@ class Future:
         self._current: Optional[tuple[int, Any, Optional[str]]] = None
         self._queue = deque()
         self._cb: Optional[Callable[..., Any]] = None
-        self._cb_args: tuple = ()
-        self._cb_kwargs: dict = {}
+        self._cb_args: tuple[Any, ...] = ()
+        self._cb_kwargs: dict[str, Any] = {}
         self._owner: Optional[Future] = None
         self._stopped = False
         self._done = False
@@ -301,7 +301,8 @@ class Future:
         s = self._s
         if s._core is None:
             return None
-        return threadstate.wrap_core(s._core)
+        flux_handle: Flux = threadstate.wrap_core(s._core)
+        return flux_handle
 
     def set_flux(self, flux_handle: "Flux") -> None:
         self._s._core = flux_handle._core
@@ -437,7 +438,8 @@ class WaitAllFuture(Future):
 class FutureExt(Future):
     """A future fulfilled from Python code; ``init_cb`` runs on first use."""
 
-    def __init__(self, init_cb: Callable[..., Any], *args: Any, flux_handle: Optional["Flux"] = None, **kwargs: Any) -> None:
+    def __init__(self, init_cb: Callable[..., Any], *args: Any, flux_handle: Optional["Flux"] = None,
+                 **kwargs: Any) -> None:
         super().__init__()
         self._init_cb = init_cb
         self._init_args = args
@@ -578,10 +580,12 @@ class FuturePimpl:
         future = self._future()
         if not hasattr(type(future), "get_matchtag"):
             return MissingFunction("get_matchtag", ("flux_future_", "flux_rpc_"))()
-        return future.get_matchtag()  # type: ignore[attr-defined]  # an RPC: checked just above
+        matchtag: int = future.get_matchtag()  # type: ignore[attr-defined]  # an RPC: checked just above
+        return matchtag
 
     def get_nodeid(self) -> int:
         future = self._future()
         if not hasattr(type(future), "get_nodeid"):
             return MissingFunction("get_nodeid", ("flux_future_", "flux_rpc_"))()
-        return future.get_nodeid()  # type: ignore[attr-defined]  # an RPC: checked just above
+        nodeid: int = future.get_nodeid()  # type: ignore[attr-defined]  # an RPC: checked just above
+        return nodeid

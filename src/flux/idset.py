@@ -251,7 +251,7 @@ class IDsetIterator:
 
     def __init__(self, idset: IDset) -> None:
         self._pairs = iter(idset._ranges.pairs)
-        self._current = iter(())  # type: Iterator[int]
+        self._current: Iterator[int] = iter(())
 
     def __iter__(self) -> IDsetIterator:
         return self

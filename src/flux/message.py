@@ -166,7 +166,8 @@ def _field_view(field: "str", doc: "str") -> "Any":
     """A read/write property that is another name for the wire field ``field``."""
 
     def get(msg: "Message") -> "int":
-        return getattr(msg, field)
+        value: int = getattr(msg, field)
+        return value
 
     def set_(msg: "Message", value: "int") -> "None":
         setattr(msg, field, value)

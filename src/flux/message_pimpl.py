@@ -23,7 +23,9 @@ import os
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Optional
+    from typing import Any, Optional, TypeVar
+
+    _V = TypeVar("_V")
 
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
@@ -59,7 +61,7 @@ def _fail(errnum: int) -> OSError:
     return OSError(errnum, f"{name}: {os.strerror(errnum)}")
 
 
-def _give(out: Any, value: Any) -> Any:
+def _give(out: Any, value: _V) -> _V:
     """Store ``value`` through the out-pointer ``out`` (if any) and return it."""
     if out is not None:
         out[0] = value

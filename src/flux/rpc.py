@@ -120,7 +120,8 @@ class RPC(Future):
         return msg.payload_bytes if msg is not None else None
 
     def get_message(self) -> Optional[Message]:
-        return self._result()[1]
+        msg: Optional[Message] = self._result()[1]
+        return msg
 
     def get_matchtag(self) -> int:
         return self._tag

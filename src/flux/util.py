@@ -6,7 +6,9 @@ import errno
 import functools
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Optional
+    from typing import Any, Callable, Optional, TypeVar
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 from flux.message import payload_bytes
 
@@ -70,7 +72,7 @@ def encode_topic(topic: Any) -> bytes:
     raise TypeError(f"topic must be a str or bytes, not {type(topic).__name__}")
 
 
-def check_future_error(func: Callable[..., Any]) -> Callable[..., Any]:
+def check_future_error(func: _F) -> _F:
     """Re-raise an OSError from ``func`` with the future's error string."""
 
     @functools.wraps(func)
@@ -87,10 +89,10 @@ def check_future_error(func: Callable[..., Any]) -> Callable[..., Any]:
                 raise OSError(exc.errno, text) from None
             raise
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]  # with func's signature (functools.wraps)
 
 
-def interruptible(func: Callable[..., Any]) -> Callable[..., Any]:
+def interruptible(func: _F) -> _F:
     """flux-core restores SIGINT around blocking calls; Python's default already raises KeyboardInterrupt."""
     return func
 

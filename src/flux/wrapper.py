@@ -18,7 +18,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Optional
+    from typing import Any, NoReturn, Optional
 
 __all__ = [
     "NULL_HANDLE",
@@ -67,7 +67,7 @@ class MissingFunction:
         self.name = name
         self.prefixes = prefixes
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any) -> NoReturn:
         name = self.name
         c_name = name
         if self.prefixes and not any(name.startswith(p) for p in self.prefixes):

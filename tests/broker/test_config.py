@@ -51,7 +51,7 @@ def test_without_config_it_is_empty(instance):
 
 def test_command_line_option_and_errors(tmp_path, confdir):
     env = base_env()
-    run = lambda *a: run_tree([flux_exe(), "start", *a], env=env, capture_output=True,
+    run = lambda *a: run_tree([flux_exe(), "start", *a], env=env, capture_output=True,  # noqa: E731
                               text=True, timeout=30)
     r = run("-c", str(confdir), "flux", "config", "get", "access.allow-guest-user")
     assert (r.returncode, r.stdout) == (0, "true\n"), r.stderr

@@ -147,7 +147,8 @@ def test_module_load_path_imports_no_json_or_handle(inst):
     code = ("import sys\n"
             "from flux.cmd.module import _lean_rpc\n"
             "print(_lean_rpc('module.remove', {'name': 'nosuch', 'cancel': False})[0])\n"
-            "print(sorted(x for x in ('json', 're', 'socket', 'flux.core.handle', '__future__') if x in sys.modules))\n")
+            "print(sorted(x for x in ('json', 're', 'socket', 'flux.core.handle', '__future__')"
+            " if x in sys.modules))\n")
     r = run_tree([sys.executable, "-c", code], capture_output=True, text=True, timeout=T,
                  env=dict(inst.env, FLUX_URI=inst.uri))
     assert r.stdout.split("\n")[:2] == ["2", "[]"], r.stdout + r.stderr  # ENOENT, nothing heavy

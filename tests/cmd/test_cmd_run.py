@@ -280,7 +280,6 @@ def test_ctrl_c_twice_cancels(shared_instance) -> None:
 def test_shutdown_cancels_running_jobs_and_leaves_no_process(flux_cmd, tmp_path) -> None:
     """As flux-core's cleanup commands: running jobs are canceled when the initial
     program ends, their tasks are gone, and the jobs are recorded canceled."""
-    import subprocess
 
     from conftest import base_env
 

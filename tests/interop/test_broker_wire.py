@@ -116,7 +116,7 @@ def test_attr_get_bytes(shared_instance):
 def test_attrs(shared_instance):
     inst = shared_instance
     with inst.client() as c:
-        get = lambda name, tag=1: c.rpc("attr.get", {"name": name}, matchtag=tag)
+        get = lambda name, tag=1: c.rpc("attr.get", {"name": name}, matchtag=tag)  # noqa: E731
         assert get("version").payload["value"] == "0.88.0"
         # flags from flux-core's attribute table: rundir and version are not immutable
         assert get("rundir").payload == {"value": inst.rundir, "flags": 0}

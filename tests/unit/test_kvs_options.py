@@ -39,7 +39,7 @@ Usage: flux-kvs namespace create [-o owner] [-r rootref] name [name...]
    or: flux-kvs namespace list 
 Perform KVS namespace operations
   -h, --help             Display this message.
-"""
+"""  # noqa: W291 (flux-core's usage line ends in a space)
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import sys
 from datetime import datetime, timezone

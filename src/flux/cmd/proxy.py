@@ -216,8 +216,6 @@ def main(argv: list[str]) -> int:
     import subprocess
     import sys
 
-    from flux.core.connection import connect
-
     from ._optparse import NO_ARG, Option, Parser
     from .util import die, oserror_text
 

@@ -95,7 +95,7 @@ class _Driver:
 
 def _driver(core: "HandleCore") -> _Driver:
     loop = asyncio.get_running_loop()
-    drv = core.aio_loop
+    drv: Optional[_Driver] = core.aio_loop
     if drv is None or drv.loop is not loop or loop.is_closed():
         if drv is not None and drv.reading:
             try:
@@ -163,7 +163,7 @@ class EventStream:
     def __init__(self, h: "Flux", topics: tuple[str, ...]) -> None:
         self.h = h
         self.topics = topics or ("",)
-        self._queue: Optional[asyncio.Queue] = None
+        self._queue: Optional[asyncio.Queue[Message]] = None
         self._watcher: Any = None
 
     def __aiter__(self) -> "EventStream":

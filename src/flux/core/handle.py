@@ -21,6 +21,18 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Iterator, Optional
 
+    from flux.core.aio import EventStream
+    from flux.core.watchers import (
+        CheckWatcher,
+        FDWatcher,
+        IdleWatcher,
+        MessageWatcher,
+        PrepareWatcher,
+        SignalWatcher,
+        TimerWatcher,
+    )
+    from flux.rpc import RPC
+
 from flux.constants import (
     FLUX_MATCHTAG_NONE,
     FLUX_MSGFLAG_ROUTE,
@@ -181,37 +193,39 @@ class Flux:
         args: Any = None,
         match_tag: int = FLUX_MATCHTAG_NONE,
         rolemask: Optional[int] = None,
-    ) -> Any:
+    ) -> MessageWatcher:
         from flux.core.watchers import MessageWatcher
 
         return MessageWatcher(self, type_mask, callback, topic_glob, match_tag, rolemask, args)
 
-    def timer_watcher_create(self, after: float, callback: Callable[..., Any], repeat: float = 0.0, args: Any = None) -> Any:
+    def timer_watcher_create(self, after: float, callback: Callable[..., Any], repeat: float = 0.0,
+                             args: Any = None) -> TimerWatcher:
         from flux.core.watchers import TimerWatcher
 
         return TimerWatcher(self, after, callback, repeat=repeat, args=args)
 
-    def fd_watcher_create(self, fd_int: int, callback: Callable[..., Any], events: Optional[int] = None, args: Any = None) -> Any:
+    def fd_watcher_create(self, fd_int: int, callback: Callable[..., Any],
+                          events: Optional[int] = None, args: Any = None) -> FDWatcher:
         from flux.core.watchers import FDWatcher
 
         return FDWatcher(self, fd_int, events, callback, args=args)
 
-    def signal_watcher_create(self, signum: int, callback: Callable[..., Any], args: Any = None) -> Any:
+    def signal_watcher_create(self, signum: int, callback: Callable[..., Any], args: Any = None) -> SignalWatcher:
         from flux.core.watchers import SignalWatcher
 
         return SignalWatcher(self, signum, callback, args=args)
 
-    def prepare_watcher_create(self, callback: Callable[..., Any], args: Any = None) -> Any:
+    def prepare_watcher_create(self, callback: Callable[..., Any], args: Any = None) -> PrepareWatcher:
         from flux.core.watchers import PrepareWatcher
 
         return PrepareWatcher(self, callback, args=args)
 
-    def check_watcher_create(self, callback: Callable[..., Any], args: Any = None) -> Any:
+    def check_watcher_create(self, callback: Callable[..., Any], args: Any = None) -> CheckWatcher:
         from flux.core.watchers import CheckWatcher
 
         return CheckWatcher(self, callback, args=args)
 
-    def idle_watcher_create(self, callback: Optional[Callable[..., Any]] = None, args: Any = None) -> Any:
+    def idle_watcher_create(self, callback: Optional[Callable[..., Any]] = None, args: Any = None) -> IdleWatcher:
         from flux.core.watchers import IdleWatcher
 
         return IdleWatcher(self, callback, args=args)
@@ -305,12 +319,13 @@ class Flux:
         msg.flags |= FLUX_MSGFLAG_ROUTE
         return msg
 
-    def rpc(self, topic: str | bytes, payload: Any = None, nodeid: int = FLUX_NODEID_ANY, flags: int = 0) -> Any:
+    def rpc(self, topic: str | bytes, payload: Any = None, nodeid: int = FLUX_NODEID_ANY, flags: int = 0) -> RPC:
         """Send a request now; return the :class:`flux.rpc.RPC` future of its response."""
         global _RPC
         if _RPC is None:
             from flux.rpc import RPC as _RPC
-        return _RPC(self, topic, payload, nodeid, flags)
+        future: RPC = _RPC(self, topic, payload, nodeid, flags)
+        return future
 
     # -- events -------------------------------------------------------------------------------
 
@@ -344,7 +359,7 @@ class Flux:
         """Block until the next event (matching the ``topic`` glob) arrives."""
         return self.recv(type_mask=FLUX_MSGTYPE_EVENT, topic_glob=topic)
 
-    def events(self, *topics: str) -> Any:
+    def events(self, *topics: str) -> EventStream:
         """An async iterator over events on these topic prefixes (asyncio)."""
         from flux.core.aio import EventStream
 
@@ -377,11 +392,11 @@ class Flux:
         if isinstance(name, bytes):
             name = name.decode()
         cache = self._core.attr_cache
-        value = cache.get(name)
-        if value is not None:
-            return value
+        cached = cache.get(name)
+        if cached is not None:
+            return cached
         resp = self.rpc("attr.get", compact_json({"name": name})).get()
-        value = resp["value"]
+        value: str = resp["value"]
         if resp.get("flags", 0) & 1:
             cache[name] = value
         return value
@@ -437,11 +452,11 @@ class Flux:
 
     # -- services ---------------------------------------------------------------------------------
 
-    def service_register(self, name: str) -> Any:
+    def service_register(self, name: str) -> RPC:
         """Ask the broker to route requests for ``name.*`` to this handle."""
         return self.rpc("service.add", compact_json({"service": name}))
 
-    def service_unregister(self, name: str) -> Any:
+    def service_unregister(self, name: str) -> RPC:
         return self.rpc("service.remove", compact_json({"service": name}))
 
     # -- aux (module runtime) -------------------------------------------------------------------------

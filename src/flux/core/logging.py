@@ -36,7 +36,8 @@ def timestamp(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{usec:06d}Z"
 
 
-def format_record(severity: int, hostname: str, appname: str, procid: int, text: str, now: float | None = None) -> bytes:
+def format_record(severity: int, hostname: str, appname: str, procid: int, text: str,
+                  now: float | None = None) -> bytes:
     pri = (severity & 7) << 3
     line = f"<{pri}>1 {timestamp(now)} {hostname} {appname} {procid} - - {text}"
     return line.encode("utf-8", "replace")

@@ -46,13 +46,14 @@ def _state() -> Any:
 def set_exception(exception: Optional[BaseException]) -> Optional[BaseException]:
     """Store an exception for this thread; return the previous one."""
     state = _state()
-    previous = state.exception
+    previous: Optional[BaseException] = state.exception
     state.exception = exception
     return previous
 
 
 def get_exception() -> Optional[BaseException]:
-    return _state().exception
+    exception: Optional[BaseException] = _state().exception
+    return exception
 
 
 def raise_if_exception() -> None:
@@ -74,7 +75,8 @@ def reactor_exit() -> None:
 
 def reactor_running() -> bool:
     """True if this thread is running a Flux reactor."""
-    return _state().reactor_depth > 0
+    depth: int = _state().reactor_depth
+    return depth > 0
 
 
 def register_handle_class(cls: Any) -> None:

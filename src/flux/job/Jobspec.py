@@ -45,7 +45,7 @@ def parse_fsd(text: str) -> float:
     return seconds
 
 
-def _set_tree(tree: dict, key: str, value: Any) -> None:
+def _set_tree(tree: dict[str, Any], key: str, value: Any) -> None:
     """``tree[a][b][c] = value`` for ``"a.b.c"``, creating levels on the way."""
     *parents, last = key.split(".")
     for part in parents:
@@ -53,7 +53,7 @@ def _set_tree(tree: dict, key: str, value: Any) -> None:
     tree[last] = value
 
 
-def _del_tree(tree: dict, key: str) -> None:
+def _del_tree(tree: dict[str, Any], key: str) -> None:
     """Delete ``"a.b.c"`` and the levels it leaves empty; KeyError if missing."""
     head, _, rest = key.partition(".")
     if not rest:
@@ -64,12 +64,12 @@ def _del_tree(tree: dict, key: str) -> None:
         del tree[head]
 
 
-def _fileref(data: Any, perms: int, encoding: str | None) -> dict:
+def _fileref(data: Any, perms: int, encoding: str | None) -> dict[str, Any]:
     """An RFC 37 file object: ``data`` is content (a dict, or text in ``encoding``)
     or else the path of a file whose content is read now."""
     import stat
 
-    ref: dict = {"mode": perms | stat.S_IFREG}
+    ref: dict[str, Any] = {"mode": perms | stat.S_IFREG}
     if isinstance(data, dict):
         ref["data"] = data
     elif encoding is not None:
@@ -154,7 +154,7 @@ def _validate_constraint(constraints: Any) -> None:
         _validate_constraint_op(operator, args)
 
 
-def validate_jobspec(jobspec: Any, require_version: int | None = None) -> tuple:
+def validate_jobspec(jobspec: Any, require_version: int | None = None) -> tuple[Any, ...]:
     """``(True, Jobspec)`` if ``jobspec`` (object or JSON text) is valid; raises otherwise.
 
     The class follows the jobspec's ``version`` unless ``require_version`` says 1.
@@ -267,7 +267,7 @@ class Jobspec:
         values = count.split(":")
         if len(values) > 3 or ("-" not in values[0] and "+" not in values[0]):
             raise ValueError("count string must be a valid idset or range")
-        range_dict: dict = {}
+        range_dict: dict[str, Any] = {}
         if "-" in values[0]:
             rmin, _, rmax = values[0].partition("-")
             range_dict["max"] = int(rmax)
@@ -356,14 +356,14 @@ class Jobspec:
 
     @staticmethod
     def _create_resource(res_type: str, count: int, with_child: Any = None,
-                         exclusive: bool = False) -> dict:
+                         exclusive: bool = False) -> dict[str, Any]:
         if with_child is not None and (not isinstance(with_child, abc.Sequence)):
             raise TypeError("child resource must None or a sequence")
         if isinstance(with_child, str):
             raise TypeError("child resource must not be a string")
         if not count > 0:
             raise ValueError("resource count must be > 0")
-        res: dict = {"type": res_type, "count": count}
+        res: dict[str, Any] = {"type": res_type, "count": count}
         if exclusive:
             res["exclusive"] = True
         if with_child:
@@ -371,7 +371,7 @@ class Jobspec:
         return res
 
     @classmethod
-    def _create_slot(cls, label: str, count: int, with_child: Any) -> dict:
+    def _create_slot(cls, label: str, count: int, with_child: Any) -> dict[str, Any]:
         slot = cls._create_resource("slot", count, with_child)
         slot["label"] = label
         return slot
@@ -410,7 +410,8 @@ class Jobspec:
     @property
     def queue(self) -> str | None:
         """The queue the job is submitted to."""
-        return self._system("queue")
+        value: str | None = self._system("queue")
+        return value
 
     @queue.setter
     def queue(self, queue: str) -> None:
@@ -421,7 +422,8 @@ class Jobspec:
     @property
     def cwd(self) -> str | None:
         """The job's working directory (a str or path-like when set)."""
-        return self._system("cwd")
+        value: str | None = self._system("cwd")
+        return value
 
     @cwd.setter
     def cwd(self, cwd: Any) -> None:
@@ -432,9 +434,10 @@ class Jobspec:
         self.setattr("system.cwd", cwd)
 
     @property
-    def environment(self) -> dict | None:
+    def environment(self) -> dict[str, Any] | None:
         """The job's whole environment (assigned as is, not copied)."""
-        return self._system("environment")
+        value: dict[str, Any] | None = self._system("environment")
+        return value
 
     @environment.setter
     def environment(self, environ: Any) -> None:
@@ -444,8 +447,9 @@ class Jobspec:
 
     def _get_io_path(self, iotype: str, stream_name: str) -> str | None:
         try:
-            return self.jobspec["attributes"]["system"]["shell"]["options"][iotype][
+            path: str = self.jobspec["attributes"]["system"]["shell"]["options"][iotype][
                 stream_name]["path"]
+            return path
         except KeyError:
             return None
 
@@ -493,8 +497,9 @@ class Jobspec:
     def unbuffered(self) -> bool:
         """True when stdout and stderr are unbuffered."""
         try:
-            return (self.getattr("shell.options.output.stdout.buffer.type") == "none"
-                    and self.getattr("shell.options.output.stderr.buffer.type") == "none")
+            both: bool = (self.getattr("shell.options.output.stdout.buffer.type") == "none"
+                          and self.getattr("shell.options.output.stderr.buffer.type") == "none")
+            return both
         except KeyError:
             return False
 
@@ -576,20 +581,20 @@ class Jobspec:
     def version(self) -> Any:
         return self.jobspec.get("version", None)
 
-    def __iter__(self) -> Iterator[dict]:
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         """The resources, depth first, parents before children."""
 
-        def walk(res_list: Any) -> Iterator[dict]:
+        def walk(res_list: Any) -> Iterator[dict[str, Any]]:
             for resource in res_list:
                 yield resource
                 yield from walk(resource.get("with", []))
 
         return walk(self.resources)
 
-    def resource_walk(self) -> Iterator[tuple]:
+    def resource_walk(self) -> Iterator[tuple[Any, ...]]:
         """``(parent, resource, count)`` depth first; count multiplied down the ``with`` chain."""
 
-        def walk(res_list: Any, parent: Any, count: int) -> Iterator[tuple]:
+        def walk(res_list: Any, parent: Any, count: int) -> Iterator[tuple[Any, ...]]:
             for resource in res_list:
                 total = count * resource["count"]
                 yield (parent, resource, total)
@@ -597,11 +602,11 @@ class Jobspec:
 
         return walk(self.resources, None, 1)
 
-    def resource_counts(self) -> dict:
+    def resource_counts(self) -> dict[str, Any]:
         """How many of each resource type the jobspec asks for (units ignored)."""
         import collections
 
-        counts: dict = collections.defaultdict(lambda: 0)
+        counts: dict[str, Any] = collections.defaultdict(lambda: 0)
         for _, resource, count in self.resource_walk():
             counts[resource["type"]] += count
         return counts
@@ -707,7 +712,7 @@ class JobspecV1(Jobspec):
         children = [cls._create_resource("core", cores_per_task)]
         if gpus_per_task not in (None, 0):
             children.append(cls._create_resource("gpu", gpus_per_task))
-        task_count: dict = {"per_slot": 1}
+        task_count: dict[str, Any] = {"per_slot": 1}
         if num_nodes is not None:
             if num_tasks % num_nodes:
                 task_count = {"total": num_tasks}  # uneven: some slots stay unused
@@ -781,7 +786,7 @@ class JobspecV1(Jobspec):
         if nnodes:
             top = cls._create_resource("node", nnodes, [top], exclusive)
         tasks = [{"command": command, "slot": "task", "count": {"per_slot": 1}}]
-        attributes: dict = {"system": {"duration": 0}}
+        attributes: dict[str, Any] = {"system": {"duration": 0}}
         if per_resource:
             attributes["system"]["shell"] = {"options": {"per-resource": per_resource}}
         return cls([top], tasks, attributes=attributes)._set_extra_options(**kwargs)

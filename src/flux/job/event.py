@@ -75,7 +75,8 @@ class JobEventWatchFuture(WatchImplementation):
 
     def get_event(self, autoreset: bool = True) -> EventLogEvent | None:
         """The next event, or None once the eventlog has ended."""
-        return self.get(autoreset=autoreset)
+        event: EventLogEvent | None = self.get(autoreset=autoreset)
+        return event
 
 
 def event_watch_async(flux_handle: Flux, jobid: int, eventlog: str = "eventlog") -> JobEventWatchFuture:

@@ -36,7 +36,7 @@ class _Submit:
 
     __slots__ = ("args", "kwargs", "future")
 
-    def __init__(self, args: tuple, kwargs: dict, future: "FluxExecutorFuture") -> None:
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], future: "FluxExecutorFuture") -> None:
         self.args, self.kwargs, self.future = args, kwargs, future
 
 
@@ -50,7 +50,7 @@ class _Attach:
         future._set_jobid(jobid)
 
 
-class FluxExecutorFuture(concurrent.futures.Future):
+class FluxExecutorFuture(concurrent.futures.Future["Any"]):  # quoted: typing is for type checkers only
     """A ``concurrent.futures.Future`` for one job, with its ID and its events.
 
     ``jobid(timeout)``, ``add_jobid_callback(cb)`` and ``add_event_callback(name, cb)``
@@ -67,10 +67,10 @@ class FluxExecutorFuture(concurrent.futures.Future):
         self._jobid_value: Optional[int] = None
         self._jobid_known = False
         self._jobid_error: Optional[BaseException] = None
-        self._jobid_callbacks: list = []
+        self._jobid_callbacks: list[Any] = []
         self._event_lock = threading.RLock()
-        self._events_seen: dict = {name: collections.deque() for name in self.EVENTS}
-        self._event_callbacks: dict = {name: collections.deque() for name in self.EVENTS}
+        self._events_seen: dict[str, Any] = {name: collections.deque() for name in self.EVENTS}
+        self._event_callbacks: dict[str, Any] = {name: collections.deque() for name in self.EVENTS}
 
     def _set_jobid(self, jobid: Optional[int], exc: Optional[BaseException] = None) -> None:
         """Set the job ID (or the error ``jobid()`` raises instead); once only."""
@@ -182,8 +182,8 @@ class _Worker(threading.Thread):
     """One executor thread: its own handle, a queue of work, the futures it follows."""
 
     def __init__(self, broken: threading.Event, shutdown: threading.Event,
-                 queue: collections.deque, poll_interval: float, handle_args: tuple,
-                 handle_kwargs: dict, **kwargs: Any) -> None:
+                 queue: collections.deque[Any], poll_interval: float, handle_args: tuple[Any, ...],
+                 handle_kwargs: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         import flux
 
@@ -192,7 +192,7 @@ class _Worker(threading.Thread):
         self._queue = queue
         self._poll = poll_interval
         self._h = flux.Flux(*handle_args, **handle_kwargs)
-        self._following: set = set()
+        self._following: set[Any] = set()
 
     def run(self) -> None:
         try:
@@ -291,11 +291,11 @@ class FluxExecutor:
     EVENTS = MAIN_EVENTS
 
     def __init__(self, threads: int = 1, thread_name_prefix: str = "",
-                 poll_interval: float = 0.1, handle_args: tuple = (),
-                 handle_kwargs: dict = {}) -> None:  # noqa: B006 - flux-core's signature
+                 poll_interval: float = 0.1, handle_args: tuple[Any, ...] = (),
+                 handle_kwargs: dict[str, Any] = {}) -> None:  # noqa: B006 - flux-core's signature
         if threads < 0:
             raise ValueError("the number of threads must be > 0")
-        self._queues: list[collections.deque] = [collections.deque() for _ in range(threads)]
+        self._queues: list[collections.deque[Any]] = [collections.deque() for _ in range(threads)]
         self._next = 0
         self._shutdown_lock = threading.Lock()
         self._broken_event = threading.Event()
@@ -355,7 +355,7 @@ class FluxExecutor:
         self.shutdown(wait=True)
 
     @staticmethod
-    def _shutdown_threads(event: threading.Event, threads: list) -> None:
+    def _shutdown_threads(event: threading.Event, threads: list[Any]) -> None:
         """Stop the workers (a function of its arguments only, so that the executor
         itself can be collected)."""
         event.set()

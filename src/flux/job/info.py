@@ -62,7 +62,7 @@ _RESULT_EMOJI = {"CD": ("\U0001f600", ":-)"), "F": ("\U0001f4a9", ":'-("),
                  "CA": ("\U0001f4a5", "%-|"), "TO": ("\u231b", "(-_-)")}
 
 
-def _name(table: dict, value: int, fmt: str) -> str:
+def _name(table: dict[int, tuple[str, str]], value: int, fmt: str) -> str:
     long_name, short = table.get(value, _UNKNOWN)
     code = fmt[:1] if fmt else "L"
     if code == "S":
@@ -190,7 +190,7 @@ class EmptyObject:
 class AnnotationsInfo:
     """Annotations reachable as attributes (``sched.t_estimate``); missing ones are empty."""
 
-    def __init__(self, annotationsDict: dict) -> None:
+    def __init__(self, annotationsDict: dict[str, Any]) -> None:
         self.annotationsDict = annotationsDict
         values = (AnnotationsInfo(v) if isinstance(v, dict) else v
                   for v in annotationsDict.values())
@@ -206,7 +206,7 @@ class AnnotationsInfo:
             return EmptyObject()
 
 
-class InfoList(list):
+class InfoList(list["Any"]):  # quoted: typing is imported for type checkers only
     """A list shown comma-separated."""
 
     def __str__(self) -> str:
@@ -247,7 +247,7 @@ class JobInfo:
     properties = ("id", "t_submit", "t_remaining", "state", "result", "username", "userid",
                   "urgency", "runtime", "status", "returncode", "dependencies")
 
-    def __init__(self, info_resp: dict) -> None:
+    def __init__(self, info_resp: dict[str, Any]) -> None:
         info: dict[str, Any] = dict(self.defaults)
         info.update(info_resp)
         info["id"] = JobID(info["id"])
@@ -276,17 +276,19 @@ class JobInfo:
             raise AttributeError(f"invalid JobInfo attribute '{attr}'") from None
 
     def get_runtime(self) -> float:
-        if self.t_cleanup > 0 and self.t_run > 0:
-            return self.t_cleanup - self.t_run
-        if self.t_run > 0:
-            return time.time() - self.t_run
+        t_cleanup: float = self.t_cleanup
+        t_run: float = self.t_run
+        if t_cleanup > 0 and t_run > 0:
+            return t_cleanup - t_run
+        if t_run > 0:
+            return time.time() - t_run
         return 0.0
 
     def get_remaining_time(self) -> float:
         try:
             if str(self.status) != "RUN":
                 return 0.0
-            left = self.expiration - time.time()
+            left: float = self.expiration - time.time()
         except (KeyError, AttributeError):
             return 0.0
         return max(left, 0.0)
@@ -385,14 +387,14 @@ class JobInfo:
     @_memoized
     def contextual_time(self) -> float:
         """The time limit while pending, the run time after."""
-        if str(self.state) in ("PRIORITY", "DEPEND", "SCHED"):
-            return self.duration
-        return self.runtime
+        limit_or_runtime: float = (self.duration if str(self.state) in ("PRIORITY", "DEPEND", "SCHED")
+                                   else self.runtime)
+        return limit_or_runtime
 
-    def to_dict(self, filtered: bool = True) -> dict:
+    def to_dict(self, filtered: bool = True) -> dict[str, Any]:
         """The job as a dict (``jobid`` in f58 beside ``id``); unless ``filtered`` is
         False, unset values (``""``, zero times) are left out."""
-        result: dict = {}
+        result: dict[str, Any] = {}
         for attr in chain(self.defaults.keys(), self.properties):
             try:
                 val = getattr(self, attr)
@@ -459,7 +461,7 @@ _EXCEPTION = ("exception_occurred", "exception_severity", "exception_type", "exc
 _ID_FIELDS = ("id", "id.dec", "id.hex", "id.f58", "id.f58plain", "id.emoji", "id.kvs",
               "id.words", "id.dothex")
 # ``flux jobs`` field -> the job-list attributes it is computed from (the id always comes)
-_FIELD_ATTRS: dict[str, tuple] = {
+_FIELD_ATTRS: dict[str, tuple[Any, ...]] = {
     **{field: () for field in _ID_FIELDS},
     **{name: (name,) for name in (
         "userid", "urgency", "priority", "state", "name", "cwd", "queue", "project", "bank",
@@ -483,9 +485,9 @@ _FIELD_ATTRS: dict[str, tuple] = {
 }
 
 
-def job_fields_to_attrs(fields: Any) -> set:
+def job_fields_to_attrs(fields: Any) -> set[Any]:
     """The job-list attributes to ask for to show ``fields``; KeyError for an unknown one."""
-    attrs: set = set()
+    attrs: set[Any] = set()
     for field in fields:
         if field.startswith(("annotations.", "sched.", "user.")):
             attrs.add("annotations")

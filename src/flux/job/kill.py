@@ -15,6 +15,7 @@ from flux.rpc import RPC
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
     from flux.core.handle import Flux
     from flux.job.JobID import JobID
@@ -43,7 +44,7 @@ def kill_async(flux_handle: Flux, jobid: JobID | int,
 
 def kill(flux_handle: Flux, jobid: JobID | int, signum: int | None = None) -> None:
     """Send a signal to a running job and wait for the answer."""
-    return kill_async(flux_handle, jobid, signum).get()
+    kill_async(flux_handle, jobid, signum).get()
 
 
 def job_raise_async(flux_handle: Flux, jobid: JobID | int, exc_type: str,
@@ -51,7 +52,7 @@ def job_raise_async(flux_handle: Flux, jobid: JobID | int, exc_type: str,
     """Raise an exception of ``exc_type`` on a job (severity 0 ends it)."""
     if exc_type is None:
         raise OSError(errno.EINVAL, "Invalid argument")
-    body: dict = {"id": int(jobid), "type": exc_type, "severity": severity}
+    body: dict[str, Any] = {"id": int(jobid), "type": exc_type, "severity": severity}
     if note:
         body["note"] = note
     return _NoValueRPC(flux_handle, "job-manager.raise", encode_json(body))
@@ -60,7 +61,7 @@ def job_raise_async(flux_handle: Flux, jobid: JobID | int, exc_type: str,
 def job_raise(flux_handle: Flux, jobid: JobID | int, exc_type: str,
               severity: int = 0, note: str | None = None) -> None:
     """Raise a job exception and wait for the answer."""
-    return job_raise_async(flux_handle, jobid, exc_type, severity, note).get()
+    job_raise_async(flux_handle, jobid, exc_type, severity, note).get()
 
 
 def cancel_async(flux_handle: Flux, jobid: JobID | int,
@@ -71,4 +72,4 @@ def cancel_async(flux_handle: Flux, jobid: JobID | int,
 
 def cancel(flux_handle: Flux, jobid: JobID | int, reason: str | None = None) -> None:
     """Cancel a job and wait for the answer."""
-    return cancel_async(flux_handle, jobid, reason).get()
+    cancel_async(flux_handle, jobid, reason).get()

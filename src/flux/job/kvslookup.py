@@ -33,14 +33,14 @@ __all__ = [
 ]
 
 
-def _decode_field(data: dict, key: str) -> None:
+def _decode_field(data: dict[str, Any], key: str) -> None:
     try:
         data[key] = json.loads(data[key])
     except json.decoder.JSONDecodeError:
         pass
 
 
-def decode_special_data(data: dict) -> None:
+def decode_special_data(data: dict[str, Any]) -> None:
     """``jobspec`` and ``R`` as dicts when they are JSON."""
     for key in ("jobspec", "R"):
         if key in data:
@@ -53,8 +53,8 @@ class JobInfoLookupRPC(RPC):
 
     jobid: Any = None
 
-    def get_decode(self) -> dict:
-        data = self.get()
+    def get_decode(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.get()
         decode_special_data(data)
         return data
 
@@ -68,14 +68,14 @@ def job_info_lookup(flux_handle: Flux, jobid: Any, keys: Any = ["jobspec"],  # n
     return rpc
 
 
-def _setup_lookup_keys(keys: list, original: bool) -> None:
+def _setup_lookup_keys(keys: list[Any], original: bool) -> None:
     if "jobspec" in keys and original:
         keys.remove("jobspec")
         if "J" not in keys:
             keys.append("J")
 
 
-def _update_keys(job_data: dict, decode: bool, keys: list, original: bool) -> None:
+def _update_keys(job_data: dict[str, Any], decode: bool, keys: list[Any], original: bool) -> None:
     if "jobspec" in keys and original:
         # flux_unwrap_string() without verification, as built without flux-security
         job_data["jobspec"] = unwrap(job_data["J"])[0].decode("utf-8", "surrogateescape")
@@ -87,7 +87,7 @@ def _update_keys(job_data: dict, decode: bool, keys: list, original: bool) -> No
 
 def job_kvs_lookup(flux_handle: Flux, jobid: Any, keys: Any = ["jobspec"],  # noqa: B006
                    decode: bool = True, original: bool = False,
-                   base: bool = False) -> dict | None:
+                   base: bool = False) -> dict[str, Any] | None:
     """One job's ``keys`` (None if there is no such job)."""
     lookup_keys = list(keys)
     _setup_lookup_keys(lookup_keys, original)
@@ -107,9 +107,9 @@ class JobKVSLookupFuture(WaitAllFuture):
 
     def __init__(self) -> None:
         super().__init__()
-        self.errors: list = []
+        self.errors: list[Any] = []
 
-    def _get(self, decode: bool = True) -> list:
+    def _get(self, decode: bool = True) -> list[Any]:
         self.wait_for()
         jobs = []
         for child in self.children:
@@ -123,10 +123,10 @@ class JobKVSLookupFuture(WaitAllFuture):
                     self.errors.append(f"rpc: {err.strerror}")
         return jobs
 
-    def get(self) -> list:
+    def get(self) -> list[Any]:
         return self._get(False)
 
-    def get_decode(self) -> list:
+    def get_decode(self) -> list[Any]:
         return self._get(True)
 
 
@@ -143,7 +143,7 @@ class JobKVSLookup:
         self.decode = decode
         self.original = original
         self.base = base
-        self.errors: list = []
+        self.errors: list[Any] = []
         _setup_lookup_keys(self.keyslookup, self.original)
 
     def fetch_data(self) -> JobKVSLookupFuture:
@@ -153,7 +153,7 @@ class JobKVSLookup:
             lookups.push(job_info_lookup(self.handle, jobid, self.keyslookup, flags))
         return lookups
 
-    def data(self) -> list:
+    def data(self) -> list[Any]:
         rpc = self.fetch_data()
         data = rpc.get_decode() if self.decode else rpc.get()
         self.errors = rpc.errors

@@ -61,9 +61,9 @@ class JobListRPC(RPC):
         kwargs["flags"] = kwargs.get("flags", 0) | FLUX_RPC_STREAMING
         super().__init__(*args, **kwargs)
 
-    def get_jobs(self) -> list:
+    def get_jobs(self) -> list[Any]:
         """All the jobs of all the answers (one answer in the version 0 protocol)."""
-        jobs: list = []
+        jobs: list[Any] = []
         first = True
         while True:
             try:
@@ -101,10 +101,10 @@ class JobListRPC(RPC):
 def job_list(flux_handle: Flux, max_entries: int = 1000, attrs: Any = ["all"],  # noqa: B006
              userid: int = os.getuid(), states: int = 0, results: int = 0, since: float = 0.0,
              name: str | None = None, queue: Any = None,
-             constraint: dict | None = None) -> JobListRPC:
+             constraint: dict[str, Any] | None = None) -> JobListRPC:
     """List jobs: the user's (``userid``, FLUX_USERID_UNKNOWN for all), newest first,
     filtered by state and result masks, name, queue and an RFC 31 ``constraint``."""
-    where: dict = {"and": [] if constraint is None else [constraint]}
+    where: dict[str, Any] = {"and": [] if constraint is None else [constraint]}
     if userid != FLUX_USERID_UNKNOWN:
         where["and"].append({"userid": [userid]})
     if name:
@@ -128,7 +128,7 @@ def job_list(flux_handle: Flux, max_entries: int = 1000, attrs: Any = ["all"],  
 
 def job_list_inactive(flux_handle: Flux, since: float = 0.0, max_entries: int = 1000,
                       attrs: Any = ["all"], name: str | None = None,  # noqa: B006
-                      queue: Any = None, constraint: dict | None = None) -> JobListRPC:
+                      queue: Any = None, constraint: dict[str, Any] | None = None) -> JobListRPC:
     """``job_list`` of every user's inactive jobs."""
     return job_list(flux_handle, max_entries=max_entries, attrs=attrs,
                     userid=FLUX_USERID_UNKNOWN, states=FLUX_JOB_STATE_INACTIVE, since=since,
@@ -140,8 +140,9 @@ class JobListIdRPC(RPC):
 
     jobid: Any = None
 
-    def get_job(self) -> dict:
-        return self.get()["job"]
+    def get_job(self) -> dict[str, Any]:
+        job: dict[str, Any] = self.get()["job"]
+        return job
 
     def get_jobinfo(self) -> JobInfo:
         return JobInfo(self.get_job())
@@ -154,7 +155,7 @@ def job_list_id(flux_handle: Flux, jobid: Any, attrs: Any = ["all"]) -> JobListI
     return rpc
 
 
-def get_job(flux_handle: Flux, jobid: Any) -> dict | None:
+def get_job(flux_handle: Flux, jobid: Any) -> dict[str, Any] | None:
     """The job's every attribute as a dict (``JobInfo.to_dict(filtered=False)``), or None
     when there is no such job."""
     rpc = JobListIdRPC(flux_handle, "job-list.list-id", {"id": int(jobid), "attrs": ["all"]})
@@ -170,9 +171,9 @@ class JobListIdsFuture(WaitAllFuture):
 
     def __init__(self) -> None:
         super().__init__()
-        self.errors: list = []
+        self.errors: list[Any] = []
 
-    def get_jobs(self) -> list:
+    def get_jobs(self) -> list[Any]:
         self.wait_for()
         jobs = []
         for child in self.children:
@@ -186,7 +187,7 @@ class JobListIdsFuture(WaitAllFuture):
                     self.errors.append(f"rpc: {err.strerror}")
         return jobs
 
-    def get_jobinfos(self) -> list:
+    def get_jobinfos(self) -> list[Any]:
         return [JobInfo(job) for job in self.get_jobs()]
 
 
@@ -212,7 +213,7 @@ class JobList:
     def __init__(self, flux_handle: Flux, attrs: Any = ["all"], filters: Any = [],  # noqa: B006
                  ids: Any = [], user: Any = None, max_entries: int = 1000,  # noqa: B006
                  since: float = 0.0, name: str | None = None, queue: Any = None,
-                 constraint: dict | None = None) -> None:
+                 constraint: dict[str, Any] | None = None) -> None:
         self.handle = flux_handle
         self.attrs = list(attrs)
         self.states = 0
@@ -222,7 +223,7 @@ class JobList:
         self.name = name
         self.queue = queue
         self.ids = list(map(JobID, ids)) if ids else None
-        self.errors: list = []
+        self.errors: list[Any] = []
         for fname in filters:
             for one in fname.split(","):
                 self.add_filter(one)
@@ -268,7 +269,7 @@ class JobList:
                         since=self.since, name=self.name, queue=self.queue,
                         constraint=self.constraint)
 
-    def jobs(self) -> list:
+    def jobs(self) -> list[Any]:
         """Run the query and return JobInfo objects (errors of listed ids in ``errors``)."""
         rpc = self.fetch_jobs()
         jobs = rpc.get_jobs()

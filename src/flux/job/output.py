@@ -13,7 +13,7 @@ from flux.job.JobID import JobID
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterator
-    from typing import Any
+    from typing import Any, Callable
 
 __all__ = [
     "JobExceptionEvent", "JobOutput", "LogEvent", "OutputEvent", "OutputHeaderEvent",
@@ -93,9 +93,9 @@ class LogEvent(EventLogEvent):
         if self.name != "log":
             raise ValueError(f"event {self.name} is not a log event")
         ctx = self.context
-        self.level = ctx["level"]
+        self.level: int = ctx["level"]
         self.rank = Taskset(ctx["rank"])
-        self.message = ctx["message"]
+        self.message: str = ctx["message"]
         self.component = ctx.get("component")
         self.file = ctx.get("file")
         self.line = ctx.get("line", -1)
@@ -158,7 +158,7 @@ class JobExceptionEvent(EventLogEvent):
         return f"{text} {self.note}" if self.note else text
 
 
-class JobOutput(tuple):
+class JobOutput(tuple["Any", ...]):  # quoted: typing is imported for type checkers only
     """(stdout, stderr, log) of a job."""
 
     __slots__ = ()
@@ -173,7 +173,8 @@ class JobOutput(tuple):
 
 def _parse(entry: Any, labelio: bool = False) -> Any:
     event = entry if isinstance(entry, EventLogEvent) else EventLogEvent(entry)
-    kinds = {"data": lambda: OutputEvent(event, labelio), "log": lambda: LogEvent(event),
+    kinds: dict[str, Callable[[], EventLogEvent]] = {
+             "data": lambda: OutputEvent(event, labelio), "log": lambda: LogEvent(event),
              "header": lambda: OutputHeaderEvent(event),
              "redirect": lambda: RedirectEvent(event),
              "exception": lambda: JobExceptionEvent(event)}

@@ -87,7 +87,7 @@ def wait(flux_handle: Flux, jobid: int = FLUX_JOBID_ANY) -> JobWaitResult:
     return wait_async(flux_handle, jobid).get_status()
 
 
-def _result_code(res: dict) -> int:
+def _result_code(res: dict[str, Any]) -> int:
     """COMPLETED if it ran and exited 0; CANCELED/TIMEOUT by exception type; else FAILED."""
     t_run = res.get("t_run", -1.0)
     if t_run > 0 and res.get("waitstatus", -1) == 0:
@@ -101,7 +101,7 @@ def _result_code(res: dict) -> int:
     return FLUX_JOB_RESULT_FAILED
 
 
-def _note_exception(res: dict, context: dict) -> None:
+def _note_exception(res: dict[str, Any], context: dict[str, Any]) -> None:
     """Record an exception unless an earlier one is kept (flux-core's rule, quirks included)."""
     if "type" not in context or "severity" not in context or "note" not in context:
         raise OSError(errno.EPROTO, "Protocol error")
@@ -127,7 +127,7 @@ class JobResultFuture(Future):
         self.flux_handle = watch.flux_handle
         self._tag = watch._tag  # waiting on this future reads the watch's responses
         self._watch = watch
-        self._res: dict = {"id": int(jobid), "exception_occurred": False}
+        self._res: dict[str, Any] = {"id": int(jobid), "exception_occurred": False}
         watch._add_listener(self._drain)
 
     def _drain(self) -> None:
@@ -153,7 +153,7 @@ class JobResultFuture(Future):
                 return
             watch.reset()
 
-    def _fold(self, entry: dict) -> None:
+    def _fold(self, entry: dict[str, Any]) -> None:
         name, stamp = entry["name"], entry["timestamp"]
         res = self._res
         if name == "submit":
@@ -167,10 +167,11 @@ class JobResultFuture(Future):
             _note_exception(res, entry.get("context") or {})
 
     @check_future_error
-    def get_dict(self) -> dict | None:
+    def get_dict(self) -> dict[str, Any]:
         """The result summary as a dict."""
-        text = self._result()[1]
-        return None if text is None else json.loads(text)
+        text = self._result()[1]  # success is always fulfilled with the summary's JSON (_drain)
+        summary: dict[str, Any] = json.loads(text)
+        return summary
 
     def get_info(self) -> JobInfo:
         """A JobInfo from the summary (id, times, returncode, waitstatus, result...)."""

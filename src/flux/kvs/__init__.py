@@ -25,27 +25,53 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
-    from flux.kvs.kvsdir import KVSDir, get, get_dir, join, walk
-    from flux.kvs.lookups import LookupFuture, exists, get_key_direct, isdir, lookup, lookupat
+    # "X as X" re-exports them: type checkers cannot compute __all__ = sorted(_HOME)
+    from flux.kvs.kvsdir import (
+        KVSDir as KVSDir,
+        get as get,
+        get_dir as get_dir,
+        join as join,
+        walk as walk,
+    )
+    from flux.kvs.lookups import (
+        LookupFuture as LookupFuture,
+        exists as exists,
+        get_key_direct as get_key_direct,
+        isdir as isdir,
+        lookup as lookup,
+        lookupat as lookupat,
+    )
     from flux.kvs.namespaces import (
-        get_namespace,
-        namespace_create,
-        namespace_list,
-        namespace_remove,
+        get_namespace as get_namespace,
+        namespace_create as namespace_create,
+        namespace_list as namespace_list,
+        namespace_remove as namespace_remove,
     )
-    from flux.kvs.roots import RootFuture, get_version, getroot, wait_version
-    from flux.kvs.service import dropcache, kvs_checkpoint_lookup
+    from flux.kvs.roots import (
+        RootFuture as RootFuture,
+        get_version as get_version,
+        getroot as getroot,
+        wait_version as wait_version,
+    )
+    from flux.kvs.service import (
+        dropcache as dropcache,
+        kvs_checkpoint_lookup as kvs_checkpoint_lookup,
+    )
     from flux.kvs.txn import (
-        KVSTxn,
-        commit,
-        commit_async,
-        commit_ops,
-        put,
-        put_mkdir,
-        put_symlink,
-        put_unlink,
+        KVSTxn as KVSTxn,
+        commit as commit,
+        commit_async as commit_async,
+        commit_ops as commit_ops,
+        put as put,
+        put_mkdir as put_mkdir,
+        put_symlink as put_symlink,
+        put_unlink as put_unlink,
     )
-    from flux.kvs.watch import KVSWatchFuture, WatchImplementation, kvs_watch_async
+    from flux.kvs.watch import (
+        KVSWatchFuture as KVSWatchFuture,
+        WatchImplementation as WatchImplementation,
+        kvs_watch_async as kvs_watch_async,
+    )
 
 # name -> the submodule that defines it
 _HOME = {

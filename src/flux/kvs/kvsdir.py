@@ -45,11 +45,11 @@ def get(flux_handle: "Flux", key: str, namespace: Optional[str] = None,
     return get_dir(flux_handle, key, namespace=namespace, _kvstxn=_kvstxn)
 
 
-def _is_dir_entry(entry: dict) -> bool:
+def _is_dir_entry(entry: dict[str, Any]) -> bool:
     return entry.get("type") in ("dir", "dirref")
 
 
-class KVSDir(MutableMapping):
+class KVSDir(MutableMapping[str, "Any"]):  # quoted: typing is imported for type checkers only
     """The KVS directory ``path`` as a mapping; a context manager that commits on exit.
 
     ``handle`` may give the directory as a ``dir`` tree object instead of
@@ -57,7 +57,7 @@ class KVSDir(MutableMapping):
     """
 
     def __init__(self, flux_handle: Optional["Flux"] = None, path: str = ".",
-                 handle: Optional[dict] = None, namespace: Optional[str] = None,
+                 handle: Optional[dict[str, Any]] = None, namespace: Optional[str] = None,
                  _kvstxn: Optional[KVSTxn] = None) -> None:
         super().__init__()
         self.fhdl: Any = flux_handle  # None: a KVSDir made from a tree object
@@ -74,7 +74,7 @@ class KVSDir(MutableMapping):
             handle = lookup(flux_handle, path, FLUX_KVS_READDIR, namespace).get_dir()
         elif not isinstance(handle, dict) or handle.get("type") != "dir":
             raise error(errno.EINVAL)
-        self._dir: dict = handle["data"]
+        self._dir: dict[str, Any] = handle["data"]
         # Writes go to absolute keys (self._path + key) so that subdirectories
         # reached through [] can share this transaction.
         self.kvstxn = _kvstxn if _kvstxn is not None else KVSTxn(flux_handle, ".",

@@ -80,7 +80,7 @@ class LookupFuture(RPC):
         """The key as it was asked for."""
         return self._key
 
-    def get_treeobj(self) -> Optional[dict]:
+    def get_treeobj(self) -> Optional[dict[str, Any]]:
         """The tree object found (None for the WATCH_INITIAL_SENTINEL response); EPROTO if bad."""
         msg = wait_result(self)[1]
         if msg is None or msg._payload is None:
@@ -88,7 +88,7 @@ class LookupFuture(RPC):
                 return None
             raise error(errno.EPROTO)
         try:
-            obj = msg.payload_json()["val"]
+            obj: dict[str, Any] = msg.payload_json()["val"]
             treeobj.validate(obj)
         except (OSError, KeyError, TypeError):
             raise error(errno.EPROTO) from None
@@ -103,7 +103,7 @@ class LookupFuture(RPC):
             raise error(errno.EINVAL)
         return _val_bytes(obj["data"])
 
-    def get_dir(self) -> dict:
+    def get_dir(self) -> dict[str, Any]:
         """The directory found, as a ``dir`` tree object; EINVAL if not one."""
         obj = self.get_treeobj()
         if obj is None or obj["type"] != "dir":
@@ -172,7 +172,7 @@ def lookup(flux_handle: "Flux", key: str, flags: int = 0,
     return f
 
 
-def lookupat(flux_handle: "Flux", key: str, treeobj_: dict | str | bytes,
+def lookupat(flux_handle: "Flux", key: str, treeobj_: dict[str, Any] | str | bytes,
              flags: int = 0) -> LookupFuture:
     """Look ``key`` up in the snapshot whose root is the tree object ``treeobj_`` (a dirref).
 

@@ -36,19 +36,22 @@ class RootFuture(RPC):
 
     def get_rootref(self) -> str:
         """The root's blobref."""
-        return self._field("rootref")
+        rootref: str = self._field("rootref")
+        return rootref
 
     get_blobref = get_rootref  # libkvs's name for a getroot response
 
     def get_sequence(self) -> int:
         """The root's sequence number (the namespace's version)."""
-        return self._field("rootseq")
+        rootseq: int = self._field("rootseq")
+        return rootseq
 
     def get_owner(self) -> int:
         """The namespace's owner (a getroot response)."""
-        return self._field("owner") & 0xFFFFFFFF
+        owner: int = self._field("owner")
+        return owner & 0xFFFFFFFF
 
-    def get_treeobj(self) -> dict:
+    def get_treeobj(self) -> dict[str, Any]:
         """The root as a ``dirref`` tree object, to look keys up in that snapshot."""
         from flux.services.kvs import treeobj
 

@@ -7,6 +7,8 @@ from flux.rpc import RPC
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from flux.core.handle import Flux
 
 __all__ = ["dropcache", "kvs_checkpoint_lookup"]
@@ -20,7 +22,7 @@ def dropcache(flux_handle: "Flux") -> None:
     RPC(flux_handle, "kvs.dropcache", None, FLUX_NODEID_ANY).get()
 
 
-def kvs_checkpoint_lookup(flux_handle: "Flux", cache_bypass: bool = False) -> list[dict]:
+def kvs_checkpoint_lookup(flux_handle: "Flux", cache_bypass: bool = False) -> list[dict[str, Any]]:
     """The KVS checkpoints (``version``, ``sequence``, ``timestamp``, ``rootref`` each).
 
     ``cache_bypass`` asks the backing store directly.  An older server's

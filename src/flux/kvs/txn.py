@@ -23,13 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from flux.core.handle import Flux
 
-    RawTxn = Union["KVSTxn", list]
+    RawTxn = Union["KVSTxn", list[Any]]
 
 __all__ = ["KVSTxn", "put", "put_mkdir", "put_unlink", "put_symlink", "commit", "commit_async",
            "commit_ops"]
 
 
-def commit_ops(flux_handle: "Flux", ops: list[dict], flags: int = 0,
+def commit_ops(flux_handle: "Flux", ops: list[dict[str, Any]], flags: int = 0,
                namespace: Optional[str] = None) -> RootFuture:
     """Send ``ops`` in one ``kvs.commit``; the future's ``get()`` is ``{"rootref", "rootseq"}``.
 
@@ -45,18 +45,19 @@ def commit_ops(flux_handle: "Flux", ops: list[dict], flags: int = 0,
     return RootFuture(flux_handle, "kvs.commit", payload, FLUX_NODEID_ANY, 0)
 
 
-def _raw(flux_handle: "Flux", _kvstxn: Optional["RawTxn"]) -> list:
+def _raw(flux_handle: "Flux", _kvstxn: Optional["RawTxn"]) -> list[Any]:
     """The op list to stage into: ``_kvstxn``'s, else the handle's implicit one (created here)."""
     if _kvstxn is None:
         if flux_handle.aux_txn is None:
             flux_handle.aux_txn = []
-        return flux_handle.aux_txn
+        implicit: list[Any] = flux_handle.aux_txn
+        return implicit
     if isinstance(_kvstxn, KVSTxn):
         return _kvstxn.txn
     return _kvstxn
 
 
-def _put_op(key: str, value: Any, raw: bool) -> dict:
+def _put_op(key: str, value: Any, raw: bool) -> dict[str, Any]:
     """flux-core's encoding: ``json.dumps``; bytes that are not JSON-able go raw."""
     if raw:
         if not isinstance(value, bytes):
@@ -149,7 +150,7 @@ class KVSTxn:
         else:
             self._path = path if path[-1] == "." else path + "."
         self.namespace = namespace
-        self.txn: list[dict] = []
+        self.txn: list[dict[str, Any]] = []
 
     def commit(self, flags: int = 0) -> None:
         """Commit and wait; does nothing if nothing is staged; the ops are cleared either way."""
@@ -174,7 +175,7 @@ class KVSTxn:
         """Stage ``key`` = the bytes ``data``; ``flags`` may be FLUX_KVS_APPEND."""
         self.txn.append(_ops.put_raw_op(self._path + key, data, flags))
 
-    def put_treeobj(self, key: str, treeobj: dict | str | bytes) -> None:
+    def put_treeobj(self, key: str, treeobj: dict[str, Any] | str | bytes) -> None:
         """Stage ``key`` = a tree object (a dict, or its JSON)."""
         self.txn.append(_ops.put_treeobj_op(self._path + key, treeobj))
 

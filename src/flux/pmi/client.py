@@ -8,7 +8,6 @@ The launcher passes ``PMI_FD`` (an inherited socket) or ``PMI_PORT``
 
 from __future__ import annotations
 
-import os
 import socket
 TYPE_CHECKING = False  # typing costs ~5 ms to import at run time
 if TYPE_CHECKING:  # pragma: no cover

@@ -39,7 +39,8 @@ def parse(line: str) -> dict[str, str]:
 
     The first word names the command (``cmd=`` or ``mcmd=``); a word with no
     ``=`` is an error.  ``msg=`` text runs to the end of the line too, unless a
-    ``value=`` follows it (mpich's hydra answers ``msg=success value=V``).  mpich's hydra appends `` found=TRUE`` to get results:
+    ``value=`` follows it (mpich's hydra answers ``msg=success value=V``).  mpich's hydra
+    appends `` found=TRUE`` to get results:
     dropped, as flux-core does.
     """
     line = line.rstrip("\n")

@@ -14,8 +14,6 @@ from flux.shell import mustache
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import IO, Any
-
     from flux.shell.info import ShellInfo
     from flux.shell.kvsappend import Appender
 

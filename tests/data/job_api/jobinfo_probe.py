@@ -1,6 +1,6 @@
 # JobInfo cases printed by flux-core 0.88's flux.job (output: jobinfo_flux_core.out);
 # test_job_api_offline.py runs it with pureflux and compares.  TZ=UTC, LANG=C.UTF-8, uid 0.
-import flux.job, json
+import json
 from flux.job import JobInfo
 def show(x): print(json.dumps(x, default=str, sort_keys=True))
 info = JobInfo({"id": 5, "state": 8, "userid": 0, "urgency": 16, "t_submit": 1.0, "annotations": {"user": {"uri": "local:///x"}, "sched": {"reason_pending": "x"}}})

@@ -15,7 +15,8 @@ Only the instance owner and the job's owner (its ``submit`` event's userid)
 may read a job (EPERM, "access is restricted to job/instance owner").  Keys
 are read with the KVS service's ``lookup`` (given as ``lookup``: a key's text,
 or OSError); eventlogs are followed through kvs-watch (given as ``watch_start``
-(namespace, key, kvs flags, matchtag) and ``watch_cancel``; its responses come back to :meth:`JobInfoService.watch_response`),
+(namespace, key, kvs flags, matchtag) and ``watch_cancel``; its responses come back to
+:meth:`JobInfoService.watch_response`),
 so appends are streamed with kvs-watch's own semantics (WAITCREATE,
 INITIAL_SENTINEL, STREAM), as flux-core's module does by RPC.
 """

@@ -59,7 +59,6 @@ class ResourceService:
         """Commit resource.R, then post resource-define (as flux-core's inventory); an R
         already in the KVS (a restart with a statedir) is reused, and the drains of its
         ``log`` (resource.eventlog's entries) replayed, as flux-core does."""
-        from flux.services.kvs.txn import op_put
 
         self._journal("restart", {"ranks": idset_encode(set(self.ranks)), "online": "",
                                   "nodelist": self._nodelist(set(self.ranks))})
