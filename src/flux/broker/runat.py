@@ -28,7 +28,6 @@ import errno
 import os
 import signal
 import subprocess
-import sys
 import time
 from typing import Any, Callable, Optional
 

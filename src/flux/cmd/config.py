@@ -16,7 +16,6 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, NoReturn
 
-    from ._optparse import Options
 
 SUMMARY = "Manage configuration"
 PROG = "flux-config"
