@@ -189,6 +189,16 @@ class Parser:
             self.print_usage()
             raise SystemExit(0)
 
+    def parse_n(self, argv: Sequence[str], least: int,
+                most: Optional[int] = None) -> tuple[Options, list[str]]:
+        """``parse``, then the usage on stderr and exit 1 unless ``least`` to ``most``
+        (default: exactly ``least``) arguments are left, as flux-core's C commands do."""
+        opts, args = self.parse(argv)
+        if not least <= len(args) <= (least if most is None else most):
+            self.print_usage()
+            raise SystemExit(1)
+        return opts, args
+
     def _parse(self, argv: list[str]) -> tuple[Options, list[str]]:
         opts = Options(self.table)
         args: list[str] = []

@@ -117,10 +117,7 @@ def _get(argv: list[str]) -> int:
     ]
     parser = Parser("flux config get", "[OPTIONS] [NAME]", table,
                     doc="Query broker configuration values")
-    opts, args = parser.parse(argv)
-    if len(args) > 1:
-        parser.print_usage()
-        raise SystemExit(1)
+    opts, args = parser.parse_n(argv, 0, 1)
     path = args[0] if args else None
     conf = _from_path(opts.get("config_path")) if opts.has("config_path") else _fetch_open()
     want, fsd = _type(opts.get("type") or "any")
@@ -218,10 +215,7 @@ def _set(argv: list[str]) -> int:
                     "Specify type (string, integer, real, boolean, object, array, fsd)")]
     parser = Parser("flux config set", "[OPTIONS] NAME VALUE", table,
                     doc="Set broker configuration value")
-    opts, args = parser.parse(argv)
-    if len(args) != 2:
-        parser.print_usage()
-        raise SystemExit(1)
+    opts, args = parser.parse_n(argv, 2)
     path, text = args
     typename = opts.get("type")
     want: Any = str
@@ -258,10 +252,7 @@ def _unset(argv: list[str]) -> int:
 
     parser = Parser("flux config unset", "NAME", [],
                     doc="Unset broker configuration value")
-    _, args = parser.parse(argv)
-    if len(args) != 1:
-        parser.print_usage()
-        raise SystemExit(1)
+    _, args = parser.parse_n(argv, 1)
     h = open_handle(PROG)
     conf = _fetch(h)
     parts = args[0].split(".")
@@ -282,10 +273,7 @@ def _load(argv: list[str]) -> int:
 
     parser = Parser("flux config load", "[PATH]", [],
                     doc="Load broker configuration from stdin or PATH")
-    _, args = parser.parse(argv)
-    if len(args) > 1:
-        parser.print_usage()
-        raise SystemExit(1)
+    _, args = parser.parse_n(argv, 0, 1)
     if args:
         from flux.broker.config import ConfigError, load
 
@@ -322,10 +310,7 @@ def _reload(argv: list[str]) -> int:
                     "Do nothing if run on a non-leader broker (for systemd use)")]
     parser = Parser("flux config reload", "[OPTIONS]", table,
                     doc="Reload broker configuration from files")
-    opts, args = parser.parse(argv)
-    if args:
-        parser.print_usage()
-        raise SystemExit(1)
+    opts, args = parser.parse_n(argv, 0)
     h = open_handle(PROG)
     if opts.has("follower_noop") and h.get_rank() > 0:
         return 0
@@ -358,10 +343,7 @@ def _builtin(argv: list[str]) -> int:
              Option(None, "installed", NO_ARG, "", "Force installed paths to be used")]
     parser = Parser("flux config builtin", "NAME", table,
                     doc="Print compiled-in Flux configuration values")
-    _, args = parser.parse(argv)  # one layout: both options are accepted and change nothing
-    if len(args) != 1:
-        parser.print_usage()
-        raise SystemExit(1)
+    _, args = parser.parse_n(argv, 1)  # one layout: both options are accepted, change nothing
     value = _builtins().get(args[0])
     if value is None:
         _die(f"{args[0]} is invalid")

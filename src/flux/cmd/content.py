@@ -144,10 +144,7 @@ def _checkpoint_list(argv: "list[str]") -> int:
     table = [Option("n", "no-header", help="Do not output column headers"),
              Option("j", "json", help="Output raw json checkpoint data")]
     parser = Parser("flux content checkpoint list", "[OPTIONS]", table, doc="List checkpoint(s)")
-    opts, args = parser.parse(argv)
-    if args:
-        parser.print_usage()
-        raise SystemExit(1)
+    opts, args = parser.parse_n(argv, 0)
     h = open_handle(PROG)
     if not opts.no_header and not opts.json:
         print(f"{'Index':<10} {'Sequence':<10} {'Time':<20} Rootref")
@@ -175,10 +172,7 @@ def _checkpoint_update(argv: "list[str]") -> int:
 
     parser = Parser("flux content checkpoint update", "[OPTIONS] blobref", [],
                     doc="Update checkpoint to specified blobref")
-    _, args = parser.parse(argv)
-    if len(args) != 1:
-        parser.print_usage()
-        raise SystemExit(1)
+    _, args = parser.parse_n(argv, 1)
     h = open_handle(PROG)
     try:
         h.rpc("kvs.getroot", {"namespace": "primary", "flags": 0}).get()
