@@ -34,6 +34,13 @@ from proctree import kill_tree, run_tree  # noqa: E402
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--stress", action="store_true", default=False,
+                     help="run the long reliability runs too (a million fuzzed inputs, ...)")
+
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 INTEROP = Path(__file__).resolve().parent / "data" / "interop"

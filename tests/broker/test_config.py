@@ -60,6 +60,10 @@ def test_command_line_option_and_errors(tmp_path, confdir):
     bad = write(tmp_path / "bad.toml", "x = [\n")
     r = run("-c", bad, "true")
     assert r.returncode == 1 and r.stderr.startswith(f"flux-broker: {bad}: ") and r.stderr.count("\n") == 1
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"name = '\xe9t\xe9'\n")  # found by fuzzing: was a traceback
+    r = run("-c", str(latin1), "true")
+    assert (r.returncode, r.stderr) == (1, f"flux-broker: {latin1}: invalid UTF-8 at byte 8\n")
     r = run("-c", str(tmp_path / "nope"), "true")
     assert (r.returncode, r.stderr) == (1, f"flux-broker: {tmp_path / 'nope'}: No such file or directory\n")
     write(confdir / "c.toml", "[mymod]\nother = 1\n")

@@ -32,6 +32,8 @@ def _load_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8: say where it is not
+        raise ConfigError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
 
 
 def load(path: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Fuzzing of pureflux's parsers of untrusted input (issue: reliability and security)."""
