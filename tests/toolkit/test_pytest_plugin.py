@@ -30,6 +30,20 @@ def record(**kw):
 '''
 
 
+INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+
+def ini(pytester: pytest.Pytester, extra: str = "") -> None:
+    """The inner run's ini: pytest-asyncio's loop scope (it warns when unset) plus ``extra``."""
+    pytester.makeini(INI + extra)
+
+
+@pytest.fixture(autouse=True)
+def default_ini(request: pytest.FixtureRequest) -> None:
+    if "pytester" in request.fixturenames:
+        ini(request.getfixturevalue("pytester"))
+
+
 @pytest.fixture
 def recorder(pytester: pytest.Pytester) -> Path:
     path = pytester.path / "records.jsonl"
@@ -153,7 +167,7 @@ def test_factory_makes_independent_instances(pytester: pytest.Pytester, recorder
 @pytest.mark.parametrize("scope,distinct", [("module", 2), ("session", 1)])
 def test_scope_from_ini(pytester: pytest.Pytester, recorder: Path, scope: str,
                         distinct: int) -> None:
-    pytester.makeini(f"[pytest]\nflux_instance_scope = {scope}\n")
+    ini(pytester, f"flux_instance_scope = {scope}\n")
     body = '''
         from recorder import record
 
@@ -171,7 +185,7 @@ def test_scope_from_ini(pytester: pytest.Pytester, recorder: Path, scope: str,
 
 
 def test_bad_scope_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nflux_instance_scope = forever\n")
+    ini(pytester, "flux_instance_scope = forever\n")
     pytester.makepyfile("def test_x(flux_instance):\n    pass\n")
     result = pytester.runpytest("-q")
     assert result.ret != 0
@@ -179,7 +193,7 @@ def test_bad_scope_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_load_module_is_removed_after_the_test(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nflux_instance_scope = module\n")
+    ini(pytester, "flux_instance_scope = module\n")
     pytester.copy_example(str(REPO / "examples" / "echo.py"))
     pytester.makepyfile('''
         import pytest
@@ -250,7 +264,7 @@ def test_failure_report_shows_dmesg(pytester: pytest.Pytester) -> None:
 
 
 def test_dmesg_section_covers_only_the_failing_test(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nflux_instance_scope = module\n")
+    ini(pytester, "flux_instance_scope = module\n")
     pytester.makepyfile('''
         def test_earlier(flux_instance):
             flux_instance.run("flux logger --severity=err from-the-earlier-test")
@@ -321,7 +335,7 @@ def test_asyncio(pytester: pytest.Pytester) -> None:
 
 def test_xdist_workers_have_their_own_instances(pytester: pytest.Pytester,
                                                 recorder: Path) -> None:
-    pytester.makeini("[pytest]\nflux_instance_scope = session\n")
+    ini(pytester, "flux_instance_scope = session\n")
     body = '''
         from recorder import record
 
