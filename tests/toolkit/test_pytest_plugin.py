@@ -357,3 +357,25 @@ def test_xdist_workers_have_their_own_instances(pytester: pytest.Pytester,
     assert all(len(uris) == 1 for uris in by_worker.values())  # session scope, per worker
     assert by_worker["gw0"] != by_worker["gw1"]
     assert_gone(recs)
+
+
+def test_module_marker_with_module_scope(pytester: pytest.Pytester, recorder: Path) -> None:
+    """A wider-scoped instance takes the marker of its scope's node (``pytestmark``)."""
+    ini(pytester, "flux_instance_scope = module\n")
+    pytester.makepyfile('''
+        import pytest
+        from recorder import record
+
+        pytestmark = pytest.mark.flux_instance(size=2, attrs={"test.tag": "m"})
+
+        def test_one(flux_instance):
+            record(uri=flux_instance.uri, pid=flux_instance.proc.pid, tmpdir=flux_instance.tmpdir)
+            assert flux_instance.run("flux getattr size; flux getattr test.tag").stdout == "2\\nm\\n"
+
+        def test_two(flux_instance):
+            record(uri=flux_instance.uri, pid=flux_instance.proc.pid, tmpdir=flux_instance.tmpdir)
+    ''')
+    pytester.runpytest("-q").assert_outcomes(passed=2)
+    recs = records(recorder)
+    assert len({r["uri"] for r in recs}) == 1
+    assert_gone(recs)
