@@ -11,60 +11,12 @@ on timeout every process of that session, and every descendant of the command
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
 from typing import Any
 
+from flux.testing.proctree import kill_tree, tree_of  # one copy: the plugin's
+
 __all__ = ["kill_tree", "run_tree", "tree_of"]
-
-
-def _table() -> dict[int, tuple[int, int, str]]:
-    """pid -> (ppid, session id, state) of every process we can read."""
-    procs: dict[int, tuple[int, int, str]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # after "comm)": state ppid pgrp session ...
-        procs[int(name)] = (int(fields[1]), int(fields[3]), fields[0])
-    return procs
-
-
-def tree_of(pid: int) -> set[int]:
-    """``pid``, its live descendants and the live members of its session (when it
-    leads one); zombies are left out (they are dead, their parent reaps them)."""
-    procs = _table()
-    found = {p for p, (_, sid, _) in procs.items() if sid == pid}
-    found.add(pid)
-    todo = list(found)
-    while todo:
-        parent = todo.pop()
-        for p, (ppid, _, _) in procs.items():
-            if ppid == parent and p not in found:
-                found.add(p)
-                todo.append(p)
-    return {p for p in found if p in procs and procs[p][2] != "Z"}
-
-
-def kill_tree(pid: int, rounds: int = 50) -> None:
-    """SIGKILL ``pid``'s tree (see ``tree_of``), again until nothing of it is left
-    (a process may fork between one look at /proc and the signal)."""
-    for _ in range(rounds):
-        members = tree_of(pid)
-        if not members:
-            return
-        for p in members:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.01)
 
 
 def run_tree(args: Any, *, timeout: float, input: Any = None, check: bool = False,

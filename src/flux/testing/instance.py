@@ -331,7 +331,8 @@ class Instance:
                       flags=FLUX_RPC_STREAMING)
             while True:
                 try:
-                    text = f.wait_for(10).get_str()
+                    f.wait_for(10)
+                    text = f.get_str()
                 except OSError as exc:
                     if exc.errno == errno.ENODATA:
                         break
