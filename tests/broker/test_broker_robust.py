@@ -291,3 +291,17 @@ def test_requests_at_a_departed_client_service_fail_at_once(instance):
     with pytest.raises(OSError) as exc:
         requester.rpc("gone.hello", {}).get()
     assert exc.value.errno == _errno.ENOSYS
+
+
+def test_deep_route_stack_costs_linear_time(shared_instance):
+    """A request that claims 100,000 hops: answered (the routes are the sender's own
+    business), in bounded time, and the broker carries on."""
+    msg = request("attr.get", {"name": "rank"}, matchtag=5)
+    msg.routes = [f"hop{i}" for i in range(100_000)]
+    with shared_instance.client() as c:
+        t0 = time.monotonic()
+        c.send(msg)
+        reply = c.recv(timeout=20)
+        assert reply.errnum == 0 and len(reply.routes) == 100_000
+        assert time.monotonic() - t0 < 10
+    _alive(shared_instance)
