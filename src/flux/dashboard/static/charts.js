@@ -1,6 +1,6 @@
 // Small SVG line charts for the dashboard: no library, no network.
 // drawLineChart(container, series, {window}) draws each series ({name, color, points: [[t, v]]})
-// over the last `window` seconds, with a y axis from 0 to the largest value and a legend.
+// over the last `window` seconds (default 300), with a y axis from 0 to the largest value and a legend.
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -21,12 +21,14 @@ function niceMax(v) {
 }
 
 function drawLineChart(container, series, opts) {
-  const width = container.clientWidth || 420, height = (container.clientHeight || 170) - 22;
+  const width = container.clientWidth || 420, height = (opts && opts.height) || 150;
   const left = 40, right = 8, top = 8, bottom = 18;
-  const windowSec = (opts && opts.window) || 300;
-  let tmax = 0;
-  for (const s of series) for (const [t] of s.points) tmax = Math.max(tmax, t);
+  // the last `window` seconds at most; a shorter history fills the width (30 s at least)
+  const maxWindow = (opts && opts.window) || 300;
+  let tmax = 0, tfirst = Infinity;
+  for (const s of series) for (const [t] of s.points) { tmax = Math.max(tmax, t); tfirst = Math.min(tfirst, t); }
   if (!tmax) tmax = Date.now() / 1000;
+  const windowSec = Math.min(maxWindow, Math.max(30, tmax - tfirst));
   const tmin = tmax - windowSec;
   let vmax = 0;
   for (const s of series) for (const [t, v] of s.points) if (t >= tmin) vmax = Math.max(vmax, v);
@@ -42,7 +44,8 @@ function drawLineChart(container, series, opts) {
     label.textContent = String(+(vmax * frac).toPrecision(3));
     svg.appendChild(label);
   }
-  for (const [frac, text] of [[0, "-" + Math.round(windowSec / 60) + " min"], [1, "now"]]) {
+  const span = windowSec >= 120 ? Math.round(windowSec / 60) + " min" : Math.round(windowSec) + " s";
+  for (const [frac, text] of [[0, "-" + span], [1, "now"]]) {
     const label = svgEl("text", {x: left + frac * (width - left - right), y: height - 4,
                                  "text-anchor": frac ? "end" : "start"});
     label.textContent = text;

@@ -1,0 +1,75 @@
+"""``flux dashboard`` as a command: its errors, its end, and ``import flux`` staying light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from dashhelpers import start_dashboard, stop_dashboard
+
+
+def test_without_aiohttp_one_line_says_how_to_install(instance, tmp_path):
+    fake = tmp_path / "aiohttp"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('aiohttp is not installed')\n")
+    res = instance.run("dashboard", env={"PYTHONPATH": str(tmp_path)})
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr == ("flux-dashboard: the dashboard needs aiohttp: pip install "
+                          "'pureflux[dashboard]' (or pip install 'aiohttp>=3.9')\n")
+
+
+def test_bad_options_and_config(instance):
+    res = instance.run("dashboard", "--port", "70000")
+    assert (res.returncode, res.stderr) == (1, "flux-dashboard: invalid port 70000\n")
+    res = instance.run("dashboard", "--interval", "0")
+    assert res.returncode == 1 and "--interval" in res.stderr
+    instance.run("config", "load", input='[dashboard]\nactions = ["reboot"]\n', check=True)
+    res = instance.run("dashboard")
+    assert (res.returncode, res.stderr) == (
+        1, "flux-dashboard: dashboard.actions: unknown action 'reboot' "
+           "(known: cancel, module-remove)\n")
+
+
+def test_outside_an_instance(instance):
+    res = instance.run("dashboard", env={"FLUX_URI": "local:///nonexistent-pf/local-0",
+                                         "FLUX_LOCAL_CONNECTOR_RETRY_COUNT": "0"})
+    assert res.returncode == 1 and res.stderr.startswith("flux-dashboard: ")
+    assert "Traceback" not in res.stderr
+
+
+def test_a_taken_port_is_one_line(instance):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        res = instance.run("dashboard", "--port", str(port))
+    assert res.returncode == 1 and res.stderr.startswith(f"flux-dashboard: 127.0.0.1:{port}: ")
+    assert len(res.stderr.splitlines()) == 1
+
+
+def test_ends_with_the_instance(instance):
+    dash = start_dashboard(instance)
+    try:
+        assert dash.json("/api/overview")["size"] == 1
+        instance.stop()
+        assert dash.proc.wait(timeout=20) == 1
+        assert dash.proc.stderr.read() == "flux-dashboard: lost the connection to the instance\n"
+    finally:
+        if dash.proc.poll() is None:
+            stop_dashboard(dash)
+
+
+def test_sigterm_ends_it_cleanly(instance):
+    dash = start_dashboard(instance)
+    assert dash.json("/api/config")["actions"] == []
+    assert stop_dashboard(dash) == 0
+
+
+def test_import_flux_does_not_load_the_dashboard():
+    code = ("import sys, flux, flux.cmd.dashboard; "
+            "print(sorted(m for m in sys.modules if m.startswith(('aiohttp', 'flux.dashboard'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out == "[]\n"
