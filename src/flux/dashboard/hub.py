@@ -84,9 +84,13 @@ class Hub:
         for queue in list(self.subscribers):
             try:
                 queue.put_nowait((name, data))
-            except asyncio.QueueFull:  # a page that stopped reading: drop it
+            except asyncio.QueueFull:
+                # a page that stopped reading: end its stream (EventSource reconnects and
+                # starts again from the latest views)
                 self.subscribers.discard(queue)
-                queue.put_nowait(None) if not queue.full() else None
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(None)
 
     # -- polling -------------------------------------------------------------------------------
 
