@@ -105,8 +105,8 @@ def test_a_logger_line_appears(page, dash_instance, shots):
     page.select_option("#log-subsystem", "browsertest")
     assert page.locator("#dmesg-lines div").count() >= 1
     assert all("browsertest" in t for t in page.locator("#dmesg-lines div").all_inner_texts())
-    page.screenshot(path=str(shots / "log.png"))
     page.select_option("#log-subsystem", "")
+    page.screenshot(path=str(shots / "log.png"))
     assert page.problems == []
 
 

@@ -73,3 +73,44 @@ def test_import_flux_does_not_load_the_dashboard():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out == "[]\n"
+
+
+def test_an_instance_of_three_brokers(tmp_path):
+    """The tree from overlay.topology, every rank's row and modules, in ``flux start
+    --test-size=3`` (the dashboard is its initial program)."""
+    import json
+    import signal
+    import urllib.request
+
+    from conftest import base_env, flux_exe
+    from proctree import kill_tree
+
+    proc = subprocess.Popen([flux_exe(), "start", "--test-size=3", "flux", "dashboard"],
+                            env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, cwd=tmp_path)
+    try:
+        line = proc.stdout.readline()
+        assert "serving http://127.0.0.1:" in line, line + proc.stderr.read()
+        base, _, token = line.split("serving ", 1)[1].strip().partition("/?token=")
+
+        def get(path):
+            req = urllib.request.Request(base + path, headers={"X-Dashboard-Token": token})
+            with urllib.request.urlopen(req, timeout=15) as resp:
+                return json.loads(resp.read())
+
+        o = get("/api/overview")
+        assert o["size"] == 3
+        assert o["tree"] == {"rank": 0, "size": 3, "children": [
+            {"rank": 1, "size": 1, "children": []}, {"rank": 2, "size": 1, "children": []}]}
+        assert [(r["rank"], r["status"]) for r in o["ranks"]] == [(0, "full"), (1, "full"),
+                                                                   (2, "full")]
+        assert get("/api/modules?rank=2")["services"]["broker"] >= 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -42,10 +42,11 @@ async def rpc(h: Flux, topic: str, payload: Any = None, nodeid: Optional[int] = 
     fut = h.rpc(topic, payload, nodeid=FLUX_NODEID_ANY if nodeid is None else nodeid)
     if timeout is None:
         return await fut
-    return await asyncio.wait_for(_await(fut), timeout)
+    return await asyncio.wait_for(awaited(fut), timeout)
 
 
-async def _await(fut: Any) -> Any:
+async def awaited(fut: Any) -> Any:
+    """``await fut`` as a coroutine (what ``asyncio.wait_for`` takes)."""
     return await fut
 
 

@@ -252,16 +252,16 @@ async def _kvs_follow(request: web.Request) -> web.StreamResponse:
     try:
         while True:
             try:
-                await asyncio.wait_for(_ready(watch), HEARTBEAT)
+                await asyncio.wait_for(instance.awaited(watch), HEARTBEAT)
+                data = watch.get_value()
             except asyncio.TimeoutError:
                 await resp.write(b": keep-alive\n\n")
                 continue
-            try:
-                data = watch.get_value()
             except OSError as exc:
                 if exc.errno != errno.ENODATA:
-                    await _send(resp, "failure", {"error": exc.strerror or os.strerror(exc.errno or 0),
-                                                "errno": exc.errno})
+                    await _send(resp, "failure", {
+                        "error": exc.strerror or os.strerror(exc.errno or errno.EIO),
+                        "errno": exc.errno})
                 break
             await _send(resp, "value", {"key": key, **instance.describe_value(data)})
             watch.reset()
@@ -273,12 +273,6 @@ async def _kvs_follow(request: web.Request) -> web.StreamResponse:
         except OSError:
             pass
     return resp
-
-
-async def _ready(fut: Any) -> None:
-    from flux.core.aio import _wait_ready
-
-    await _wait_ready(fut)
 
 
 # -- actions --------------------------------------------------------------------------------------
