@@ -63,8 +63,11 @@ def test_modules_and_per_service_requests(dash, dash_instance):
     dash_instance.run("kvs", "put", "dash.counted=1", check=True)
     after = dash.json("/api/modules?rank=0")["services"]["kvs"]
     assert after > before
-    assert dash.request("/api/modules?rank=1")[0] == 404
-    assert dash.request("/api/modules?rank=x")[0] == 400
+    status, _, body = dash.request("/api/modules?rank=1")
+    assert (status, json.loads(body)) == (404, {"errno": 2, "error": "no rank 1 in an "
+                                                                     "instance of size 1"})
+    status, _, body = dash.request("/api/modules?rank=x")
+    assert (status, json.loads(body)) == (400, {"errno": 22, "error": "rank must be an integer"})
 
 
 def test_modules_lists_a_loaded_module_with_its_message_counts(dash, dash_instance, tmp_path):
@@ -109,6 +112,8 @@ def test_kvs_directories_values_and_eventlogs(dash, dash_instance):
     assert [(e["name"], e["context"]) for e in log["value"]] == [("started", {"n": 1})]
     status, _, body = dash.request("/api/kvs?key=dk.nosuch")
     assert status == 404 and json.loads(body)["errno"] == 2
+    status, _, body = dash.request("/api/kvs?key=dk&namespace=nosuch")
+    assert status == 404 and json.loads(body)["errno"] == 95  # ENOTSUP, as flux kvs says
     assert {"dk", "resource"} <= {e["name"] for e in dash.json("/api/kvs?key=.")["entries"]}
 
 

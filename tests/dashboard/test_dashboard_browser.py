@@ -93,6 +93,18 @@ def test_a_job_submitted_from_the_cli_appears_and_reaches_inactive(page, dash_in
     assert page.problems == []
 
 
+def test_cancel_from_the_page(page, dash_instance):
+    """The owner enabled ``cancel`` (dashhelpers.CONFIG): an active job has a cancel button."""
+    view(page, "jobs")
+    jobid = dash_instance.run("submit", "sleep", "300", check=True).stdout.strip()
+    button = page.locator(f"#jobs-table tr[data-jobid='{jobid}'] button", has_text="cancel")
+    button.click()
+    page.wait_for_selector(f"#jobs-table tr[data-jobid='{jobid}'][data-state='INACTIVE']")
+    row = page.locator(f"#jobs-table tr[data-jobid='{jobid}']")
+    assert "CANCELED" in row.inner_text() and row.locator("button").count() == 0
+    assert page.problems == []
+
+
 def test_a_logger_line_appears(page, dash_instance, shots):
     view(page, "log")
     dash_instance.run("logger", "--appname=browsertest", "hello from flux logger", check=True)

@@ -114,3 +114,28 @@ def test_an_instance_of_three_brokers(tmp_path):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_module_remove_when_the_owner_enabled_it(instance, tmp_path):
+    mod = tmp_path / "rmmod.py"
+    mod.write_text("from flux.brokermod import BrokerModule\n"
+                   "class Mod(BrokerModule):\n    pass\n")
+    instance.run("module", "load", str(mod), check=True)
+    instance.run("config", "load", input='[dashboard]\nactions = ["module-remove"]\n',
+                 check=True)
+    dash = start_dashboard(instance)
+    try:
+        assert dash.json("/api/config")["actions"] == ["module-remove"]
+        # cancel is not enabled here
+        assert dash.request("/api/jobs/1/cancel", method="POST",
+                            headers={"X-Dashboard-Action": "cancel"})[0] == 403
+        assert dash.request("/api/modules/0/rmmod/remove", method="POST")[0] == 403
+        status, _, body = dash.request("/api/modules/0/rmmod/remove", method="POST",
+                                       headers={"X-Dashboard-Action": "module-remove"})
+        assert status == 200, body
+        assert "rmmod" not in instance.run("module", "list", check=True).stdout
+        status, _, body = dash.request("/api/modules/0/rmmod/remove", method="POST",
+                                       headers={"X-Dashboard-Action": "module-remove"})
+        assert status == 404 and b'"errno": 2' in body
+    finally:
+        assert stop_dashboard(dash) == 0

@@ -93,12 +93,19 @@ async def _guard(request: web.Request,
     return resp
 
 
-def _error(errnum: int, text: Optional[str] = None, status: Optional[int] = None) -> web.Response:
-    if status is None:
-        status = {errno.ENOENT: 404, errno.EINVAL: 400, errno.EPROTO: 400, errno.EPERM: 403,
-                  errno.EACCES: 403, errno.ENOTDIR: 400, errno.EISDIR: 400}.get(errnum, 502)
+_STATUS = {errno.ENOENT: 404, errno.ENOTSUP: 404, errno.EINVAL: 400, errno.EPROTO: 400,
+           errno.ENOTDIR: 400, errno.EISDIR: 400, errno.EPERM: 403, errno.EACCES: 403}
+
+
+def _error(errnum: int, text: Optional[str] = None) -> web.Response:
+    """An error as JSON, with the HTTP status its errno maps to (502: the instance failed)."""
     return web.json_response({"error": text or os.strerror(errnum), "errno": errnum},
-                             status=status)
+                             status=_STATUS.get(errnum, 502))
+
+
+def _fail(errnum: int, text: str) -> OSError:
+    """A bad request, answered by the guard as any service's error is."""
+    return OSError(errnum, text)
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -141,10 +148,10 @@ def _rank_of(request: web.Request, text: Optional[str]) -> int:
     try:
         rank = int(text if text is not None else "0")
     except ValueError:
-        raise web.HTTPBadRequest(text="rank must be an integer") from None
+        raise _fail(errno.EINVAL, "rank must be an integer") from None
     size = int(request.app[_HUB].overview.facts.get("size") or 1)
     if not 0 <= rank < size:
-        raise web.HTTPNotFound(text=f"no rank {rank} in an instance of size {size}")
+        raise _fail(errno.ENOENT, f"no rank {rank} in an instance of size {size}")
     return rank
 
 
@@ -163,7 +170,7 @@ def _jobid(text: str) -> int:
     try:
         return int(JobID(text))
     except (ValueError, TypeError, OSError):
-        raise web.HTTPBadRequest(text=f"invalid job id {text!r}") from None
+        raise _fail(errno.EINVAL, f"invalid job id {text!r}") from None
 
 
 async def _job(request: web.Request) -> web.StreamResponse:
@@ -184,7 +191,7 @@ async def _dmesg(request: web.Request) -> web.StreamResponse:
 
         limit = parse(level)
         if limit < 0:
-            raise web.HTTPBadRequest(text=f"unknown level {level!r}")
+            raise _fail(errno.EINVAL, f"unknown level {level!r}")
         records = [r for r in records if r["severity"] <= limit]
     subsystem = request.query.get("subsystem")
     if subsystem:
@@ -244,7 +251,7 @@ async def _kvs_follow(request: web.Request) -> web.StreamResponse:
 
     key = request.query.get("key", "")
     if not key.strip("."):
-        raise web.HTTPBadRequest(text="key is required")
+        raise _fail(errno.EINVAL, "key is required")
     h = request.app[_HANDLE]
     watch = lookup(h, key, FLUX_KVS_WATCH | FLUX_KVS_WAITCREATE,
                    request.query.get("namespace") or None)
@@ -280,10 +287,10 @@ async def _kvs_follow(request: web.Request) -> web.StreamResponse:
 
 def _allowed(request: web.Request, action: str) -> None:
     if action not in request.app[_ACTIONS]:
-        raise web.HTTPForbidden(text=f"the {action} action is not enabled "
-                                     f"([dashboard] actions in the instance's configuration)")
+        raise _fail(errno.EPERM, f"the {action} action is not enabled "
+                                 f"([dashboard] actions in the instance's configuration)")
     if request.headers.get("X-Dashboard-Action") != action:
-        raise web.HTTPForbidden(text="missing X-Dashboard-Action header")
+        raise _fail(errno.EPERM, "missing X-Dashboard-Action header")
 
 
 async def _cancel(request: web.Request) -> web.StreamResponse:
