@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+import pytest
 from dashhelpers import start_dashboard, stop_dashboard
 
 
@@ -139,3 +141,32 @@ def test_module_remove_when_the_owner_enabled_it(instance, tmp_path):
         assert status == 404 and b'"errno": 2' in body
     finally:
         assert stop_dashboard(dash) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as a second (guest) uid")
+def test_only_the_owner_may_start_it():
+    from conftest import start_instance
+    from guest import run_as_guest
+
+    import argparse  # noqa: F401  (everything the command imports is imported before the
+    import contextlib  # fork: the guest may not read root's Python or this virtualenv)
+    import io
+    import secrets  # noqa: F401
+
+    import flux
+    import flux.cmd.dashboard
+    import flux.dashboard.server  # noqa: F401
+
+    with start_instance("access.allow-guest-user=true") as gi:
+        def work():
+            os.environ["FLUX_URI"] = gi.uri
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = flux.cmd.dashboard.main([])
+                except SystemExit as exc:
+                    code = exc.code
+            return [code, out.getvalue(), err.getvalue()]
+
+        assert run_as_guest(work) == [
+            1, "", "flux-dashboard: only the instance owner may start the dashboard\n"]
