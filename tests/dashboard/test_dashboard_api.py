@@ -33,6 +33,11 @@ def test_the_url_token_sets_a_cookie_that_is_then_enough(dash):
     assert status == 200 and json.loads(body)["actions"] == ["cancel"]
     assert headers["Referrer-Policy"] == "no-referrer"
     assert "default-src 'self'" in headers["Content-Security-Policy"]
+    # an event stream opened with the URL's token sets the cookie too
+    with urllib.request.urlopen(f"{dash.base}/api/events?token={dash.token}", timeout=15) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        assert resp.headers["Set-Cookie"].startswith(f"flux_dashboard_token={dash.token};")
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_static_files_and_nothing_else(dash):

@@ -86,10 +86,11 @@ async def _guard(request: web.Request,
         resp = exc
     except OSError as exc:
         resp = _error(exc.errno or errno.EIO, exc.strerror or str(exc))
-    for name, value in _HEADERS.items():
-        resp.headers.setdefault(name, value)
-    if request.query.get("token") == token and request.cookies.get(COOKIE) != token:
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+    if not resp.prepared:  # an event stream has sent its headers already (_open_stream)
+        for name, value in _HEADERS.items():
+            resp.headers.setdefault(name, value)
+        if request.query.get("token") == token and request.cookies.get(COOKIE) != token:
+            resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
     return resp
 
 
