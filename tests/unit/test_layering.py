@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, ...]] = [
      "flux.modules.*", "flux.pmi.*", "flux.services.*", "flux.shell.*", "flux.resource.*",
      "flux.uri.*"),
     ("flux.broker.*",),
-    ("flux.cmd.*", "flux.testing.*"),
+    ("flux.cmd.*", "flux.testing.*", "flux.dashboard.*"),
 ]
 
 #: (module, imported module) pairs allowed upward inside a module-level ``__getattr__``.

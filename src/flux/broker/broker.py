@@ -598,6 +598,7 @@ class Broker:
         svc.method("ping", self._ping, FLUX_ROLE_USER)
         svc.method("stats-get", self._stats_get, FLUX_ROLE_ALL)
         svc.method("stats-clear", self._stats_clear)
+        svc.method("service-stats", self._service_stats, FLUX_ROLE_USER)
         svc.method("rusage", self._rusage, FLUX_ROLE_USER)
         svc.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
         conn = self.router.builtin("connector-local")
@@ -624,7 +625,13 @@ class Broker:
     def _stats_clear(self, msg: Message) -> None:
         self.router.rx[:] = [0] * 9
         self.router.tx[:] = [0] * 9
+        self.router.requests_by_service.clear()
         self.router.respond(msg)
+
+    def _service_stats(self, msg: Message) -> None:
+        """pureflux's own: requests delivered to each service of this broker since start
+        (or the last stats-clear), for ``flux dashboard``'s requests-per-service chart."""
+        self.router.respond(msg, {"requests": dict(self.router.requests_by_service)})
 
     def _rusage(self, msg: Message) -> None:
         try:

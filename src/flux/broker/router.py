@@ -186,6 +186,8 @@ class Router:
         # message counters for broker.stats-get, indexed by message type
         self.rx = [0] * 9
         self.tx = [0] * 9
+        # requests delivered per service name, for broker.service-stats (flux dashboard's chart)
+        self.requests_by_service: dict[str, int] = {}
 
     # -- table -------------------------------------------------------------------
 
@@ -253,7 +255,8 @@ class Router:
                 self.respond_error(msg, errno.EHOSTUNREACH)
                 return
         dot = topic.find(".")
-        svc = self.services.get(topic if dot < 0 else topic[:dot])
+        name = topic if dot < 0 else topic[:dot]
+        svc = self.services.get(name)
         if svc is None:
             # ANY, or UPSTREAM from a rank below: try the parent's services
             if (nodeid == _ANY or upstream) and self.overlay is not None \
@@ -264,6 +267,8 @@ class Router:
                 return
             self.respond_error(msg, errno.ENOSYS, f"No service matching {topic} is registered")
             return
+        counts = self.requests_by_service
+        counts[name] = counts.get(name, 0) + 1
         svc.deliver(msg)
 
     # -- responses ---------------------------------------------------------------------
