@@ -62,16 +62,23 @@ def guard_group(pgid: int) -> Optional[int]:
     if not sys.platform.startswith("linux"):
         return None
     parent = os.getpid()
+    # the signals the broker handles are blocked across the fork: the child must never
+    # run the broker's handlers (one would swallow the SIGTERM its sigwait waits for)
+    ignored = {signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP}
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, ignored | {signal.SIGTERM})
     pid = os.fork()
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         return pid
     try:  # the guardian: nothing here may return into the broker's code
+        signal.set_wakeup_fd(-1)
+        for signum in ignored:
+            signal.signal(signum, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, ignored)  # SIGTERM stays blocked
         prctl = _prctl()  # ctypes is imported here, off the broker's start-up path
         if prctl is None:
             os._exit(0)
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP):
-            signal.signal(signum, signal.SIG_IGN)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)

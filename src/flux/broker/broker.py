@@ -774,6 +774,22 @@ class Broker:
         finally:
             self.cleanup()
 
+    @staticmethod
+    def _reap_guardian(pid: int) -> None:
+        """SIGTERM the guardian (it kills the program's group) and reap it; SIGKILL if it
+        has not ended within a second (it never holds up the broker's exit)."""
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 1.0
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.002)
+        except (ChildProcessError, ProcessLookupError):
+            pass
+
     def cleanup(self) -> None:
         """Release everything: program leftovers, connections, socket, rundir."""
         self.heartbeat.stop()
@@ -789,11 +805,7 @@ class Broker:
             self.proc_watch.close()
             self.proc_watch = None
         if self.guardian is not None:  # it kills what is left of the program's group, exits
-            try:
-                os.kill(self.guardian, signal.SIGTERM)
-                os.waitpid(self.guardian, 0)
-            except (ChildProcessError, ProcessLookupError):
-                pass
+            self._reap_guardian(self.guardian)
             self.guardian = None
         if self.topology.rank == 0:
             self.job_list.close()  # first: the services it follows end their streams at close
