@@ -87,13 +87,43 @@ class _Forked:
 
 
 def _preload() -> None:
-    """Import what a broker needs, once, before forking them."""
+    """Import what a broker needs, once, before forking them: every rank's
+    modules (a module imported after the fork is imported N times) and rank
+    0's services (they would otherwise be imported while the other ranks
+    compete for the CPU, with every rank waiting for rank 0).  Then freeze
+    what is allocated so far: the brokers' garbage collector never walks
+    (and so never copies) the parent's objects."""
+    import gc
+
     import flux.broker.broker  # noqa: F401
+    import flux.broker.brokerenv  # noqa: F401
     import flux.broker.overlay.boot_pmi  # noqa: F401
     import flux.broker.overlay.overlay  # noqa: F401
     import flux.broker.overlay.states  # noqa: F401
+    import flux.broker.rexec  # noqa: F401
+    import flux.broker.runat  # noqa: F401
     import flux.cmd.broker  # noqa: F401
+    import flux.idset  # noqa: F401
     import flux.pmi.client  # noqa: F401
+    import flux.services.resource.reduce  # noqa: F401
+    # rank 0 only
+    import hashlib  # noqa: F401
+
+    import flux.broker.conf_reader  # noqa: F401
+    import flux.broker.job_shell_launch  # noqa: F401
+    import flux.broker.job_shell_rexec  # noqa: F401
+    import flux.hostlist  # noqa: F401
+    import flux.job.Jobspec  # noqa: F401
+    import flux.services.content.store  # noqa: F401
+    import flux.services.job_exec.service  # noqa: F401
+    import flux.services.job_manager.manager  # noqa: F401
+    import flux.services.kvs.service  # noqa: F401
+    import flux.services.resource.service  # noqa: F401
+    import flux.services.sched.constraint  # noqa: F401
+    import flux.services.sched.service  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
 
 
 class _Broker:
