@@ -87,12 +87,10 @@ class _Forked:
 
 
 def _preload() -> None:
-    """Import what a broker needs, once, before forking them: every rank's
-    modules (a module imported after the fork is imported N times) and rank
-    0's services (they would otherwise be imported while the other ranks
-    compete for the CPU, with every rank waiting for rank 0).  Then freeze
-    what is allocated so far: the brokers' garbage collector never walks
-    (and so never copies) the parent's objects."""
+    """Import every rank's modules once, before forking the brokers (a module
+    imported after the fork is imported once per broker), then freeze what is
+    allocated so far: the brokers' garbage collector never walks (and so never
+    copies) the parent's objects."""
     import gc
 
     import flux.broker.broker  # noqa: F401
@@ -106,7 +104,14 @@ def _preload() -> None:
     import flux.idset  # noqa: F401
     import flux.pmi.client  # noqa: F401
     import flux.services.resource.reduce  # noqa: F401
-    # rank 0 only
+
+    gc.freeze()
+
+
+def _preload_rank0() -> None:
+    """What only rank 0 runs (KVS, content, job services, scheduler, resource):
+    imported by rank 0 itself first thing after the fork, while the launcher
+    forks the other ranks, instead of by the launcher before any fork."""
     import hashlib  # noqa: F401
 
     import flux.broker.conf_reader  # noqa: F401
@@ -121,9 +126,6 @@ def _preload() -> None:
     import flux.services.resource.service  # noqa: F401
     import flux.services.sched.constraint  # noqa: F401
     import flux.services.sched.service  # noqa: F401
-
-    gc.collect()
-    gc.freeze()
 
 
 class _Broker:
@@ -226,6 +228,11 @@ class TestInstance:
                 signal.signal(signum, signal.SIG_DFL)
             os.environ.clear()
             os.environ.update(env)
+            import gc
+
+            gc.enable()  # flux start turned it off for its imports
+            if env.get("PMI_RANK") == "0":
+                _preload_rank0()
             from flux.cmd import broker
 
             rc = broker.main(args)
@@ -335,6 +342,9 @@ class TestInstance:
                 _preload()
             for rank in range(self.size):
                 self.brokers.append(self._spawn(rank))
+            import gc
+
+            gc.enable()  # flux start turned it off for its imports
             while any(b.status is None for b in self.brokers):
                 while self._signals:
                     self._kill_all(self._signals.pop(0))
