@@ -150,6 +150,11 @@ class TestInstance:
         self.size = size
         self.command = command
         self.broker_args = broker_args
+        if size > (os.cpu_count() or 1) \
+                and not any(a.startswith("--setattr=broker.spin-us=") for a in broker_args):
+            # More brokers than CPUs: a broker polling on after its traffic (the
+            # loop's spin) takes the CPU another broker needs; they sleep at once.
+            self.broker_args = broker_args + ["--setattr=broker.spin-us=0"]
         self.hosts = hosts
         self.exit_timeout = exit_timeout
         self.exit_mode = exit_mode  # any: the first broker's exit starts the timer; leader: rank 0's
