@@ -177,15 +177,19 @@ class TestInstance:
         self.deadline: Optional[float] = None
         self.exit_rc = 0
         self._signals: list[int] = []
+        self._base_env: Optional[dict[str, str]] = None
 
     # -- spawning -------------------------------------------------------------------
 
     def _spawn(self, rank: int) -> _Broker:
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        from flux.environment import flux_environment
+        if self._base_env is None:  # the same for every rank: built once
+            from flux.environment import flux_environment
 
-        env.update(flux_environment(env))
+            base = dict(os.environ)
+            base.update(flux_environment(base))
+            self._base_env = base
+        env = dict(self._base_env)
         env.update(PMI_FD=str(theirs.fileno()), PMI_RANK=str(rank), PMI_SIZE=str(self.size))
         env.pop("FLUX_URI", None)  # brokers of a new instance, not clients of an old one
         argv = [sys.executable, "-m", "flux.cmd.main", "broker",
@@ -231,8 +235,12 @@ class TestInstance:
             self.sel.close()
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_DFL)
-            os.environ.clear()
-            os.environ.update(env)
+            environ = os.environ  # made equal to env, touching only what differs
+            for name in [n for n in environ if n not in env]:
+                del environ[name]
+            for name, value in env.items():
+                if environ.get(name) != value:
+                    environ[name] = value
             import gc
 
             gc.enable()  # flux start turned it off for its imports
