@@ -81,3 +81,16 @@ def test_forked_brokers_import_nothing():
             assert imported == [], f"rank {rank} imported {imported}"
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def test_flux_start_turns_the_collector_back_on_after_an_error():
+    """flux start turns garbage collection off for its imports; a start that fails
+    (here: a bad option) must not leave it off in the calling process."""
+    import gc
+
+    from flux.cmd import start
+
+    assert gc.isenabled()
+    with pytest.raises(SystemExit):
+        start.main(["--test-size=0", "true"])
+    assert gc.isenabled()

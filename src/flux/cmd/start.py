@@ -37,8 +37,18 @@ def main(argv: list[str]) -> int:
 
     # The broker's modules create ~17000 objects that live as long as the process:
     # without this the collector walks them a few times during the imports (~10% of
-    # their cost).  Turned back on before a broker runs (here, or in each forked one).
+    # their cost).  Turned back on before a broker runs (in _start, or in each
+    # forked one), and in any case on the way out.
     gc.disable()
+    try:
+        return _start(argv)
+    finally:
+        gc.enable()
+
+
+def _start(argv: list[str]) -> int:
+    import gc
+
     from flux.broker.broker import Broker, BrokerError, parse_setattr
 
     from ._brokeropts import parse
