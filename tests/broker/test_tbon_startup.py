@@ -6,7 +6,10 @@
   quorum forever);
 - ``flux start --test-size`` brokers are forked from a parent that imported
   every module a broker needs: no broker imports asyncio (pyzmq's monitor
-  helper did) nor any module after the fork.
+  helper did) nor any module after the fork;
+- ``flux start`` turns the garbage collector off for its imports, and back on
+  however it ends;
+- brokers that outnumber the CPUs do not spin.
 """
 
 from __future__ import annotations
