@@ -8,8 +8,7 @@
   every module a broker needs: no broker imports asyncio (pyzmq's monitor
   helper did) nor any module after the fork;
 - ``flux start`` turns the garbage collector off for its imports, and back on
-  however it ends;
-- brokers that outnumber the CPUs do not spin.
+  however it ends.
 """
 
 from __future__ import annotations
@@ -98,17 +97,3 @@ def test_flux_start_turns_the_collector_back_on_after_an_error():
         start.main(["--test-size=0", "true"])
     assert gc.isenabled()
 
-
-def test_brokers_do_not_spin_when_they_outnumber_the_cpus(tmp_path):
-    from flux.cmd._start_test import TestInstance, _cpus
-
-    def args(size: int, extra: list[str]) -> list[str]:
-        inst = TestInstance(size, ["true"], extra, str(tmp_path), None, 20.0)
-        inst.sel.close()
-        return inst.broker_args
-
-    many = _cpus() + 1
-    assert args(many, []) == ["--setattr=broker.spin-us=0"]
-    assert args(many, ["--setattr=broker.spin-us=150"]) == ["--setattr=broker.spin-us=150"]
-    if _cpus() >= 2:  # as many brokers as CPUs: the default spin stays
-        assert args(2, []) == []

@@ -128,14 +128,6 @@ def _preload_rank0() -> None:
     import flux.services.sched.service  # noqa: F401
 
 
-def _cpus() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 class _Broker:
     __slots__ = ("rank", "proc", "sock", "buf", "status", "pidfd")
 
@@ -158,11 +150,6 @@ class TestInstance:
         self.size = size
         self.command = command
         self.broker_args = broker_args
-        spin_set = any(a.startswith("--setattr=broker.spin-us=") for a in broker_args)
-        if size > _cpus() and not spin_set:
-            # More brokers than CPUs: a broker polling on after its traffic (the
-            # loop's spin) takes the CPU another broker needs; they sleep at once.
-            self.broker_args = broker_args + ["--setattr=broker.spin-us=0"]
         self.hosts = hosts
         self.exit_timeout = exit_timeout
         self.exit_mode = exit_mode  # any: the first broker's exit starts the timer; leader: rank 0's
