@@ -96,4 +96,3 @@ def test_flux_start_turns_the_collector_back_on_after_an_error():
     with pytest.raises(SystemExit):
         start.main(["--test-size=0", "true"])
     assert gc.isenabled()
-
