@@ -11,6 +11,11 @@ resident memory per broker.
 - resident memory (VmRSS) of every broker (target: under 40 MB).
 
 ``python bench/tbon.py [--sizes 1,4,16,32] [--runs 3] [--size 16]``
+
+Wall times follow the rest of the machine's load (subject and floor are
+interleaved, medians compared).  On a shared machine, ``chrt -f 10 python
+bench/tbon.py`` (root) keeps other processes from preempting the runs and
+gives the floor a quiet machine measures (docs/tbon.md, "Performance").
 """
 
 from __future__ import annotations

@@ -56,6 +56,9 @@ class Resource:
         self.hosts = hosts or [self.hostname]
         self._service: Optional[ResourceService] = None
         self.reduce: Optional[TopoReduce] = None
+        #: topo-reduce reports that came before start() (a busy first pass of the
+        #: loop can answer hellos and read reports before its call_soon callbacks run)
+        self.early: Optional[list[Any]] = []
         self.ready = True  # False while the ranks' reports are awaited
         self.when_ready: list[Callable[[], None]] = []
         self.acquires: list[Message] = []  # held until ready
@@ -91,6 +94,7 @@ class Resource:
 
         from flux import eventlog
 
+        early, self.early = self.early, None
         if self._configured() or self._from_parent():
             return
         kvs = self.kvs.service
@@ -100,7 +104,7 @@ class Resource:
             stored = None
         if not isinstance(stored, dict):
             if self.size > 1:
-                self._await_reports()
+                self._await_reports(early or [])
                 return
             self.service.define()
             return
@@ -167,13 +171,16 @@ class Resource:
 
     # -- many brokers ----------------------------------------------------------------
 
-    def _await_reports(self) -> None:
-        """Hold R (and the scheduler's acquire) until every rank has reported."""
+    def _await_reports(self, early: list[Any]) -> None:
+        """Hold R (and the scheduler's acquire) until every rank has reported
+        (``early``: the reports that came before start())."""
         from flux.services.resource.reduce import TopoReduce
         from flux.services.resource.rv1 import discover_cores
 
         self.ready = False
         self.reduce = TopoReduce(self.size, discover_cores(), self._host(0), self._reduced)
+        for payload in early:
+            self._report(payload)
         for rank in sorted(self.lost):
             self.reduce.lost(rank, self._host(rank))
 
@@ -205,9 +212,15 @@ class Resource:
     def _topo_reduce(self, msg: Message) -> None:
         """``resource.topo-reduce`` (no response): a rank's cores and hostname."""
         if self.reduce is None:
-            return  # R came from the configuration or the KVS
+            if self.early is not None:  # start() has not run yet
+                self.early.append(msg.payload_json())
+            return  # else R came from the configuration or the KVS
+        self._report(msg.payload_json())
+
+    def _report(self, payload: Any) -> None:
+        assert self.reduce is not None
         try:
-            self.reduce.report(msg.payload_json())
+            self.reduce.report(payload)
         except OSError as exc:
             self.router.logger.error("resource: %s", exc.strerror)
 

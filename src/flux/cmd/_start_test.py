@@ -87,13 +87,45 @@ class _Forked:
 
 
 def _preload() -> None:
-    """Import what a broker needs, once, before forking them."""
+    """Import every rank's modules once, before forking the brokers (a module
+    imported after the fork is imported once per broker), then freeze what is
+    allocated so far: the brokers' garbage collector never walks (and so never
+    copies) the parent's objects."""
+    import gc
+
     import flux.broker.broker  # noqa: F401
+    import flux.broker.brokerenv  # noqa: F401
     import flux.broker.overlay.boot_pmi  # noqa: F401
     import flux.broker.overlay.overlay  # noqa: F401
     import flux.broker.overlay.states  # noqa: F401
+    import flux.broker.rexec  # noqa: F401
+    import flux.broker.runat  # noqa: F401
     import flux.cmd.broker  # noqa: F401
+    import flux.idset  # noqa: F401
     import flux.pmi.client  # noqa: F401
+    import flux.services.resource.reduce  # noqa: F401
+
+    gc.freeze()
+
+
+def _preload_rank0() -> None:
+    """What only rank 0 runs (KVS, content, job services, scheduler, resource):
+    imported by rank 0 itself first thing after the fork, while the launcher
+    forks the other ranks, instead of by the launcher before any fork."""
+    import hashlib  # noqa: F401
+
+    import flux.broker.conf_reader  # noqa: F401
+    import flux.broker.job_shell_launch  # noqa: F401
+    import flux.broker.job_shell_rexec  # noqa: F401
+    import flux.hostlist  # noqa: F401
+    import flux.job.Jobspec  # noqa: F401
+    import flux.services.content.store  # noqa: F401
+    import flux.services.job_exec.service  # noqa: F401
+    import flux.services.job_manager.manager  # noqa: F401
+    import flux.services.kvs.service  # noqa: F401
+    import flux.services.resource.service  # noqa: F401
+    import flux.services.sched.constraint  # noqa: F401
+    import flux.services.sched.service  # noqa: F401
 
 
 class _Broker:
@@ -140,15 +172,19 @@ class TestInstance:
         self.deadline: Optional[float] = None
         self.exit_rc = 0
         self._signals: list[int] = []
+        self._base_env: Optional[dict[str, str]] = None
 
     # -- spawning -------------------------------------------------------------------
 
     def _spawn(self, rank: int) -> _Broker:
         ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        from flux.environment import flux_environment
+        if self._base_env is None:  # the same for every rank: built once
+            from flux.environment import flux_environment
 
-        env.update(flux_environment(env))
+            base = dict(os.environ)
+            base.update(flux_environment(base))
+            self._base_env = base
+        env = dict(self._base_env)
         env.update(PMI_FD=str(theirs.fileno()), PMI_RANK=str(rank), PMI_SIZE=str(self.size))
         env.pop("FLUX_URI", None)  # brokers of a new instance, not clients of an old one
         argv = [sys.executable, "-m", "flux.cmd.main", "broker",
@@ -194,8 +230,17 @@ class TestInstance:
             self.sel.close()
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_DFL)
-            os.environ.clear()
-            os.environ.update(env)
+            environ = os.environ  # made equal to env, touching only what differs
+            for name in [n for n in environ if n not in env]:
+                del environ[name]
+            for name, value in env.items():
+                if environ.get(name) != value:
+                    environ[name] = value
+            import gc
+
+            gc.enable()  # flux start turned it off for its imports
+            if env.get("PMI_RANK") == "0":
+                _preload_rank0()
             from flux.cmd import broker
 
             rc = broker.main(args)
@@ -305,6 +350,9 @@ class TestInstance:
                 _preload()
             for rank in range(self.size):
                 self.brokers.append(self._spawn(rank))
+            import gc
+
+            gc.enable()  # flux start turned it off for its imports
             while any(b.status is None for b in self.brokers):
                 while self._signals:
                     self._kill_all(self._signals.pop(0))

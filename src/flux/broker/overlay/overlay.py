@@ -31,6 +31,7 @@ DEALER's; CURVE keys are checked by the ZAP handler (zap.py).
 from __future__ import annotations
 
 import errno
+import struct
 import time
 from typing import Any, Callable, Optional
 
@@ -56,6 +57,8 @@ from flux.response import derive_response, error_payload
 from flux.severity import LOG_DEBUG, LOG_ERR
 
 from .zap import ZapHandler
+
+_MONITOR_HEAD = struct.Struct("=Hi")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -557,16 +560,13 @@ class Overlay:
             self.on_status(status)
 
     def _drain_bind_monitor(self) -> None:
-        from zmq.utils.monitor import parse_monitor_message
-
         mon = self.bind_mon
         while mon is not None and _readable(mon):
             try:
-                event = parse_monitor_message(mon.recv_multipart(zmq.NOBLOCK))
+                event, fd = _monitor_event(mon.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            if event["event"] == zmq.EVENT_DISCONNECTED:
-                fd = event["value"]
+            if event == zmq.EVENT_DISCONNECTED:
                 for child in self.children.values():
                     if child.online and child.fd == fd:
                         self._child_lost(child, "disconnect", LOST)
@@ -653,18 +653,16 @@ class Overlay:
         self.events.deliver(msg)
 
     def _drain_parent_monitor(self) -> None:
-        from zmq.utils.monitor import parse_monitor_message
-
         mon = self.parent_mon
         while mon is not None and _readable(mon):
             try:
-                event = parse_monitor_message(mon.recv_multipart(zmq.NOBLOCK))
+                event, _value = _monitor_event(mon.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            if event["event"] == zmq.EVENT_DISCONNECTED and self.parent_online \
+            if event == zmq.EVENT_DISCONNECTED and self.parent_online \
                     and not self.goodbye_sent:
                 self._parent_gone("parent disconnected")
-            elif event["event"] in (zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+            elif event in (zmq.EVENT_HANDSHAKE_FAILED_AUTH,
                                     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL):
                 self.log(LOG_ERR, "overlay: parent refused our key")
                 self._parent_gone("authentication failed")
@@ -797,6 +795,16 @@ class Overlay:
         if self.zap is not None:
             self.zap.close()
         self.ctx.term()
+
+
+def _monitor_event(parts: list[bytes]) -> tuple[int, int]:
+    """A monitor socket's message -> (event, value): a uint16 and an int32, packed
+    (libzmq's version 1 format).  Decoded here because pyzmq's
+    ``zmq.utils.monitor`` imports asyncio, ~20 ms of CPU in every broker."""
+    if len(parts) != 2 or len(parts[0]) != 6:
+        return 0, 0
+    event, value = _MONITOR_HEAD.unpack(parts[0])
+    return event, value
 
 
 def _fd(sock: zmq.Socket) -> int:
