@@ -26,6 +26,12 @@ _READ_SIZE = 1 << 18
 # to a request usually arrives within tens of microseconds, and waking a
 # sleeping process costs about as much (DESIGN.md, "Where the time goes").
 SPIN_SECONDS = float(os.environ.get("FLUX_HANDLE_SPIN_US", "150")) / 1e6
+# "adaptive" (default): spin only while it pays -- a client after a wait answered within
+# the window, the broker's loop and module processes after SPIN_STREAK quick arrivals
+# in a row; "always": after every wake-up.  docs/architecture.md "Waiting strategy".
+SPIN_POLICY = os.environ.get("FLUX_SPIN_POLICY", "adaptive")
+_ADAPTIVE = SPIN_POLICY != "always"
+SPIN_STREAK = 3
 try:
     from os import sched_yield as _sched_yield
 except ImportError:  # pragma: no cover - not on every platform; unused then (_YIELD)
@@ -54,6 +60,7 @@ class Connection:
         self._rview = memoryview(self._rbuf)
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
+        self._quick = True  # the last wait was answered within SPIN_SECONDS
 
     def fileno(self) -> int:
         return self._fd
@@ -107,16 +114,17 @@ class Connection:
     def read_wait(self) -> list[Message]:
         """Block (no timeout) until at least one whole message has arrived.
 
-        Spins on non-blocking ``recv`` for SPIN_SECONDS, then blocks in
-        ``recv`` itself: one system call per reply instead of poll + recv,
-        which on a virtual machine is a good part of a round trip.
+        Spins on non-blocking ``recv`` for SPIN_SECONDS (see :meth:`_spin_now`),
+        then blocks in ``recv`` itself: one system call per reply instead of
+        poll + recv, which on a virtual machine is a good part of a round trip.
         """
         while True:
             if self.eof:
                 raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
             data = None
-            if SPIN_SECONDS > 0:
-                end = time.perf_counter() + SPIN_SECONDS
+            start = time.perf_counter()
+            if self._spin_now():
+                end = start + SPIN_SECONDS
                 while True:
                     try:
                         data = self._recv(_DONTWAIT)
@@ -134,17 +142,27 @@ class Connection:
                     data = self._recv()
                 except ConnectionResetError:
                     data = b""
+                self._quick = time.perf_counter() - start < SPIN_SECONDS
+            else:
+                self._quick = True
             msgs = self._decode(data)
             if msgs:
                 return msgs
 
+    def _spin_now(self) -> bool:
+        """Whether to poll before sleeping: with the adaptive policy only when the last
+        wait was answered within the window (a slow service or a trickle costs no spin)."""
+        return SPIN_SECONDS > 0 and (self._quick or not _ADAPTIVE)
+
     def wait_readable(self, timeout: Optional[float], spin: bool = True) -> bool:
         """Wait until data (or EOF) can be read; False on timeout."""
-        if spin and SPIN_SECONDS > 0 and (timeout is None or timeout > 0):
-            end = time.perf_counter() + SPIN_SECONDS
+        start = time.perf_counter()
+        if spin and self._spin_now() and (timeout is None or timeout > 0):
+            end = start + SPIN_SECONDS
             poll = self._poll.poll
             while True:
                 if poll(0):
+                    self._quick = True
                     return True
                 if time.perf_counter() >= end:
                     break
@@ -153,7 +171,9 @@ class Connection:
                     # machine); returns at once when nothing else is runnable
                     _sched_yield()
         ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
-        return bool(self._poll.poll(ms))
+        ready = bool(self._poll.poll(ms))
+        self._quick = ready and time.perf_counter() - start < SPIN_SECONDS
+        return ready
 
     def close(self) -> None:
         if not self.closed:
