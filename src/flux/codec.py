@@ -40,6 +40,10 @@ __all__ = [
     "to_frames",
     "from_frames",
     "StreamDecoder",
+    "decode_range",
+    "peek",
+    "peek_routes",
+    "relay_stream",
 ]
 
 STREAM_MAGIC = 0xFFEE0012
@@ -300,6 +304,141 @@ def _decode_range(buf: "bytes", pos: "int", stop_at: "int") -> "Message":
     return msg
 
 
+decode_range = _decode_range
+
+
+# -- relaying without decoding ------------------------------------------------------------
+#
+# A message that only passes through the broker needs its PROTO fields and its
+# route stack read, route ids popped or pushed, maybe its credentials set --
+# and nothing else.  These functions do that on the bytes (a stream message:
+# ``buf[start:stop]`` is its body, after the 8-byte header), so the topic and
+# payload frames are copied once as they are and never parsed or rebuilt.
+# For a message as encode_stream writes it, relay_stream(...) returns exactly
+# the bytes decode + the same edits + encode_stream would (tests/unit/test_codec_relay.py).
+
+_PROTO_CREDS = struct.Struct(">II")
+_creds_pack = _PROTO_CREDS.pack
+
+
+def peek(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple[int, ...]]":
+    """``(type, flags, userid, rolemask, aux1, aux2)`` of the body ``buf[start:stop]``.
+
+    None where the PROTO frame is not the short-form 20-byte frame at the end,
+    or its magic, version or type are wrong: let :func:`decode_range` judge it.
+    """
+    end = stop - PROTO_SIZE
+    if end - 1 < start or buf[end - 1] != PROTO_SIZE:
+        return None
+    magic, version, mtype, flags, userid, rolemask, aux1, aux2 = _proto_unpack_from(buf, end)
+    if magic != PROTO_MAGIC or version != PROTO_VERSION or mtype not in _VALID_TYPES:
+        return None
+    return mtype, flags, userid, rolemask, aux1, aux2
+
+
+def _route_frames(buf: "bytes", start: "int", limit: "int") -> "list[tuple[int, int]]":
+    """(start, stop) of each route id frame's bytes, newest first; ends at the delimiter."""
+    out: "list[tuple[int, int]]" = []
+    pos = start
+    while True:
+        if pos >= limit:
+            raise ProtocolError("route frames overrun message")
+        n = buf[pos]
+        pos += 1
+        if not n:
+            return out
+        if n == 255:
+            n = _from_bytes(buf[pos : pos + 4], "big")
+            pos += 4
+        stop = pos + n
+        if stop > limit:
+            raise ProtocolError("route frame overruns message")
+        out.append((pos, stop))
+        pos = stop
+
+
+def peek_routes(buf: "bytes", start: "int", stop: "int") -> "list[str]":
+    """The route stack of the body ``buf[start:stop]`` (Message order: oldest first);
+    empty when the ROUTE flag is not set.  The body must have passed :func:`peek`."""
+    if not buf[stop - PROTO_SIZE + 3] & _ROUTE:
+        return []
+    try:
+        routes = [buf[a:b].decode() for a, b in _route_frames(buf, start, stop - PROTO_SIZE - 1)]
+    except UnicodeDecodeError:
+        raise ProtocolError("route id is not UTF-8") from None
+    routes.reverse()
+    return routes
+
+
+def relay_stream(
+    buf: "bytes",
+    start: "int",
+    stop: "int",
+    pop: "int" = 0,
+    push: "Iterable[str]" = (),
+    userid: "Optional[int]" = None,
+    rolemask: "Optional[int]" = None,
+) -> "bytes":
+    """The stream bytes of the body ``buf[start:stop]`` with its ``pop`` newest route ids
+    removed, then ``push`` pushed (in order: the last one ends up newest, the ROUTE flag
+    set), and userid/rolemask replaced where given.  Topic and payload are copied as is.
+
+    The body must have passed :func:`peek`; ``pop`` more routes than it has, or a pop
+    from a message without the ROUTE flag, raises ProtocolError.
+    """
+    end = stop - PROTO_SIZE  # the PROTO frame's first byte (its size byte is at end - 1)
+    flags = buf[end + 3]
+    parts: "list" = [None]
+    append = parts.append
+    size = 0
+    pos = start
+    if flags & _ROUTE:
+        if pop:
+            frames = _route_frames(buf, start, end - 1)
+            if pop > len(frames):
+                raise ProtocolError(f"cannot pop {pop} routes from a stack of {len(frames)}")
+            pos = frames[pop - 1][1]  # the rest starts after the last popped id
+    elif pop:
+        raise ProtocolError("cannot pop a route from a message without routes")
+    for hop in push:
+        rb = hop.encode()
+        n = len(rb)
+        if not n:
+            raise ProtocolError("empty route id")
+        if n < 255:
+            head = _SIZE_BYTE[n]
+            size += n + 1
+        else:
+            head = b"\xff" + n.to_bytes(4, "big")
+            size += n + 5
+        parts.insert(1, rb)
+        parts.insert(1, head)
+    pushed = len(parts) > 1
+    if pushed and not flags & _ROUTE:
+        append(b"\x00")
+        size += 1
+        flags |= _ROUTE
+    if userid is None and rolemask is None and flags == buf[end + 3]:
+        append(memoryview(buf)[pos:stop])
+        size += stop - pos
+    else:
+        append(memoryview(buf)[pos : end + 3])
+        if userid is None or rolemask is None:
+            old_userid, old_rolemask = _PROTO_CREDS.unpack_from(buf, end + 4)
+            if userid is None:
+                userid = old_userid
+            if rolemask is None:
+                rolemask = old_rolemask
+        try:
+            append(bytes((flags,)) + _creds_pack(userid, rolemask))
+        except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
+            raise ProtocolError(f"field out of range: {exc}") from None
+        append(memoryview(buf)[end + 12 : stop])
+        size += stop - pos
+    parts[0] = _header_pack(_MAGIC_BE, size)
+    return b"".join(parts)
+
+
 def _frames_tile(body: "bytes", pos: "int", limit: "int") -> "bool":
     try:
         while pos < limit:
@@ -392,17 +531,30 @@ class StreamDecoder:
 
     def feed(self, data: "bytes") -> "list[Message]":
         """Add ``data``; return every message it completes (maybe none)."""
+        view, ranges = self.feed_ranges(data)
+        if not ranges:
+            return []
+        try:
+            return [_decode_range(view, a, b) for a, b in ranges]
+        except ProtocolError as exc:
+            self.broken = exc
+            raise
+
+    def feed_ranges(self, data: "bytes") -> "tuple[bytes, list[tuple[int, int]]]":
+        """Add ``data``; return a buffer and the ``(start, stop)`` of the body of every
+        message it completes, in order, for :func:`decode_range` or the relay functions.
+        Only the stream framing is checked here."""
         if self.broken is not None:
             raise self.broken
         buf = self._buf
         if buf:
             buf += data
             if len(buf) < self._need:
-                return []
+                return b"", []
             view = bytes(buf)
         else:
             view = data if type(data) is bytes else bytes(data)
-        out: "list[Message]" = []
+        out: "list[tuple[int, int]]" = []
         pos = 0
         size = len(view)
         need = 8
@@ -421,7 +573,7 @@ class StreamDecoder:
                 if stop > size:
                     need = 8 + n
                     break
-                out.append(_decode_range(view, pos + 8, stop))
+                out.append((pos + 8, stop))
                 pos = stop
         except ProtocolError as exc:
             self.broken = exc
@@ -434,7 +586,7 @@ class StreamDecoder:
         else:
             self._buf = bytearray(view[pos:])
             self._need = need
-        return out
+        return view, out
 
     def check_eof(self) -> "None":
         """At end of stream: raise if a partial message was left behind."""

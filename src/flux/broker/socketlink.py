@@ -6,7 +6,10 @@ output queue for them:
 
 - reading: everything available (up to four buffers per wake-up, so one busy
   peer cannot starve the others), decoded and handed to ``receive(msg)``
-  (peerlink.py) one message at a time;
+  (peerlink.py) one message at a time -- except a response, which only passes
+  through: it is routed on its bytes (:meth:`relay_in`, the codec's relay
+  functions: route ids popped, credentials stamped, topic and payload copied
+  as they are), never becoming a Message unless someone traces it;
 - writing: messages are queued and the loop flushes each dirty link once per
   iteration, so all messages produced by one wake-up leave in one ``send``;
   what the socket does not take waits for POLLOUT;
@@ -22,12 +25,21 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from flux.codec import ProtocolError, StreamDecoder, encode_stream
-from flux.constants import FLUX_MSGFLAG_NORESPONSE, FLUX_MSGFLAG_ROUTE, FLUX_MSGTYPE_REQUEST
+from flux.codec import (ProtocolError, StreamDecoder, decode_range, encode_stream, peek,
+                        peek_routes, relay_stream)
+from flux.constants import (
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGFLAG_STREAMING,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_MSGTYPE_RESPONSE,
+    FLUX_USERID_UNKNOWN,
+)
 from flux.message import Message
 
 from .loop import EV_ERR, EV_IN, RECV_SIZE, Loop, is_writable, recv_some
 from .peerlink import PeerLink
+from .router import relayed_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from .events import Events
@@ -40,6 +52,9 @@ _RECV_SIZE = RECV_SIZE
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
 _REQUEST = FLUX_MSGTYPE_REQUEST
+_RESPONSE = FLUX_MSGTYPE_RESPONSE
+_STREAMING = FLUX_MSGFLAG_STREAMING
+_UNKNOWN = FLUX_USERID_UNKNOWN
 _monotonic = time.monotonic
 
 
@@ -89,6 +104,15 @@ class SocketLink(PeerLink):
             elif self.inflight:
                 self.forget_requester(msg)
         self.write(encode_stream(msg))
+
+    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], pop: int,
+                  userid: Optional[int], rolemask: Optional[int]) -> None:
+        """Router peer: :meth:`send` for a response still in its bytes (see :meth:`relay_in`):
+        its ``pop`` newest route ids are gone, ``userid``/``rolemask`` (where not None) set."""
+        if self.traced:
+            self.send(relayed_message(buf, start, stop, routes, pop, userid, rolemask))
+            return
+        self.write(relay_stream(buf, start, stop, pop, (), userid, rolemask))
 
     def write(self, data: bytes) -> None:
         """Queue encoded bytes; the loop flushes them at the end of this iteration."""
@@ -152,17 +176,49 @@ class SocketLink(PeerLink):
                 self.lost(None)
                 return
             try:
-                msgs = self.decoder.feed(data)
+                view, ranges = self.decoder.feed_ranges(data)
             except ProtocolError as exc:
                 self.lost(f"protocol error: {exc.detail}")
                 return
             self.last_rx = _monotonic()
-            for msg in msgs:
-                receive(msg)
+            relay_in = self.relay_in
+            for start, stop in ranges:
+                try:
+                    if relay_in(view, start, stop):
+                        msg = None
+                    else:
+                        msg = decode_range(view, start, stop)
+                except ProtocolError as exc:
+                    self.lost(f"protocol error: {exc.detail}")
+                    return
+                if msg is not None:
+                    receive(msg)
                 if self.closed:
                     return
             if len(data) < _RECV_SIZE:
                 return
+
+    def relay_in(self, buf: bytes, start: int, stop: int) -> bool:
+        """A message from the peer, in its bytes: route it now if it is a response (what
+        :meth:`PeerLink.receive` and the router would do, on the bytes); False for anything
+        else, or while the link is traced: the caller decodes it and calls ``receive``."""
+        head = peek(buf, start, stop)
+        if head is None or head[0] != _RESPONSE or self.traced:
+            return False
+        _, flags, userid, rolemask, aux1, aux2 = head
+        routes = peek_routes(buf, start, stop)
+        self.rx += 1
+        # stamped as receive() stamps: a guest's always, otherwise only where unset
+        if self.guest:
+            new_userid: Optional[int] = self.userid
+            new_rolemask: Optional[int] = self.rolemask
+        else:
+            new_userid = self.userid if userid == _UNKNOWN else None
+            new_rolemask = self.rolemask if not rolemask else None
+        if self.inflight and (aux1 or not flags & _STREAMING):
+            self.inflight.pop((tuple(routes), aux2), None)
+        self.router.relay_response(buf, start, stop, routes, new_userid, new_rolemask)
+        return True
 
     def close_transport(self) -> None:
         """Stop serving the socket and close it; queued output is dropped."""
@@ -176,3 +232,4 @@ class SocketLink(PeerLink):
             self.sock.close()
         except OSError:
             pass
+
