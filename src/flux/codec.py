@@ -21,7 +21,7 @@ import errno
 import _struct as struct
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Iterable, Iterator, Optional
+    from typing import Iterable, Iterator, Optional, Sequence
 
 from flux.constants import (
     FLUX_MSGFLAG_PAYLOAD,
@@ -336,37 +336,34 @@ def peek(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple[int, ...]]"
     return mtype, flags, userid, rolemask, aux1, aux2
 
 
-def _route_frames(buf: "bytes", start: "int", limit: "int") -> "list[tuple[int, int]]":
-    """(start, stop) of each route id frame's bytes, newest first; ends at the delimiter."""
-    out: "list[tuple[int, int]]" = []
-    pos = start
-    while True:
-        if pos >= limit:
-            raise ProtocolError("route frames overrun message")
-        n = buf[pos]
-        pos += 1
-        if not n:
-            return out
-        if n == 255:
-            n = _from_bytes(buf[pos : pos + 4], "big")
-            pos += 4
-        stop = pos + n
-        if stop > limit:
-            raise ProtocolError("route frame overruns message")
-        out.append((pos, stop))
-        pos = stop
-
-
 def peek_routes(buf: "bytes", start: "int", stop: "int") -> "list[str]":
     """The route stack of the body ``buf[start:stop]`` (Message order: oldest first);
     empty when the ROUTE flag is not set.  The body must have passed :func:`peek`."""
-    if not buf[stop - PROTO_SIZE + 3] & _ROUTE:
+    limit = stop - PROTO_SIZE - 1
+    if not buf[limit + 4] & _ROUTE:
         return []
+    routes = []
+    pos = start
     try:
-        routes = [buf[a:b].decode() for a, b in _route_frames(buf, start, stop - PROTO_SIZE - 1)]
+        while True:
+            n = buf[pos]
+            pos += 1
+            if not n:
+                break
+            if n == 255:
+                n = _from_bytes(buf[pos : pos + 4], "big")
+                pos += 4
+            stop_at = pos + n
+            if stop_at > limit:
+                raise ProtocolError("route frame overruns message")
+            routes.append(buf[pos:stop_at].decode())
+            pos = stop_at
     except UnicodeDecodeError:
         raise ProtocolError("route id is not UTF-8") from None
-    routes.reverse()
+    if pos > limit:
+        raise ProtocolError("route frames overrun message")
+    if len(routes) > 1:
+        routes.reverse()
     return routes
 
 
@@ -375,7 +372,7 @@ def relay_stream(
     start: "int",
     stop: "int",
     pop: "int" = 0,
-    push: "Iterable[str]" = (),
+    push: "Sequence[str]" = (),
     userid: "Optional[int]" = None,
     rolemask: "Optional[int]" = None,
 ) -> "bytes":
@@ -388,55 +385,46 @@ def relay_stream(
     """
     end = stop - PROTO_SIZE  # the PROTO frame's first byte (its size byte is at end - 1)
     flags = buf[end + 3]
-    parts: "list" = [None]
-    append = parts.append
-    size = 0
     pos = start
-    if flags & _ROUTE:
-        if pop:
-            frames = _route_frames(buf, start, end - 1)
-            if pop > len(frames):
-                raise ProtocolError(f"cannot pop {pop} routes from a stack of {len(frames)}")
-            pos = frames[pop - 1][1]  # the rest starts after the last popped id
-    elif pop:
-        raise ProtocolError("cannot pop a route from a message without routes")
-    for hop in push:
-        rb = hop.encode()
-        n = len(rb)
-        if not n:
-            raise ProtocolError("empty route id")
-        if n < 255:
-            head = _SIZE_BYTE[n]
-            size += n + 1
-        else:
-            head = b"\xff" + n.to_bytes(4, "big")
-            size += n + 5
-        parts.insert(1, rb)
-        parts.insert(1, head)
-    pushed = len(parts) > 1
-    if pushed and not flags & _ROUTE:
-        append(b"\x00")
-        size += 1
-        flags |= _ROUTE
+    if pop:
+        if not flags & _ROUTE:
+            raise ProtocolError("cannot pop a route from a message without routes")
+        limit = end - 1
+        for _ in range(pop):
+            n = buf[pos] if pos < limit else 0
+            if not n:
+                raise ProtocolError(f"cannot pop {pop} routes from this stack")
+            if n == 255:
+                n = _from_bytes(buf[pos + 1 : pos + 5], "big") + 4
+            pos += n + 1
+            if pos > limit:
+                raise ProtocolError("route frame overruns message")
+    head = b""
+    if push:
+        for hop in push:
+            rb = hop.encode()
+            n = len(rb)
+            if not n:
+                raise ProtocolError("empty route id")
+            head = (_SIZE_BYTE[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")) + rb + head
+        if not flags & _ROUTE:
+            head += b"\x00"
+            flags |= _ROUTE
+    size = len(head) + stop - pos
     if userid is None and rolemask is None and flags == buf[end + 3]:
-        append(memoryview(buf)[pos:stop])
-        size += stop - pos
-    else:
-        append(memoryview(buf)[pos : end + 3])
-        if userid is None or rolemask is None:
-            old_userid, old_rolemask = _PROTO_CREDS.unpack_from(buf, end + 4)
-            if userid is None:
-                userid = old_userid
-            if rolemask is None:
-                rolemask = old_rolemask
-        try:
-            append(bytes((flags,)) + _creds_pack(userid, rolemask))
-        except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
-            raise ProtocolError(f"field out of range: {exc}") from None
-        append(memoryview(buf)[end + 12 : stop])
-        size += stop - pos
-    parts[0] = _header_pack(_MAGIC_BE, size)
-    return b"".join(parts)
+        return b"".join((_header_pack(_MAGIC_BE, size), head, buf[pos:stop]))
+    if userid is None or rolemask is None:
+        old_userid, old_rolemask = _PROTO_CREDS.unpack_from(buf, end + 4)
+        if userid is None:
+            userid = old_userid
+        if rolemask is None:
+            rolemask = old_rolemask
+    try:
+        proto = bytes((flags,)) + _creds_pack(userid, rolemask)
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
+        raise ProtocolError(f"field out of range: {exc}") from None
+    return b"".join((_header_pack(_MAGIC_BE, size), head, buf[pos : end + 3], proto,
+                     buf[end + 12 : stop]))
 
 
 def _frames_tile(body: "bytes", pos: "int", limit: "int") -> "bool":

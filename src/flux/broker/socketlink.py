@@ -202,8 +202,10 @@ class SocketLink(PeerLink):
         """A message from the peer, in its bytes: route it now if it is a response (what
         :meth:`PeerLink.receive` and the router would do, on the bytes); False for anything
         else, or while the link is traced: the caller decodes it and calls ``receive``."""
+        if buf[stop - 18] != _RESPONSE or self.traced:  # the PROTO type byte (if well formed)
+            return False
         head = peek(buf, start, stop)
-        if head is None or head[0] != _RESPONSE or self.traced:
+        if head is None:
             return False
         _, flags, userid, rolemask, aux1, aux2 = head
         routes = peek_routes(buf, start, stop)
