@@ -107,3 +107,38 @@ def test_peek_leaves_malformed_bodies_to_the_decoder():
     raw[-20] = 0x8F  # bad PROTO magic
     assert peek(bytes(raw), 8, len(raw)) is None
     assert peek(b"\x00" * 8 + b"\x05abcde", 8, 14) is None  # too short for a PROTO frame
+
+
+@SETTINGS
+@given(st.lists(messages(), min_size=1, max_size=4), st.lists(st.integers(1, 64), max_size=6))
+def test_feed_ranges_finds_what_feed_decodes(msgs, cuts):
+    from flux.codec import StreamDecoder
+
+    stream = b"".join(encode_stream(m) for m in msgs)
+    chunks, pos = [], 0
+    for c in cuts:
+        chunks.append(stream[pos:pos + c])
+        pos += c
+    chunks.append(stream[pos:])
+    whole, ranged = StreamDecoder(), StreamDecoder()
+    a, b = [], []
+    for chunk in chunks:
+        a.extend(whole.feed(chunk))
+        view, ranges = ranged.feed_ranges(chunk)
+        b.extend(decode_range(view, s, e) for s, e in ranges)
+    assert a == b and len(a) == len(msgs)
+
+
+@pytest.mark.parametrize("garbage,text", [
+    (b"\x00\x00\x00\x05junk!", "bad stream magic"),
+    (b"\x12\x00\xee\xff\x00\x00\x00\x05abcde", "too short"),
+    (b"\x12\x00\xee\xff\x7f\x00\x00\x00", "exceeds the limit"),
+])
+def test_feed_ranges_refuses_bad_framing_as_feed_does(garbage, text):
+    from flux.codec import StreamDecoder
+
+    for method in ("feed", "feed_ranges"):
+        dec = StreamDecoder()
+        with pytest.raises(ProtocolError, match=text):
+            getattr(dec, method)(garbage)
+        assert dec.broken is not None
