@@ -43,6 +43,7 @@ __all__ = [
     "decode_range",
     "peek",
     "peek_routes",
+    "peek_topic",
     "relay_stream",
 ]
 
@@ -365,6 +366,40 @@ def peek_routes(buf: "bytes", start: "int", stop: "int") -> "list[str]":
     if len(routes) > 1:
         routes.reverse()
     return routes
+
+
+def peek_topic(buf: "bytes", start: "int", stop: "int") -> "Optional[str]":
+    """The topic of the body ``buf[start:stop]`` (None without the TOPIC flag), read
+    past the route frames without decoding them.  The body must have passed :func:`peek`."""
+    limit = stop - PROTO_SIZE - 1
+    flags = buf[limit + 4]
+    if not flags & _TOPIC:
+        return None
+    pos = start
+    if flags & _ROUTE:
+        while True:
+            if pos >= limit:
+                raise ProtocolError("route frames overrun message")
+            n = buf[pos]
+            pos += 1
+            if not n:
+                break
+            if n == 255:
+                n = _from_bytes(buf[pos : pos + 4], "big") + 4
+            pos += n
+    if pos >= limit:
+        raise ProtocolError("topic frame missing")
+    n = buf[pos]
+    pos += 1
+    if n == 255:
+        n = _from_bytes(buf[pos : pos + 4], "big")
+        pos += 4
+    if pos + n > limit:
+        raise ProtocolError("topic frame overruns message")
+    try:
+        return buf[pos : pos + n].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError("topic is not UTF-8") from None
 
 
 def relay_stream(

@@ -255,6 +255,55 @@ def test_a_guest_service_response_gets_the_guests_credentials(guest_world, monke
     assert (got.userid, got.rolemask) == (OWNER, GUEST_LOCAL) and decoded == [0]
 
 
+def test_requests_to_a_client_service_are_relayed_after_the_first(world, monkeypatch):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "svc"})
+    decoded = relay_counted(monkeypatch)
+    b.send(request("svc.do", {"n": 1}, matchtag=1))
+    (first,) = a.recv()
+    assert decoded == [1]  # the first one arms b's svc.disconnect notice: a Message
+    msg = request("svc.do", {"n": 2}, matchtag=2)
+    msg.userid, msg.rolemask = FLUX_USERID_UNKNOWN, 0
+    b.send(msg)
+    (second,) = a.recv()
+    assert decoded == [1]  # relayed on its bytes
+    # what the Message path delivers: [X, C, B] pushed, b's credentials stamped where unset
+    assert second.routes == first.routes == [b.link.uuid, world.connector.uuid, BROKER_UUID]
+    assert (second.userid, second.rolemask) == (OWNER, OWNER_LOCAL)
+    assert second.payload == {"n": 2} and second.topic == "svc.do" and second.matchtag == 2
+    assert second.flags == first.flags
+    key = (tuple(second.routes), 2)
+    assert isinstance(a.link.inflight[key], bytes)  # waits as its bytes
+    a.send(derive_response(second, 0, b'{"ok":2}\0'))
+    assert b.recv()[0].payload == {"ok": 2}
+    assert key not in a.link.inflight and decoded == [1]
+    assert world.router.rx[1] == 2 and b.link.rx == 2
+
+
+def test_a_relayed_request_still_fails_when_its_provider_goes(world, monkeypatch):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "gone"})
+    b.send(request("gone.hello", {}, matchtag=1))
+    a.recv()
+    decoded = relay_counted(monkeypatch)
+    b.send(request("gone.hello", {}, matchtag=2))
+    a.recv()
+    assert decoded == [0]
+    a.close()
+    got = {m.matchtag: m for m in b.recv(2)}
+    assert got[2].errnum == errno.ENOSYS
+    assert got[2].payload_str == "gone service provider disconnected"
+
+
+def test_requests_for_builtin_services_and_local_requests_take_the_message_path(world, monkeypatch):
+    c = world.connect()
+    decoded = relay_counted(monkeypatch)
+    for tag in (1, 2):
+        assert c.rpc("probe.see", {}, matchtag=tag).payload == {"ok": True}
+    assert c.rpc("event.subscribe", {"topic": "x."}, matchtag=3).errnum == 0
+    assert decoded == [3]
+
+
 def test_a_traced_link_gets_messages_not_bytes(world, monkeypatch):
     a, b = world.connect(), world.connect()
     a.rpc("service.add", {"service": "svc"})

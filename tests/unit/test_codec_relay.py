@@ -142,3 +142,20 @@ def test_feed_ranges_refuses_bad_framing_as_feed_does(garbage, text):
         with pytest.raises(ProtocolError, match=text):
             getattr(dec, method)(garbage)
         assert dec.broken is not None
+
+
+@SETTINGS
+@given(messages())
+def test_peek_topic_reads_what_decode_reads(msg):
+    from flux.codec import peek_topic
+
+    raw = encode_stream(msg)
+    assert peek_topic(raw, 8, len(raw)) == decode_range(raw, 8, len(raw)).topic
+
+
+@pytest.mark.parametrize("vec", VECTORS, ids=[v["file"] for v in VECTORS])
+def test_peek_topic_of_golden_vectors(vec):
+    from flux.codec import peek_topic
+
+    raw = (DATA / vec["file"]).read_bytes()
+    assert peek_topic(raw, 8, len(raw)) == vec.get("topic")

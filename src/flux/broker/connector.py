@@ -88,6 +88,13 @@ class Client(SocketLink):
                 self._arm_disconnect(key, msg)
         self.router.request(msg)
 
+    def request_hops(self, topic: str, nodeid: int, flags: int) -> Optional[tuple[str, ...]]:
+        """``[X, C]`` for a request relayed on its bytes -- once its disconnect notice is
+        armed (the first request of each kind goes through :meth:`forward_request`)."""
+        if (topic, nodeid, flags & _UPSTREAM) not in self.seen:
+            return None
+        return (self.uuid, self.hop)
+
     def _arm_disconnect(self, key: tuple[str, int, int], msg: Message) -> None:
         self.seen.add(key)
         topic = key[0]

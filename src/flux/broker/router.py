@@ -281,6 +281,26 @@ class Router:
             return
         svc.deliver(msg)
 
+    def relay_request(self, buf: bytes, start: int, stop: int, topic: str, flags: int,
+                      nodeid: int, matchtag: int, push: tuple[str, ...],
+                      userid: Optional[int], rolemask: Optional[int]) -> bool:
+        """:meth:`request` for a request still in its stream bytes (socketlink.py
+        ``relay_in``), where it is for a local peer's service that takes bytes
+        (``relay_request_out``): the sender's hops ``push`` and B are pushed on the way.
+        False, having done nothing, for any other request: the caller decodes it."""
+        if nodeid != _ANY and self.topology.route(nodeid, bool(flags & _UPSTREAM)) != LOCAL:
+            return False
+        dot = topic.find(".")
+        svc = self.services.get(topic if dot < 0 else topic[:dot])
+        if type(svc) is not _PeerService:
+            return False
+        relay_out = getattr(svc.peer, "relay_request_out", None)
+        if relay_out is None:
+            return False
+        self.rx[1] += 1
+        relay_out(buf, start, stop, matchtag, push + (self.uuid,), userid, rolemask)
+        return True
+
     # -- responses ---------------------------------------------------------------------
 
     def response(self, msg: Message) -> None:
