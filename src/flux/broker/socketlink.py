@@ -6,10 +6,11 @@ output queue for them:
 
 - reading: everything available (up to four buffers per wake-up, so one busy
   peer cannot starve the others), decoded and handed to ``receive(msg)``
-  (peerlink.py) one message at a time -- except a response, which only passes
-  through: it is routed on its bytes (:meth:`relay_in`, the codec's relay
-  functions: route ids popped, credentials stamped, topic and payload copied
-  as they are), never becoming a Message unless someone traces it;
+  (peerlink.py) one message at a time -- except what only passes through (a
+  response, a request for another peer's service): it is routed on its bytes
+  (:meth:`relay_in`, the codec's relay functions: route ids popped or pushed,
+  credentials stamped, topic and payload copied as they are), never becoming
+  a Message (docs/architecture.md "Relaying without decoding");
 - writing: messages are queued and the loop flushes each dirty link once per
   iteration, so all messages produced by one wake-up leave in one ``send``;
   what the socket does not take waits for POLLOUT;
