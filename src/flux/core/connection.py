@@ -122,27 +122,31 @@ class Connection:
             if self.eof:
                 raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
             data = None
-            start = time.perf_counter()
-            if self._spin_now():
-                end = start + SPIN_SECONDS
-                while True:
-                    try:
-                        data = self._recv(_DONTWAIT)
-                        break
-                    except (BlockingIOError, InterruptedError):
-                        if time.perf_counter() >= end:
+            spin = SPIN_SECONDS
+            start = 0.0
+            if spin > 0:  # with no window at all, nothing to time or decide
+                start = time.perf_counter()
+                if self._quick or not _ADAPTIVE:
+                    end = start + spin
+                    while True:
+                        try:
+                            data = self._recv(_DONTWAIT)
                             break
-                        if _YIELD:
-                            _sched_yield()
-                    except ConnectionResetError:
-                        data = b""
-                        break
+                        except (BlockingIOError, InterruptedError):
+                            if time.perf_counter() >= end:
+                                break
+                            if _YIELD:
+                                _sched_yield()
+                        except ConnectionResetError:
+                            data = b""
+                            break
             if data is None:
                 try:
                     data = self._recv()
                 except ConnectionResetError:
                     data = b""
-                self._quick = time.perf_counter() - start < SPIN_SECONDS
+                if spin > 0:
+                    self._quick = time.perf_counter() - start < spin
             else:
                 self._quick = True
             msgs = self._decode(data)
@@ -156,9 +160,13 @@ class Connection:
 
     def wait_readable(self, timeout: Optional[float], spin: bool = True) -> bool:
         """Wait until data (or EOF) can be read; False on timeout."""
+        window = SPIN_SECONDS
+        if window <= 0:
+            ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+            return bool(self._poll.poll(ms))
         start = time.perf_counter()
-        if spin and self._spin_now() and (timeout is None or timeout > 0):
-            end = start + SPIN_SECONDS
+        if spin and (self._quick or not _ADAPTIVE) and (timeout is None or timeout > 0):
+            end = start + window
             poll = self._poll.poll
             while True:
                 if poll(0):
@@ -172,7 +180,7 @@ class Connection:
                     _sched_yield()
         ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
         ready = bool(self._poll.poll(ms))
-        self._quick = ready and time.perf_counter() - start < SPIN_SECONDS
+        self._quick = ready and time.perf_counter() - start < window
         return ready
 
     def close(self) -> None:
