@@ -63,7 +63,9 @@ def test_adaptive_loop_does_not_spin_on_a_trickle():
 
 
 def test_always_spinning_loop_spins_after_every_arrival():
-    _, spins = run_traffic(Loop(spin_us=150, adaptive=False), [0.02] * 6)
+    # a 20 ms window (so that a loaded machine cannot preempt the loop past it), arrivals
+    # 50 ms apart: a trickle, and still every wake-up is followed by spinning
+    _, spins = run_traffic(Loop(spin_us=20000, adaptive=False), [0.05] * 6)
     assert spins >= 6  # at least one empty zero-timeout poll per wake-up
 
 
