@@ -47,6 +47,8 @@ class ConnectionLost(OSError):
 class Connection:
     """One stream connection, after the broker's handshake byte."""
 
+    _quick = True  # the last wait was answered within SPIN_SECONDS (also for subclasses)
+
     def __init__(self, sock: socket.socket, uri: str) -> None:
         self.sock = sock
         self.uri = uri
@@ -60,7 +62,6 @@ class Connection:
         self._rview = memoryview(self._rbuf)
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
-        self._quick = True  # the last wait was answered within SPIN_SECONDS
 
     def fileno(self) -> int:
         return self._fd
