@@ -18,8 +18,15 @@ N runs of S seconds of each figure, interleaved (order rotated every run):
                  traffic in the server like the broker loop)
 
 Prints medians with [min..max] over runs and the ratios (a)/floor against the
-stricter (faster) floor (target >= 0.5) and (b)/(a) (target >= 2); ratios are
-the median of per-run ratios.  (broker.ping needs a JSON object payload, as
+stricter (faster) floor (target >= 0.5), (b)/(a) (target >= 2) and (c)/(a)
+(target >= 0.7); ratios are the median of per-run ratios.
+
+(d) the CPU the handle adds per call: this thread's CPU time per sync
+``h.rpc(...).get()`` minus that of a raw client (pre-encoded request, frames
+counted, not parsed) on the same broker, neither spinning (the handle with
+FLUX_HANDLE_SPIN_US=0, the raw client blocking in recv), interleaved runs.
+It includes what a raw client skips: encoding the request's JSON payload and
+decoding the response's.  Target <= 10 us.  (broker.ping needs a JSON object payload, as
 in flux-core.)
 """
 
@@ -76,6 +83,32 @@ def pipelined_run(h, seconds: float, window: int) -> float:
     return state["n"] / (time.perf_counter() - t0)
 
 
+def cpu_per_call(fn, count: int) -> float:
+    """This thread's CPU seconds per call of ``fn()`` over ``count`` calls."""
+    t0 = time.thread_time()
+    for _ in range(count):
+        fn()
+    return (time.thread_time() - t0) / count
+
+
+def handle_cpu(h, raw: RawClient, runs: int, count: int = 2000) -> tuple[list[float], list[float]]:
+    """(d): per-run CPU per call of the handle and of the raw client, not spinning."""
+    import flux.core.connection as fconn
+
+    saved = fconn.SPIN_SECONDS
+    fconn.SPIN_SECONDS = 0.0
+    rpc = h.rpc
+    try:
+        handle, rawc = [], []
+        for r in range(runs):
+            pair = [("h", lambda: rpc(TOPIC, PAYLOAD).get()), ("r", raw._one)]
+            for name, fn in (pair if r % 2 else pair[::-1]):
+                (handle if name == "h" else rawc).append(cpu_per_call(fn, count))
+        return handle, rawc
+    finally:
+        fconn.SPIN_SECONDS = saved
+
+
 def aio_run(h, seconds: float) -> float:
     async def main() -> float:
         rpc = h.rpc
@@ -115,6 +148,9 @@ def main(argv: list[str]) -> int:
             ("pipelined", lambda s: pipelined_run(h, s, args.window)),  # noqa: F821
             ("asyncio", lambda s: aio_run(h, s)),  # noqa: F821
         ], args.runs, args.seconds)
+        rc = RawClient(bpath, req, 0)
+        hcpu, rcpu = handle_cpu(h, rc, args.runs)
+        rc.close()
         del h
         fb.close()
         fp.close()
@@ -141,7 +177,16 @@ def main(argv: list[str]) -> int:
     print(f"         (a)/{names[other]} = {ratio_runs(res['sync'], res[other])}")
     print(f"         (b)/(a) = {ratio_runs(res['pipelined'], res['sync'])}"
           f"   (target >= 2) {'OK' if rb >= 2 else 'MISSED'}")
-    print(f"         (c)/(a) = {ratio_runs(res['asyncio'], res['sync'])}")
+    rc = statistics.median(a / b for a, b in zip(res["asyncio"], res["sync"]))
+    print(f"         (c)/(a) = {ratio_runs(res['asyncio'], res['sync'])}"
+          f"   (target >= 0.7) {'OK' if rc >= 0.7 else 'MISSED'}")
+    added = [(a - b) * 1e6 for a, b in zip(hcpu, rcpu)]
+    md = statistics.median(added)
+    print(f"(d) CPU per call, not spinning: flux.Flux {statistics.median(hcpu) * 1e6:.1f} us "
+          f"[runs {min(hcpu) * 1e6:.1f}..{max(hcpu) * 1e6:.1f}], raw client "
+          f"{statistics.median(rcpu) * 1e6:.1f} us [runs {min(rcpu) * 1e6:.1f}..{max(rcpu) * 1e6:.1f}]")
+    print(f"    the handle adds {md:.1f} us [runs {min(added):.1f}..{max(added):.1f}]"
+          f"   (target <= 10) {'OK' if md <= 10 else 'MISSED'}")
     return 0
 
 

@@ -21,7 +21,7 @@ import errno
 import _struct as struct
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Iterable, Iterator, Optional
+    from typing import Iterable, Iterator, Optional, Sequence
 
 from flux.constants import (
     FLUX_MSGFLAG_PAYLOAD,
@@ -40,6 +40,11 @@ __all__ = [
     "to_frames",
     "from_frames",
     "StreamDecoder",
+    "decode_range",
+    "peek",
+    "peek_routes",
+    "peek_topic",
+    "relay_stream",
 ]
 
 STREAM_MAGIC = 0xFFEE0012
@@ -300,6 +305,163 @@ def _decode_range(buf: "bytes", pos: "int", stop_at: "int") -> "Message":
     return msg
 
 
+decode_range = _decode_range
+
+
+# -- relaying without decoding ------------------------------------------------------------
+#
+# A message that only passes through the broker needs its PROTO fields and its
+# route stack read, route ids popped or pushed, maybe its credentials set --
+# and nothing else.  These functions do that on the bytes (a stream message:
+# ``buf[start:stop]`` is its body, after the 8-byte header), so the topic and
+# payload frames are copied once as they are and never parsed or rebuilt.
+# For a message as encode_stream writes it, relay_stream(...) returns exactly
+# the bytes decode + the same edits + encode_stream would (tests/unit/test_codec_relay.py).
+
+_PROTO_CREDS = struct.Struct(">II")
+_creds_pack = _PROTO_CREDS.pack
+
+
+def peek(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple[int, ...]]":
+    """``(type, flags, userid, rolemask, aux1, aux2)`` of the body ``buf[start:stop]``.
+
+    None where the PROTO frame is not the short-form 20-byte frame at the end,
+    or its magic, version or type are wrong: let :func:`decode_range` judge it.
+    """
+    end = stop - PROTO_SIZE
+    if end - 1 < start or buf[end - 1] != PROTO_SIZE:
+        return None
+    magic, version, mtype, flags, userid, rolemask, aux1, aux2 = _proto_unpack_from(buf, end)
+    if magic != PROTO_MAGIC or version != PROTO_VERSION or mtype not in _VALID_TYPES:
+        return None
+    return mtype, flags, userid, rolemask, aux1, aux2
+
+
+def peek_routes(buf: "bytes", start: "int", stop: "int") -> "list[str]":
+    """The route stack of the body ``buf[start:stop]`` (Message order: oldest first);
+    empty when the ROUTE flag is not set.  The body must have passed :func:`peek`."""
+    limit = stop - PROTO_SIZE - 1
+    if not buf[limit + 4] & _ROUTE:
+        return []
+    routes = []
+    pos = start
+    try:
+        while True:
+            n = buf[pos]
+            pos += 1
+            if not n:
+                break
+            if n == 255:
+                n = _from_bytes(buf[pos : pos + 4], "big")
+                pos += 4
+            stop_at = pos + n
+            if stop_at > limit:
+                raise ProtocolError("route frame overruns message")
+            routes.append(buf[pos:stop_at].decode())
+            pos = stop_at
+    except UnicodeDecodeError:
+        raise ProtocolError("route id is not UTF-8") from None
+    if pos > limit:
+        raise ProtocolError("route frames overrun message")
+    if len(routes) > 1:
+        routes.reverse()
+    return routes
+
+
+def peek_topic(buf: "bytes", start: "int", stop: "int") -> "Optional[str]":
+    """The topic of the body ``buf[start:stop]`` (None without the TOPIC flag), read
+    past the route frames without decoding them.  The body must have passed :func:`peek`."""
+    limit = stop - PROTO_SIZE - 1
+    flags = buf[limit + 4]
+    if not flags & _TOPIC:
+        return None
+    pos = start
+    if flags & _ROUTE:
+        while True:
+            if pos >= limit:
+                raise ProtocolError("route frames overrun message")
+            n = buf[pos]
+            pos += 1
+            if not n:
+                break
+            if n == 255:
+                n = _from_bytes(buf[pos : pos + 4], "big") + 4
+            pos += n
+    if pos >= limit:
+        raise ProtocolError("topic frame missing")
+    n = buf[pos]
+    pos += 1
+    if n == 255:
+        n = _from_bytes(buf[pos : pos + 4], "big")
+        pos += 4
+    if pos + n > limit:
+        raise ProtocolError("topic frame overruns message")
+    try:
+        return buf[pos : pos + n].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError("topic is not UTF-8") from None
+
+
+def relay_stream(
+    buf: "bytes",
+    start: "int",
+    stop: "int",
+    pop: "int" = 0,
+    push: "Sequence[str]" = (),
+    userid: "Optional[int]" = None,
+    rolemask: "Optional[int]" = None,
+) -> "bytes":
+    """The stream bytes of the body ``buf[start:stop]`` with its ``pop`` newest route ids
+    removed, then ``push`` pushed (in order: the last one ends up newest, the ROUTE flag
+    set), and userid/rolemask replaced where given.  Topic and payload are copied as is.
+
+    The body must have passed :func:`peek`; ``pop`` more routes than it has, or a pop
+    from a message without the ROUTE flag, raises ProtocolError.
+    """
+    end = stop - PROTO_SIZE  # the PROTO frame's first byte (its size byte is at end - 1)
+    flags = buf[end + 3]
+    pos = start
+    if pop:
+        if not flags & _ROUTE:
+            raise ProtocolError("cannot pop a route from a message without routes")
+        limit = end - 1
+        for _ in range(pop):
+            n = buf[pos] if pos < limit else 0
+            if not n:
+                raise ProtocolError(f"cannot pop {pop} routes from this stack")
+            if n == 255:
+                n = _from_bytes(buf[pos + 1 : pos + 5], "big") + 4
+            pos += n + 1
+            if pos > limit:
+                raise ProtocolError("route frame overruns message")
+    head = b""
+    if push:
+        for hop in push:
+            rb = hop.encode()
+            n = len(rb)
+            if not n:
+                raise ProtocolError("empty route id")
+            head = (_SIZE_BYTE[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")) + rb + head
+        if not flags & _ROUTE:
+            head += b"\x00"
+            flags |= _ROUTE
+    size = len(head) + stop - pos
+    if userid is None and rolemask is None and flags == buf[end + 3]:
+        return b"".join((_header_pack(_MAGIC_BE, size), head, buf[pos:stop]))
+    if userid is None or rolemask is None:
+        old_userid, old_rolemask = _PROTO_CREDS.unpack_from(buf, end + 4)
+        if userid is None:
+            userid = old_userid
+        if rolemask is None:
+            rolemask = old_rolemask
+    try:
+        proto = bytes((flags,)) + _creds_pack(userid, rolemask)
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
+        raise ProtocolError(f"field out of range: {exc}") from None
+    return b"".join((_header_pack(_MAGIC_BE, size), head, buf[pos : end + 3], proto,
+                     buf[end + 12 : stop]))
+
+
 def _frames_tile(body: "bytes", pos: "int", limit: "int") -> "bool":
     try:
         while pos < limit:
@@ -392,6 +554,8 @@ class StreamDecoder:
 
     def feed(self, data: "bytes") -> "list[Message]":
         """Add ``data``; return every message it completes (maybe none)."""
+        # The same walk as feed_ranges, with each message decoded in place: a client
+        # reads every reply through here, and the list of ranges would cost it ~0.3 us.
         if self.broken is not None:
             raise self.broken
         buf = self._buf
@@ -409,14 +573,8 @@ class StreamDecoder:
         try:
             while size - pos >= 8:
                 magic, n = _header_unpack_from(view, pos)
-                if magic != _MAGIC_BE:
-                    raise ProtocolError(f"bad stream magic {view[pos:pos + 4].hex()}")
-                if n > self.max_size:
-                    raise ProtocolError(
-                        f"message of {n} bytes exceeds the limit of {self.max_size}"
-                    )
-                if n <= PROTO_SIZE:
-                    raise ProtocolError(f"message length {n} is too short")
+                if magic != _MAGIC_BE or n > self.max_size or n <= PROTO_SIZE:
+                    self._bad_header(view, pos, n)
                 stop = pos + 8 + n
                 if stop > size:
                     need = 8 + n
@@ -435,6 +593,56 @@ class StreamDecoder:
             self._buf = bytearray(view[pos:])
             self._need = need
         return out
+
+    def _bad_header(self, view: "bytes", pos: "int", n: "int") -> "None":
+        """Raise the ProtocolError a stream header that failed the checks deserves."""
+        if view[pos : pos + 4] != _MAGIC_BYTES:
+            raise ProtocolError(f"bad stream magic {view[pos:pos + 4].hex()}")
+        if n > self.max_size:
+            raise ProtocolError(f"message of {n} bytes exceeds the limit of {self.max_size}")
+        raise ProtocolError(f"message length {n} is too short")
+
+    def feed_ranges(self, data: "bytes") -> "tuple[bytes, list[tuple[int, int]]]":
+        """Add ``data``; return a buffer and the ``(start, stop)`` of the body of every
+        message it completes, in order, for :func:`decode_range` or the relay functions.
+        Only the stream framing is checked here."""
+        if self.broken is not None:
+            raise self.broken
+        buf = self._buf
+        if buf:
+            buf += data
+            if len(buf) < self._need:
+                return b"", []
+            view = bytes(buf)
+        else:
+            view = data if type(data) is bytes else bytes(data)
+        out: "list[tuple[int, int]]" = []
+        pos = 0
+        size = len(view)
+        need = 8
+        try:
+            while size - pos >= 8:
+                magic, n = _header_unpack_from(view, pos)
+                if magic != _MAGIC_BE or n > self.max_size or n <= PROTO_SIZE:
+                    self._bad_header(view, pos, n)
+                stop = pos + 8 + n
+                if stop > size:
+                    need = 8 + n
+                    break
+                out.append((pos + 8, stop))
+                pos = stop
+        except ProtocolError as exc:
+            self.broken = exc
+            self._buf = bytearray()
+            self._need = 0
+            raise
+        if pos == size:
+            if buf:
+                self._buf = bytearray()
+        else:
+            self._buf = bytearray(view[pos:])
+            self._need = need
+        return view, out
 
     def check_eof(self) -> "None":
         """At end of stream: raise if a partial message was left behind."""

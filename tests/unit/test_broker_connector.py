@@ -23,9 +23,11 @@ from brokerfakes import (
 from rawclient import request
 
 from flux.broker.connector import Client, Connector
+from flux.codec import decode, encode
 from flux.broker.loop import Loop
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_STREAMING,
     FLUX_MSGFLAG_ROUTE,
     FLUX_MSGTYPE_EVENT,
     FLUX_MSGTYPE_REQUEST,
@@ -187,6 +189,135 @@ def test_services_belong_to_their_client(world):
     assert not a.link.inflight
     assert a.rpc("service.remove", {"service": "svc"}).errnum == 0
     assert "svc" not in world.router.services
+
+
+def relay_counted(monkeypatch) -> list[int]:
+    """Count the messages the connector's links decode into a Message (not relayed)."""
+    import flux.broker.socketlink as socketlink
+
+    decoded = [0]
+    real = socketlink.decode_range
+
+    def counting(buf, start, stop):
+        decoded[0] += 1
+        return real(buf, start, stop)
+
+    monkeypatch.setattr(socketlink, "decode_range", counting)
+    return decoded
+
+
+def test_a_response_to_a_client_service_request_is_relayed_on_its_bytes(world, monkeypatch):
+    a, b = world.connect(), world.connect()
+    assert a.rpc("service.add", {"service": "svc"}).errnum == 0
+    b.send(request("svc.do", {"n": 1}, matchtag=9))
+    (req,) = a.recv()
+    decoded = relay_counted(monkeypatch)
+    resp = derive_response(req, 0, b'{"done":true}\0')
+    resp.userid, resp.rolemask = FLUX_USERID_UNKNOWN, 0
+    a.send(resp)
+    (got,) = b.recv()
+    assert decoded == [0]  # never decoded in the broker
+    # the Message path's result: routes popped, credentials of a's link stamped where unset
+    expect = derive_response(req, 0, b'{"done":true}\0')
+    expect.routes = []
+    expect.flags |= FLUX_MSGFLAG_ROUTE
+    expect.userid, expect.rolemask = OWNER, OWNER_LOCAL
+    assert got == decode(encode(expect))  # as it would be on the wire
+    assert not a.link.inflight and a.link.rx == 2 and b.link.tx == 1
+    assert world.router.rx[2] == 1 and world.router.tx[2] == 1
+
+
+def test_a_streaming_response_keeps_its_request_in_flight_until_the_end(world, monkeypatch):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "svc"})
+    b.send(request("svc.watch", {}, matchtag=3, flags=FLUX_MSGFLAG_STREAMING))
+    (req,) = a.recv()
+    decoded = relay_counted(monkeypatch)
+    for _ in range(3):
+        a.send(derive_response(req, 0, b'{"more":1}\0'))
+        assert b.recv()[0].payload == {"more": 1}
+        assert a.link.inflight
+    a.send(derive_response(req, errno.ENODATA, None))
+    assert b.recv()[0].errnum == errno.ENODATA
+    assert not a.link.inflight and decoded == [0]
+
+
+def test_a_guest_service_response_gets_the_guests_credentials(guest_world, monkeypatch):
+    a, b = guest_world.connect(), guest_world.connect()
+    assert a.rpc("service.add", {"service": f"{OWNER}-svc"}).errnum == 0
+    b.send(request(f"{OWNER}-svc.do", {}, matchtag=2))
+    (req,) = a.recv()
+    resp = derive_response(req, 0, b'{}\0')
+    resp.userid, resp.rolemask = 0, FLUX_ROLE_OWNER  # spoofing
+    decoded = relay_counted(monkeypatch)
+    a.send(resp)
+    (got,) = b.recv()
+    assert (got.userid, got.rolemask) == (OWNER, GUEST_LOCAL) and decoded == [0]
+
+
+def test_requests_to_a_client_service_are_relayed_after_the_first(world, monkeypatch):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "svc"})
+    decoded = relay_counted(monkeypatch)
+    b.send(request("svc.do", {"n": 1}, matchtag=1))
+    (first,) = a.recv()
+    assert decoded == [1]  # the first one arms b's svc.disconnect notice: a Message
+    msg = request("svc.do", {"n": 2}, matchtag=2)
+    msg.userid, msg.rolemask = FLUX_USERID_UNKNOWN, 0
+    b.send(msg)
+    (second,) = a.recv()
+    assert decoded == [1]  # relayed on its bytes
+    # what the Message path delivers: [X, C, B] pushed, b's credentials stamped where unset
+    assert second.routes == first.routes == [b.link.uuid, world.connector.uuid, BROKER_UUID]
+    assert (second.userid, second.rolemask) == (OWNER, OWNER_LOCAL)
+    assert second.payload == {"n": 2} and second.topic == "svc.do" and second.matchtag == 2
+    assert second.flags == first.flags
+    key = (tuple(second.routes), 2)
+    assert isinstance(a.link.inflight[key], bytes)  # waits as its bytes
+    a.send(derive_response(second, 0, b'{"ok":2}\0'))
+    assert b.recv()[0].payload == {"ok": 2}
+    assert key not in a.link.inflight and decoded == [1]
+    assert world.router.rx[1] == 2 and b.link.rx == 2
+
+
+def test_a_relayed_request_still_fails_when_its_provider_goes(world, monkeypatch):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "gone"})
+    b.send(request("gone.hello", {}, matchtag=1))
+    a.recv()
+    decoded = relay_counted(monkeypatch)
+    b.send(request("gone.hello", {}, matchtag=2))
+    a.recv()
+    assert decoded == [0]
+    a.close()
+    got = {m.matchtag: m for m in b.recv(2)}
+    assert got[2].errnum == errno.ENOSYS
+    assert got[2].payload_str == "gone service provider disconnected"
+
+
+def test_requests_for_builtin_services_and_local_requests_take_the_message_path(world, monkeypatch):
+    c = world.connect()
+    decoded = relay_counted(monkeypatch)
+    for tag in (1, 2):
+        assert c.rpc("probe.see", {}, matchtag=tag).payload == {"ok": True}
+    assert c.rpc("event.subscribe", {"topic": "x."}, matchtag=3).errnum == 0
+    assert decoded == [3]
+
+
+def test_a_traced_link_gets_messages_not_bytes(world, monkeypatch):
+    a, b = world.connect(), world.connect()
+    a.rpc("service.add", {"service": "svc"})
+    b.send(request("svc.do", {}, matchtag=5))
+    (req,) = a.recv()
+    traced: list[tuple[str, Message]] = []
+    monkeypatch.setattr(Client, "trace", lambda self, prefix, msg: traced.append((prefix, msg)),
+                        raising=False)
+    a.link.traced = [object()]
+    decoded = relay_counted(monkeypatch)
+    a.send(derive_response(req, 0, b'{"x":1}\0'))
+    (got,) = b.recv()
+    assert got.payload == {"x": 1} and decoded == [1]
+    assert [p for p, _ in traced] == ["tx"] and traced[0][1].matchtag == 5
 
 
 def test_guests_may_only_register_their_own_names(guest_world):

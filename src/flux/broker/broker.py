@@ -144,7 +144,9 @@ class Broker:
                 raise ValueError
         except ValueError:
             raise BrokerError(f"broker.spin-us: invalid value {spin!r}") from None
-        self.loop = Loop(spin_us=self.spin_us)
+        # FLUX_SPIN_POLICY=always: spin after every wake-up (the old default); see loop.py
+        self.loop = Loop(spin_us=self.spin_us,
+                         adaptive=os.environ.get("FLUX_SPIN_POLICY", "adaptive") != "always")
         self.router = Router(self.uuid, self.topology, self.owner)
         self.attrs = Attrs()
         self.rundir_created = False

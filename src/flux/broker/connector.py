@@ -88,6 +88,13 @@ class Client(SocketLink):
                 self._arm_disconnect(key, msg)
         self.router.request(msg)
 
+    def request_hops(self, topic: str, nodeid: int, flags: int) -> Optional[tuple[str, ...]]:
+        """``[X, C]`` for a request relayed on its bytes -- once its disconnect notice is
+        armed (the first request of each kind goes through :meth:`forward_request`)."""
+        if (topic, nodeid, flags & _UPSTREAM) not in self.seen:
+            return None
+        return (self.uuid, self.hop)
+
     def _arm_disconnect(self, key: tuple[str, int, int], msg: Message) -> None:
         self.seen.add(key)
         topic = key[0]
@@ -214,6 +221,16 @@ class Connector:
         if client is not None:
             client.send(msg)
         # else: the requester is gone; the response costs nothing more
+
+    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], pop: int,
+                  userid: Optional[int], rolemask: Optional[int]) -> None:
+        """:meth:`send` for a response still in its bytes (router.relay_response)."""
+        n = len(routes) - pop
+        if n <= 0:
+            return
+        client = self.clients.get(routes[n - 1])
+        if client is not None:
+            client.relay_out(buf, start, stop, routes, pop + 1, userid, rolemask)
 
     # -- disconnect --------------------------------------------------------------------------
 

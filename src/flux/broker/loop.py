@@ -13,6 +13,11 @@ per-message overhead, not parsing.  This loop talks to epoll (or poll) directly:
   a short, bounded time (``spin_us``) before going to sleep: a client that
   answers quickly (the next request of a ping loop) is then picked up without
   a wake-up.  An idle loop blocks in the kernel and uses no CPU.
+- ``adaptive`` (the default) spins only while traffic is heavy: after
+  SPIN_STREAK wake-ups in a row that each came less than ``spin_us`` after
+  the previous one.  A trickle of requests (a node running jobs) never pays
+  for a spin that finds nothing; one slow arrival stops the spinning.
+  docs/architecture.md "Waiting strategy" has the figures.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import socket
 import time
 from typing import Any, Callable, Optional, Protocol
 
-__all__ = ["Loop", "Timer", "ChildWatch", "Flushable", "RECV_SIZE", "recv_some", "is_writable"]
+from flux.core.connection import SPIN_STREAK
+
+__all__ = ["Loop", "SPIN_STREAK", "Timer", "ChildWatch", "Flushable", "RECV_SIZE", "recv_some", "is_writable"]
 
 _IN = getattr(select, "EPOLLIN", select.POLLIN)
 _OUT = getattr(select, "EPOLLOUT", select.POLLOUT)
@@ -146,7 +153,7 @@ class _Poller:
 class Loop:
     """Single-threaded reactor: fd callbacks, timers, signals, deferred flushes."""
 
-    def __init__(self, spin_us: float = 150.0) -> None:
+    def __init__(self, spin_us: float = 150.0, adaptive: bool = True) -> None:
         self._poller = _Poller()
         self._handlers: dict[int, Callable[[int], Any]] = {}
         self._masks: dict[int, int] = {}
@@ -159,6 +166,7 @@ class Loop:
         self._wake_w: Optional[socket.socket] = None
         self._old_wakeup_fd: Optional[int] = None
         self.spin = spin_us / 1e6
+        self.adaptive = adaptive
         self.running = False
 
     # -- fds ------------------------------------------------------------------
@@ -256,12 +264,15 @@ class Loop:
         spin = self.spin
         sched_yield = getattr(os, "sched_yield", lambda: None)
         last_activity = 0.0
+        # quick arrivals in a row; "always" spinning counts as a streak from the start
+        need = SPIN_STREAK if self.adaptive else 0
+        streak = 0
         while self.running:
             if self._soon or self._pending_signals:
                 timeout: Optional[float] = 0.0
             else:
                 now = monotonic()
-                if spin and now - last_activity < spin:
+                if spin and streak >= need and now - last_activity < spin:
                     timeout = 0.0
                 elif timers:
                     timeout = max(0.0, timers[0].when - now)
@@ -272,6 +283,11 @@ class Loop:
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 events = []
             if events:
+                if spin:
+                    if monotonic() - last_activity < spin:
+                        streak += 1
+                    else:
+                        streak = 0
                 for fd, mask in events:
                     cb = handlers.get(fd)
                     if cb is not None:

@@ -44,6 +44,7 @@ from flux.constants import (
     FLUX_MSGTYPE_RESPONSE,
     FLUX_USERID_UNKNOWN,
 )
+from flux.codec import decode
 from flux.message import Message
 from flux.response import derive_response
 
@@ -88,7 +89,7 @@ class PeerLink:
         # non-empty while someone traces this link's messages (see trace)
         self.traced: Sequence[Any] = ()
         # requests delivered to this peer's services, by (route stack, matchtag)
-        self.inflight: dict[tuple[tuple[str, ...], int], Message] = {}
+        self.inflight: dict[tuple[tuple[str, ...], int], Message | bytes] = {}
         self.subs: dict[str, int] = {}
         self.services: set[str] = set()
         self.rx = 0
@@ -151,7 +152,8 @@ class PeerLink:
         """
         if not self.inflight:
             return
-        pending = list(self.inflight.values())
+        # a request relayed on its bytes waits as those bytes (socketlink.py)
+        pending = [decode(r[8:]) if isinstance(r, bytes) else r for r in self.inflight.values()]
         self.inflight.clear()
         respond_error = self.router.respond_error
         for req in pending:

@@ -35,12 +35,14 @@ from flux.constants import (
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
 )
+from flux.codec import decode_range
 from flux.message import Message, encode_json
 from flux.response import derive_response, error_payload
 
 from .topology import LOCAL, PARENT, REMOTE, Topology
 
-__all__ = ["Peer", "RequestError", "BuiltinService", "Router", "Handler", "Overlay"]
+__all__ = ["Peer", "RequestError", "BuiltinService", "Router", "Handler", "Overlay",
+           "relayed_message"]
 
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
 _ROUTE = FLUX_MSGFLAG_ROUTE
@@ -65,6 +67,19 @@ def from_sender(req: Message, msg: Message) -> bool:
     came from the same client, and ``msg``'s sender is the owner or ``req``'s user."""
     return req.route_first == msg.route_first and (
         bool(msg.rolemask & FLUX_ROLE_OWNER) or req.userid == msg.userid)
+
+
+def relayed_message(buf: bytes, start: int, stop: int, routes: list[str], pop: int,
+                    userid: Optional[int], rolemask: Optional[int]) -> Message:
+    """The Message a relayed response stands for (for a peer that takes only Messages)."""
+    msg = decode_range(buf, start, stop)
+    if pop:
+        del msg.routes[len(msg.routes) - pop:]
+    if userid is not None:
+        msg.userid = userid
+    if rolemask is not None:
+        msg.rolemask = rolemask
+    return msg
 
 
 class Overlay(Protocol):
@@ -271,12 +286,54 @@ class Router:
         counts[name] = counts.get(name, 0) + 1
         svc.deliver(msg)
 
+    def relay_request(self, buf: bytes, start: int, stop: int, topic: str, flags: int,
+                      nodeid: int, matchtag: int, push: tuple[str, ...],
+                      userid: Optional[int], rolemask: Optional[int]) -> bool:
+        """:meth:`request` for a request still in its stream bytes (socketlink.py
+        ``relay_in``), where it is for a local peer's service that takes bytes
+        (``relay_request_out``): the sender's hops ``push`` and B are pushed on the way.
+        False, having done nothing, for any other request: the caller decodes it."""
+        if nodeid != _ANY and self.topology.route(nodeid, bool(flags & _UPSTREAM)) != LOCAL:
+            return False
+        dot = topic.find(".")
+        svc = self.services.get(topic if dot < 0 else topic[:dot])
+        if type(svc) is not _PeerService:
+            return False
+        relay_out = getattr(svc.peer, "relay_request_out", None)
+        if relay_out is None:
+            return False
+        self.rx[1] += 1
+        relay_out(buf, start, stop, matchtag, push + (self.uuid,), userid, rolemask)
+        return True
+
     # -- responses ---------------------------------------------------------------------
 
     def response(self, msg: Message) -> None:
         """Route a response (from a peer's service) back toward its requester."""
         self.rx[2] += 1
         self._route_response(msg)
+
+    def relay_response(self, buf: bytes, start: int, stop: int, routes: list[str],
+                       userid: Optional[int], rolemask: Optional[int]) -> None:
+        """:meth:`response` for a response still in its stream bytes ``buf[start:stop]``
+        (socketlink.py ``relay_in``): ``routes`` is its route stack, ``userid``/``rolemask``
+        (where not None) its new credentials.  The next peer gets the bytes with the route
+        ids popped here (``relay_out``); a peer without ``relay_out`` gets a Message."""
+        self.rx[2] += 1
+        n = len(routes)
+        pop = 1 if n and routes[-1] == self.uuid else 0
+        if pop == n:
+            return  # addressed to the broker itself: nothing is waiting for it
+        pop += 1
+        peer = self.peers.get(routes[n - pop])
+        if peer is None:
+            return
+        self.tx[2] += 1
+        relay_out = getattr(peer, "relay_out", None)
+        if relay_out is not None:
+            relay_out(buf, start, stop, routes, pop, userid, rolemask)
+        else:
+            peer.send(relayed_message(buf, start, stop, routes, pop, userid, rolemask))
 
     def _route_response(self, msg: Message) -> None:
         routes = msg.routes

@@ -6,7 +6,11 @@ output queue for them:
 
 - reading: everything available (up to four buffers per wake-up, so one busy
   peer cannot starve the others), decoded and handed to ``receive(msg)``
-  (peerlink.py) one message at a time;
+  (peerlink.py) one message at a time -- except what only passes through (a
+  response, a request for another peer's service): it is routed on its bytes
+  (:meth:`relay_in`, the codec's relay functions: route ids popped or pushed,
+  credentials stamped, topic and payload copied as they are), never becoming
+  a Message (docs/architecture.md "Relaying without decoding");
 - writing: messages are queued and the loop flushes each dirty link once per
   iteration, so all messages produced by one wake-up leave in one ``send``;
   what the socket does not take waits for POLLOUT;
@@ -22,12 +26,21 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from flux.codec import ProtocolError, StreamDecoder, encode_stream
-from flux.constants import FLUX_MSGFLAG_NORESPONSE, FLUX_MSGFLAG_ROUTE, FLUX_MSGTYPE_REQUEST
+from flux.codec import (ProtocolError, StreamDecoder, decode_range, encode_stream, peek,
+                        peek_routes, peek_topic, relay_stream)
+from flux.constants import (
+    FLUX_MSGFLAG_NORESPONSE,
+    FLUX_MSGFLAG_ROUTE,
+    FLUX_MSGFLAG_STREAMING,
+    FLUX_MSGTYPE_REQUEST,
+    FLUX_MSGTYPE_RESPONSE,
+    FLUX_USERID_UNKNOWN,
+)
 from flux.message import Message
 
 from .loop import EV_ERR, EV_IN, RECV_SIZE, Loop, is_writable, recv_some
-from .peerlink import PeerLink
+from .peerlink import LOCAL_REQUESTS, PeerLink
+from .router import relayed_message
 
 if TYPE_CHECKING:  # pragma: no cover
     from .events import Events
@@ -40,6 +53,9 @@ _RECV_SIZE = RECV_SIZE
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
 _REQUEST = FLUX_MSGTYPE_REQUEST
+_RESPONSE = FLUX_MSGTYPE_RESPONSE
+_STREAMING = FLUX_MSGFLAG_STREAMING
+_UNKNOWN = FLUX_USERID_UNKNOWN
 _monotonic = time.monotonic
 
 
@@ -89,6 +105,15 @@ class SocketLink(PeerLink):
             elif self.inflight:
                 self.forget_requester(msg)
         self.write(encode_stream(msg))
+
+    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], pop: int,
+                  userid: Optional[int], rolemask: Optional[int]) -> None:
+        """Router peer: :meth:`send` for a response still in its bytes (see :meth:`relay_in`):
+        its ``pop`` newest route ids are gone, ``userid``/``rolemask`` (where not None) set."""
+        if self.traced:
+            self.send(relayed_message(buf, start, stop, routes, pop, userid, rolemask))
+            return
+        self.write(relay_stream(buf, start, stop, pop, (), userid, rolemask))
 
     def write(self, data: bytes) -> None:
         """Queue encoded bytes; the loop flushes them at the end of this iteration."""
@@ -152,17 +177,101 @@ class SocketLink(PeerLink):
                 self.lost(None)
                 return
             try:
-                msgs = self.decoder.feed(data)
+                view, ranges = self.decoder.feed_ranges(data)
             except ProtocolError as exc:
                 self.lost(f"protocol error: {exc.detail}")
                 return
             self.last_rx = _monotonic()
-            for msg in msgs:
-                receive(msg)
+            relay_in = self.relay_in
+            for start, stop in ranges:
+                try:
+                    if relay_in(view, start, stop):
+                        msg = None
+                    else:
+                        msg = decode_range(view, start, stop)
+                except ProtocolError as exc:
+                    self.lost(f"protocol error: {exc.detail}")
+                    return
+                if msg is not None:
+                    receive(msg)
                 if self.closed:
                     return
             if len(data) < _RECV_SIZE:
                 return
+
+    def relay_in(self, buf: bytes, start: int, stop: int) -> bool:
+        """A message from the peer, in its bytes: route it now, on its bytes, if it only
+        passes through -- a response, or a request for another peer's service (what
+        :meth:`PeerLink.receive`, the owner's ``forward_request`` and the router would do).
+        False for anything else, or while the link is traced: the caller decodes it and
+        calls ``receive``."""
+        mtype = buf[stop - 18]  # the PROTO type byte (if the body is well formed)
+        if (mtype != _RESPONSE and mtype != _REQUEST) or self.traced:
+            return False
+        head = peek(buf, start, stop)
+        if head is None:
+            return False
+        _, flags, userid, rolemask, aux1, aux2 = head
+        if mtype == _REQUEST:
+            return self._relay_request(buf, start, stop, flags, userid, rolemask, aux1, aux2)
+        routes = peek_routes(buf, start, stop)
+        self.rx += 1
+        new_userid, new_rolemask = self._stamps(userid, rolemask)
+        if self.inflight and (aux1 or not flags & _STREAMING):
+            self.inflight.pop((tuple(routes), aux2), None)
+        self.router.relay_response(buf, start, stop, routes, new_userid, new_rolemask)
+        return True
+
+    def _relay_request(self, buf: bytes, start: int, stop: int, flags: int, userid: int,
+                       rolemask: int, nodeid: int, matchtag: int) -> bool:
+        if flags & _NORESPONSE:
+            return False  # notices (disconnects) may change what is in flight: the full path
+        topic = peek_topic(buf, start, stop)
+        if topic is None or topic in LOCAL_REQUESTS:
+            return False
+        push = self.request_hops(topic, nodeid, flags)
+        if push is None:
+            return False
+        new_userid, new_rolemask = self._stamps(userid, rolemask)
+        if not self.router.relay_request(buf, start, stop, topic, flags, nodeid, matchtag, push,
+                                         new_userid, new_rolemask):
+            return False
+        self.rx += 1
+        return True
+
+    def _stamps(self, userid: int, rolemask: int) -> tuple[Optional[int], Optional[int]]:
+        """The (userid, rolemask) :meth:`PeerLink.receive` would stamp (None: unchanged):
+        a guest's always, otherwise only where unset."""
+        if self.guest:
+            return self.userid, self.rolemask
+        return (self.userid if userid == _UNKNOWN else None,
+                self.rolemask if not rolemask else None)
+
+    def request_hops(self, topic: str, nodeid: int, flags: int) -> Optional[tuple[str, ...]]:
+        """The hops the owner's ``forward_request`` would push on a request it may relay
+        on its bytes; None where it must see the Message (the default)."""
+        return None
+
+    def relay_request_out(self, buf: bytes, start: int, stop: int, matchtag: int,
+                          push: tuple[str, ...], userid: Optional[int],
+                          rolemask: Optional[int]) -> None:
+        """Router peer: :meth:`send` for a request still in its bytes, with ``push``
+        pushed and ``userid``/``rolemask`` (where not None) set.  It waits in the
+        in-flight table as those bytes (``fail_inflight`` decodes them if it must)."""
+        if self.traced:
+            msg = decode_range(buf, start, stop)
+            msg.routes.extend(push)
+            if userid is not None:
+                msg.userid = userid
+            if rolemask is not None:
+                msg.rolemask = rolemask
+            self.send(msg)
+            return
+        data = relay_stream(buf, start, stop, 0, push, userid, rolemask)
+        routes = peek_routes(buf, start, stop)
+        routes.extend(push)
+        self.inflight[(tuple(routes), matchtag)] = data
+        self.write(data)
 
     def close_transport(self) -> None:
         """Stop serving the socket and close it; queued output is dropped."""
@@ -176,3 +285,4 @@ class SocketLink(PeerLink):
             self.sock.close()
         except OSError:
             pass
+

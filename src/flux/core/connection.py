@@ -26,6 +26,12 @@ _READ_SIZE = 1 << 18
 # to a request usually arrives within tens of microseconds, and waking a
 # sleeping process costs about as much (DESIGN.md, "Where the time goes").
 SPIN_SECONDS = float(os.environ.get("FLUX_HANDLE_SPIN_US", "150")) / 1e6
+# "adaptive" (default): spin only while it pays -- a client after a wait answered within
+# the window, the broker's loop and module processes after SPIN_STREAK quick arrivals
+# in a row; "always": after every wake-up.  docs/architecture.md "Waiting strategy".
+SPIN_POLICY = os.environ.get("FLUX_SPIN_POLICY", "adaptive")
+_ADAPTIVE = SPIN_POLICY != "always"
+SPIN_STREAK = 3
 try:
     from os import sched_yield as _sched_yield
 except ImportError:  # pragma: no cover - not on every platform; unused then (_YIELD)
@@ -40,6 +46,8 @@ class ConnectionLost(OSError):
 
 class Connection:
     """One stream connection, after the broker's handshake byte."""
+
+    _quick = True  # the last wait was answered within SPIN_SECONDS (also for subclasses)
 
     def __init__(self, sock: socket.socket, uri: str) -> None:
         self.sock = sock
@@ -107,44 +115,63 @@ class Connection:
     def read_wait(self) -> list[Message]:
         """Block (no timeout) until at least one whole message has arrived.
 
-        Spins on non-blocking ``recv`` for SPIN_SECONDS, then blocks in
-        ``recv`` itself: one system call per reply instead of poll + recv,
-        which on a virtual machine is a good part of a round trip.
+        Spins on non-blocking ``recv`` for SPIN_SECONDS (see :meth:`_spin_now`),
+        then blocks in ``recv`` itself: one system call per reply instead of
+        poll + recv, which on a virtual machine is a good part of a round trip.
         """
         while True:
             if self.eof:
                 raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
             data = None
-            if SPIN_SECONDS > 0:
-                end = time.perf_counter() + SPIN_SECONDS
-                while True:
-                    try:
-                        data = self._recv(_DONTWAIT)
-                        break
-                    except (BlockingIOError, InterruptedError):
-                        if time.perf_counter() >= end:
+            spin = SPIN_SECONDS
+            start = 0.0
+            if spin > 0:  # with no window at all, nothing to time or decide
+                start = time.perf_counter()
+                if self._quick or not _ADAPTIVE:
+                    end = start + spin
+                    while True:
+                        try:
+                            data = self._recv(_DONTWAIT)
                             break
-                        if _YIELD:
-                            _sched_yield()
-                    except ConnectionResetError:
-                        data = b""
-                        break
+                        except (BlockingIOError, InterruptedError):
+                            if time.perf_counter() >= end:
+                                break
+                            if _YIELD:
+                                _sched_yield()
+                        except ConnectionResetError:
+                            data = b""
+                            break
             if data is None:
                 try:
                     data = self._recv()
                 except ConnectionResetError:
                     data = b""
+                if spin > 0:
+                    self._quick = time.perf_counter() - start < spin
+            else:
+                self._quick = True
             msgs = self._decode(data)
             if msgs:
                 return msgs
 
+    def _spin_now(self) -> bool:
+        """Whether to poll before sleeping: with the adaptive policy only when the last
+        wait was answered within the window (a slow service or a trickle costs no spin)."""
+        return SPIN_SECONDS > 0 and (self._quick or not _ADAPTIVE)
+
     def wait_readable(self, timeout: Optional[float], spin: bool = True) -> bool:
         """Wait until data (or EOF) can be read; False on timeout."""
-        if spin and SPIN_SECONDS > 0 and (timeout is None or timeout > 0):
-            end = time.perf_counter() + SPIN_SECONDS
+        window = SPIN_SECONDS
+        if window <= 0:
+            ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+            return bool(self._poll.poll(ms))
+        start = time.perf_counter()
+        if spin and (self._quick or not _ADAPTIVE) and (timeout is None or timeout > 0):
+            end = start + window
             poll = self._poll.poll
             while True:
                 if poll(0):
+                    self._quick = True
                     return True
                 if time.perf_counter() >= end:
                     break
@@ -153,7 +180,9 @@ class Connection:
                     # machine); returns at once when nothing else is runnable
                     _sched_yield()
         ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
-        return bool(self._poll.poll(ms))
+        ready = bool(self._poll.poll(ms))
+        self._quick = ready and time.perf_counter() - start < window
+        return ready
 
     def close(self) -> None:
         if not self.closed:

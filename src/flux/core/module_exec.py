@@ -50,6 +50,7 @@ from flux.constants import (
     FLUX_ROLE_USER,
     FLUX_RPC_NORESPONSE,
 )
+from flux.core.connection import SPIN_STREAK
 from flux.core.default_methods import ping_reply, rusage_reply
 from flux.proctitle import set_proctitle
 from flux.severity import LOG_ERR
@@ -121,12 +122,20 @@ class _Stats:
             tx[msg.type] = tx.get(msg.type, 0) + 1
 
         self.last_rx = 0.0
+        # arrivals in a row that came within ``quick`` s of the one before (_start_spin)
+        self.streak = 0
+        self.quick = 0.0
         clock = time.monotonic
 
         def counting_read():
             msgs = read_nowait()
             if msgs:
-                self.last_rx = clock()
+                now = clock()
+                if now - self.last_rx < self.quick:
+                    self.streak += 1
+                else:
+                    self.streak = 0
+                self.last_rx = now
                 for m in msgs:
                     rx[m.type] = rx.get(m.type, 0) + 1
             return msgs
@@ -276,7 +285,9 @@ def _start_spin(h: Flux, stats: _Stats) -> None:
     about as much.  While the window is open an idle watcher keeps the
     reactor polling with a zero timeout (yielding the CPU on every empty
     pass); afterwards the module blocks in the kernel and uses no CPU.
-    ``FLUX_MODULE_SPIN_US=0`` disables it.
+    ``FLUX_MODULE_SPIN_US=0`` disables it.  As in the broker's loop, the
+    window opens only while traffic is heavy (SPIN_STREAK quick arrivals in a
+    row) unless ``FLUX_SPIN_POLICY=always``.
     """
     try:
         spin = float(os.environ.get("FLUX_MODULE_SPIN_US", "150")) / 1e6
@@ -284,6 +295,8 @@ def _start_spin(h: Flux, stats: _Stats) -> None:
         spin = 0.0
     if spin <= 0:
         return
+    stats.quick = spin
+    need = 0 if os.environ.get("FLUX_SPIN_POLICY", "adaptive") == "always" else SPIN_STREAK
     clock = time.monotonic
     yield_cpu = getattr(os, "sched_yield", lambda: None)
 
@@ -295,7 +308,7 @@ def _start_spin(h: Flux, stats: _Stats) -> None:
     state = {"on": False}
 
     def on_prepare(h, w, revents, arg):
-        if clock() - stats.last_rx < spin:
+        if stats.streak >= need and clock() - stats.last_rx < spin:
             if not state["on"]:
                 state["on"] = True
                 idle.start()

@@ -123,6 +123,10 @@ class ModuleLink(SocketLink):
         msg.flags |= _ROUTE
         self.router.request(msg)
 
+    def request_hops(self, topic: str, nodeid: int, flags: int) -> Optional[tuple[str, ...]]:
+        """``[M]`` for a request relayed on its bytes (as :meth:`forward_request`)."""
+        return (self.hop,)
+
     def trace(self, prefix: str, msg: Message) -> None:
         self.table.tracer.trace(prefix, self.name, msg)
 

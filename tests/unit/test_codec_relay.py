@@ -1,0 +1,161 @@
+"""flux.codec's relay functions: editing a message's bytes == decode, edit, encode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flux.codec import (
+    ProtocolError,
+    decode_range,
+    encode_stream,
+    peek,
+    peek_routes,
+    relay_stream,
+)
+from flux.constants import FLUX_MSGFLAG_ROUTE
+
+from tests.unit.test_codec import SETTINGS, messages, route_ids, u32_edges
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "interop"
+VECTORS = json.loads((DATA / "vectors.json").read_text())["vectors"]
+
+
+def slow_relay(raw: bytes, pop: int, push: list[str], userid, rolemask) -> bytes:
+    """The reference: decode, edit the Message, encode."""
+    msg = decode_range(raw, 8, len(raw))
+    for _ in range(pop):
+        msg.routes.pop()
+    for hop in push:
+        msg.routes.append(hop)
+        msg.flags |= FLUX_MSGFLAG_ROUTE
+    if userid is not None:
+        msg.userid = userid
+    if rolemask is not None:
+        msg.rolemask = rolemask
+    return encode_stream(msg)
+
+
+def check(raw: bytes, pop: int, push: list[str], userid=None, rolemask=None) -> None:
+    # embedded in a larger buffer, as in a receive chunk
+    buf = b"garbage!" + raw + b"more"
+    fast = relay_stream(buf, 16, 8 + len(raw), pop, push, userid, rolemask)
+    assert fast == slow_relay(raw, pop, push, userid, rolemask)
+
+
+@SETTINGS
+@given(messages(), st.data(), st.lists(route_ids, max_size=3),
+       st.one_of(st.none(), u32_edges), st.one_of(st.none(), u32_edges))
+def test_relay_equals_decode_edit_encode(msg, data, push, userid, rolemask):
+    raw = encode_stream(msg)
+    pop = data.draw(st.integers(0, len(msg.routes))) if msg.flags & FLUX_MSGFLAG_ROUTE else 0
+    check(raw, pop, push, userid, rolemask)
+
+
+@SETTINGS
+@given(messages())
+def test_peek_reads_what_decode_reads(msg):
+    raw = encode_stream(msg)
+    buf = b"x" * 5 + raw
+    dec = decode_range(buf, 13, len(buf))
+    assert peek(buf, 13, len(buf)) == (dec.type, dec.flags, dec.userid, dec.rolemask,
+                                        dec.aux1, dec.aux2)
+    assert peek_routes(buf, 13, len(buf)) == dec.routes
+
+
+@pytest.mark.parametrize("vec", VECTORS, ids=[v["file"] for v in VECTORS])
+def test_golden_vectors(vec):
+    raw = (DATA / vec["file"]).read_bytes()
+    assert peek(raw, 8, len(raw))[:2] == (
+        {"request": 1, "response": 2, "event": 4, "control": 8}[vec["type"]], vec["flags"])
+    routes = peek_routes(raw, 8, len(raw))
+    assert routes == list(reversed(vec["route"]))  # the vectors list them in wire order
+    assert relay_stream(raw, 8, len(raw)) == raw  # no edit: the same bytes
+    for pop in range(len(routes) + 1):
+        check(raw, pop, [])
+    check(raw, 0, ["3b1f3c2e-5d6e-4f70-8a9b-0c1d2e3f4a5b", "b"], 1000, 5)
+    if routes:
+        check(raw, 1, ["c" * 300])
+
+
+def test_popping_too_many_routes_is_a_protocol_error():
+    from flux.message import Message
+
+    m = Message(1)
+    m.topic = "a.b"
+    raw = encode_stream(m)
+    with pytest.raises(ProtocolError):
+        relay_stream(raw, 8, len(raw), pop=1)
+    m.flags |= FLUX_MSGFLAG_ROUTE
+    m.routes = ["x"]
+    raw = encode_stream(m)
+    with pytest.raises(ProtocolError):
+        relay_stream(raw, 8, len(raw), pop=2)
+    with pytest.raises(ProtocolError):
+        relay_stream(raw, 8, len(raw), push=[""])
+
+
+def test_peek_leaves_malformed_bodies_to_the_decoder():
+    from flux.message import Message
+
+    raw = bytearray(encode_stream(Message(1)))
+    assert peek(bytes(raw), 8, len(raw)) is not None
+    raw[-20] = 0x8F  # bad PROTO magic
+    assert peek(bytes(raw), 8, len(raw)) is None
+    assert peek(b"\x00" * 8 + b"\x05abcde", 8, 14) is None  # too short for a PROTO frame
+
+
+@SETTINGS
+@given(st.lists(messages(), min_size=1, max_size=4), st.lists(st.integers(1, 64), max_size=6))
+def test_feed_ranges_finds_what_feed_decodes(msgs, cuts):
+    from flux.codec import StreamDecoder
+
+    stream = b"".join(encode_stream(m) for m in msgs)
+    chunks, pos = [], 0
+    for c in cuts:
+        chunks.append(stream[pos:pos + c])
+        pos += c
+    chunks.append(stream[pos:])
+    whole, ranged = StreamDecoder(), StreamDecoder()
+    a, b = [], []
+    for chunk in chunks:
+        a.extend(whole.feed(chunk))
+        view, ranges = ranged.feed_ranges(chunk)
+        b.extend(decode_range(view, s, e) for s, e in ranges)
+    assert a == b and len(a) == len(msgs)
+
+
+@pytest.mark.parametrize("garbage,text", [
+    (b"\x00\x00\x00\x05junk!", "bad stream magic"),
+    (b"\x12\x00\xee\xff\x00\x00\x00\x05abcde", "too short"),
+    (b"\x12\x00\xee\xff\x7f\x00\x00\x00", "exceeds the limit"),
+])
+def test_feed_ranges_refuses_bad_framing_as_feed_does(garbage, text):
+    from flux.codec import StreamDecoder
+
+    for method in ("feed", "feed_ranges"):
+        dec = StreamDecoder()
+        with pytest.raises(ProtocolError, match=text):
+            getattr(dec, method)(garbage)
+        assert dec.broken is not None
+
+
+@SETTINGS
+@given(messages())
+def test_peek_topic_reads_what_decode_reads(msg):
+    from flux.codec import peek_topic
+
+    raw = encode_stream(msg)
+    assert peek_topic(raw, 8, len(raw)) == decode_range(raw, 8, len(raw)).topic
+
+
+@pytest.mark.parametrize("vec", VECTORS, ids=[v["file"] for v in VECTORS])
+def test_peek_topic_of_golden_vectors(vec):
+    from flux.codec import peek_topic
+
+    raw = (DATA / vec["file"]).read_bytes()
+    assert peek_topic(raw, 8, len(raw)) == vec.get("topic")
