@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
             report(f"{label}, {args.clients} x {args.window} in flight", n, args.seconds, counts)
         h = flux.Flux(f"local://{path}")
 
-        def sequential() -> float:
+        def sequential(h: flux.Flux = h) -> float:
             for _ in range(args.count):
                 h.rpc(*PING).get()
             return float(args.count)
