@@ -143,6 +143,24 @@ def test_size2_attributes_and_hosts():
             f"ipc://{t.rundir}/tbon-0"
         # rank 1 runs no initial program and has no KVS of its own: its requests go up
         assert t.rpc("kvs.getroot", {"namespace": "primary", "flags": 0}, rank=1)["rootref"]
+        # what a flux-core broker's modules on rank 1 would ask rank 0 (mixed trees)
+        got = t.rpc("resource.get", {}, rank=1, nodeid=0)
+        assert got["method"] == "dynamic-discovery"
+        assert got["R"]["execution"]["R_lite"][-1]["rank"] in ("1", "0-1")
+        code = ("import flux, base64, sys\n"
+                "h = flux.Flux(sys.argv[1])\n"
+                "ops = [{'key': 'relayed', 'flags': 0, 'dirent': {'type': 'val', 'ver': 1,"
+                " 'data': base64.b64encode(b'yes').decode()}}]\n"
+                "h.rpc('kvs.relaycommit', {'ops': ops, 'name': 'transaction_req.1.0',"
+                " 'namespace': 'primary', 'flags': 0}, nodeid=0,"
+                " flags=flux.constants.FLUX_RPC_NORESPONSE)\n")
+        r = run_tree([sys.executable, "-c", code, t.uri(1)], env=base_env(),
+                     capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 10
+        while t.run("kvs", "get", "relayed", check=False).stdout != "yes\n":
+            assert time.monotonic() < deadline, "kvs.relaycommit was not applied"
+            time.sleep(0.05)
 
 
 def test_size4_routing_across_ranks():

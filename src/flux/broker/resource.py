@@ -65,6 +65,7 @@ class Resource:
         builtin.methods_of(_METHODS, lambda: self.service)
         builtin.method("acquire", self._acquire, 0)
         builtin.method("topo-reduce", self._topo_reduce, 0)
+        builtin.method("get", self._get, 0)
         loop.call_soon(self.start)
 
     @property
@@ -210,6 +211,14 @@ class Resource:
             self.reduce.report(msg.payload_json())
         except OSError as exc:
             self.router.logger.error("resource: %s", exc.strerror)
+
+    def _get(self, msg: Message) -> None:
+        """``resource.get``: ENOENT until every rank has reported (flux-core's rank 0
+        has no R before its reduction is done either)."""
+        if not self.ready:
+            self.router.respond_error(msg, errno.ENOENT, None)
+            return
+        self.service.get(msg)
 
     def _acquire(self, msg: Message) -> None:
         if self.ready:

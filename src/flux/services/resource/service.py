@@ -52,6 +52,8 @@ class ResourceService:
         #: this run's events (resource.journal's backlog) and the streams that follow them
         self.journal: list[dict] = []
         self.consumers: list[Message] = []
+        #: how R was defined (flux-core's inventory method), None until it is
+        self.method: Optional[str] = None
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -74,6 +76,7 @@ class ResourceService:
                 self.R = stored
                 self.online = set(self.ranks)
                 self._replay(log or [])
+                self.method = "kvs"
                 self._post("resource-define", {"method": "kvs"})
                 self._journal("online", {"idset": idset_encode(self.online)})
                 return
@@ -92,6 +95,7 @@ class ResourceService:
 
         def posted(errnum: int, _: Any) -> None:
             if not errnum:
+                self.method = method
                 self._post("resource-define", {"method": method})
                 self._journal("online", {"idset": idset_encode(self.online)})
             if then is not None:
@@ -184,6 +188,14 @@ class ResourceService:
             "R": R, "drain": drain, "online": idset_encode(self.online),
             "offline": idset_encode(set(self.ranks) - self.online), "exclude": "",
             "torpid": ""})
+
+    def get(self, msg: Message) -> None:
+        """``resource.get``: R and how it was defined, which a flux-core broker's resource
+        module on a rank below asks for at load (ENOENT while R is not defined yet: that
+        rank then discovers its own and reports it with ``resource.topo-reduce``)."""
+        if self.method is None:
+            raise _error(errno.ENOENT)
+        self.respond(msg, {"R": self.R, "method": self.method})
 
     def drain(self, msg: Message) -> None:
         """``resource.drain``: answered once the event is in resource.eventlog."""
