@@ -218,7 +218,9 @@ class Broker:
             ns = self.environ.get("FLUX_KVS_NAMESPACE")
             if ns:
                 own["parent-kvs-namespace"] = ns
-            own["jobid-path"] = self.environ.get("FLUX_JOB_ID_PATH") or "/"
+        # "/" unless run as a job, as flux-core (its job shell needs it on every rank)
+        own["jobid-path"] = (self.environ.get("FLUX_JOB_ID_PATH") or "/"
+                             if self.enclosing is not None else "/")
         own["broker.starttime"] = f"{self.start_time:.2f}"  # as flux-core
         own["broker.spin-us"] = f"{self.spin_us:g}"
         for name, value in own.items():  # flags from the registry (attrs.py)
