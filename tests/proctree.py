@@ -17,7 +17,7 @@ import subprocess
 import time
 from typing import Any
 
-__all__ = ["kill_tree", "run_tree", "tree_of"]
+__all__ = ["kill_marked", "kill_tree", "marked", "run_tree", "tree_of"]
 
 
 def _table() -> dict[int, tuple[int, int, str]]:
@@ -50,6 +50,40 @@ def tree_of(pid: int) -> set[int]:
                 found.add(p)
                 todo.append(p)
     return {p for p in found if p in procs and procs[p][2] != "Z"}
+
+
+def marked(mark: str) -> set[int]:
+    """Live processes whose environment holds ``mark`` (``NAME=VALUE``): everything a
+    command started inherits it, even what left its session or was reparented to init,
+    so a test can tell that nothing of it is left."""
+    needle = mark.encode() + b"\0"
+    found = set()
+    procs = _table()
+    for pid, (_, _, state) in procs.items():
+        if state == "Z" or pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if env.startswith(needle) or b"\0" + needle in env:
+            found.add(pid)
+    return found
+
+
+def kill_marked(mark: str) -> None:
+    """SIGKILL every live process that carries ``mark`` (see ``marked``)."""
+    for _ in range(50):
+        pids = marked(mark)
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
 
 
 def kill_tree(pid: int, rounds: int = 50) -> None:

@@ -21,7 +21,7 @@ from typing import Iterator
 import pytest
 
 from conftest import base_env, flux_exe, short_tmpdir
-from proctree import kill_tree, run_tree
+from proctree import kill_marked, kill_tree, marked, run_tree
 
 pytest.importorskip("zmq")
 
@@ -279,7 +279,8 @@ def test_killed_broker_subtree_unreachable_rest_goes_on():
         assert health["status"] == "degraded"
         assert {c["rank"]: c["status"] for c in health["children"]} == {1: "lost", 2: "full"}
         assert t.run("overlay", "status").stdout == (
-            "0 vm: degraded\n├─ 1 vm: lost\n│  └─ 3 vm: lost\n└─ 2 vm: full\n"
+            "0 vm: degraded\n├─ 1 vm: lost lost connection\n│  └─ 3 vm: lost\n"
+            "└─ 2 vm: full\n"
         ).replace("vm", t.host)
         assert t.run("overlay", "status", "--summary").stdout == "degraded\n"
         # rank 3 lost its parent: it shuts itself down
@@ -288,6 +289,145 @@ def test_killed_broker_subtree_unreachable_rest_goes_on():
             assert time.monotonic() < deadline, "rank 3 outlived its parent"
             time.sleep(0.05)
         t.pids = [p for i, p in enumerate(t.pids) if i not in (1, 3)]
+
+
+def test_size8_broker_killed_mid_tree_the_rest_carries_on():
+    """kary:2 over 8 ranks: 0 -> 1, 2; 1 -> 3, 4; 2 -> 5, 6; 3 -> 7.  Rank 1 killed:
+    1, 3, 4 and 7 are lost, requests to them fail at once, and the other half still
+    pings, gets events, uses the KVS and runs jobs."""
+    with tbon_instance(8, "-Stbon.fanout=2", "--test-exit-mode=leader") as t:
+        os.kill(t.pids[1], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while t.rpc("overlay.health", {})["status"] != "degraded":
+            assert time.monotonic() < deadline, "rank 0 did not see rank 1 go"
+            time.sleep(0.05)
+        for rank in (1, 3, 4, 7):
+            t0 = time.monotonic()
+            r = t.run("ping", "-c", "1", str(rank), check=False, rank=5, timeout=10)
+            assert r.returncode == 1 and "No route to host" in r.stderr, r.stderr
+            assert time.monotonic() - t0 < 5
+        h = t.host
+        assert t.run("overlay", "status").stdout == (
+            f"0 {h}: degraded\n├─ 1 {h}: lost lost connection\n│  ├─ 3 {h}: lost\n"
+            f"│  │  └─ 7 {h}: lost\n│  └─ 4 {h}: lost\n└─ 2 {h}: full\n"
+            f"   ├─ 5 {h}: full\n   └─ 6 {h}: full\n")
+        assert t.run("overlay", "status", "--down").stdout == (
+            f"0 {h}: degraded\n├─ 1 {h}: lost lost connection\n│  ├─ 3 {h}: lost\n"
+            f"│  │  └─ 7 {h}: lost\n│  └─ 4 {h}: lost\n")
+        assert f"{h} (rank 1) failed and severed contact with 3 other nodes" \
+            in t.run("dmesg").stdout
+        for rank in (2, 5, 6):
+            assert f"{rank}!broker.ping" in t.run("ping", "-c", "1", str(rank), rank=6).stdout
+        # KVS from a leaf of the other half
+        t.run("kvs", "put", "fault.key=still-here", rank=5)
+        assert t.run("kvs", "get", "fault.key", rank=6).stdout == "still-here\n"
+        # events still reach the leaves of the other half
+        env = base_env()
+        env["FLUX_URI"] = t.uri(6)
+        sub = subprocess.Popen([flux_exe(), "event", "sub", "--count=1", "fault.event"],
+                               env=env, stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while sub.poll() is None:
+                assert time.monotonic() < deadline, "event did not reach rank 6"
+                t.run("event", "pub", "fault.event")
+                time.sleep(0.2)
+            assert sub.stdout.read().startswith("fault.event")
+        finally:
+            kill_tree(sub.pid)
+            sub.wait()
+        # the lost ranks are offline for the scheduler; jobs run on the others
+        r = t.run("resource", "status", "-s", "offline", "-no", "{ranks}")
+        assert r.stdout.strip() == "1,3-4,7"
+        r = t.run("run", "-N4", "-l", flux_exe(), "getattr", "rank", timeout=60)
+        assert sorted(line.split(": ")[1] for line in r.stdout.splitlines()) == \
+            ["0", "2", "5", "6"]
+        t.pids = [p for i, p in enumerate(t.pids) if i in (0, 2, 5, 6)]
+
+
+def test_torpid_child_reported_and_back():
+    """A child that sends nothing for tbon.torpid_max (stopped) is torpid: logged as
+    flux-core's overlay logs it, in overlay.monitor, torpid for ``flux resource``
+    (down for the scheduler); sent SIGCONT it is responsive again."""
+    with tbon_instance(2, "-Stbon.torpid_min=0.1s", "-Stbon.torpid_max=1s") as t:
+        assert t.run("getattr", "tbon.torpid_max").stdout == "1s\n"
+        os.kill(t.pids[1], signal.SIGSTOP)
+        try:
+            text = f"broker on {t.host} (rank 1) has been unresponsive for "
+            deadline = time.monotonic() + 15
+            while text not in t.run("dmesg").stdout:
+                assert time.monotonic() < deadline, "rank 1 was not found torpid"
+                time.sleep(0.1)
+            code = ("import flux, json, sys\n"
+                    "h = flux.Flux(sys.argv[1])\n"
+                    "f = h.rpc('overlay.monitor', {}, nodeid=0,"
+                    " flags=flux.constants.FLUX_RPC_STREAMING)\n"
+                    "print(json.dumps(f.get()))\n")
+            r = run_tree([sys.executable, "-c", code, t.uri(0)], env=base_env(),
+                         capture_output=True, text=True, timeout=20)
+            assert json.loads(r.stdout) == {"rank": 1, "status": "full", "torpid": True}
+            r = t.run("resource", "status", "-s", "torpid", "-no", "{ranks}")
+            assert r.stdout.strip() == "1"
+            assert t.rpc("resource.status", {})["torpid"] == "1"
+        finally:
+            os.kill(t.pids[1], signal.SIGCONT)
+        text = f"broker on {t.host} (rank 1) is responsive now"
+        deadline = time.monotonic() + 15
+        while text not in t.run("dmesg").stdout:
+            assert time.monotonic() < deadline, "rank 1 did not come back"
+            time.sleep(0.1)
+        assert t.rpc("resource.status", {})["torpid"] == ""
+
+
+@pytest.mark.parametrize("size,end", [(4, "shutdown"), (8, "exit")])
+def test_end_with_jobs_running_leaves_no_process(size, end):
+    """``flux shutdown`` (from outside) or the end of the initial program, with a job's
+    tasks on every rank: every broker, shell and task is gone once flux start returns
+    (everything it started carries a mark in its environment, see proctree.marked)."""
+    import uuid
+
+    mark = f"PUREFLUX_TEST_MARK={uuid.uuid4().hex}"
+    env = base_env()
+    env[mark.split("=")[0]] = mark.split("=")[1]
+    rundir = short_tmpdir()
+    script = (f"id=$(flux submit -N{size} sleep 300) && flux job wait-event -t 60 $id start"
+              " && touch started && ")
+    script += "sleep 600" if end == "shutdown" else "exit 0"
+    proc = subprocess.Popen([flux_exe(), "start", f"--test-size={size}", "-Stbon.fanout=2",
+                             f"--test-rundir={rundir}", "--test-exit-timeout=20",
+                             "sh", "-c", script],
+                            env=env, cwd=rundir, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if end == "shutdown":
+            deadline = time.monotonic() + 60
+            while not os.path.exists(f"{rundir}/started"):
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the job did not start"
+                time.sleep(0.1)
+            senv = base_env()
+            senv["FLUX_URI"] = f"local://{rundir}/local-0"
+            r = run_tree([flux_exe(), "shutdown"], env=senv, capture_output=True,
+                         text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+        out, err = proc.communicate(timeout=90)
+        assert os.path.exists(f"{rundir}/started"), err
+        # flux start returns once every broker has: nothing of the instance is left
+        # (a moment for processes that are exiting to be reaped by init)
+        deadline = time.monotonic() + 3
+        while marked(mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = {p: open(f"/proc/{p}/cmdline").read().replace("\0", " ")
+                for p in marked(mark) if os.path.exists(f"/proc/{p}")}
+        assert not left, left
+        assert "Exit timeout" not in err and "Killed" not in err, err
+    finally:
+        kill_tree(proc.pid)
+        kill_marked(mark)
+        if proc.poll() is None:
+            proc.wait(timeout=10)
+        subprocess.run(["rm", "-rf", rundir])
 
 
 @pytest.mark.parametrize("cmd,rc", [("true", 0), ("false", 1)])

@@ -492,6 +492,7 @@ class Broker:
                     resource.rank_lost(r)
 
             self.overlay.on_child_lost = lost
+            self.overlay.on_torpid = resource.rank_torpid
             return
 
         def report() -> None:

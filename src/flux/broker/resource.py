@@ -234,6 +234,11 @@ class Resource:
         elif self.ready and self._service is not None:
             self._service.set_offline({rank})
 
+    def rank_torpid(self, rank: int, torpid: bool) -> None:
+        """A child of rank 0 stopped answering (or answers again): see set_torpid."""
+        if self.ready and self._service is not None:
+            self._service.set_torpid(rank, torpid)
+
     def close(self) -> None:
         for msg in self.acquires:
             self.router.respond_error(msg, errno.ENOSYS, None)  # as service.close()

@@ -86,6 +86,13 @@ def version_hex(version: str) -> int:
     return (major << 16) | (minor << 8) | patch
 
 
+#: why a child was lost -> what flux-core logs, and the error its health report shows
+_LOST_LOGS = {"disconnect": "failed", "send failure": "failed",
+              "administrative disconnect": "disconnected by request"}
+_LOST_ERRORS = {"disconnect": "lost connection", "send failure": "lost connection",
+                "administrative disconnect": "administrative disconnect"}
+
+
 class _Tracker:
     """Requests sent to one peer and not yet fully answered (flux-core's rpc_track)."""
 
@@ -110,7 +117,7 @@ class _Tracker:
 
 class _Child:
     __slots__ = ("rank", "uuid", "status", "since", "hostname", "fd", "last_seen",
-                 "tracker", "error")
+                 "tracker", "error", "torpid")
 
     def __init__(self, rank: int) -> None:
         self.rank = rank
@@ -122,6 +129,8 @@ class _Child:
         self.last_seen = 0.0
         self.tracker = _Tracker()
         self.error = ""
+        #: online, but nothing heard from it for tbon.torpid_max
+        self.torpid = False
 
     @property
     def online(self) -> bool:
@@ -196,6 +205,10 @@ class Overlay:
         self.on_status: Optional[Callable[[int], Any]] = None
         #: a child's subtree went offline or was lost: called with the child's rank
         self.on_child_lost: Optional[Callable[[int], Any]] = None
+        #: a child became torpid (True) or responsive again (False)
+        self.on_torpid: Optional[Callable[[int, bool], Any]] = None
+        #: streaming overlay.monitor requests, told of each child's status or torpidity
+        self.monitors: list[Message] = []
         self.refuse_hello = False  # set in shutdown: no child may join any more
         self.last_seq = 0
         self._fds: list[int] = []
@@ -522,6 +535,7 @@ class Overlay:
         if child.status != status:
             child.status = status
             child.since = time.monotonic()
+            self._monitor_notify(child)
         self._update_status()
 
     def _child_lost(self, child: _Child, why: str, status: int) -> None:
@@ -530,12 +544,19 @@ class Overlay:
         child.since = time.monotonic()
         if child.uuid is not None:
             self.router.peers.pop(child.uuid, None)
-        if was_online and status == LOST:
-            self.log(LOG_ERR, f"{child.hostname} (rank {child.rank}) transitioning to LOST "
-                              f"due to {why}")
+        # as flux-core's: "HOST (rank N) failed and severed contact with K other nodes",
+        # and the reason `flux overlay status` shows beside a lost child
+        child.error = _LOST_ERRORS.get(why, "")
+        if was_online and why in _LOST_LOGS:
+            below = self.topology.descendants(child.rank)
+            more = f" and severed contact with {below} other nodes" if below else ""
+            self.log(LOG_ERR, f"{self._host(child)} (rank {child.rank}) {_LOST_LOGS[why]}{more}")
         for req in child.tracker.take():
             if req.routes and req.routes[-1] == self.uuid:
                 self.router.respond_error(req, errno.EHOSTUNREACH, "overlay disconnect")
+        if child.torpid:
+            child.torpid = False
+        self._monitor_notify(child)
         if was_online and self.on_child_lost is not None:
             self.on_child_lost(child.rank)
         self._update_status()
@@ -699,6 +720,66 @@ class Overlay:
         now = time.monotonic()
         if self.parent_online and now - self.parent_last_send >= self.torpid_min:
             self._send_parent(self._control(FLUX_CONTROL_HEARTBEAT, 0))
+        self._check_torpid(now)
+
+    def _check_torpid(self, now: float) -> None:
+        """Children not heard from for ``torpid_max`` are torpid (0 turns this off);
+        one heard from again is responsive, as flux-core's overlay judges them."""
+        for child in self.children.values():
+            if not child.online or child.last_seen <= 0:
+                continue
+            idle = now - child.last_seen
+            torpid = self.torpid_max > 0 and idle >= self.torpid_max
+            if torpid != child.torpid:
+                self._set_torpid(child, torpid, idle)
+
+    def _set_torpid(self, child: _Child, torpid: bool, idle: float) -> None:
+        child.torpid = torpid
+        host = self._host(child)
+        if torpid:
+            from flux.fsd import format_duration
+
+            self.log(LOG_ERR, f"broker on {host} (rank {child.rank}) has been "
+                              f"unresponsive for {format_duration(idle)}")
+        else:
+            self.log(LOG_ERR, f"broker on {host} (rank {child.rank}) is responsive now")
+        self._monitor_notify(child)
+        if self.on_torpid is not None:
+            self.on_torpid(child.rank, torpid)
+
+    def _host(self, child: _Child) -> str:
+        hosts = self.hostlist()
+        return hosts[child.rank] if child.rank < len(hosts) else child.hostname or "?"
+
+    # -- overlay.monitor -----------------------------------------------------------------
+
+    @staticmethod
+    def _monitor_entry(child: _Child) -> dict[str, Any]:
+        return {"rank": child.rank, "status": STATUS_NAMES[child.status],
+                "torpid": child.torpid}
+
+    def _monitor(self, msg: Message) -> None:
+        """``overlay.monitor`` (streaming): each child's status and torpidity now (those
+        offline and not torpid left out, as flux-core's first batch), then every change."""
+        from ..router import RequestError
+
+        if not msg.flags & _STREAMING:
+            raise RequestError(errno.EPROTO)
+        for child in self.children.values():
+            if child.status != OFFLINE or child.torpid:
+                self.router.respond(msg, self._monitor_entry(child))
+        self.monitors.append(msg)
+
+    def _monitor_notify(self, child: _Child) -> None:
+        if self.monitors:
+            entry = self._monitor_entry(child)
+            for msg in self.monitors:
+                self.router.respond(msg, entry)
+
+    def _monitor_disconnect(self, msg: Message) -> None:
+        """``overlay.disconnect``: a client went away, its monitor streams with it."""
+        sender = msg.route_first
+        self.monitors = [m for m in self.monitors if m.route_first != sender]
 
     # -- the overlay service -----------------------------------------------------------
 
@@ -710,7 +791,8 @@ class Overlay:
         svc.method("stats-get", self._stats, FLUX_ROLE_USER)
         svc.method("topology", self._topology, FLUX_ROLE_USER)
         svc.method("disconnect-subtree", self._disconnect_subtree)
-        svc.method("disconnect", lambda msg: None)
+        svc.method("monitor", self._monitor)
+        svc.method("disconnect", self._monitor_disconnect)
 
     def _health(self, msg: Message) -> None:
         now = time.monotonic()

@@ -48,6 +48,8 @@ class ResourceService:
         #: rank -> (timestamp, reason or None), as flux-core's draininfo
         self.drained: dict[int, tuple[float, Optional[str]]] = {}
         self.acquirer: Optional[Message] = None
+        #: ranks whose broker stopped answering (tbon.torpid_max): not up for the scheduler
+        self.torpid: set[int] = set()
         self._down_sent: set[int] = set()
         #: this run's events (resource.journal's backlog) and the streams that follow them
         self.journal: list[dict] = []
@@ -171,7 +173,7 @@ class ResourceService:
         return str(Hostlist(names))
 
     def _up(self) -> set[int]:
-        return self.online - set(self.drained)
+        return self.online - set(self.drained) - self.torpid
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -187,7 +189,7 @@ class ResourceService:
         self.respond(msg, {
             "R": R, "drain": drain, "online": idset_encode(self.online),
             "offline": idset_encode(set(self.ranks) - self.online), "exclude": "",
-            "torpid": ""})
+            "torpid": idset_encode(self.torpid)})
 
     def get(self, msg: Message) -> None:
         """``resource.get``: R and how it was defined, which a flux-core broker's resource
@@ -364,7 +366,20 @@ class ResourceService:
         if not ranks:
             return
         self.online -= ranks
+        self.torpid -= ranks
         self._journal("offline", {"idset": idset_encode(ranks)})
+        self._notify()
+
+    def set_torpid(self, rank: int, torpid: bool) -> None:
+        """A broker became torpid or lively again (its parent's overlay says so): a
+        ``torpid``/``lively`` journal event, down or up again for the scheduler."""
+        if rank not in self.ranks or (rank in self.torpid) == torpid:
+            return
+        if torpid:
+            self.torpid.add(rank)
+        else:
+            self.torpid.discard(rank)
+        self._journal("torpid" if torpid else "lively", {"idset": idset_encode({rank})})
         self._notify()
 
     def acquire_cancel(self, msg: Message) -> None:
