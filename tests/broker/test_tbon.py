@@ -291,6 +291,55 @@ def test_killed_broker_subtree_unreachable_rest_goes_on():
         t.pids = [p for i, p in enumerate(t.pids) if i not in (1, 3)]
 
 
+@pytest.mark.parametrize("size", [2, 4, 8])
+def test_every_item_with_2_4_8_brokers(size):
+    """The issue's items once per size (kary:2): status, routing both ways to the
+    deepest rank, KVS, logs, events, flux exec, a job on every rank, and a leaf
+    killed; the larger tests above go into each item further."""
+    with tbon_instance(size, "-Stbon.fanout=2", "--test-exit-mode=leader") as t:
+        last = size - 1
+        assert t.run("overlay", "status", "--summary").stdout == "full\n"
+        assert len(t.run("overlay", "status").stdout.splitlines()) == size
+        assert f"{last}!broker.ping" in t.run("ping", "-c", "1", str(last)).stdout
+        assert "0!broker.ping" in t.run("ping", "-c", "1", "0", rank=last).stdout
+        t.run("kvs", "put", f"matrix.{size}=ok", rank=last)
+        assert t.run("kvs", "get", f"matrix.{size}").stdout == "ok\n"
+        t.run("logger", f"matrix-log-{size}", rank=last)
+        deadline = time.monotonic() + 10
+        while f"matrix-log-{size}" not in t.run("dmesg").stdout:
+            assert time.monotonic() < deadline, "log record did not reach rank 0"
+            time.sleep(0.05)
+        r = t.run("exec", "-l", "flux", "getattr", "rank")
+        assert sorted(r.stdout.splitlines()) == sorted(f"{i}: {i}" for i in range(size))
+        r = t.run("run", f"-N{size}", "-l", flux_exe(), "getattr", "rank", timeout=60)
+        assert sorted(int(line.split(": ")[1]) for line in r.stdout.splitlines()) == \
+            list(range(size))
+        env = base_env()
+        env["FLUX_URI"] = t.uri(last)
+        sub = subprocess.Popen([flux_exe(), "event", "sub", "--count=1", "matrix.event"],
+                               env=env, stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while sub.poll() is None:
+                assert time.monotonic() < deadline, f"event did not reach rank {last}"
+                t.run("event", "pub", "matrix.event")
+                time.sleep(0.2)
+        finally:
+            kill_tree(sub.pid)
+            sub.wait()
+        # a leaf killed: unreachable at once, the others carry on
+        os.kill(t.pids[last], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while t.run("overlay", "status", "--summary").stdout != "degraded\n":
+            assert time.monotonic() < deadline, "the lost leaf was not seen"
+            time.sleep(0.05)
+        r = t.run("ping", "-c", "1", str(last), check=False, timeout=10)
+        assert r.returncode == 1 and "No route to host" in r.stderr
+        assert f"{last // 2}!broker.ping" in t.run("ping", "-c", "1", str(last // 2)).stdout
+        t.pids = t.pids[:last]
+
+
 def test_size8_broker_killed_mid_tree_the_rest_carries_on():
     """kary:2 over 8 ranks: 0 -> 1, 2; 1 -> 3, 4; 2 -> 5, 6; 3 -> 7.  Rank 1 killed:
     1, 3, 4 and 7 are lost, requests to them fail at once, and the other half still
