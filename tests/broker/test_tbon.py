@@ -337,6 +337,15 @@ def test_every_item_with_2_4_8_brokers(size):
         r = t.run("ping", "-c", "1", str(last), check=False, timeout=10)
         assert r.returncode == 1 and "No route to host" in r.stderr
         assert f"{last // 2}!broker.ping" in t.run("ping", "-c", "1", str(last // 2)).stdout
+        # its parent tells rank 0's groups (the leaf is deep for 4 and 8): offline
+        deadline = time.monotonic() + 10
+        while t.rpc("groups.get", {"name": "broker.online"}, nodeid=0)["members"] != \
+                ("0" if size == 2 else f"0-{last - 1}"):
+            assert time.monotonic() < deadline, "the lost leaf stayed in broker.online"
+            time.sleep(0.05)
+        assert t.run("uptime").stdout.endswith(f"size {size},  1 offline\n")
+        assert t.run("resource", "status", "-s", "offline", "-no", "{ranks}").stdout == \
+            f"{last}\n"
         t.pids = t.pids[:last]
 
 
@@ -399,34 +408,43 @@ def test_torpid_child_reported_and_back():
     """A child that sends nothing for tbon.torpid_max (stopped) is torpid: logged as
     flux-core's overlay logs it, in overlay.monitor, torpid for ``flux resource``
     (down for the scheduler); sent SIGCONT it is responsive again."""
-    with tbon_instance(2, "-Stbon.torpid_min=0.1s", "-Stbon.torpid_max=1s") as t:
+    with tbon_instance(4, "-Stbon.fanout=2", "-Stbon.torpid_min=0.1s",
+                       "-Stbon.torpid_max=1s") as t:
         assert t.run("getattr", "tbon.torpid_max").stdout == "1s\n"
-        os.kill(t.pids[1], signal.SIGSTOP)
+        # rank 3 is rank 1's child: rank 1 judges it and tells rank 0 (groups.update)
+        os.kill(t.pids[3], signal.SIGSTOP)
         try:
-            text = f"broker on {t.host} (rank 1) has been unresponsive for "
+            text = f"broker on {t.host} (rank 3) has been unresponsive for "
             deadline = time.monotonic() + 15
             while text not in t.run("dmesg").stdout:
                 assert time.monotonic() < deadline, "rank 1 was not found torpid"
                 time.sleep(0.1)
             code = ("import flux, json, sys\n"
                     "h = flux.Flux(sys.argv[1])\n"
-                    "f = h.rpc('overlay.monitor', {}, nodeid=0,"
+                    "f = h.rpc('overlay.monitor', {}, nodeid=1,"
                     " flags=flux.constants.FLUX_RPC_STREAMING)\n"
                     "print(json.dumps(f.get()))\n")
             r = run_tree([sys.executable, "-c", code, t.uri(0)], env=base_env(),
                          capture_output=True, text=True, timeout=20)
-            assert json.loads(r.stdout) == {"rank": 1, "status": "full", "torpid": True}
+            assert json.loads(r.stdout) == {"rank": 3, "status": "full", "torpid": True}
+            deadline = time.monotonic() + 10
+            while t.rpc("resource.status", {})["torpid"] != "3":
+                assert time.monotonic() < deadline, "rank 0 did not hear of it"
+                time.sleep(0.05)
             r = t.run("resource", "status", "-s", "torpid", "-no", "{ranks}")
-            assert r.stdout.strip() == "1"
-            assert t.rpc("resource.status", {})["torpid"] == "1"
+            assert r.stdout.strip() == "3"
+            assert t.rpc("groups.get", {"name": "broker.torpid"}, nodeid=0)["members"] == "3"
         finally:
-            os.kill(t.pids[1], signal.SIGCONT)
-        text = f"broker on {t.host} (rank 1) is responsive now"
+            os.kill(t.pids[3], signal.SIGCONT)
+        text = f"broker on {t.host} (rank 3) is responsive now"
         deadline = time.monotonic() + 15
         while text not in t.run("dmesg").stdout:
             assert time.monotonic() < deadline, "rank 1 did not come back"
             time.sleep(0.1)
-        assert t.rpc("resource.status", {})["torpid"] == ""
+        deadline = time.monotonic() + 10
+        while t.rpc("resource.status", {})["torpid"] != "":
+            assert time.monotonic() < deadline, "rank 3 stayed torpid for rank 0"
+            time.sleep(0.05)
 
 
 @pytest.mark.parametrize("size,end", [(4, "shutdown"), (8, "exit")])
