@@ -283,6 +283,38 @@ def test_killed_broker_subtree_unreachable_rest_goes_on():
             "└─ 2 vm: full\n"
         ).replace("vm", t.host)
         assert t.run("overlay", "status", "--summary").stdout == "degraded\n"
+        assert t.run("overlay", "errors").stdout == (
+            f"{t.host}: lost connection\n{t.host}: lost parent\n")
+        # overlay trace: what rank 0 exchanges with rank 2, as flux-core prints it
+        env = base_env()
+        env["FLUX_URI"] = t.uri(0)
+        trace = subprocess.Popen([flux_exe(), "overlay", "trace", "-r", "2"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
+        lines: list[str] = []  # without the timestamp
+        reader = threading.Thread(target=lambda: lines.extend(
+            ln.rstrip("\n").split(" ", 1)[1] for ln in trace.stdout), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 20
+            while "tx * e tbontrace.ev [0]" not in lines:
+                assert time.monotonic() < deadline, lines
+                t.run("ping", "-c", "1", "2")
+                t.run("event", "pub", "tbontrace.ev")
+                time.sleep(0.2)
+            trace.send_signal(signal.SIGTERM)  # as flux-core's: ends by the signal
+            assert trace.wait(timeout=10) == -signal.SIGTERM
+            reader.join(timeout=5)
+            assert "tx 2 > broker.ping [64]" in lines
+            assert any(ln.startswith("rx 2 < broker.ping [") and ln.endswith("] success")
+                       for ln in lines)
+            assert not [ln for ln in lines if " 1 " in ln or " 3 " in ln]  # -r 2 only
+            assert trace.stderr.read() == ""
+        finally:
+            kill_tree(trace.pid)
+            trace.wait()
+            trace.stdout.close()
+            trace.stderr.close()
         # rank 3 lost its parent: it shuts itself down
         deadline = time.monotonic() + 15
         while _alive(t.pids[3]):

@@ -1,4 +1,5 @@
-"""``flux overlay status|parentof|disconnect``: the TBON's health, as flux-core's.
+"""``flux overlay status|errors|trace|parentof|disconnect``: the TBON's health, as
+flux-core's.
 
 ``status`` walks the tree from a rank (default 0) with ``overlay.health``:
 each broker reports its subtree status and its children's; lost or offline
@@ -229,8 +230,78 @@ def _disconnect(argv: list[str]) -> int:
     return 0
 
 
+def _errors(argv: list[str]) -> int:
+    """``flux overlay errors``: each error a lost (or offline) peer's parent reports,
+    with the hosts it concerns (``HOSTS: ERROR`` lines); the ranks below a lost peer
+    count as ``lost parent``, a broker that does not answer in time gets the error of
+    its request.  Walks ``overlay.health`` from rank 0, as flux-core's."""
+    from ._optparse import REQUIRED, Option, Parser, get_duration
+    from .util import die, open_handle
+
+    parser = Parser(f"{PROG} errors", "[OPTIONS]", [
+        Option("t", "timeout", REQUIRED, "FSD", "Set RPC timeout, 0=disable (default 0.5s)")])
+    opts, args = parser.parse(argv)
+    if args:
+        parser.fatal_usage()
+    timeout = get_duration(PROG, opts, "timeout", 0.5)
+    if timeout == 0:
+        timeout = -1.0  # disabled
+    h = open_handle(PROG)
+    walk = _Walk(h, 0, True, True, "all")
+    errors: dict[str, set[int]] = {}
+
+    def add(text: str, ranks: set[int]) -> None:
+        if ranks:
+            errors.setdefault(text, set()).update(ranks)
+
+    def below(rank: int) -> set[int]:
+        node = walk.subtree(rank)
+        out: set[int] = set()
+        todo = list(node.get("children", [])) if node else []
+        while todo:
+            child = todo.pop()
+            out.add(child["rank"])
+            todo.extend(child.get("children", []))
+        return out
+
+    todo = [0]
+    while todo:
+        rank = todo.pop(0)
+        try:
+            resp = h.rpc("overlay.health", None, nodeid=rank).wait_for(timeout).get()
+        except OSError as exc:
+            from .util import oserror_text
+
+            add(oserror_text(exc), {rank})
+            add("lost parent", below(rank))
+            continue
+        for child in resp.get("children", []):
+            status, text = child.get("status"), child.get("error")
+            if status == "lost":
+                add(text or "unknown error", {child["rank"]})
+                add("lost parent", below(child["rank"]))
+            elif status == "offline":
+                if text:
+                    add(text, {child["rank"]})
+            else:
+                todo.append(child["rank"])
+    from flux.hostlist import Hostlist
+
+    for text, ranks in errors.items():
+        print(f"{Hostlist([walk.host(r) for r in sorted(ranks)])}: {text}")
+    return 0
+
+
+def _trace(argv: list[str]) -> int:
+    from ._overlay_trace import main as trace_main
+
+    return trace_main(argv)
+
+
 _SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "status": _status,
+    "errors": _errors,
+    "trace": _trace,
     "parentof": _parentof,
     "disconnect": _disconnect,
 }
@@ -242,6 +313,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("Usage: flux-overlay COMMAND [OPTIONS]\n"
               "  status      Display overlay subtree health status\n"
+              "  errors      Summarize errors of lost or offline peers\n"
+              "  trace       Trace overlay messages\n"
               "  parentof    Show the parent of RANK\n"
               "  disconnect  Disconnect a subtree rooted at TARGET")
         return 0 if argv else 1

@@ -209,6 +209,11 @@ class Overlay:
         self.on_torpid: Optional[Callable[[int, bool], Any]] = None
         #: streaming overlay.monitor requests, told of each child's status or torpidity
         self.monitors: list[Message] = []
+        from .trace import OverlayTracer
+
+        #: overlay.trace requests (trace.py); tested before each traced message
+        self.tracer = OverlayTracer(router)
+        self.traced = self.tracer.requests
         self.refuse_hello = False  # set in shutdown: no child may join any more
         self.last_seq = 0
         self._fds: list[int] = []
@@ -327,10 +332,14 @@ class Overlay:
         except zmq.ZMQError:
             return False
         self.parent_last_send = time.monotonic()
+        if self.traced:
+            self.tracer.peer("tx", self.topology.parent, msg)
         self._schedule_drain()
         return True
 
-    def _send_child(self, child: _Child, frames: list[bytes]) -> bool:
+    def _send_child(self, child: _Child, frames: list[bytes],
+                    msg: Optional[Message] = None) -> bool:
+        """``frames`` to ``child``; ``msg`` (what they encode) is traced when given."""
         sock = self.bind_sock
         if sock is None or child.uuid is None or self.closed:
             return False
@@ -341,6 +350,8 @@ class Overlay:
                 self.loop.call_soon(lambda: self._child_lost(child, "send failure", LOST)
                                     if child.online else None)
             return False
+        if msg is not None and self.traced:
+            self.tracer.peer("tx", child.rank, msg)
         self._schedule_drain()
         return True
 
@@ -353,7 +364,7 @@ class Overlay:
         """A response going down to ``child`` (its identity is the destination)."""
         if child.online:
             self.router.tx[msg.type] += 1
-            self._send_child(child, to_frames(msg))
+            self._send_child(child, to_frames(msg), msg)
 
     def forward_up(self, msg: Message) -> bool:
         """A request (or unpublished event) for the parent; False if it cannot go."""
@@ -376,7 +387,7 @@ class Overlay:
         msg.routes.append(self.uuid)
         msg.flags |= _ROUTE
         child.tracker.sent(msg)
-        if not self._send_child(child, to_frames(msg)):
+        if not self._send_child(child, to_frames(msg), msg):
             msg.routes.pop()
             child.tracker.answered(_as_final(msg))
             return False
@@ -390,6 +401,8 @@ class Overlay:
                 if frames is None:
                     frames = to_frames(msg)
                 self._send_child(child, frames)
+        if frames is not None and self.traced:  # once, to every child: flux-core's "*"
+            self.tracer.peer("tx", -1, msg)
 
     def has_online_children(self) -> bool:
         return any(c.online for c in self.children.values())
@@ -424,6 +437,8 @@ class Overlay:
     def _from_child(self, ident: str, frame: Any, msg: Message) -> None:
         mtype = msg.type
         if mtype == FLUX_MSGTYPE_REQUEST and msg._topic == "overlay.hello":
+            if self.traced:
+                self.tracer.peer("rx", _hello_rank(msg), msg)
             self._hello(ident, frame, msg)
             return
         child = self.by_uuid.get(ident)
@@ -432,6 +447,8 @@ class Overlay:
                 self._send_raw_child_ident(ident, self._control(FLUX_CONTROL_DISCONNECT, 0))
             return
         child.last_seen = time.monotonic()
+        if self.traced and (mtype != FLUX_MSGTYPE_CONTROL or msg.aux1 == FLUX_CONTROL_STATUS):
+            self.tracer.peer("rx", child.rank, msg)
         msg.rolemask &= _NOT_LOCAL
         if mtype == FLUX_MSGTYPE_REQUEST:
             if msg._topic == "overlay.goodbye":
@@ -621,6 +638,8 @@ class Overlay:
 
     def _from_parent(self, msg: Message) -> None:
         mtype = msg.type
+        if self.traced:
+            self.tracer.peer("rx", self.topology.parent, msg)
         if mtype == FLUX_MSGTYPE_CONTROL:
             if msg.aux1 == FLUX_CONTROL_DISCONNECT and not self.goodbye_sent:
                 self._parent_gone("disconnect requested by parent")
@@ -777,9 +796,11 @@ class Overlay:
                 self.router.respond(msg, entry)
 
     def _monitor_disconnect(self, msg: Message) -> None:
-        """``overlay.disconnect``: a client went away, its monitor streams with it."""
+        """``overlay.disconnect``: a client went away, its monitor and trace streams
+        with it."""
         sender = msg.route_first
         self.monitors = [m for m in self.monitors if m.route_first != sender]
+        self.tracer.disconnect(msg)
 
     # -- the overlay service -----------------------------------------------------------
 
@@ -792,6 +813,7 @@ class Overlay:
         svc.method("topology", self._topology, FLUX_ROLE_USER)
         svc.method("disconnect-subtree", self._disconnect_subtree)
         svc.method("monitor", self._monitor)
+        svc.method("trace", self.tracer.request)
         svc.method("disconnect", self._monitor_disconnect)
 
     def _health(self, msg: Message) -> None:
@@ -879,6 +901,15 @@ class Overlay:
         if self.zap is not None:
             self.zap.close()
         self.ctx.term()
+
+
+def _hello_rank(msg: Message) -> int:
+    """The rank an ``overlay.hello`` claims (-1 if it does not say), for its trace."""
+    try:
+        rank = msg.payload_json().get("rank")
+    except (OSError, AttributeError):
+        return -1
+    return rank if isinstance(rank, int) else -1
 
 
 def _fd(sock: zmq.Socket) -> int:
