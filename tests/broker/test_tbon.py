@@ -386,7 +386,24 @@ def test_size8_broker_killed_mid_tree_the_rest_carries_on():
     1, 3, 4 and 7 are lost, requests to them fail at once, and the other half still
     pings, gets events, uses the KVS and runs jobs."""
     with tbon_instance(8, "-Stbon.fanout=2", "--test-exit-mode=leader") as t:
-        os.kill(t.pids[1], signal.SIGKILL)
+        # a request in flight to rank 7 (two hops below rank 1) when rank 1 dies
+        env = base_env()
+        env["FLUX_URI"] = t.uri(0)
+        inflight = subprocess.Popen([flux_exe(), "exec", "-r", "7", "sleep", "300"], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while "sleep 300" not in t.run("exec", "-r", "7", "ps", "-eo", "args").stdout:
+                assert time.monotonic() < deadline, "flux exec -r 7 did not start"
+                time.sleep(0.1)
+            os.kill(t.pids[1], signal.SIGKILL)
+            _, err = inflight.communicate(timeout=10)  # answered, not left hanging
+            assert (inflight.returncode, err) == (
+                68, "flux-exec: Error: rank 7: sleep: No route to host\n")
+        finally:
+            kill_tree(inflight.pid)
+            inflight.wait()
         deadline = time.monotonic() + 10
         while t.rpc("overlay.health", {})["status"] != "degraded":
             assert time.monotonic() < deadline, "rank 0 did not see rank 1 go"
@@ -590,7 +607,12 @@ def test_flux_exec_on_ranks():
         r = t.run("exec", "-r", "3", "sh", "-c", "echo oops >&2; kill -9 $$", check=False)
         assert (r.returncode, r.stderr) == (137, "oops\n")
         r = t.run("exec", "-r", "1", "/nonexistent/cmd", check=False)
-        assert r.returncode == 127 and "rank 1" in r.stderr
+        assert (r.returncode, r.stderr) == (127, "flux-exec: Error: rank 1: /nonexistent/cmd: "
+                                                 "error launching process: No such file or "
+                                                 "directory\n")
+        r = t.run("exec", "-r", "1", "/etc/passwd", check=False)
+        assert (r.returncode, r.stderr) == (126, "flux-exec: Error: rank 1: /etc/passwd: "
+                                                 "error launching process: Permission denied\n")
         assert t.run("exec", "-n", "-r", "3", "pwd").stdout.strip() == os.getcwd()
         # a module on every rank, loaded through flux exec
         r = t.run("exec", "flux", "module", "list")
