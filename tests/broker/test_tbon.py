@@ -483,6 +483,12 @@ def test_torpid_child_reported_and_back():
             r = t.run("resource", "status", "-s", "torpid", "-no", "{ranks}")
             assert r.stdout.strip() == "3"
             assert t.rpc("groups.get", {"name": "broker.torpid"}, nodeid=0)["members"] == "3"
+            # down for the scheduler, as flux-core's: a job that needs it waits
+            r = t.run("resource", "list", "-s", "down", "-no", "{ranks}")
+            assert r.stdout.strip() == "3"
+            jobid = t.run("submit", "-N4", "true").stdout.strip()
+            time.sleep(0.5)
+            assert t.run("jobs", "-no", "{state}", jobid).stdout.strip() == "SCHED"
         finally:
             os.kill(t.pids[3], signal.SIGCONT)
         text = f"broker on {t.host} (rank 3) is responsive now"
@@ -494,6 +500,8 @@ def test_torpid_child_reported_and_back():
         while t.rpc("resource.status", {})["torpid"] != "":
             assert time.monotonic() < deadline, "rank 3 stayed torpid for rank 0"
             time.sleep(0.05)
+        t.run("job", "wait-event", "-t", "30", jobid, "clean", timeout=40)
+        assert t.run("jobs", "-no", "{result}", jobid).stdout.strip() == "COMPLETED"
 
 
 @pytest.mark.parametrize("size,end", [(4, "shutdown"), (8, "exit")])
