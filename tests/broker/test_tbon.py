@@ -207,6 +207,22 @@ def test_size4_routing_across_ranks():
         assert t.run("overlay", "status").stdout == \
             f"0 {h}: full\n├─ 1 {h}: full\n│  └─ 3 {h}: full\n└─ 2 {h}: full\n"
         assert t.run("overlay", "parentof", "3").stdout == "1\n"
+        for args, text in ((["parentof"], "RANK is required"),
+                           (["parentof", "9"], "9 is not a valid rank in this instance"),
+                           (["parentof", "0"], "0 has no parent"),
+                           (["disconnect", "nosuch"], "TARGET must be a valid rank or hostname")):
+            r = t.run("overlay", *args, check=False)
+            assert (r.returncode, r.stderr) == (1, f"flux-overlay: {text}\n")
+        # an administrative disconnect, as flux-core's command says and reports it
+        r = t.run("overlay", "disconnect", "3")
+        assert r.stderr == f"flux-overlay: asking {h} (rank 1) to disconnect child {h} (rank 3)\n"
+        assert t.run("overlay", "status").stdout == (
+            f"0 {h}: degraded\n├─ 1 {h}: degraded\n│  └─ 3 {h}: lost administrative "
+            f"disconnect\n└─ 2 {h}: full\n")
+        assert t.run("overlay", "errors").stdout == f"{h}: administrative disconnect\n"
+        r = t.run("overlay", "disconnect", "3", check=False)
+        assert r.returncode == 1 and r.stderr.endswith(
+            "flux-overlay: overlay.disconnect-subtree: rank 3 is already lost\n")
 
 
 def test_size8_events_fan_out_in_order():

@@ -182,6 +182,31 @@ def _find_parent(tree: dict, rank: int) -> Optional[int]:
     return None
 
 
+def _lookup_parentof(walk: "_Walk", rank: int) -> int:
+    """The parent of ``rank``, or the command's end with flux-core's words."""
+    from .util import die
+
+    tree = walk.topology()
+    if not 0 <= rank < int(tree.get("size", 0)):
+        die(PROG, f"{rank} is not a valid rank in this instance")
+    if rank == 0:
+        die(PROG, f"{rank} has no parent")
+    parent = _find_parent(tree, rank)
+    if parent is None:
+        die(PROG, f"{rank} is not a valid rank in this instance")
+    return parent
+
+
+def _leading_int(text: str) -> int:
+    """strtoul's reading of ``text``: its leading digits (0 if none), as flux-core's."""
+    digits = ""
+    for ch in text.strip():
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits) if digits else 0
+
+
 def _parentof(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die, open_handle
@@ -189,44 +214,46 @@ def _parentof(argv: list[str]) -> int:
     parser = Parser(f"{PROG} parentof", "RANK", [])
     _, args = parser.parse(argv)
     if len(args) != 1:
-        parser.fatal_usage()
-    try:
-        rank = int(args[0])
-    except ValueError:
-        die(PROG, "RANK must be an integer")
+        die(PROG, "RANK is required")
     h = open_handle(PROG)
-    walk = _Walk(h, 0, True, True, "all")
-    size = int(h.attr_get("size"))
-    if not 0 < rank < size:
-        die(PROG, "rank is out of range" if rank != 0 else "rank 0 has no parent")
-    parent = _find_parent(walk.topology(), rank)
-    if parent is None:
-        die(PROG, f"rank {rank} not found in the topology")
-    print(parent)
+    print(_lookup_parentof(_Walk(h, 0, True, True, "all"), _leading_int(args[0])))
     return 0
 
 
 def _disconnect(argv: list[str]) -> int:
-    from ._optparse import Parser
+    """``flux overlay disconnect [-r PARENT] TARGET``: the parent drops TARGET's
+    subtree (``overlay.disconnect-subtree``); TARGET is a rank or a hostname."""
+    import sys
+
+    from ._optparse import REQUIRED, Option, Parser, get_int
     from .util import die, oserror_text, open_handle
 
-    parser = Parser(f"{PROG} disconnect", "TARGET", [])
-    _, args = parser.parse(argv)
+    parser = Parser(f"{PROG} disconnect", "[OPTIONS] TARGET", [
+        Option("r", "parent", REQUIRED, "NODEID",
+               "Set parent rank to NODEID (default: determine from topology)")])
+    opts, args = parser.parse(argv)
     if len(args) != 1:
-        parser.fatal_usage()
-    try:
-        rank = int(args[0])
-    except ValueError:
-        die(PROG, "TARGET must be a rank")
+        die(PROG, "TARGET is required")
     h = open_handle(PROG)
     walk = _Walk(h, 0, True, True, "all")
-    parent = _find_parent(walk.topology(), rank)
-    if parent is None:
-        die(PROG, f"rank {rank} has no parent")
+    target = args[0]
+    if target.isdigit():
+        rank = int(target)
+    else:
+        walk.host(0)  # loads the host list
+        hosts = walk._hosts or []
+        if target not in hosts:
+            die(PROG, "TARGET must be a valid rank or hostname")
+        rank = hosts.index(target)
+    parent = get_int(PROG, opts, "parent", -1)
+    if parent == -1:
+        parent = _lookup_parentof(walk, rank)
+    print(f"{PROG}: asking {walk.host(parent)} (rank {parent}) to disconnect child "
+          f"{walk.host(rank)} (rank {rank})", file=sys.stderr)
     try:
         h.rpc("overlay.disconnect-subtree", {"rank": rank}, nodeid=parent).get()
     except OSError as exc:
-        die(PROG, oserror_text(exc))
+        die(PROG, f"overlay.disconnect-subtree: {oserror_text(exc)}")
     return 0
 
 
