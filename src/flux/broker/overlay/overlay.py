@@ -53,7 +53,7 @@ from flux.constants import (
 )
 from flux.message import Message, encode_json
 from flux.response import derive_response, error_payload
-from flux.severity import LOG_DEBUG, LOG_ERR
+from flux.severity import LOG_CRIT, LOG_DEBUG, LOG_ERR
 
 from .zap import ZapHandler
 
@@ -641,7 +641,12 @@ class Overlay:
         if self.traced:
             self.tracer.peer("rx", self.topology.parent, msg)
         if mtype == FLUX_MSGTYPE_CONTROL:
-            if msg.aux1 == FLUX_CONTROL_DISCONNECT and not self.goodbye_sent:
+            if msg.aux1 == FLUX_CONTROL_DISCONNECT and not self.goodbye_sent \
+                    and not self.parent_lost:
+                parent = self.topology.parent
+                hosts = self.hostlist()
+                host = hosts[parent] if 0 <= parent < len(hosts) else "?"
+                self.log(LOG_CRIT, f"{host} (rank {parent}) sent disconnect control message")
                 self._parent_gone("disconnect requested by parent")
             return
         if not self.parent_online:
