@@ -11,12 +11,49 @@ on timeout every process of that session, and every descendant of the command
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from typing import Any
 
-from flux.testing.proctree import kill_tree, tree_of  # one copy: the plugin's
+from flux.testing.proctree import _table, kill_tree, tree_of  # one copy: the plugin's
 
-__all__ = ["kill_tree", "run_tree", "tree_of"]
+__all__ = ["kill_marked", "kill_tree", "marked", "run_tree", "tree_of"]
+
+
+def marked(mark: str) -> set[int]:
+    """Live processes whose environment holds ``mark`` (``NAME=VALUE``): everything a
+    command started inherits it, even what left its session or was reparented to init,
+    so a test can tell that nothing of it is left."""
+    needle = mark.encode() + b"\0"
+    found = set()
+    procs = _table()
+    for pid, (_, _, state) in procs.items():
+        if state == "Z" or pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if env.startswith(needle) or b"\0" + needle in env:
+            found.add(pid)
+    return found
+
+
+def kill_marked(mark: str) -> None:
+    """SIGKILL every live process that carries ``mark`` (see ``marked``)."""
+    for _ in range(50):
+        pids = marked(mark)
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.01)
 
 
 def run_tree(args: Any, *, timeout: float, input: Any = None, check: bool = False,

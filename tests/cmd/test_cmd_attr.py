@@ -23,6 +23,8 @@ def test_getattr(inst):
     assert r.stdout == "0.88.0\n"
     r = inst.run("getattr", "local-uri", timeout=T)
     assert r.stdout == inst.uri + "\n"
+    r = inst.run("getattr", "jobid-path", timeout=T)  # "/" when not run as a job
+    assert r.stdout == "/\n"
 
 
 def test_getattr_errors(inst):

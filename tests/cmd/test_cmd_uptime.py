@@ -12,7 +12,6 @@ import time
 
 import pytest
 from conftest import base_env, flux_exe, start_instance, wait_for_socket
-from handle_helpers import ServiceThread
 from proctree import kill_tree, run_tree
 
 pytestmark = pytest.mark.timeout(60)
@@ -74,17 +73,22 @@ def test_uptime_outside_run_shows_the_state_and_time_in_it(tmp_path):
 
 
 def test_uptime_reports_what_resource_groups_and_job_manager_say():
-    def reply(payload):
-        return lambda h, w, msg, arg: h.respond(msg, payload)
-
     # the job-manager is the broker's own: its anonymous queue is enabled and started
     with start_instance() as inst:
         import flux
 
         # the broker's resource service, rank 0 drained
         flux.Flux(inst.uri).rpc("resource.drain", {"targets": "0", "reason": "x"}).get()
-        with ServiceThread(inst.uri, "groups", {"groups.get": reply({"members": ""})}):
-            r = inst.run("uptime")
+        # the broker's groups service: rank 0 made to leave broker.online, as a
+        # parent's groups.update does for a rank it lost
+        flux.Flux(inst.uri).rpc("groups.update", {"update": {"broker.online": [
+            {"ranks": "0", "set": False}]}}, flags=flux.constants.FLUX_RPC_NORESPONSE)
+        deadline = time.monotonic() + 10
+        while flux.Flux(inst.uri).rpc("groups.get", {"name": "broker.online"}).get() \
+                != {"members": ""}:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        r = inst.run("uptime")
         assert r.returncode == 0, r.stderr
         (first,) = r.stdout.splitlines()
         assert LINE.match(first).group(7) == ",  1 drained,  1 offline"

@@ -221,7 +221,9 @@ class Broker:
             ns = self.environ.get("FLUX_KVS_NAMESPACE")
             if ns:
                 own["parent-kvs-namespace"] = ns
-            own["jobid-path"] = self.environ.get("FLUX_JOB_ID_PATH") or "/"
+        # "/" unless run as a job, as flux-core (its job shell needs it on every rank)
+        own["jobid-path"] = (self.environ.get("FLUX_JOB_ID_PATH") or "/"
+                             if self.enclosing is not None else "/")
         own["broker.starttime"] = f"{self.start_time:.2f}"  # as flux-core
         own["broker.spin-us"] = f"{self.spin_us:g}"
         for name, value in own.items():  # flags from the registry (attrs.py)
@@ -294,6 +296,9 @@ class Broker:
             parent = (parent_uri, self.enclosing[0])
         self.resource = Resource(self.router, self.loop, self.kvs, hostname,
                                  self.topology.size, self.hosts, parent)
+        from .groups import Groups
+
+        self.groups = Groups(self.router)
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
                                 self.log.log, rank, self.environ, lambda: self.local_uri,
@@ -492,11 +497,21 @@ class Broker:
             self.tree_states.quorum_gate = resource.gate
             subtree = self.topology.subtree
 
+            groups = self.groups
+
             def lost(child: int) -> None:
-                for r in subtree(child):
+                ranks = set(subtree(child))
+                for r in sorted(ranks):
                     resource.rank_lost(r)
+                groups.lost(ranks)  # after: offline, leaving broker.torpid is not "lively"
 
             self.overlay.on_child_lost = lost
+            # broker.torpid: rank 0's children as its overlay finds them, deeper ranks as
+            # a flux-core broker between reports them (groups.update)
+            self.overlay.on_torpid = groups.set_torpid
+            groups.on_torpid = resource.rank_torpid
+            # ranks further down that leave broker.online (their parent lost them)
+            groups.on_offline = resource.rank_lost
             return
 
         def report() -> None:
@@ -509,6 +524,30 @@ class Broker:
                                         nodeid=rank, upstream=True)
 
         self.tree_states.on_joined = report
+        self._wire_groups_upstream()
+
+    def _wire_groups_upstream(self) -> None:
+        """A rank > 0 tells rank 0's groups what its overlay sees below it, as flux-core's
+        groups module does (``groups.update`` upstream, no response): a subtree it lost
+        leaves broker.online and broker.torpid, a child torpid or lively again."""
+        assert self.overlay is not None and self.tree_states is not None
+        rank = self.topology.rank
+        client = self.tree_states.client
+        subtree = self.topology.subtree
+
+        def update(groups: dict) -> None:
+            client.rpc("groups.update", {"update": groups}, nodeid=rank, upstream=True)
+
+        def lost(child: int) -> None:
+            from flux.services.resource.rv1 import idset_encode
+
+            ids = idset_encode(subtree(child))
+            update({"broker.online": [{"ranks": ids, "set": False}],
+                    "broker.torpid": [{"ranks": ids, "set": False}]})
+
+        self.overlay.on_child_lost = lost
+        self.overlay.on_torpid = lambda child, torpid: update(
+            {"broker.torpid": [{"ranks": str(child), "set": torpid}]})
 
     def _hostname_of(self, rank: int) -> str:
         """The hostname of broker ``rank`` (from the bootstrap)."""
@@ -819,6 +858,7 @@ class Broker:
             self.job_exec.close()
             self.sched.close()
             self.resource.close()
+            self.groups.close()
         self.rexec.close()
         self.connector.close()
         if self.topology.rank == 0:

@@ -37,6 +37,7 @@ _METHODS = (
     ("lookup", "lookup", FLUX_ROLE_USER),
     ("lookup-plus", "lookup_plus", FLUX_ROLE_USER),
     ("commit", "commit", FLUX_ROLE_USER),
+    ("relaycommit", "relaycommit", 0),
     ("fence", "fence", FLUX_ROLE_USER),
     ("getroot", "getroot", FLUX_ROLE_USER),
     ("wait-version", "wait_version", FLUX_ROLE_USER),

@@ -50,18 +50,23 @@ _CONTROL_NAMES = {0: "heartbeat", 1: "status", 2: "disconnect"}
 class _Filter:
     """One trace request, its match fields decoded once."""
 
-    __slots__ = ("full", "glob", "msg", "names", "typemask")
+    __slots__ = ("full", "glob", "msg", "names", "nodeid", "typemask")
 
     def __init__(self, msg: Message, typemask: int, glob: str,
-                 names: Optional[frozenset[str]], full: bool) -> None:
+                 names: Optional[frozenset[str]], full: bool, nodeid: int = -1) -> None:
         self.msg = msg
         self.typemask = typemask
         self.glob = glob
         self.names = names
         self.full = full
+        #: overlay.trace: only messages to or from this peer rank (-1: any)
+        self.nodeid = nodeid
 
-    def matches(self, name: str, mtype: int, topic: Optional[str]) -> bool:
+    def matches(self, name: Optional[str], mtype: int, topic: Optional[str],
+                rank: int = -1) -> bool:
         if self.names is not None and name not in self.names:
+            return False
+        if self.nodeid != -1 and rank != -1 and rank != self.nodeid:
             return False
         if self.typemask and not mtype & self.typemask:
             return False
@@ -114,8 +119,9 @@ class ModuleTracer:
 
     # -- records ------------------------------------------------------------------------------
 
-    def trace(self, prefix: str, name: str, msg: Message) -> None:
-        """Report ``msg`` (``prefix`` "rx": to module ``name``; "tx": from it)."""
+    def trace(self, prefix: str, name: Optional[str], msg: Message, rank: int = -1) -> None:
+        """Report ``msg`` (``prefix`` "rx": to module ``name``; "tx": from it; for the
+        overlay's tracer, ``name`` is None and ``rank`` the peer, -1 for all children)."""
         if not self.requests:
             return
         mtype = msg.type
@@ -140,14 +146,14 @@ class ModuleTracer:
         payload: Any = None
         decoded = False
         for f in self.requests:
-            if not f.matches(name, mtype, topic):
+            if not f.matches(name, mtype, topic, rank):
                 continue
             if f.full and not decoded:
                 decoded = True
                 if size:
                     payload = _json_or_none(data)
             self.router.respond(f.msg, {
-                "timestamp": self.clock(), "prefix": prefix, "rank": -1, "name": name,
+                "timestamp": self.clock(), "prefix": prefix, "rank": rank, "name": name,
                 "type": mtype, "topic": shown, "payload_size": size,
                 "payload": payload if f.full else None, "errnum": errnum,
                 "errstr": errstr if f.full else "",

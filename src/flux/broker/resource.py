@@ -68,6 +68,7 @@ class Resource:
         builtin.methods_of(_METHODS, lambda: self.service)
         builtin.method("acquire", self._acquire, 0)
         builtin.method("topo-reduce", self._topo_reduce, 0)
+        builtin.method("get", self._get, 0)
         loop.call_soon(self.start)
 
     @property
@@ -224,6 +225,14 @@ class Resource:
         except OSError as exc:
             self.router.logger.error("resource: %s", exc.strerror)
 
+    def _get(self, msg: Message) -> None:
+        """``resource.get``: ENOENT until every rank has reported (flux-core's rank 0
+        has no R before its reduction is done either)."""
+        if not self.ready:
+            self.router.respond_error(msg, errno.ENOENT, None)
+            return
+        self.service.get(msg)
+
     def _acquire(self, msg: Message) -> None:
         if self.ready:
             self.service.acquire(msg)
@@ -237,6 +246,11 @@ class Resource:
             self.reduce.lost(rank, self._host(rank))
         elif self.ready and self._service is not None:
             self._service.set_offline({rank})
+
+    def rank_torpid(self, rank: int, torpid: bool) -> None:
+        """A child of rank 0 stopped answering (or answers again): see set_torpid."""
+        if self.ready and self._service is not None:
+            self._service.set_torpid(rank, torpid)
 
     def close(self) -> None:
         for msg in self.acquires:

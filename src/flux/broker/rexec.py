@@ -95,7 +95,9 @@ class Rexec:
                                      stderr=subprocess.PIPE if flags & _STDERR else None,
                                      start_new_session=True)
         except OSError as exc:
-            raise RequestError(exc.errno or errno.EINVAL, f"{argv[0]}: {exc.strerror}") from None
+            # flux-core's subprocess server text; the client names the command
+            raise RequestError(exc.errno or errno.EINVAL,
+                               f"error launching process: {exc.strerror}") from None
         proc = _Proc(msg, popen)
         self.procs[popen.pid] = proc
         self.router.respond(msg, {"type": "started", "pid": popen.pid})

@@ -154,6 +154,10 @@ class Printer:
         return (f"{self.c('timebreak')}[{MONTHS[tm.tm_mon - 1]}{tm.tm_mday:02d} "
                 f"{tm.tm_hour:02d}:{tm.tm_min:02d}]{reset} ")
 
+    def lead(self, rec: dict) -> str:
+        """What comes before the type: the module, right-aligned, and rx/tx."""
+        return f"{rec['name'] or '':>{self.width}} {rec['prefix']}"
+
     def format(self, rec: dict) -> str:
         """One record (a ``module.trace`` response) as output lines."""
         import errno
@@ -162,8 +166,7 @@ class Printer:
         mtype = rec["type"]
         errnum = rec.get("errnum", 0)
         char = next((ch for bit, ch in TYPE_CHARS if mtype & bit), "?")
-        text = (f"{rec['name'] or '':>{self.width}} {rec['prefix']} {char} {rec['topic']} "
-                f"[{encode_size(rec['payload_size'])}]")
+        text = f"{self.lead(rec)} {char} {rec['topic']} [{encode_size(rec['payload_size'])}]"
         if mtype == 2 and errnum == 0:
             text += " success"
         elif mtype == 2:

@@ -13,6 +13,10 @@ SUMMARY = "Execute processes across flux ranks"
 
 PROG = "flux-exec"
 
+#: exit codes for a command that could not start, as flux-core's (bash's 126/127,
+#: sysexits' EX_NOHOST for a rank out of reach): ENOENT, EPERM, EACCES, EHOSTUNREACH
+_FAIL_CODES = {2: 127, 1: 126, 13: 126, 113: 68}
+
 
 def _options() -> list:
     from ._optparse import REQUIRED, Option
@@ -87,10 +91,14 @@ def main(argv: list[str]) -> int:
             resp = f.get()
         except OSError as exc:
             if exc.errno != errno.ENODATA:
+                # as flux-core's: "rank N: CMD: TEXT" (a lost rank: strerror, not the
+                # overlay's "overlay disconnect"); 127 not found, 126 denied, 68
+                # (EX_NOHOST) unreachable
                 text = exc.strerror or os.strerror(exc.errno or errno.EIO)
-                print(f"{PROG}: Error: rank {rank}: {text}", file=sys.stderr)
-                state["rc"] = max(state["rc"], 127 if exc.errno == errno.ENOENT else 126
-                                  if exc.errno == errno.EACCES else 1)
+                if exc.errno == errno.EHOSTUNREACH:
+                    text = os.strerror(errno.EHOSTUNREACH)
+                print(f"{PROG}: Error: rank {rank}: {args[0]}: {text}", file=sys.stderr)
+                state["rc"] = max(state["rc"], _FAIL_CODES.get(exc.errno or 0, 1))
             state["left"] -= 1
             if state["left"] == 0:
                 h.reactor_stop()

@@ -1,4 +1,5 @@
-"""``flux overlay status|parentof|disconnect``: the TBON's health, as flux-core's.
+"""``flux overlay status|errors|trace|parentof|disconnect``: the TBON's health, as
+flux-core's.
 
 ``status`` walks the tree from a rank (default 0) with ``overlay.health``:
 each broker reports its subtree status and its children's; lost or offline
@@ -9,8 +10,6 @@ only what is not full.
 """
 
 from __future__ import annotations
-
-import sys
 
 from typing import Any, Callable, Optional
 
@@ -152,7 +151,7 @@ def _status(argv: list[str]) -> int:
     from ._optparse import Parser, get_int
     from .util import die, open_handle
 
-    parser = Parser("flux overlay status", "[OPTIONS]", _status_options())
+    parser = Parser(f"{PROG} status", "[OPTIONS]", _status_options())
     opts, args = parser.parse(argv)
     if args:
         parser.fatal_usage()
@@ -183,50 +182,55 @@ def _find_parent(tree: dict, rank: int) -> Optional[int]:
     return None
 
 
-def _parent_of(h: Any, walk: "_Walk", rank: int) -> int:
-    """The parent of ``rank``, checked as flux-core's command checks it (else exit 1)."""
+def _lookup_parentof(walk: "_Walk", rank: int) -> int:
+    """The parent of ``rank``, or the command's end with flux-core's words."""
     from .util import die
 
-    size = walk.topology().get("size", 1)
-    if not 0 <= rank < size:
+    tree = walk.topology()
+    if not 0 <= rank < int(tree.get("size", 0)):
         die(PROG, f"{rank} is not a valid rank in this instance")
     if rank == 0:
         die(PROG, f"{rank} has no parent")
-    parent = _find_parent(walk.topology(), rank)
+    parent = _find_parent(tree, rank)
     if parent is None:
-        die(PROG, f"{rank} not found in the topology")
+        die(PROG, f"{rank} is not a valid rank in this instance")
     return parent
 
 
-def _c_int(text: str) -> int:
-    """The leading integer of ``text`` as C's strtol reads it (0 if there is none)."""
-    import re
-
-    m = re.match(r"\s*([+-]?\d+)", text)
-    return int(m.group(1)) if m else 0
+def _leading_int(text: str) -> int:
+    """strtoul's reading of ``text``: its leading digits (0 if none), as flux-core's."""
+    digits = ""
+    for ch in text.strip():
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits) if digits else 0
 
 
 def _parentof(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die, open_handle
 
-    parser = Parser("flux overlay parentof", "RANK", [])
+    parser = Parser(f"{PROG} parentof", "RANK", [])
     _, args = parser.parse(argv)
     if len(args) != 1:
         die(PROG, "RANK is required")
     h = open_handle(PROG)
-    walk = _Walk(h, 0, True, True, "all")
-    print(_parent_of(h, walk, _c_int(args[0])))
+    print(_lookup_parentof(_Walk(h, 0, True, True, "all"), _leading_int(args[0])))
     return 0
 
 
 def _disconnect(argv: list[str]) -> int:
+    """``flux overlay disconnect [-r PARENT] TARGET``: the parent drops TARGET's
+    subtree (``overlay.disconnect-subtree``); TARGET is a rank or a hostname."""
+    import sys
+
     from ._optparse import REQUIRED, Option, Parser, get_int
     from .util import die, oserror_text, open_handle
 
-    table = [Option("r", "parent", REQUIRED, "NODEID",
-                    "Set parent rank to NODEID (default: determine from topology)")]
-    parser = Parser("flux overlay disconnect", "[OPTIONS] TARGET", table)
+    parser = Parser(f"{PROG} disconnect", "[OPTIONS] TARGET", [
+        Option("r", "parent", REQUIRED, "NODEID",
+               "Set parent rank to NODEID (default: determine from topology)")])
     opts, args = parser.parse(argv)
     if len(args) != 1:
         die(PROG, "TARGET is required")
@@ -236,17 +240,16 @@ def _disconnect(argv: list[str]) -> int:
     if target.isdigit():
         rank = int(target)
     else:
-        from ._resource_sets import hostlist_decode
-
-        hosts = hostlist_decode(h.attr_get("hostlist"))
+        walk.host(0)  # loads the host list
+        hosts = walk._hosts or []
         if target not in hosts:
             die(PROG, "TARGET must be a valid rank or hostname")
         rank = hosts.index(target)
     parent = get_int(PROG, opts, "parent", -1)
     if parent == -1:
-        parent = _parent_of(h, walk, rank)
+        parent = _lookup_parentof(walk, rank)
     print(f"{PROG}: asking {walk.host(parent)} (rank {parent}) to disconnect child "
-                  f"{walk.host(rank)} (rank {rank})", file=sys.stderr, flush=True)
+          f"{walk.host(rank)} (rank {rank})", file=sys.stderr)
     try:
         h.rpc("overlay.disconnect-subtree", {"rank": rank}, nodeid=parent).get()
     except OSError as exc:
@@ -254,8 +257,78 @@ def _disconnect(argv: list[str]) -> int:
     return 0
 
 
+def _errors(argv: list[str]) -> int:
+    """``flux overlay errors``: each error a lost (or offline) peer's parent reports,
+    with the hosts it concerns (``HOSTS: ERROR`` lines); the ranks below a lost peer
+    count as ``lost parent``, a broker that does not answer in time gets the error of
+    its request.  Walks ``overlay.health`` from rank 0, as flux-core's."""
+    from ._optparse import REQUIRED, Option, Parser, get_duration
+    from .util import die, open_handle
+
+    parser = Parser(f"{PROG} errors", "[OPTIONS]", [
+        Option("t", "timeout", REQUIRED, "FSD", "Set RPC timeout, 0=disable (default 0.5s)")])
+    opts, args = parser.parse(argv)
+    if args:
+        parser.fatal_usage()
+    timeout = get_duration(PROG, opts, "timeout", 0.5)
+    if timeout == 0:
+        timeout = -1.0  # disabled
+    h = open_handle(PROG)
+    walk = _Walk(h, 0, True, True, "all")
+    errors: dict[str, set[int]] = {}
+
+    def add(text: str, ranks: set[int]) -> None:
+        if ranks:
+            errors.setdefault(text, set()).update(ranks)
+
+    def below(rank: int) -> set[int]:
+        node = walk.subtree(rank)
+        out: set[int] = set()
+        todo = list(node.get("children", [])) if node else []
+        while todo:
+            child = todo.pop()
+            out.add(child["rank"])
+            todo.extend(child.get("children", []))
+        return out
+
+    todo = [0]
+    while todo:
+        rank = todo.pop(0)
+        try:
+            resp = h.rpc("overlay.health", None, nodeid=rank).wait_for(timeout).get()
+        except OSError as exc:
+            from .util import oserror_text
+
+            add(oserror_text(exc), {rank})
+            add("lost parent", below(rank))
+            continue
+        for child in resp.get("children", []):
+            status, text = child.get("status"), child.get("error")
+            if status == "lost":
+                add(text or "unknown error", {child["rank"]})
+                add("lost parent", below(child["rank"]))
+            elif status == "offline":
+                if text:
+                    add(text, {child["rank"]})
+            else:
+                todo.append(child["rank"])
+    from flux.hostlist import Hostlist
+
+    for text, ranks in errors.items():
+        print(f"{Hostlist([walk.host(r) for r in sorted(ranks)])}: {text}")
+    return 0
+
+
+def _trace(argv: list[str]) -> int:
+    from ._overlay_trace import main as trace_main
+
+    return trace_main(argv)
+
+
 _SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "status": _status,
+    "errors": _errors,
+    "trace": _trace,
     "parentof": _parentof,
     "disconnect": _disconnect,
 }
@@ -267,6 +340,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("Usage: flux-overlay COMMAND [OPTIONS]\n"
               "  status      Display overlay subtree health status\n"
+              "  errors      Summarize errors of lost or offline peers\n"
+              "  trace       Trace overlay messages\n"
               "  parentof    Show the parent of RANK\n"
               "  disconnect  Disconnect a subtree rooted at TARGET")
         return 0 if argv else 1

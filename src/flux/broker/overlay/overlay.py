@@ -54,7 +54,7 @@ from flux.constants import (
 )
 from flux.message import Message, encode_json
 from flux.response import derive_response, error_payload
-from flux.severity import LOG_DEBUG, LOG_ERR
+from flux.severity import LOG_CRIT, LOG_DEBUG, LOG_ERR
 
 from .zap import ZapHandler
 
@@ -89,6 +89,13 @@ def version_hex(version: str) -> int:
     return (major << 16) | (minor << 8) | patch
 
 
+#: why a child was lost -> what flux-core logs, and the error its health report shows
+_LOST_LOGS = {"disconnect": "failed", "send failure": "failed",
+              "administrative disconnect": "disconnected by request"}
+_LOST_ERRORS = {"disconnect": "lost connection", "send failure": "lost connection",
+                "administrative disconnect": "administrative disconnect"}
+
+
 class _Tracker:
     """Requests sent to one peer and not yet fully answered (flux-core's rpc_track)."""
 
@@ -113,7 +120,7 @@ class _Tracker:
 
 class _Child:
     __slots__ = ("rank", "uuid", "status", "since", "hostname", "fd", "last_seen",
-                 "tracker", "error")
+                 "tracker", "error", "torpid")
 
     def __init__(self, rank: int) -> None:
         self.rank = rank
@@ -125,6 +132,8 @@ class _Child:
         self.last_seen = 0.0
         self.tracker = _Tracker()
         self.error = ""
+        #: online, but nothing heard from it for tbon.torpid_max
+        self.torpid = False
 
     @property
     def online(self) -> bool:
@@ -199,6 +208,15 @@ class Overlay:
         self.on_status: Optional[Callable[[int], Any]] = None
         #: a child's subtree went offline or was lost: called with the child's rank
         self.on_child_lost: Optional[Callable[[int], Any]] = None
+        #: a child became torpid (True) or responsive again (False)
+        self.on_torpid: Optional[Callable[[int, bool], Any]] = None
+        #: streaming overlay.monitor requests, told of each child's status or torpidity
+        self.monitors: list[Message] = []
+        from .trace import OverlayTracer
+
+        #: overlay.trace requests (trace.py); tested before each traced message
+        self.tracer = OverlayTracer(router)
+        self.traced = self.tracer.requests
         self.refuse_hello = False  # set in shutdown: no child may join any more
         self.last_seq = 0
         self._fds: list[int] = []
@@ -317,10 +335,14 @@ class Overlay:
         except zmq.ZMQError:
             return False
         self.parent_last_send = time.monotonic()
+        if self.traced:
+            self.tracer.peer("tx", self.topology.parent, msg)
         self._schedule_drain()
         return True
 
-    def _send_child(self, child: _Child, frames: list[bytes]) -> bool:
+    def _send_child(self, child: _Child, frames: list[bytes],
+                    msg: Optional[Message] = None) -> bool:
+        """``frames`` to ``child``; ``msg`` (what they encode) is traced when given."""
         sock = self.bind_sock
         if sock is None or child.uuid is None or self.closed:
             return False
@@ -331,6 +353,8 @@ class Overlay:
                 self.loop.call_soon(lambda: self._child_lost(child, "send failure", LOST)
                                     if child.online else None)
             return False
+        if msg is not None and self.traced:
+            self.tracer.peer("tx", child.rank, msg)
         self._schedule_drain()
         return True
 
@@ -343,7 +367,7 @@ class Overlay:
         """A response going down to ``child`` (its identity is the destination)."""
         if child.online:
             self.router.tx[msg.type] += 1
-            self._send_child(child, to_frames(msg))
+            self._send_child(child, to_frames(msg), msg)
 
     def forward_up(self, msg: Message) -> bool:
         """A request (or unpublished event) for the parent; False if it cannot go."""
@@ -366,7 +390,7 @@ class Overlay:
         msg.routes.append(self.uuid)
         msg.flags |= _ROUTE
         child.tracker.sent(msg)
-        if not self._send_child(child, to_frames(msg)):
+        if not self._send_child(child, to_frames(msg), msg):
             msg.routes.pop()
             child.tracker.answered(_as_final(msg))
             return False
@@ -380,6 +404,8 @@ class Overlay:
                 if frames is None:
                     frames = to_frames(msg)
                 self._send_child(child, frames)
+        if frames is not None and self.traced:  # once, to every child: flux-core's "*"
+            self.tracer.peer("tx", -1, msg)
 
     def has_online_children(self) -> bool:
         return any(c.online for c in self.children.values())
@@ -414,6 +440,8 @@ class Overlay:
     def _from_child(self, ident: str, frame: Any, msg: Message) -> None:
         mtype = msg.type
         if mtype == FLUX_MSGTYPE_REQUEST and msg._topic == "overlay.hello":
+            if self.traced:
+                self.tracer.peer("rx", _hello_rank(msg), msg)
             self._hello(ident, frame, msg)
             return
         child = self.by_uuid.get(ident)
@@ -422,6 +450,8 @@ class Overlay:
                 self._send_raw_child_ident(ident, self._control(FLUX_CONTROL_DISCONNECT, 0))
             return
         child.last_seen = time.monotonic()
+        if self.traced and (mtype != FLUX_MSGTYPE_CONTROL or msg.aux1 == FLUX_CONTROL_STATUS):
+            self.tracer.peer("rx", child.rank, msg)
         msg.rolemask &= _NOT_LOCAL
         if mtype == FLUX_MSGTYPE_REQUEST:
             if msg._topic == "overlay.goodbye":
@@ -525,6 +555,7 @@ class Overlay:
         if child.status != status:
             child.status = status
             child.since = time.monotonic()
+            self._monitor_notify(child)
         self._update_status()
 
     def _child_lost(self, child: _Child, why: str, status: int) -> None:
@@ -533,12 +564,19 @@ class Overlay:
         child.since = time.monotonic()
         if child.uuid is not None:
             self.router.peers.pop(child.uuid, None)
-        if was_online and status == LOST:
-            self.log(LOG_ERR, f"{child.hostname} (rank {child.rank}) transitioning to LOST "
-                              f"due to {why}")
+        # as flux-core's: "HOST (rank N) failed and severed contact with K other nodes",
+        # and the reason `flux overlay status` shows beside a lost child
+        child.error = _LOST_ERRORS.get(why, "")
+        if was_online and why in _LOST_LOGS:
+            below = self.topology.descendants(child.rank)
+            more = f" and severed contact with {below} other nodes" if below else ""
+            self.log(LOG_ERR, f"{self._host(child)} (rank {child.rank}) {_LOST_LOGS[why]}{more}")
         for req in child.tracker.take():
             if req.routes and req.routes[-1] == self.uuid:
                 self.router.respond_error(req, errno.EHOSTUNREACH, "overlay disconnect")
+        if child.torpid:
+            child.torpid = False
+        self._monitor_notify(child)
         if was_online and self.on_child_lost is not None:
             self.on_child_lost(child.rank)
         self._update_status()
@@ -600,8 +638,15 @@ class Overlay:
 
     def _from_parent(self, msg: Message) -> None:
         mtype = msg.type
+        if self.traced:
+            self.tracer.peer("rx", self.topology.parent, msg)
         if mtype == FLUX_MSGTYPE_CONTROL:
-            if msg.aux1 == FLUX_CONTROL_DISCONNECT and not self.goodbye_sent:
+            if msg.aux1 == FLUX_CONTROL_DISCONNECT and not self.goodbye_sent \
+                    and not self.parent_lost:
+                parent = self.topology.parent
+                hosts = self.hostlist()
+                host = hosts[parent] if 0 <= parent < len(hosts) else "?"
+                self.log(LOG_CRIT, f"{host} (rank {parent}) sent disconnect control message")
                 self._parent_gone("disconnect requested by parent")
             return
         if not self.parent_online:
@@ -697,6 +742,68 @@ class Overlay:
         now = time.monotonic()
         if self.parent_online and now - self.parent_last_send >= self.torpid_min:
             self._send_parent(self._control(FLUX_CONTROL_HEARTBEAT, 0))
+        self._check_torpid(now)
+
+    def _check_torpid(self, now: float) -> None:
+        """Children not heard from for ``torpid_max`` are torpid (0 turns this off);
+        one heard from again is responsive, as flux-core's overlay judges them."""
+        for child in self.children.values():
+            if not child.online or child.last_seen <= 0:
+                continue
+            idle = now - child.last_seen
+            torpid = self.torpid_max > 0 and idle >= self.torpid_max
+            if torpid != child.torpid:
+                self._set_torpid(child, torpid, idle)
+
+    def _set_torpid(self, child: _Child, torpid: bool, idle: float) -> None:
+        child.torpid = torpid
+        host = self._host(child)
+        if torpid:
+            from flux.fsd import format_duration
+
+            self.log(LOG_ERR, f"broker on {host} (rank {child.rank}) has been "
+                              f"unresponsive for {format_duration(idle)}")
+        else:
+            self.log(LOG_ERR, f"broker on {host} (rank {child.rank}) is responsive now")
+        self._monitor_notify(child)
+        if self.on_torpid is not None:
+            self.on_torpid(child.rank, torpid)
+
+    def _host(self, child: _Child) -> str:
+        hosts = self.hostlist()
+        return hosts[child.rank] if child.rank < len(hosts) else child.hostname or "?"
+
+    # -- overlay.monitor -----------------------------------------------------------------
+
+    @staticmethod
+    def _monitor_entry(child: _Child) -> dict[str, Any]:
+        return {"rank": child.rank, "status": STATUS_NAMES[child.status],
+                "torpid": child.torpid}
+
+    def _monitor(self, msg: Message) -> None:
+        """``overlay.monitor`` (streaming): each child's status and torpidity now (those
+        offline and not torpid left out, as flux-core's first batch), then every change."""
+        from ..router import RequestError
+
+        if not msg.flags & _STREAMING:
+            raise RequestError(errno.EPROTO)
+        for child in self.children.values():
+            if child.status != OFFLINE or child.torpid:
+                self.router.respond(msg, self._monitor_entry(child))
+        self.monitors.append(msg)
+
+    def _monitor_notify(self, child: _Child) -> None:
+        if self.monitors:
+            entry = self._monitor_entry(child)
+            for msg in self.monitors:
+                self.router.respond(msg, entry)
+
+    def _monitor_disconnect(self, msg: Message) -> None:
+        """``overlay.disconnect``: a client went away, its monitor and trace streams
+        with it."""
+        sender = msg.route_first
+        self.monitors = [m for m in self.monitors if m.route_first != sender]
+        self.tracer.disconnect(msg)
 
     # -- the overlay service -----------------------------------------------------------
 
@@ -708,7 +815,9 @@ class Overlay:
         svc.method("stats-get", self._stats, FLUX_ROLE_USER)
         svc.method("topology", self._topology, FLUX_ROLE_USER)
         svc.method("disconnect-subtree", self._disconnect_subtree)
-        svc.method("disconnect", lambda msg: None)
+        svc.method("monitor", self._monitor)
+        svc.method("trace", self.tracer.request)
+        svc.method("disconnect", self._monitor_disconnect)
 
     def _health(self, msg: Message) -> None:
         now = time.monotonic()
@@ -805,6 +914,15 @@ def _monitor_event(parts: list[bytes]) -> tuple[int, int]:
         return 0, 0
     event, value = _MONITOR_HEAD.unpack(parts[0])
     return event, value
+
+
+def _hello_rank(msg: Message) -> int:
+    """The rank an ``overlay.hello`` claims (-1 if it does not say), for its trace."""
+    try:
+        rank = msg.payload_json().get("rank")
+    except (OSError, AttributeError):
+        return -1
+    return rank if isinstance(rank, int) else -1
 
 
 def _fd(sock: zmq.Socket) -> int:

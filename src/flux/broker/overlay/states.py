@@ -112,6 +112,7 @@ class TreeStates:
     def _parent_lost(self, why: str) -> None:
         self.sm.log(LOG_ERR, f"parent: {why}")
         self.parent_error = True
+        self.sm.exit_rc = self.sm.exit_rc or 1  # as flux-core's: a broker cut off fails
         self._check_parent()
 
     def _check_parent(self) -> None:

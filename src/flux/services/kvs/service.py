@@ -402,6 +402,30 @@ class KVSService:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))  # flux-core: only primary
         self._enqueue(ns, Transaction(self._txn_name(), ops, flags, [msg]))
 
+    def relaycommit(self, msg: Message) -> None:
+        """``kvs.relaycommit`` (no response): a commit that a flux-core broker's kvs module
+        on another rank took from its client, named by it.  Its outcome reaches that rank
+        by the name: in the setroot event's ``names``, or in a
+        ``kvs.namespace-NS-error`` event (``names``, ``errnum``), as flux-core's rank 0."""
+        obj = _request(msg)
+        ops = obj.get("ops")
+        txn_name = _str(obj, "name")
+        nsname = _str(obj, "namespace")
+        flags = _int(obj, "flags")
+        if not isinstance(ops, list):
+            raise _eproto()
+
+        def failed(errnum: int, _: Any) -> None:
+            if errnum:
+                self.publish(f"kvs.namespace-{nsname}-error", encode_json(
+                    {"namespace": nsname, "names": [txn_name], "errnum": errnum}))
+
+        ns = self.namespaces.get(nsname)
+        if ns is None or ns.removed:
+            failed(errno.ENOTSUP, None)
+            return
+        self._enqueue(ns, Transaction(txn_name, ops, flags, [failed]))
+
     def commit_ops(self, namespace: str, ops: list, flags: int,
                    done: Callable[[int, Optional[dict]], None]) -> None:
         """A commit from a service inside the broker (job-ingest, job-manager...), as the

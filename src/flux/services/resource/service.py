@@ -48,10 +48,14 @@ class ResourceService:
         #: rank -> (timestamp, reason or None), as flux-core's draininfo
         self.drained: dict[int, tuple[float, Optional[str]]] = {}
         self.acquirer: Optional[Message] = None
+        #: ranks whose broker stopped answering (tbon.torpid_max): not up for the scheduler
+        self.torpid: set[int] = set()
         self._down_sent: set[int] = set()
         #: this run's events (resource.journal's backlog) and the streams that follow them
         self.journal: list[dict] = []
         self.consumers: list[Message] = []
+        #: how R was defined (flux-core's inventory method), None until it is
+        self.method: Optional[str] = None
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -73,6 +77,7 @@ class ResourceService:
                 self.R = stored
                 self.online = set(self.ranks)
                 self._replay(log or [])
+                self.method = "kvs"
                 self._post("resource-define", {"method": "kvs"})
                 self._journal("online", {"idset": idset_encode(self.online)})
                 return
@@ -91,6 +96,7 @@ class ResourceService:
 
         def posted(errnum: int, _: Any) -> None:
             if not errnum:
+                self.method = method
                 self._post("resource-define", {"method": method})
                 self._journal("online", {"idset": idset_encode(self.online)})
             if then is not None:
@@ -166,7 +172,7 @@ class ResourceService:
         return str(Hostlist(names))
 
     def _up(self) -> set[int]:
-        return self.online - set(self.drained)
+        return self.online - set(self.drained) - self.torpid
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -182,7 +188,15 @@ class ResourceService:
         self.respond(msg, {
             "R": R, "drain": drain, "online": idset_encode(self.online),
             "offline": idset_encode(set(self.ranks) - self.online), "exclude": "",
-            "torpid": ""})
+            "torpid": idset_encode(self.torpid)})
+
+    def get(self, msg: Message) -> None:
+        """``resource.get``: R and how it was defined, which a flux-core broker's resource
+        module on a rank below asks for at load (ENOENT while R is not defined yet: that
+        rank then discovers its own and reports it with ``resource.topo-reduce``)."""
+        if self.method is None:
+            raise _error(errno.ENOENT)
+        self.respond(msg, {"R": self.R, "method": self.method})
 
     def drain(self, msg: Message) -> None:
         """``resource.drain``: answered once the event is in resource.eventlog."""
@@ -351,7 +365,20 @@ class ResourceService:
         if not ranks:
             return
         self.online -= ranks
+        self.torpid -= ranks
         self._journal("offline", {"idset": idset_encode(ranks)})
+        self._notify()
+
+    def set_torpid(self, rank: int, torpid: bool) -> None:
+        """A broker became torpid or lively again (its parent's overlay says so): a
+        ``torpid``/``lively`` journal event, down or up again for the scheduler."""
+        if rank not in self.ranks or (rank in self.torpid) == torpid:
+            return
+        if torpid:
+            self.torpid.add(rank)
+        else:
+            self.torpid.discard(rank)
+        self._journal("torpid" if torpid else "lively", {"idset": idset_encode({rank})})
         self._notify()
 
     def acquire_cancel(self, msg: Message) -> None:
