@@ -99,6 +99,7 @@ class JobExec:
         builtin.method("start", self.service.start_request, 0)
         builtin.method("expiration", self.service.expiration_request, 0)
         builtin.method("shell-barrier", self.service.barrier_enter, FLUX_ROLE_USER)
+        builtin.method("critical-ranks", self.service.critical_ranks_request, FLUX_ROLE_USER)
         builtin.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
         events.on("job-exception", self.service.exception_event)
         loop.call_soon(self.service.start)

@@ -308,7 +308,7 @@ class Attach:
             if exc.errno == errno.ENOSYS:
                 self.stdin_refused = True
             else:
-                self._fail(f"attach_send_shell: {exc.strerror or os.strerror(exc.errno)}")
+                self._fail(f"attach_send_shell: {exc.strerror or os.strerror(exc.errno or 0)}")
 
     def _stop_stdin(self) -> None:
         self.stdin_done = True

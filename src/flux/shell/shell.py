@@ -63,9 +63,9 @@ class JobShell:
         self.input_watch: Any = None  # other shells: the ``input`` eventlog, followed
         self.input_rest = b""  # a partial line of it
         self.exit_code = 0
-        self.first_exit_posted = False
         self.leader = info.shell_rank == 0
-        self.service = f"{os.getuid()}-shell-{self.f58}"
+        # flux-core names it with the plain (ASCII) f58 of the job's id
+        self.service = f"{os.getuid()}-shell-{id_encode(info.jobid, 'f58plain')}"
         self.watchers: list[Any] = []
         self.tmpdir: Optional[str] = None
         self.finished = False
@@ -73,6 +73,7 @@ class JobShell:
         self.attrs: dict[str, Optional[str]] = {}
         self.early = early if early is not None else early_requests(h, info.jobid)
         self.pmi: Any = None
+        self.doom: Any = None  # flux.shell.doom.Doom, once the services are up
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -113,10 +114,46 @@ class JobShell:
             sw.start()
             self.watchers.append(sw)
         if self.leader:
-            w = self.h.msg_watcher_create(self._stdin_request, FLUX_MSGTYPE_REQUEST,
-                                          self.service + ".stdin")
-            w.start()
-            self.watchers.append(w)
+            for method, cb in (("stdin", self._stdin_request),
+                               ("exception", self._exception_request)):
+                w = self.h.msg_watcher_create(cb, FLUX_MSGTYPE_REQUEST,
+                                              f"{self.service}.{method}")
+                w.start()
+                self.watchers.append(w)
+        self._doom_init()
+
+    def _doom_init(self) -> None:
+        from flux.shell.doom import Doom
+
+        try:
+            self.doom = Doom(self.h, self.info, self.service, self._exec_event,
+                             self._die_exit)
+        except ValueError as exc:
+            self._die(1, str(exc))
+        self.doom.start()
+
+    def _die_exit(self, code: int, text: str) -> None:
+        self._die(code, text, component="task-exit")
+
+    def _exception_request(self, h: Any, watcher: Any, msg: Any, args: Any) -> None:
+        """``<service>.exception`` (leader): job-exec's notice of an exception, such as a
+        lost shell (its node failed, or it was killed): warned, and a lost shell counts
+        as a failed exit for the exit timeout (flux.shell.doom)."""
+        try:
+            p = msg.payload_json()
+            kind, severity = p["type"], p["severity"]
+            shell_rank, message = p["shell_rank"], p.get("message", "")
+            if (not isinstance(kind, str) or not isinstance(severity, int)
+                    or not isinstance(shell_rank, int) or not isinstance(message, str)):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            h.respond_error(msg, errno.EPROTO, None)
+            return
+        if message:
+            self.output.log(WARN, message, {"component": "exception"})
+        if kind == "lost-shell" and self.doom is not None:
+            self.doom.lost(shell_rank)
+        h.respond(msg, None)
 
     def _pmi_init(self) -> None:
         """The PMI-1 server of the tasks (flux-core's pmi-simple plugin), if enabled."""
@@ -248,10 +285,9 @@ class JobShell:
         assert task.status is not None
         code = exit_code(task.status)
         self.exit_code = max(self.exit_code, code)
-        if self.leader and not self.first_exit_posted:
-            self.first_exit_posted = True
+        if self.doom is not None:
             signaled = os.WTERMSIG(task.status) if os.WIFSIGNALED(task.status) else 0
-            self._exec_event("shell.task-exit", {
+            self.doom.task_exit({
                 "localid": task.localid, "rank": task.rank, "state": "Exited",
                 "pid": task.pid, "wait_status": task.status, "signaled": signaled,
                 "exitcode": code})
@@ -354,9 +390,9 @@ class JobShell:
 
     # -- the end ------------------------------------------------------------------------
 
-    def _die(self, code: int, text: str) -> None:
+    def _die(self, code: int, text: str, component: Optional[str] = None) -> None:
         """flux-core's shell_die: a FATAL log entry, an exec exception, exit ``code``."""
-        self.output.log(FATAL, text)
+        self.output.log(FATAL, text, {"component": component} if component else None)
         self._flush_quietly()  # the log entry first, as flux-core's shell
         try:
             self.h.rpc("job-manager.raise", {"id": self.info.jobid, "type": "exec",
@@ -373,6 +409,8 @@ class JobShell:
         self.appender.when_idle(self.h.reactor_stop)
 
     def _cleanup(self) -> None:
+        if self.doom is not None:
+            self.doom.stop()
         if self.pmi is not None:
             self.pmi.close()
         self.output.close()

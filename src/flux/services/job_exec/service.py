@@ -277,13 +277,39 @@ class ExecService:
                                   "data": data.decode("utf-8", errors="replace")})
 
     def _shell_failed(self, job: _Job, rank: int, errnum: int, text: str) -> None:
+        """A shell that could not start, or whose broker was lost (EHOSTUNREACH)."""
+        host = self.hostname(rank)
         if errnum == errno.EHOSTUNREACH:
-            note = f"node failure on {self.hostname(rank)} (rank {rank})"
+            shell_rank = job.shells.shell_rank(rank) if job.shells is not None else rank
+            critical = job.shells is None or job.shells.is_critical(shell_rank)
+            self._lost_shell(job, shell_rank, critical,
+                             f"node failure on {host} (shell rank {shell_rank})")
+            if critical:
+                self.fatal(job, f"node failure on {host} (rank {rank})")
         else:
-            note = (f"job shell exec error on broker {self.hostname(rank)} (rank {rank}): "
-                    f"{text}")
-        self.fatal(job, note)
-        self._shell_exited(job, rank, (127 if errnum == errno.ENOENT else 126) << 8)
+            self.fatal(job, f"job shell exec error on broker {host} (rank {rank}): {text}")
+        # flux-core's bulk-exec: a lost shell is no failure of its own (the exception is)
+        code = {errno.EHOSTUNREACH: 0, errno.ENOENT: 127, errno.EPERM: 126,
+                errno.EACCES: 126}.get(errnum, 1)
+        self._shell_exited(job, rank, code << 8)
+
+    def _lost_shell(self, job: _Job, shell_rank: int, critical: bool, text: str) -> None:
+        """flux-core's jobinfo_lost_shell: the leader shell is told (its ``exception``
+        service: it warns, and its exit-timeout starts); a shell that is not critical
+        also gets a ``node-failure`` exception of severity 2 (the job goes on)."""
+        from flux.job.JobID import id_encode
+
+        shells = job.shells
+        if shells is None or job.finalizing:
+            return
+        if not critical:
+            self.rpc("job-manager.raise", {"id": job.id, "type": "node-failure",
+                                           "severity": 2, "note": text}, None)
+            text = ""
+        topic = f"{job.userid}-shell-{id_encode(job.id, 'f58plain')}.exception"
+        self.rpc(topic, {"type": "lost-shell", "severity": 0 if critical else 2,
+                         "shell_rank": shell_rank, "message": text}, None,
+                 nodeid=shells.leader)
 
     def _shell_exited(self, job: _Job, rank: int, wait_status: int) -> None:
         shells = job.shells
@@ -291,14 +317,43 @@ class ExecService:
             return
         if rank == shells.leader and not job.shell_exit_posted:
             job.shell_exit_posted = True
-            self.post(job.id, "shell-exit", {"rank": rank, "wait_status": wait_status})
-        if (wait_status & 0x7F) and wait_status & 0x7F != 0x7F and rank == shells.leader \
-                and not job.finalizing:
-            name = signal.strsignal(wait_status & 0x7F) or f"signal {wait_status & 0x7F}"
-            self.fatal(job, f"shell rank 0 (on {self.hostname(rank)}): {name}")
+            context: dict[str, Any] = {"rank": rank, "wait_status": wait_status}
+            others = [r for r in shells.active if r != rank]
+            if others:
+                from flux.services.resource.rv1 import idset_encode
+
+                context["active_ranks"] = idset_encode(others)
+            self.post(job.id, "shell-exit", context)
+        signo = wait_status & 0x7F
+        if signo and signo != 0x7F and len(shells.ranks) > 1 and not job.finalizing:
+            # flux-core: a lone shell's signal is the job's wait status, no exception
+            name = signal.strsignal(signo) or f"signal {signo}"
+            shell_rank = shells.shell_rank(rank)
+            text = f"shell rank {shell_rank} (on {self.hostname(rank)}): {name}"
+            if shell_rank == 0:
+                self.fatal(job, text)  # the job cannot go on without its leader
+            else:
+                self._lost_shell(job, shell_rank, shells.is_critical(shell_rank), text)
         done = shells.exit(rank, wait_status)
         if done:
             self.tasks_complete(job, shells.wait_status)
+
+    def critical_ranks_request(self, msg: Message) -> None:
+        """``job-exec.critical-ranks``: ``{id, ranks}``, the shell ranks whose loss ends
+        the job (all of them unless a shell says otherwise)."""
+        from flux.services.resource.rv1 import idset_decode
+
+        p = msg.payload_json()
+        jobid, ranks = p.get("id"), p.get("ranks")
+        if not isinstance(jobid, int) or not isinstance(ranks, str):
+            raise OSError(errno.EPROTO, None)
+        job = self.jobs.get(jobid)
+        if job is None or job.shells is None:
+            raise OSError(errno.ENOENT, None)
+        if msg.userid != job.userid and msg.userid != self.owner:
+            raise OSError(errno.EPERM, None)
+        job.shells.critical = idset_decode(ranks)  # OSError EINVAL if it is no idset
+        self.respond(msg, None)
 
     def barrier_enter(self, msg: Message) -> None:
         """``job-exec.shell-barrier``: answered once every shell of the job has entered."""
