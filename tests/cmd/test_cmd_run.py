@@ -384,12 +384,15 @@ def test_output_is_line_buffered_as_flux_core(shared_instance) -> None:
 
 def test_a_killed_shell_leaves_no_task(shared_instance) -> None:
     """A job shell killed with SIGKILL cannot end its tasks: the broker ends everything
-    left in the shell's session (tasks and their children), and the job fails."""
+    left in the shell's session (tasks and their children), and the job fails.  As
+    flux-core's job-exec, a lone shell's signal is the job's wait status (no exception:
+    ``flux job attach`` says ``job shell Killed``, exit 137); output already written
+    is kept."""
     import signal as _signal
 
     inst = shared_instance
     marker = uuid.uuid4().hex
-    r = inst.run("submit", "sh", "-c", f"sleep 300 & sleep 301; : {marker}")
+    r = inst.run("submit", "sh", "-c", f"echo before; sleep 300 & sleep 301; : {marker}")
     assert r.returncode == 0, r.stderr
     jobid = r.stdout.strip()
     assert inst.run("job", "wait-event", "-p", "exec", "-t", "20", jobid,
@@ -403,8 +406,77 @@ def test_a_killed_shell_leaves_no_task(shared_instance) -> None:
     r = inst.run("job", "wait-event", "-t", "20", jobid, "clean")
     assert r.returncode == 0, r.stderr
     assert _wait_gone(marker, 5.0) == []
-    r = inst.run("jobs", "-n", "-o", "{result}", jobid)
-    assert r.stdout.strip() == "FAILED"
+    r = inst.run("jobs", "-n", "-o", "{result} {returncode}", jobid)
+    assert r.stdout.strip() == "FAILED -9"
+    r = inst.run("job", "attach", jobid)
+    assert (r.returncode, r.stdout, r.stderr) == (137, "before\n",
+                                                  "flux-job: job shell Killed\n")
+    names = [e["name"] for e in _eventlog(inst, jobid)]
+    assert "exception" not in names
+
+
+def test_exit_timeout_and_exit_on_error(shared_instance) -> None:
+    """flux-core's task-exit plugin: once a task has exited, the others have
+    ``-o exit-timeout`` (30 s by default) to follow; ``-o exit-on-error`` ends the job
+    at the first failed task; texts and exit codes as flux-core 0.88's."""
+    host = socket.gethostname()
+    marker = uuid.uuid4().hex
+    t0 = time.monotonic()
+    r = shared_instance.run("run", "-n2", "-o", "exit-timeout=1", "sh", "-c",
+                            f'test $FLUX_TASK_RANK = 1 && exit 3; sleep 60; : {marker}')
+    assert time.monotonic() - t0 < 20
+    text = f"sh: task rank 1 on host {host} exited (Exit 3) and exit-timeout=1s has expired"
+    assert r.returncode == 3, r.stderr
+    assert f"flux-shell[0]: FATAL: task-exit: {text}\n" in r.stderr
+    assert f"type=exec severity=0 {text}\n" in r.stderr
+    assert r.stderr.endswith("flux-job: task(s) exited with exit code 3\n")
+    assert _wait_gone(marker, 5.0) == []
+    r = shared_instance.run("run", "-n2", "-o", "exit-on-error", "sh", "-c",
+                            f'test $FLUX_TASK_RANK = 1 && kill -9 $$; sleep 60; : {marker}')
+    assert r.returncode == 137, r.stderr
+    text = f"sh: task rank 1 on host {host} failed (Killed) and exit-on-error is set"
+    assert f"flux-shell[0]: FATAL: task-exit: {text}\n" in r.stderr
+    assert r.stderr.endswith("flux-job: task(s) Killed\n")
+    assert _wait_gone(marker, 5.0) == []
+    # none: the job waits for its last task
+    r = shared_instance.run("run", "-n2", "-o", "exit-timeout=none", "sh", "-c",
+                            'test $FLUX_TASK_RANK = 1 && exit 3; sleep 1.5; echo late')
+    assert (r.returncode, r.stdout) == (3, "late\n"), r.stderr
+    assert "FATAL" not in r.stderr
+    r = shared_instance.run("run", "-o", "exit-timeout=bad", "true")
+    assert r.returncode == 1
+    assert ("flux-shell[0]: ERROR: task-exit: exit-timeout is not a valid Flux Standard "
+            "Duration\n") in r.stderr
+    assert "flux-shell[0]: FATAL: shell_init: No such file or directory\n" in r.stderr
+
+
+def test_many_megabytes_of_output_and_binary_bytes_are_exact(shared_instance,
+                                                              tmp_path) -> None:
+    """Output of many megabytes, text and binary (bytes that are no UTF-8), reaches
+    ``flux run`` whole and exact, as does ``flux job attach`` afterwards."""
+    import hashlib
+    import random
+
+    rng = random.Random(13)
+    blob = bytes(rng.getrandbits(8) for _ in range(8 << 20))  # 8 MiB, every byte value
+    (tmp_path / "blob").write_bytes(blob)
+    r = shared_instance.run("run", "cat", str(tmp_path / "blob"), text=False, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) == len(blob)
+    assert hashlib.sha256(r.stdout).digest() == hashlib.sha256(blob).digest()
+    jobid = shared_instance.run("jobs", "-a", "-n", "-o", "{id}").stdout.split()[0]
+    r = shared_instance.run("job", "attach", jobid, text=False, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert hashlib.sha256(r.stdout).digest() == hashlib.sha256(blob).digest()
+    # text by lines (each line is an output entry, as flux-core's): 4 MB in 4000 lines
+    lines = "".join(f"{i:07d} {'x' * 992}\n" for i in range(4000))
+    (tmp_path / "lines").write_text(lines)
+    r = shared_instance.run("run", "-n2", "--label-io", "cat", str(tmp_path / "lines"),
+                            timeout=90)
+    assert r.returncode == 0, r.stderr
+    for rank in (0, 1):
+        mine = [x[3:] for x in r.stdout.splitlines() if x.startswith(f"{rank}: ")]
+        assert "".join(f"{x}\n" for x in mine) == lines
 
 
 def test_stdin_for_tasks_that_already_exited_is_no_error(shared_instance) -> None:

@@ -129,7 +129,10 @@ class JobShell:
             self.doom = Doom(self.h, self.info, self.service, self._exec_event,
                              self._die_exit)
         except ValueError as exc:
-            self._die(1, str(exc))
+            # as flux-core's shell, whose task-exit plugin then fails shell.init
+            self.output.log(ERR, str(exc), {"component": "task-exit"})
+            self.output.log(ERR, "plugin 'task-exit': shell.init failed")
+            self._die(1, "shell_init: No such file or directory")
         self.doom.start()
 
     def _die_exit(self, code: int, text: str) -> None:
