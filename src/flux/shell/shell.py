@@ -74,6 +74,8 @@ class JobShell:
         self.early = early if early is not None else early_requests(h, info.jobid)
         self.pmi: Any = None
         self.doom: Any = None  # flux.shell.doom.Doom, once the services are up
+        #: input that came before the tasks were made (then None)
+        self.early_input: Optional[list[tuple[bytes, bool, Optional[set[int]]]]] = []
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -344,7 +346,11 @@ class JobShell:
         h.respond(msg, None)
 
     def _input(self, raw: bytes, eof: bool, wanted: Optional[set[int]]) -> None:
-        """Input for the tasks ``wanted`` (None: all), those of this shell get it."""
+        """Input for the tasks ``wanted`` (None: all), those of this shell get it (kept
+        until the tasks exist: it may come as soon as ``shell.init`` is committed)."""
+        if self.early_input is not None:
+            self.early_input.append((raw, eof, wanted))
+            return
         for task in self.tasks:
             if task.rank in self.stdin_open and (wanted is None or task.rank in wanted):
                 task.write_stdin(raw, eof)
@@ -439,7 +445,13 @@ class JobShell:
                 self._exec_event("shell.init", {"service": self.service,
                                                 "leader-rank": info.broker_rank,
                                                 "size": info.shell_size})
+                # committed before the tasks start, as flux-core's shell waits for it:
+                # `flux run` sends input once it sees it, while the tasks still run
+                self._flush_quietly()
             self._start_tasks()
+            early, self.early_input = self.early_input or [], None
+            for raw, eof, wanted in early:
+                self._input(raw, eof, wanted)
             if not self.leader and self.info.option("input.stdin.type") != "file":
                 self._follow_input()
             self._barrier()
