@@ -206,7 +206,7 @@ def test_cancel_of_an_ended_watch_spares_the_request_that_took_its_tag(h):
     while (event := other.get_event()) is not None:
         names.append(event.name)
     assert names[-1] == "clean" and "exception" in names
-    h2.close()
+    del other, main, h2
 
 
 def test_event_wait_raises_job_exception(h):
