@@ -440,6 +440,10 @@ class JobShell:
             self._make_tmpdir()
             self._extract_files()
             self._pmi_init()
+            if self.leader and info.shell_size > 1:
+                # the output header committed before any other shell can pass the
+                # barrier and write its tasks' output (a reader fails on data first)
+                self._flush_quietly()
             self._barrier()
             if self.leader:
                 self._exec_event("shell.init", {"service": self.service,
