@@ -259,3 +259,37 @@ def test_size2_shell_killed_on_each_rank():
             {"rank": 0, "wait_status": 9, "active_ranks": "1"}]
         lines = t.run("resource", "list", "-no", "{state} {nnodes}").stdout.split("\n")
         assert "free 2" in lines, lines
+
+
+def test_size2_lost_rank_that_is_not_critical():
+    """``job-exec.critical-ranks`` (what a shell sends to name the shell ranks whose loss
+    is fatal): with only shell rank 0 critical, losing rank 1 raises a ``node-failure``
+    exception of severity 2 and the job goes on, until the leader's exit timeout (the
+    lost shell counts as an exit) ends it, as flux-core's job-exec and shell do."""
+    import flux
+
+    with tbon_instance(2, "--test-exit-mode=leader") as t:
+        marker = _marker()
+        run = _flux_run(t, "-N2", "-o", "exit-timeout=2", "sh", "-c",
+                        f"echo before $FLUX_TASK_RANK; exec sleep {marker}")
+        jobid = _running_job(t, marker, 2)
+        dec = int(t.run("job", "id", jobid).stdout)
+        with flux.Flux(t.uri(0)) as h:
+            for payload, errnum in (({"id": dec + 1, "ranks": "0"}, 2),  # ENOENT
+                                    ({"id": dec, "ranks": 0}, 71),  # EPROTO
+                                    ({"id": dec, "ranks": "x"}, 22)):  # EINVAL
+                with pytest.raises(OSError) as info:
+                    h.rpc("job-exec.critical-ranks", payload).get()
+                assert info.value.errno == errnum
+            h.rpc("job-exec.critical-ranks", {"id": dec, "ranks": "0"}).get()
+        os.kill(t.pids[1], signal.SIGKILL)
+        code, out, err = _finish(run)
+        assert code == 1, err
+        assert sorted(out.splitlines()) == ["before 0", "before 1"]
+        assert (f"type=node-failure severity=2 node failure on {t.host} (shell rank 1)\n"
+                in err)
+        assert "WARN" not in err  # the exception says it: the leader is told no message
+        text = f"sh: shell rank 1 on host {t.host} exited and exit-timeout=2s has expired"
+        assert f"type=exec severity=0 {text}\n" in err
+        _wait_procs(marker, 0, timeout=10)
+        t.pids = t.pids[:1]
