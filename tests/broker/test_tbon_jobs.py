@@ -293,3 +293,28 @@ def test_size2_lost_rank_that_is_not_critical():
         assert f"type=exec severity=0 {text}\n" in err
         _wait_procs(marker, 0, timeout=10)
         t.pids = t.pids[:1]
+
+
+def test_size2_leader_waits_for_the_other_shells():
+    """The leader shell exits only once every shell's tasks have ended (flux-core's
+    tasks-complete): its exit timeout guards a job whose leader's tasks ended first
+    (flux-core 0.88: exit 1, `sh: task rank 0 ... exited (Exit 1) and exit-timeout=...`),
+    and a job whose other tasks end in time finishes normally."""
+    with tbon_instance(2) as t:
+        marker = _marker()
+        run = _flux_run(t, "-N2", "-o", "exit-timeout=1", "sh", "-c",
+                        f"test $FLUX_TASK_RANK = 1 && exec sleep {marker}")
+        code, out, err = _finish(run)
+        text = f"sh: task rank 0 on host {t.host} exited (Exit 1) and exit-timeout=1s has expired"
+        assert code == 1, err
+        assert f"flux-shell[0]: FATAL: task-exit: {text}\n" in err
+        assert err.endswith("flux-job: task(s) exited with exit code 1\n"), err
+        _wait_procs(marker, 0, timeout=10)
+        jobid = t.run("jobs", "-a", "-no", "{id}").stdout.split()[0]
+        events = [json.loads(e) for e in t.run("job", "eventlog", "-p", "exec", "-f",
+                                               "json", jobid).stdout.splitlines()]
+        assert [e["context"]["status"] for e in events if e["name"] == "complete"] \
+            == [256]  # the exception's task status, not the other shell's SIGTERM
+        r = _run(t, "run", "-N2", "-o", "exit-timeout=10", "sh", "-c",
+                 'test $FLUX_TASK_RANK = 1 && sleep 1 && echo late; true')
+        assert (r.returncode, r.stdout, r.stderr) == (0, "late\n", "")

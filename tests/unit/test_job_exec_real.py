@@ -229,6 +229,47 @@ def test_shell_killed() -> None:
     assert h.responses[1]["data"] == {"status": signal.SIGKILL}
 
 
+def test_shells_outliving_the_leader() -> None:
+    """flux-core's exec.shell-exit-timeout: shells still running 30 s after the leader
+    exited end the job (unless an exception is already ending it)."""
+    from flux.broker.job_exec import _shell_exit_timeout
+    from flux.services.job_exec.service import SHELL_EXIT_TIMEOUT
+
+    h = Harness()
+    ev0, p0, ev1, p1 = _two_shells(h, 11)
+    ev0.exited(0, 0)
+    assert h.events[-1] == ("shell-exit", {"rank": 0, "wait_status": 0,
+                                           "active_ranks": "1"})
+    timer, = h.live_timers()
+    assert timer.delay == SHELL_EXIT_TIMEOUT == 30.0
+    timer.fire()
+    assert h.responses[-1]["data"]["note"] == ("job shells still active on 1 (rank 1) "
+                                               "30s after leader shell exit")
+    assert p1.signals == [signal.SIGTERM]
+    ev1.exited(1, (128 + signal.SIGTERM) << 8)
+    assert h.responses[-2]["data"] == {"status": (128 + signal.SIGTERM) << 8}
+    # the [exec] table's key, as flux-core's
+    log = []
+    assert _shell_exit_timeout({"shell-exit-timeout": "1m"}, 30.0, log.append) == 60.0
+    assert _shell_exit_timeout({"shell-exit-timeout": 0}, 30.0, log.append) == 0.0
+    assert _shell_exit_timeout(None, 30.0, log.append) == 30.0
+    assert log == []
+
+
+def test_exception_wait_status_is_the_jobs() -> None:
+    """An exception that names a task's wait status (the shell's exit timeout) makes it
+    the job's: the exit code of that task, as flux-core's job-exec."""
+    h = Harness()
+    ev0, p0, ev1, p1 = _two_shells(h, 12)
+    msg = Message()
+    msg.topic = "job-exception"
+    msg.payload = {"id": 12, "type": "exec", "severity": 0, "wait_status": 3 << 8}
+    h.svc.exception_event(msg)
+    ev0.exited(0, 1 << 8)
+    ev1.exited(1, (128 + signal.SIGTERM) << 8)
+    assert h.responses[-2]["data"] == {"status": 3 << 8}
+
+
 def test_exit_timeout_option() -> None:
     from flux.shell.doom import parse_timeout
 

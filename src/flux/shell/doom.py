@@ -63,12 +63,12 @@ class Doom:
 
     def __init__(self, h: Any, info: ShellInfo, service: str,
                  post: Callable[[str, dict], None],
-                 die: Callable[[int, str], None]) -> None:
+                 die: Callable[[int, str, int], None]) -> None:
         self.h = h
         self.info = info
         self.service = service
         self.post = post  # an exec eventlog entry (leader)
-        self.die = die  # FATAL log, exception, exit code
+        self.die = die  # FATAL log, exception (with the task's wait status), exit code
         self.leader = info.shell_rank == 0
         self.done = False
         self.timer: Any = None
@@ -89,6 +89,12 @@ class Doom:
         self.watcher = self.h.msg_watcher_create(self._notified, FLUX_MSGTYPE_REQUEST,
                                                  self.service + ".doom")
         self.watcher.start()
+
+    def tasks_complete(self) -> None:
+        """Every task of every shell has ended: nothing left for the timeout to guard."""
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
 
     def stop(self) -> None:
         for w in (self.timer, self.watcher):
@@ -179,4 +185,4 @@ class Doom:
         arg0 = os.path.basename(self.info.command[0]) if self.info.command else ""
         kind = "shell" if self.lost_shell else "task"
         self.die(self.exit_rc, f"{arg0}: {kind} rank {self.exit_rank} on host {self._host()} "
-                               f"{what}{disp} {why}")
+                               f"{what}{disp} {why}", status)

@@ -74,6 +74,7 @@ class JobShell:
         self.early = early if early is not None else early_requests(h, info.jobid)
         self.pmi: Any = None
         self.doom: Any = None  # flux.shell.doom.Doom, once the services are up
+        self.tasks_complete: Any = None  # flux.shell.tasks_complete.TasksComplete, likewise
         #: input that came before the tasks were made (then None)
         self.early_input: Optional[list[tuple[bytes, bool, Optional[set[int]]]]] = []
 
@@ -126,6 +127,11 @@ class JobShell:
 
     def _doom_init(self) -> None:
         from flux.shell.doom import Doom
+        from flux.shell.tasks_complete import TasksComplete
+
+        self.tasks_complete = TasksComplete(self.h, self.info, self.service,
+                                            self._all_tasks_complete)
+        self.tasks_complete.start()
 
         try:
             self.doom = Doom(self.h, self.info, self.service, self._exec_event,
@@ -137,8 +143,8 @@ class JobShell:
             self._die(1, "shell_init: No such file or directory")
         self.doom.start()
 
-    def _die_exit(self, code: int, text: str) -> None:
-        self._die(code, text, component="task-exit")
+    def _die_exit(self, code: int, text: str, wait_status: int = -1) -> None:
+        self._die(code, text, component="task-exit", wait_status=wait_status)
 
     def _exception_request(self, h: Any, watcher: Any, msg: Any, args: Any) -> None:
         """``<service>.exception`` (leader): job-exec's notice of an exception, such as a
@@ -158,6 +164,7 @@ class JobShell:
             self.output.log(WARN, message, {"component": "exception"})
         if kind == "lost-shell" and self.doom is not None:
             self.doom.lost(shell_rank)
+            self.tasks_complete.lost(shell_rank)
         h.respond(msg, None)
 
     def _pmi_init(self) -> None:
@@ -399,27 +406,44 @@ class JobShell:
 
     # -- the end ------------------------------------------------------------------------
 
-    def _die(self, code: int, text: str, component: Optional[str] = None) -> None:
-        """flux-core's shell_die: a FATAL log entry, an exec exception, exit ``code``."""
+    def _die(self, code: int, text: str, component: Optional[str] = None,
+             wait_status: int = -1) -> None:
+        """flux-core's shell_die: a FATAL log entry, an exec exception (with the task
+        ``wait_status`` it names, if any: the job's status then), exit ``code``."""
         self.output.log(FATAL, text, {"component": component} if component else None)
         self._flush_quietly()  # the log entry first, as flux-core's shell
         try:
-            self.h.rpc("job-manager.raise", {"id": self.info.jobid, "type": "exec",
-                                             "severity": 0, "note": text}).get()
+            payload: dict[str, Any] = {"id": self.info.jobid, "type": "exec",
+                                       "severity": 0, "note": text}
+            if wait_status >= 0:
+                payload["wait_status"] = wait_status
+            self.h.rpc("job-manager.raise", payload).get()
         except OSError:
             pass
         self.killall(signal.SIGKILL)
         raise ShellExit(code)
 
     def _finish(self) -> None:
+        """This shell's tasks have ended: it exits once its writes are committed; the
+        leader once every shell's tasks have ended (``_all_tasks_complete``)."""
         if self.finished:
             return
         self.finished = True
-        self.appender.when_idle(self.h.reactor_stop)
+        if self.tasks_complete is not None:
+            self.tasks_complete.finish()
+        if not self.leader or self.tasks_complete is None:
+            self.appender.when_idle(self.h.reactor_stop)
+
+    def _all_tasks_complete(self) -> None:
+        if self.doom is not None:
+            self.doom.tasks_complete()
+        if self.finished:
+            self.appender.when_idle(self.h.reactor_stop)
 
     def _cleanup(self) -> None:
-        if self.doom is not None:
-            self.doom.stop()
+        for part in (self.doom, self.tasks_complete):
+            if part is not None:
+                part.stop()
         if self.pmi is not None:
             self.pmi.close()
         self.output.close()
