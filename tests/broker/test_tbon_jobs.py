@@ -138,3 +138,183 @@ def test_size4_broker_killed_mid_job():
         r = _run(t, "run", "-N3", "sh", "-c", 'echo $($0 getattr rank)', flux_exe())
         assert sorted(r.stdout.split()) == ["0", "1", "3"]
         t.pids = [p for i, p in enumerate(t.pids) if i != 2]
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            break
+        chain.append(pid)
+    return chain
+
+
+def _shell_on(t: Tbon, rank: int, jobid: str) -> int:
+    """The pid of job ``jobid``'s shell under the broker of ``rank`` (forked by its fork
+    server on rank 0, started by rexec elsewhere)."""
+    dec = t.run("job", "id", jobid).stdout.strip()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                args = f.read().replace(b"\0", b" ").decode(errors="replace").split()
+        except OSError:
+            continue
+        if args[-1:] == [dec] and any("flux-shell" in a or a == "flux.shell" for a in args) \
+                and t.pids[rank] in _ancestors(int(name)):
+            return int(name)
+    raise AssertionError(f"no shell of {jobid} on rank {rank}")
+
+
+def _flux_run(t: Tbon, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([flux_exe(), "run", *args], env=dict(base_env(), FLUX_URI=t.uri(0)),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _running_job(t: Tbon, marker: str, count: int) -> str:
+    _wait_procs(marker, count)
+    return t.run("jobs", "-no", "{id}").stdout.split()[0]
+
+
+def _finish(run: subprocess.Popen, timeout: float = 40) -> tuple[int, str, str]:
+    try:
+        out, err = run.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        out, err = run.communicate()
+        raise AssertionError(f"flux run did not end:\n{err}") from None
+    return run.returncode, out, err
+
+
+def test_size2_node_lost_under_flux_run():
+    """Rank 1's broker killed under ``flux run -N2``: as flux-core's job-exec, a fatal
+    ``node failure`` exception, the leader shell warned, the tasks left killed (SIGTERM,
+    so ``flux run`` exits 143), the job INACTIVE/FAILED, rank 0's resources free again,
+    nothing left running on either rank."""
+    with tbon_instance(2, "--test-exit-mode=leader") as t:
+        marker = _marker()
+        run = _flux_run(t, "-N2", "sh", "-c", f"echo before $FLUX_TASK_RANK; exec sleep {marker}")
+        jobid = _running_job(t, marker, 2)
+        os.kill(t.pids[1], signal.SIGKILL)
+        code, out, err = _finish(run)
+        assert code == 143, err
+        assert sorted(out.splitlines()) == ["before 0", "before 1"]
+        assert f"type=exec severity=0 node failure on {t.host} (rank 1)\n" in err
+        assert f"flux-shell[0]:  WARN: exception: node failure on {t.host} (shell rank 1)\n" in err
+        assert err.endswith("flux-job: task(s) Terminated\n"), err
+        _wait_procs(marker, 0, timeout=10)
+        r = t.run("jobs", "-no", "{state} {result} {returncode} {exception.note}", jobid)
+        assert r.stdout.strip() == f"INACTIVE FAILED 143 node failure on {t.host} (rank 1)"
+        shell_exit = [json.loads(e) for e in t.run("job", "eventlog", "-p", "exec", "-f",
+                                                   "json", jobid).stdout.splitlines()]
+        assert [e["context"]["wait_status"] for e in shell_exit
+                if e["name"] == "shell-exit"] == [143 << 8]
+        lines = t.run("resource", "list", "-no", "{state} {nnodes}").stdout.split("\n")
+        assert "free 1" in lines and "allocated 0" in lines, lines
+        _run(t, "run", "-N1", "true")  # the node left runs jobs
+        t.pids = t.pids[:1]
+
+
+def test_size2_shell_killed_on_each_rank():
+    """A job shell killed with SIGKILL (flux-core's texts and results):
+    - rank 1's: the leader is told (a warning), and the job ends once the exit timeout
+      has passed (``-o exit-timeout=1``; 30 s by default), exit 1;
+    - rank 0's (the leader): a fatal ``shell rank 0 (on HOST): Killed`` exception, the
+      other shell's tasks get SIGTERM, exit 143.
+    Output already written is kept; the dead shell's tasks (and the others') are gone."""
+    with tbon_instance(2) as t:
+        marker = _marker()
+        cmd = ["sh", "-c", f"echo before $FLUX_TASK_RANK; exec sleep {marker}"]
+        run = _flux_run(t, "-N2", "-o", "exit-timeout=1", *cmd)
+        jobid = _running_job(t, marker, 2)
+        os.kill(_shell_on(t, 1, jobid), signal.SIGKILL)
+        code, out, err = _finish(run)
+        assert code == 1, err
+        assert sorted(out.splitlines()) == ["before 0", "before 1"]
+        assert f"flux-shell[0]:  WARN: exception: shell rank 1 (on {t.host}): Killed\n" in err
+        text = f"sh: shell rank 1 on host {t.host} exited and exit-timeout=1s has expired"
+        assert f"flux-shell[0]: FATAL: task-exit: {text}\n" in err
+        assert f"type=exec severity=0 {text}\n" in err
+        assert err.endswith("flux-job: task(s) exited with exit code 1\n"), err
+        _wait_procs(marker, 0, timeout=10)
+        assert t.run("jobs", "-no", "{result}", jobid).stdout.strip() == "FAILED"
+
+        run = _flux_run(t, "-N2", *cmd)
+        jobid = _running_job(t, marker, 2)
+        os.kill(_shell_on(t, 0, jobid), signal.SIGKILL)
+        code, out, err = _finish(run)
+        assert code == 143, err
+        assert sorted(out.splitlines()) == ["before 0", "before 1"]
+        assert f"type=exec severity=0 shell rank 0 (on {t.host}): Killed\n" in err
+        assert err.endswith("flux-job: task(s) Terminated\n"), err
+        _wait_procs(marker, 0, timeout=10)
+        events = [json.loads(e) for e in t.run("job", "eventlog", "-p", "exec", "-f",
+                                               "json", jobid).stdout.splitlines()]
+        assert [e["context"] for e in events if e["name"] == "shell-exit"] == [
+            {"rank": 0, "wait_status": 9, "active_ranks": "1"}]
+        lines = t.run("resource", "list", "-no", "{state} {nnodes}").stdout.split("\n")
+        assert "free 2" in lines, lines
+
+
+def test_size2_lost_rank_that_is_not_critical():
+    """``job-exec.critical-ranks`` (what a shell sends to name the shell ranks whose loss
+    is fatal): with only shell rank 0 critical, losing rank 1 raises a ``node-failure``
+    exception of severity 2 and the job goes on, until the leader's exit timeout (the
+    lost shell counts as an exit) ends it, as flux-core's job-exec and shell do."""
+    import flux
+
+    with tbon_instance(2, "--test-exit-mode=leader") as t:
+        marker = _marker()
+        run = _flux_run(t, "-N2", "-o", "exit-timeout=2", "sh", "-c",
+                        f"echo before $FLUX_TASK_RANK; exec sleep {marker}")
+        jobid = _running_job(t, marker, 2)
+        dec = int(t.run("job", "id", jobid).stdout)
+        with flux.Flux(t.uri(0)) as h:
+            for payload, errnum in (({"id": dec + 1, "ranks": "0"}, 2),  # ENOENT
+                                    ({"id": dec, "ranks": 0}, 71),  # EPROTO
+                                    ({"id": dec, "ranks": "x"}, 22)):  # EINVAL
+                with pytest.raises(OSError) as info:
+                    h.rpc("job-exec.critical-ranks", payload).get()
+                assert info.value.errno == errnum
+            h.rpc("job-exec.critical-ranks", {"id": dec, "ranks": "0"}).get()
+        os.kill(t.pids[1], signal.SIGKILL)
+        code, out, err = _finish(run)
+        assert code == 1, err
+        assert sorted(out.splitlines()) == ["before 0", "before 1"]
+        assert (f"type=node-failure severity=2 node failure on {t.host} (shell rank 1)\n"
+                in err)
+        assert "WARN" not in err  # the exception says it: the leader is told no message
+        text = f"sh: shell rank 1 on host {t.host} exited and exit-timeout=2s has expired"
+        assert f"type=exec severity=0 {text}\n" in err
+        _wait_procs(marker, 0, timeout=10)
+        t.pids = t.pids[:1]
+
+
+def test_size2_leader_waits_for_the_other_shells():
+    """The leader shell exits only once every shell's tasks have ended (flux-core's
+    tasks-complete): its exit timeout guards a job whose leader's tasks ended first
+    (flux-core 0.88: exit 1, `sh: task rank 0 ... exited (Exit 1) and exit-timeout=...`),
+    and a job whose other tasks end in time finishes normally."""
+    with tbon_instance(2) as t:
+        marker = _marker()
+        run = _flux_run(t, "-N2", "-o", "exit-timeout=1", "sh", "-c",
+                        f"test $FLUX_TASK_RANK = 1 && exec sleep {marker}")
+        code, out, err = _finish(run)
+        text = f"sh: task rank 0 on host {t.host} exited (Exit 1) and exit-timeout=1s has expired"
+        assert code == 1, err
+        assert f"flux-shell[0]: FATAL: task-exit: {text}\n" in err
+        assert err.endswith("flux-job: task(s) exited with exit code 1\n"), err
+        _wait_procs(marker, 0, timeout=10)
+        jobid = t.run("jobs", "-a", "-no", "{id}").stdout.split()[0]
+        events = [json.loads(e) for e in t.run("job", "eventlog", "-p", "exec", "-f",
+                                               "json", jobid).stdout.splitlines()]
+        assert [e["context"]["status"] for e in events if e["name"] == "complete"] \
+            == [256]  # the exception's task status, not the other shell's SIGTERM
+        r = _run(t, "run", "-N2", "-o", "exit-timeout=10", "sh", "-c",
+                 'test $FLUX_TASK_RANK = 1 && sleep 1 && echo late; true')
+        assert (r.returncode, r.stdout, r.stderr) == (0, "late\n", "")

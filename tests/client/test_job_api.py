@@ -184,6 +184,31 @@ def test_event_watch_and_result(h):
     assert info.result_id == FLUX_JOB_RESULT_COMPLETED and info.returncode == 0
 
 
+def test_cancel_of_an_ended_watch_spares_the_request_that_took_its_tag(h):
+    """A watch whose stream has ended freed its matchtag; a request made since may
+    have it.  Cancelling the ended watch sends nothing, so that request goes on (the
+    cancel ended ``flux job attach``'s exec watch of an inactive flux-core job)."""
+    jobid = flux.job.submit(h, test_job())
+    wait_inactive(h, jobid)
+    running = flux.job.submit(h, test_job(run="60s"))
+    flux.job.event_wait(h, running, "start")
+    h2 = flux.Flux(h.attr_get("local-uri"))  # nothing else of its own in flight
+    main = flux.job.event_watch_async(h2, jobid)
+    while main.get_event() is not None:
+        pass
+    tag = main._s.get_matchtag()
+    other = flux.job.event_watch_async(h2, running)
+    assert other._s.get_matchtag() == tag  # the freed tag, taken again
+    main.cancel()
+    assert other.get_event().name == "submit"
+    flux.job.cancel(h, running)
+    names = ["submit"]
+    while (event := other.get_event()) is not None:
+        names.append(event.name)
+    assert names[-1] == "clean" and "exception" in names
+    del other, main, h2
+
+
 def test_event_wait_raises_job_exception(h):
     jobid = flux.job.submit(h, test_job(), urgency=0)
     flux.job.cancel(h, jobid, "stop")

@@ -58,7 +58,7 @@ class Harness:
                                lambda jobid, name, ctx: self.events.append((name, ctx)),
                                self.timer, lambda level, text: None, launcher=self.launcher)
 
-    def rpc(self, topic, payload, cb=None) -> None:
+    def rpc(self, topic, payload, cb=None, **kw) -> None:
         self.rpcs.append((topic, payload))
 
     def timer(self, delay, cb) -> Timer:
@@ -162,6 +162,127 @@ def test_shell_failed_to_start() -> None:
     assert h.responses[0]["data"]["note"] == ("job shell exec error on broker 0 (rank 0): "
                                               "No such file or directory")
     assert [r["type"] for r in h.responses][-2:] == ["finish", "release"]
+
+
+R2 = {"version": 1, "execution": {"R_lite": [{"rank": "0-1", "children": {"core": "0"}}],
+                                  "starttime": 0.0, "expiration": 0.0}}
+
+
+def _two_shells(h: Harness, jobid: int) -> tuple:
+    h.start(jobid, R2)
+    (_, _, ev0, p0), (_, _, ev1, p1) = h.launcher.launched
+    ev0.running(0)
+    ev1.running(1)
+    return ev0, p0, ev1, p1
+
+
+def _exception_rpc(h: Harness, jobid: int) -> tuple:
+    from flux.job.JobID import id_encode
+
+    topic = f"{os.getuid()}-shell-{id_encode(jobid, 'f58plain')}.exception"
+    return next(p for t, p in h.rpcs if t == topic)
+
+
+def test_node_lost() -> None:
+    """flux-core's bulk-exec/job-exec: the leader told (lost-shell), a fatal exception,
+    the others terminated; the lost shell's status 0 (the exception fails the job)."""
+    import errno
+
+    h = Harness()
+    ev0, p0, ev1, p1 = _two_shells(h, 7)
+    ev1.failed(1, errno.EHOSTUNREACH, "No route to host")
+    assert _exception_rpc(h, 7) == {"type": "lost-shell", "severity": 0, "shell_rank": 1,
+                                    "message": "node failure on 1 (shell rank 1)"}
+    assert h.responses[1]["data"] == {"severity": 0, "type": "exec",
+                                      "note": "node failure on 1 (rank 1)"}
+    assert p0.signals == [signal.SIGTERM]
+    ev0.exited(0, 0)
+    assert h.responses[-2]["data"] == {"status": 256}  # the exception: 0 becomes 1
+
+
+def test_shell_killed() -> None:
+    """A killed leader is fatal, another shell's loss a lost-shell notice; a lone
+    shell's signal is the job's status, no exception (flux-core's exit_cb)."""
+    h = Harness()
+    ev0, p0, ev1, p1 = _two_shells(h, 8)
+    ev1.exited(1, signal.SIGKILL)
+    assert [r["type"] for r in h.responses] == ["start"]
+    assert _exception_rpc(h, 8)["message"] == "shell rank 1 (on 1): Killed"
+    ev0.exited(0, 1 << 8)
+    assert h.events[-3] == ("shell-exit", {"rank": 0, "wait_status": 256})
+    assert h.responses[-2]["data"] == {"status": 256}  # the larger raw status, as bulk-exec
+
+    h = Harness()
+    ev0, p0, ev1, p1 = _two_shells(h, 9)
+    ev0.exited(0, signal.SIGKILL)
+    assert h.events[-1] == ("shell-exit", {"rank": 0, "wait_status": signal.SIGKILL,
+                                           "active_ranks": "1"})
+    assert h.responses[1]["data"]["note"] == "shell rank 0 (on 0): Killed"
+    assert p1.signals == [signal.SIGTERM]
+
+    h = Harness()
+    h.start(10)
+    _, _, events, _ = h.launcher.launched[0]
+    events.running(0)
+    events.exited(0, signal.SIGKILL)
+    assert [r["type"] for r in h.responses] == ["start", "finish", "release"]
+    assert h.responses[1]["data"] == {"status": signal.SIGKILL}
+
+
+def test_shells_outliving_the_leader() -> None:
+    """flux-core's exec.shell-exit-timeout: shells still running 30 s after the leader
+    exited end the job (unless an exception is already ending it)."""
+    from flux.broker.job_exec import _shell_exit_timeout
+    from flux.services.job_exec.service import SHELL_EXIT_TIMEOUT
+
+    h = Harness()
+    ev0, p0, ev1, p1 = _two_shells(h, 11)
+    ev0.exited(0, 0)
+    assert h.events[-1] == ("shell-exit", {"rank": 0, "wait_status": 0,
+                                           "active_ranks": "1"})
+    timer, = h.live_timers()
+    assert timer.delay == SHELL_EXIT_TIMEOUT == 30.0
+    timer.fire()
+    assert h.responses[-1]["data"]["note"] == ("job shells still active on 1 (rank 1) "
+                                               "30s after leader shell exit")
+    assert p1.signals == [signal.SIGTERM]
+    ev1.exited(1, (128 + signal.SIGTERM) << 8)
+    assert h.responses[-2]["data"] == {"status": (128 + signal.SIGTERM) << 8}
+    # the [exec] table's key, as flux-core's
+    log = []
+    assert _shell_exit_timeout({"shell-exit-timeout": "1m"}, 30.0, log.append) == 60.0
+    assert _shell_exit_timeout({"shell-exit-timeout": 0}, 30.0, log.append) == 0.0
+    assert _shell_exit_timeout(None, 30.0, log.append) == 30.0
+    assert log == []
+
+
+def test_exception_wait_status_is_the_jobs() -> None:
+    """An exception that names a task's wait status (the shell's exit timeout) makes it
+    the job's: the exit code of that task, as flux-core's job-exec."""
+    h = Harness()
+    ev0, p0, ev1, p1 = _two_shells(h, 12)
+    msg = Message()
+    msg.topic = "job-exception"
+    msg.payload = {"id": 12, "type": "exec", "severity": 0, "wait_status": 3 << 8}
+    h.svc.exception_event(msg)
+    ev0.exited(0, 1 << 8)
+    ev1.exited(1, (128 + signal.SIGTERM) << 8)
+    assert h.responses[-2]["data"] == {"status": 3 << 8}
+
+
+def test_exit_timeout_option() -> None:
+    from flux.shell.doom import parse_timeout
+
+    assert parse_timeout(None) == 30.0
+    assert parse_timeout("none") is None and parse_timeout("NONE") is None
+    assert parse_timeout("1.5m") == 90.0 and parse_timeout(2) == 2.0
+    for bad in (-1, "bad", True, [1], "-1s"):
+        try:
+            parse_timeout(bad)
+        except ValueError as exc:
+            assert str(exc) == "exit-timeout is not a valid Flux Standard Duration"
+        else:
+            raise AssertionError(f"{bad!r} accepted")
 
 
 def test_taskmap_and_ioencode() -> None:

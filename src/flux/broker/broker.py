@@ -302,7 +302,8 @@ class Broker:
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
                                 self.log.log, rank, self.environ, lambda: self.local_uri,
-                                self._hostname_of, self.topology.size)
+                                self._hostname_of, self.topology.size,
+                                self.conf.get("exec"))
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)

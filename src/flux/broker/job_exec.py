@@ -68,6 +68,23 @@ class _GuestNamespaces:
         service.commit_ops(name, [], 0, flushed)
 
 
+def _shell_exit_timeout(conf: Any, default: float, log: Callable[[int, str], Any]) -> float:
+    """``[exec] shell-exit-timeout`` (an FSD; 0 turns the timer off), flux-core's key."""
+    value = conf.get("shell-exit-timeout") if isinstance(conf, dict) else None
+    if value is None:
+        return default
+    from flux._util_duration import parse_fsd
+
+    try:
+        return parse_fsd(value) if isinstance(value, str) else float(value)
+    except (ValueError, TypeError):
+        from flux.severity import LOG_ERR
+
+        log(LOG_ERR, f"job-exec: error reading config value exec.shell-exit-timeout: "
+                     f"invalid duration {value!r}")
+        return default
+
+
 class JobExec:
     """Registers ``job-exec.*`` and the ``job-exception`` subscription."""
 
@@ -76,8 +93,8 @@ class JobExec:
                  environ: Optional[dict[str, str]] = None,
                  uri: Optional[Callable[[], str]] = None,
                  hostname: Callable[[int], str] = lambda rank: str(rank),
-                 size: int = 1) -> None:
-        from flux.services.job_exec.service import ExecService
+                 size: int = 1, conf: Any = None) -> None:
+        from flux.services.job_exec.service import SHELL_EXIT_TIMEOUT, ExecService
 
         self.kvs = kvs
         self.client = InternalClient(router, "job-exec", owner)
@@ -94,11 +111,13 @@ class JobExec:
         self.service: ExecService = ExecService(
             owner, self.client.rpc, router.respond, router.respond_error, self._post,
             loop.call_later, lambda level, text: log(level, f"job-exec: {text}"),
-            launcher=self.launcher, guest_ns=_GuestNamespaces(kvs), hostname=hostname)
+            launcher=self.launcher, guest_ns=_GuestNamespaces(kvs), hostname=hostname,
+            shell_exit_timeout=_shell_exit_timeout(conf, SHELL_EXIT_TIMEOUT, log))
         builtin = router.builtin("job-exec")
         builtin.method("start", self.service.start_request, 0)
         builtin.method("expiration", self.service.expiration_request, 0)
         builtin.method("shell-barrier", self.service.barrier_enter, FLUX_ROLE_USER)
+        builtin.method("critical-ranks", self.service.critical_ranks_request, FLUX_ROLE_USER)
         builtin.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
         events.on("job-exception", self.service.exception_event)
         loop.call_soon(self.service.start)

@@ -2,8 +2,9 @@
 talks to.
 
 - ``rexec.exec`` (streaming, owner): ``{"cmd": {"cwd","cmdline","env","opts",
-  "channels"}, "flags": i}`` starts the command in its own process group with
-  pipes; the responses are ``started`` ``{"type","pid"}``, ``output``
+  "channels"}, "flags": i}`` starts the command in a session of its own with
+  pipes (one killed by a signal takes what is left of its session along: a job
+  shell's tasks); the responses are ``started`` ``{"type","pid"}``, ``output``
   ``{"type","pid","io":{"stream","rank","data"?,"eof"?}}`` (stdout with flag 1,
   stderr with flag 2; data as UTF-8 text, else base64 with ``"encoding"``),
   ``finished`` ``{"type","status"}`` (the wait status), then ENODATA.  A
@@ -143,6 +144,12 @@ class Rexec:
             return
         proc.status = status
         proc.popen.returncode = 0  # reaped here: keep Popen from waiting again
+        if os.WIFSIGNALED(status):
+            # killed before it could end its children (a job shell's tasks): what is
+            # left of the session it led goes with it
+            from .job_shell_launch import kill_session
+
+            kill_session(proc.popen.pid)
         if proc.watch is not None:
             proc.watch.close()
             proc.watch = None

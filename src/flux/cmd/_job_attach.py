@@ -83,6 +83,7 @@ class Attach:
         self.stdin_pending = 0
         self.stdin_sent = False
         self.stdin_done = False
+        self.stdin_refused = False  # the shell was gone when input came (see _stdin_sent)
         self.t_sigint = -10.0
         self.sigtstp_w: Any = None
         self.signal_ws: list[Any] = []
@@ -294,12 +295,20 @@ class Attach:
         fut.then(self._stdin_sent)
 
     def _stdin_sent(self, fut: Any) -> None:
+        """The shell's answer to some input.  ENOSYS: the leader shell is gone, so the
+        job is ending; its tasks may well have exited before their input came (``echo x
+        | flux run true``): judged at the end, an error only if the job never finished.
+        Any other error (EPIPE: input already closed) ends attach, as flux-core's."""
         self.stdin_pending -= 1
         try:
             fut.get()
-        except OSError:
-            if self.stdin_sent and not self.fatal_exception and not self.finished:
-                self._fail("stdin not accepted by job")
+        except OSError as exc:
+            if not self.stdin_sent or self.fatal_exception or self.finished:
+                return
+            if exc.errno == errno.ENOSYS:
+                self.stdin_refused = True
+            else:
+                self._fail(f"attach_send_shell: {exc.strerror or os.strerror(exc.errno or 0)}")
 
     def _stop_stdin(self) -> None:
         self.stdin_done = True
@@ -366,6 +375,8 @@ class Attach:
                 w.stop()
         if self.exit_text is not None:
             _log(self.exit_text)
+        if self.error is None and self.stdin_refused and not self.finished:
+            self.error = "stdin not accepted by job"
         if self.error is not None:
             _log(self.error)
             return 1

@@ -151,7 +151,7 @@ def _status(argv: list[str]) -> int:
     from ._optparse import Parser, get_int
     from .util import die, open_handle
 
-    parser = Parser(f"{PROG} status", "[OPTIONS]", _status_options())
+    parser = Parser("flux overlay status", "[OPTIONS]", _status_options())
     opts, args = parser.parse(argv)
     if args:
         parser.fatal_usage()
@@ -211,7 +211,7 @@ def _parentof(argv: list[str]) -> int:
     from ._optparse import Parser
     from .util import die, open_handle
 
-    parser = Parser(f"{PROG} parentof", "RANK", [])
+    parser = Parser("flux overlay parentof", "RANK", [])
     _, args = parser.parse(argv)
     if len(args) != 1:
         die(PROG, "RANK is required")
@@ -228,7 +228,7 @@ def _disconnect(argv: list[str]) -> int:
     from ._optparse import REQUIRED, Option, Parser, get_int
     from .util import die, oserror_text, open_handle
 
-    parser = Parser(f"{PROG} disconnect", "[OPTIONS] TARGET", [
+    parser = Parser("flux overlay disconnect", "[OPTIONS] TARGET", [
         Option("r", "parent", REQUIRED, "NODEID",
                "Set parent rank to NODEID (default: determine from topology)")])
     opts, args = parser.parse(argv)
@@ -263,9 +263,9 @@ def _errors(argv: list[str]) -> int:
     count as ``lost parent``, a broker that does not answer in time gets the error of
     its request.  Walks ``overlay.health`` from rank 0, as flux-core's."""
     from ._optparse import REQUIRED, Option, Parser, get_duration
-    from .util import die, open_handle
+    from .util import open_handle
 
-    parser = Parser(f"{PROG} errors", "[OPTIONS]", [
+    parser = Parser("flux overlay errors", "[OPTIONS]", [
         Option("t", "timeout", REQUIRED, "FSD", "Set RPC timeout, 0=disable (default 0.5s)")])
     opts, args = parser.parse(argv)
     if args:

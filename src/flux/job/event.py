@@ -69,7 +69,14 @@ class JobEventWatchFuture(WatchImplementation):
         return EventLogEvent(answer["event"])
 
     def watch_cancel(self, future: Any) -> None:
+        """``job-info.eventlog-watch-cancel`` by matchtag; nothing once the stream has
+        ended: its matchtag was freed with its last response and may name another
+        request by now (``flux job attach`` of an inactive job: the whole main eventlog
+        and its end arrive at once, the exec watch started on its first event took the
+        tag, and the cancel at ``clean`` ended that watch instead)."""
         rpc = _rpc_of(future)
+        if rpc._done:
+            return
         RPC(rpc.flux_handle, "job-info.eventlog-watch-cancel",
             encode_json({"matchtag": rpc.get_matchtag()}), flags=1)
 

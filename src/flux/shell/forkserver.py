@@ -65,6 +65,9 @@ def _warm_up() -> None:
     import flux.pmi.mapping  # noqa: F401
     import flux.pmi.server  # noqa: F401
     import flux.pmi.wire  # noqa: F401
+    import flux.shell.doom  # noqa: F401
+    import flux.shell.tasks_complete  # noqa: F401
+    import flux.fsd  # noqa: F401
     import flux.shell.pmi  # noqa: F401
     import flux.shell.shell  # noqa: F401
 

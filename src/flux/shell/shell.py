@@ -63,9 +63,9 @@ class JobShell:
         self.input_watch: Any = None  # other shells: the ``input`` eventlog, followed
         self.input_rest = b""  # a partial line of it
         self.exit_code = 0
-        self.first_exit_posted = False
         self.leader = info.shell_rank == 0
-        self.service = f"{os.getuid()}-shell-{self.f58}"
+        # flux-core names it with the plain (ASCII) f58 of the job's id
+        self.service = f"{os.getuid()}-shell-{id_encode(info.jobid, 'f58plain')}"
         self.watchers: list[Any] = []
         self.tmpdir: Optional[str] = None
         self.finished = False
@@ -73,6 +73,10 @@ class JobShell:
         self.attrs: dict[str, Optional[str]] = {}
         self.early = early if early is not None else early_requests(h, info.jobid)
         self.pmi: Any = None
+        self.doom: Any = None  # flux.shell.doom.Doom, once the services are up
+        self.tasks_complete: Any = None  # flux.shell.tasks_complete.TasksComplete, likewise
+        #: input that came before the tasks were made (then None)
+        self.early_input: Optional[list[tuple[bytes, bool, Optional[set[int]]]]] = []
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -113,10 +117,55 @@ class JobShell:
             sw.start()
             self.watchers.append(sw)
         if self.leader:
-            w = self.h.msg_watcher_create(self._stdin_request, FLUX_MSGTYPE_REQUEST,
-                                          self.service + ".stdin")
-            w.start()
-            self.watchers.append(w)
+            for method, cb in (("stdin", self._stdin_request),
+                               ("exception", self._exception_request)):
+                w = self.h.msg_watcher_create(cb, FLUX_MSGTYPE_REQUEST,
+                                              f"{self.service}.{method}")
+                w.start()
+                self.watchers.append(w)
+        self._doom_init()
+
+    def _doom_init(self) -> None:
+        from flux.shell.doom import Doom
+        from flux.shell.tasks_complete import TasksComplete
+
+        self.tasks_complete = TasksComplete(self.h, self.info, self.service,
+                                            self._all_tasks_complete)
+        self.tasks_complete.start()
+
+        try:
+            self.doom = Doom(self.h, self.info, self.service, self._exec_event,
+                             self._die_exit)
+        except ValueError as exc:
+            # as flux-core's shell, whose task-exit plugin then fails shell.init
+            self.output.log(ERR, str(exc), {"component": "task-exit"})
+            self.output.log(ERR, "plugin 'task-exit': shell.init failed")
+            self._die(1, "shell_init: No such file or directory")
+        self.doom.start()
+
+    def _die_exit(self, code: int, text: str, wait_status: int = -1) -> None:
+        self._die(code, text, component="task-exit", wait_status=wait_status)
+
+    def _exception_request(self, h: Any, watcher: Any, msg: Any, args: Any) -> None:
+        """``<service>.exception`` (leader): job-exec's notice of an exception, such as a
+        lost shell (its node failed, or it was killed): warned, and a lost shell counts
+        as a failed exit for the exit timeout (flux.shell.doom)."""
+        try:
+            p = msg.payload_json()
+            kind, severity = p["type"], p["severity"]
+            shell_rank, message = p["shell_rank"], p.get("message", "")
+            if (not isinstance(kind, str) or not isinstance(severity, int)
+                    or not isinstance(shell_rank, int) or not isinstance(message, str)):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            h.respond_error(msg, errno.EPROTO, None)
+            return
+        if message:
+            self.output.log(WARN, message, {"component": "exception"})
+        if kind == "lost-shell" and self.doom is not None:
+            self.doom.lost(shell_rank)
+            self.tasks_complete.lost(shell_rank)
+        h.respond(msg, None)
 
     def _pmi_init(self) -> None:
         """The PMI-1 server of the tasks (flux-core's pmi-simple plugin), if enabled."""
@@ -248,10 +297,9 @@ class JobShell:
         assert task.status is not None
         code = exit_code(task.status)
         self.exit_code = max(self.exit_code, code)
-        if self.leader and not self.first_exit_posted:
-            self.first_exit_posted = True
+        if self.doom is not None:
             signaled = os.WTERMSIG(task.status) if os.WIFSIGNALED(task.status) else 0
-            self._exec_event("shell.task-exit", {
+            self.doom.task_exit({
                 "localid": task.localid, "rank": task.rank, "state": "Exited",
                 "pid": task.pid, "wait_status": task.status, "signaled": signaled,
                 "exitcode": code})
@@ -305,7 +353,11 @@ class JobShell:
         h.respond(msg, None)
 
     def _input(self, raw: bytes, eof: bool, wanted: Optional[set[int]]) -> None:
-        """Input for the tasks ``wanted`` (None: all), those of this shell get it."""
+        """Input for the tasks ``wanted`` (None: all), those of this shell get it (kept
+        until the tasks exist: it may come as soon as ``shell.init`` is committed)."""
+        if self.early_input is not None:
+            self.early_input.append((raw, eof, wanted))
+            return
         for task in self.tasks:
             if task.rank in self.stdin_open and (wanted is None or task.rank in wanted):
                 task.write_stdin(raw, eof)
@@ -354,25 +406,44 @@ class JobShell:
 
     # -- the end ------------------------------------------------------------------------
 
-    def _die(self, code: int, text: str) -> None:
-        """flux-core's shell_die: a FATAL log entry, an exec exception, exit ``code``."""
-        self.output.log(FATAL, text)
+    def _die(self, code: int, text: str, component: Optional[str] = None,
+             wait_status: int = -1) -> None:
+        """flux-core's shell_die: a FATAL log entry, an exec exception (with the task
+        ``wait_status`` it names, if any: the job's status then), exit ``code``."""
+        self.output.log(FATAL, text, {"component": component} if component else None)
         self._flush_quietly()  # the log entry first, as flux-core's shell
         try:
-            self.h.rpc("job-manager.raise", {"id": self.info.jobid, "type": "exec",
-                                             "severity": 0, "note": text}).get()
+            payload: dict[str, Any] = {"id": self.info.jobid, "type": "exec",
+                                       "severity": 0, "note": text}
+            if wait_status >= 0:
+                payload["wait_status"] = wait_status
+            self.h.rpc("job-manager.raise", payload).get()
         except OSError:
             pass
         self.killall(signal.SIGKILL)
         raise ShellExit(code)
 
     def _finish(self) -> None:
+        """This shell's tasks have ended: it exits once its writes are committed; the
+        leader once every shell's tasks have ended (``_all_tasks_complete``)."""
         if self.finished:
             return
         self.finished = True
-        self.appender.when_idle(self.h.reactor_stop)
+        if self.tasks_complete is not None:
+            self.tasks_complete.finish()
+        if not self.leader or self.tasks_complete is None:
+            self.appender.when_idle(self.h.reactor_stop)
+
+    def _all_tasks_complete(self) -> None:
+        if self.doom is not None:
+            self.doom.tasks_complete()
+        if self.finished:
+            self.appender.when_idle(self.h.reactor_stop)
 
     def _cleanup(self) -> None:
+        for part in (self.doom, self.tasks_complete):
+            if part is not None:
+                part.stop()
         if self.pmi is not None:
             self.pmi.close()
         self.output.close()
@@ -393,12 +464,22 @@ class JobShell:
             self._make_tmpdir()
             self._extract_files()
             self._pmi_init()
+            if self.leader and info.shell_size > 1:
+                # the output header committed before any other shell can pass the
+                # barrier and write its tasks' output (a reader fails on data first)
+                self._flush_quietly()
             self._barrier()
             if self.leader:
                 self._exec_event("shell.init", {"service": self.service,
                                                 "leader-rank": info.broker_rank,
                                                 "size": info.shell_size})
+                # committed before the tasks start, as flux-core's shell waits for it:
+                # `flux run` sends input once it sees it, while the tasks still run
+                self._flush_quietly()
             self._start_tasks()
+            early, self.early_input = self.early_input or [], None
+            for raw, eof, wanted in early:
+                self._input(raw, eof, wanted)
             if not self.leader and self.info.option("input.stdin.type") != "file":
                 self._follow_input()
             self._barrier()

@@ -17,6 +17,7 @@ eventlog entry), ``timer``, and for real jobs ``launcher`` and ``guest_ns``.
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import time
 
@@ -41,12 +42,15 @@ NO_EXEC_NOTE = "job execution is not available: only test jobs (attributes.syste
 KILL_TIMEOUT = 5.0
 TERM_SIGNAL = signal.SIGTERM
 KILL_SIGNAL = signal.SIGKILL
+#: flux-core's exec.shell-exit-timeout: how long the other shells may outlive the leader
+SHELL_EXIT_TIMEOUT = 30.0
 
 
 class _Job:
     __slots__ = ("id", "userid", "msg", "conf", "timer", "started", "finalizing",
                  "exception_in_progress", "shells", "R", "kill_timer", "kill_shell_timer",
-                 "kill_timeout", "expiration_timer", "responded_start", "shell_exit_posted")
+                 "kill_timeout", "expiration_timer", "responded_start", "shell_exit_posted",
+                 "shell_exit_timer", "exception_wait_status")
 
     def __init__(self, jobid: int, userid: int, msg: Message) -> None:
         self.id = jobid
@@ -61,6 +65,9 @@ class _Job:
         self.R: dict = {}
         self.kill_timer: Any = None
         self.kill_shell_timer: Any = None
+        self.shell_exit_timer: Any = None
+        #: the wait status an exception gave the job (a shell's exit-timeout), else -1
+        self.exception_wait_status = -1
         self.kill_timeout = KILL_TIMEOUT
         self.expiration_timer: Any = None
         self.responded_start = False
@@ -100,7 +107,8 @@ class ExecService:
                  log: Callable[[int, str], Any], allow_guests: bool = False,
                  launcher: Optional[Launcher] = None, guest_ns: Any = None,
                  hostname: Callable[[int], str] = lambda rank: str(rank),
-                 kill_timeout: float = KILL_TIMEOUT) -> None:
+                 kill_timeout: float = KILL_TIMEOUT,
+                 shell_exit_timeout: float = SHELL_EXIT_TIMEOUT) -> None:
         self.owner = owner
         self.rpc = rpc
         self.respond = respond
@@ -113,6 +121,7 @@ class ExecService:
         self.guest_ns = guest_ns  # create(jobid, userid), move(jobid, done); None: no namespace
         self.hostname = hostname
         self.kill_timeout = kill_timeout
+        self.shell_exit_timeout = shell_exit_timeout
         self.jobs: dict[int, _Job] = {}
 
     def start(self) -> None:
@@ -277,13 +286,39 @@ class ExecService:
                                   "data": data.decode("utf-8", errors="replace")})
 
     def _shell_failed(self, job: _Job, rank: int, errnum: int, text: str) -> None:
+        """A shell that could not start, or whose broker was lost (EHOSTUNREACH)."""
+        host = self.hostname(rank)
         if errnum == errno.EHOSTUNREACH:
-            note = f"node failure on {self.hostname(rank)} (rank {rank})"
+            shell_rank = job.shells.shell_rank(rank) if job.shells is not None else rank
+            critical = job.shells is None or job.shells.is_critical(shell_rank)
+            self._lost_shell(job, shell_rank, critical,
+                             f"node failure on {host} (shell rank {shell_rank})")
+            if critical:
+                self.fatal(job, f"node failure on {host} (rank {rank})")
         else:
-            note = (f"job shell exec error on broker {self.hostname(rank)} (rank {rank}): "
-                    f"{text}")
-        self.fatal(job, note)
-        self._shell_exited(job, rank, (127 if errnum == errno.ENOENT else 126) << 8)
+            self.fatal(job, f"job shell exec error on broker {host} (rank {rank}): {text}")
+        # flux-core's bulk-exec: a lost shell is no failure of its own (the exception is)
+        code = {errno.EHOSTUNREACH: 0, errno.ENOENT: 127, errno.EPERM: 126,
+                errno.EACCES: 126}.get(errnum, 1)
+        self._shell_exited(job, rank, code << 8)
+
+    def _lost_shell(self, job: _Job, shell_rank: int, critical: bool, text: str) -> None:
+        """flux-core's jobinfo_lost_shell: the leader shell is told (its ``exception``
+        service: it warns, and its exit-timeout starts); a shell that is not critical
+        also gets a ``node-failure`` exception of severity 2 (the job goes on)."""
+        from flux.job.JobID import id_encode
+
+        shells = job.shells
+        if shells is None or job.finalizing:
+            return
+        if not critical:
+            self.rpc("job-manager.raise", {"id": job.id, "type": "node-failure",
+                                           "severity": 2, "note": text}, None)
+            text = ""
+        topic = f"{job.userid}-shell-{id_encode(job.id, 'f58plain')}.exception"
+        self.rpc(topic, {"type": "lost-shell", "severity": 0 if critical else 2,
+                         "shell_rank": shell_rank, "message": text}, None,
+                 nodeid=shells.leader)
 
     def _shell_exited(self, job: _Job, rank: int, wait_status: int) -> None:
         shells = job.shells
@@ -291,14 +326,65 @@ class ExecService:
             return
         if rank == shells.leader and not job.shell_exit_posted:
             job.shell_exit_posted = True
-            self.post(job.id, "shell-exit", {"rank": rank, "wait_status": wait_status})
-        if (wait_status & 0x7F) and wait_status & 0x7F != 0x7F and rank == shells.leader \
-                and not job.finalizing:
-            name = signal.strsignal(wait_status & 0x7F) or f"signal {wait_status & 0x7F}"
-            self.fatal(job, f"shell rank 0 (on {self.hostname(rank)}): {name}")
+            context: dict[str, Any] = {"rank": rank, "wait_status": wait_status}
+            others = [r for r in shells.active if r != rank]
+            if others:
+                from flux.services.resource.rv1 import idset_encode
+
+                context["active_ranks"] = idset_encode(others)
+                if (self.shell_exit_timeout > 0 and not job.exception_in_progress
+                        and not job.finalizing):
+                    job.shell_exit_timer = self.timer(self.shell_exit_timeout,
+                                                      lambda: self._shells_outlive(job))
+            self.post(job.id, "shell-exit", context)
+        signo = wait_status & 0x7F
+        if signo and signo != 0x7F and len(shells.ranks) > 1 and not job.finalizing:
+            # flux-core: a lone shell's signal is the job's wait status, no exception
+            name = signal.strsignal(signo) or f"signal {signo}"
+            shell_rank = shells.shell_rank(rank)
+            text = f"shell rank {shell_rank} (on {self.hostname(rank)}): {name}"
+            if shell_rank == 0:
+                self.fatal(job, text)  # the job cannot go on without its leader
+            else:
+                self._lost_shell(job, shell_rank, shells.is_critical(shell_rank), text)
         done = shells.exit(rank, wait_status)
         if done:
             self.tasks_complete(job, shells.wait_status)
+
+    def _shells_outlive(self, job: _Job) -> None:
+        """flux-core's shell-exit timer: shells still running long after the leader."""
+        job.shell_exit_timer = None
+        shells = job.shells
+        if shells is None or job.finalizing or not shells.active:
+            return
+        from flux.fsd import format_duration
+        from flux.hostlist import Hostlist
+        from flux.services.resource.rv1 import idset_encode
+
+        active = shells.active
+        hosts = Hostlist()
+        for rank in active:
+            hosts.append(self.hostname(rank))
+        self.fatal(job, f"job shells still active on {hosts.encode()} "
+                        f"(rank{'s' if len(active) > 1 else ''} {idset_encode(active)}) "
+                        f"{format_duration(self.shell_exit_timeout)} after leader shell exit")
+
+    def critical_ranks_request(self, msg: Message) -> None:
+        """``job-exec.critical-ranks``: ``{id, ranks}``, the shell ranks whose loss ends
+        the job (all of them unless a shell says otherwise)."""
+        from flux.services.resource.rv1 import idset_decode
+
+        p = msg.payload_json()
+        jobid, ranks = p.get("id"), p.get("ranks")
+        if not isinstance(jobid, int) or not isinstance(ranks, str):
+            raise OSError(errno.EPROTO, None)
+        job = self.jobs.get(jobid)
+        if job is None or job.shells is None:
+            raise OSError(errno.ENOENT, None)
+        if msg.userid != job.userid and msg.userid != self.owner:
+            raise OSError(errno.EPERM, None)
+        job.shells.critical = idset_decode(ranks)  # OSError EINVAL if it is no idset
+        self.respond(msg, None)
 
     def barrier_enter(self, msg: Message) -> None:
         """``job-exec.shell-barrier``: answered once every shell of the job has entered."""
@@ -321,14 +407,18 @@ class ExecService:
             return
         job.finalizing = True
         self._cancel_timers(job)
-        if job.shells is not None and job.exception_in_progress and status == 0:
-            status = 1 << 8  # flux-core: an exception makes a clean exit a failure
+        if job.shells is not None and job.exception_in_progress:
+            if job.exception_wait_status >= 0:
+                status = job.exception_wait_status
+            elif status == 0:
+                status = 1 << 8  # flux-core: an exception makes a clean exit a failure
         self.post(job.id, "complete", {"status": status})
         self.respond(job.msg, {"id": job.id, "type": "finish", "data": {"status": status}})
         self._finalize(job)
 
     def _cancel_timers(self, job: _Job) -> None:
-        for name in ("timer", "kill_timer", "kill_shell_timer", "expiration_timer"):
+        for name in ("timer", "kill_timer", "kill_shell_timer", "expiration_timer",
+                     "shell_exit_timer"):
             t = getattr(job, name)
             if t is not None:
                 t.cancel()
@@ -365,6 +455,9 @@ class ExecService:
 
     def _cancel(self, job: _Job) -> None:
         """flux-core's jobinfo_cancel: term signal now, the kill sequence after."""
+        if job.shell_exit_timer is not None:  # an exception: the kill sequence rules now
+            job.shell_exit_timer.cancel()
+            job.shell_exit_timer = None
         if job.shells is None:
             self.kill(job, TERM_SIGNAL)
             return
@@ -435,6 +528,13 @@ class ExecService:
             self.kill(job, TERM_SIGNAL)
             return
         job.exception_in_progress = True
+        wait_status = p.get("wait_status")
+        if isinstance(wait_status, int) and not isinstance(wait_status, bool) \
+                and wait_status >= 0:
+            # the task status the exception names (a shell's exit timeout) is the job's
+            code = (128 + os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status)
+                    else os.WEXITSTATUS(wait_status))
+            job.exception_wait_status = code << 8
         if job.shells is not None:
             self._cancel(job)
             return

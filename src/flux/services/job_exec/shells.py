@@ -34,10 +34,12 @@ __all__ = ["JobShells"]
 class JobShells:
     """Which shells of a job run, which have exited, and the highest wait status."""
 
-    __slots__ = ("ranks", "procs", "running", "exited", "wait_status", "barrier")
+    __slots__ = ("ranks", "procs", "running", "exited", "wait_status", "barrier", "critical")
 
     def __init__(self, ranks: list[int]) -> None:
         self.ranks = sorted(ranks)
+        #: shell ranks whose loss is fatal (None: all, flux-core's default)
+        self.critical: Optional[set[int]] = None
         self.procs: dict[int, Any] = {}
         self.running: set[int] = set()
         self.exited: set[int] = set()
@@ -48,6 +50,13 @@ class JobShells:
     def leader(self) -> int:
         """The broker rank of shell rank 0."""
         return self.ranks[0]
+
+    def shell_rank(self, rank: int) -> int:
+        """The shell rank of the shell on broker ``rank`` (its index in R)."""
+        return self.ranks.index(rank)
+
+    def is_critical(self, shell_rank: int) -> bool:
+        return self.critical is None or shell_rank in self.critical
 
     @property
     def active(self) -> list[int]:
