@@ -98,6 +98,7 @@ def _preload() -> None:
     import flux.broker.overlay.boot_pmi  # noqa: F401
     import flux.broker.overlay.overlay  # noqa: F401
     import flux.broker.overlay.states  # noqa: F401
+    import flux.broker.overlay.trace  # noqa: F401
     import flux.broker.rexec  # noqa: F401
     import flux.broker.runat  # noqa: F401
     import flux.cmd.broker  # noqa: F401
@@ -115,11 +116,13 @@ def _preload_rank0() -> None:
     import hashlib  # noqa: F401
 
     import flux.broker.conf_reader  # noqa: F401
+    import flux.broker.groups  # noqa: F401
     import flux.broker.job_shell_launch  # noqa: F401
     import flux.broker.job_shell_rexec  # noqa: F401
     import flux.hostlist  # noqa: F401
     import flux.job.Jobspec  # noqa: F401
     import flux.services.content.store  # noqa: F401
+    import flux.services.groups.service  # noqa: F401
     import flux.services.job_exec.service  # noqa: F401
     import flux.services.job_manager.manager  # noqa: F401
     import flux.services.kvs.service  # noqa: F401
