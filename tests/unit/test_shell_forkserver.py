@@ -149,3 +149,22 @@ def test_the_server_ignores_bad_requests_and_exits_at_eof() -> None:
         finally:
             kill_tree(proc.pid)
             proc.wait()
+
+
+def test_shell_environment_follows_the_brokers(launcher) -> None:
+    """The shells' environment is built once and reused, but a change to the broker's
+    (broker.setenv) or to its URI is in the next shell's; blocked names stay out."""
+    first = launcher._env(1)
+    assert first["FLUX_KVS_NAMESPACE"] == "job-1"
+    assert launcher._env(2)["FLUX_KVS_NAMESPACE"] == "job-2"
+    assert first["FLUX_KVS_NAMESPACE"] == "job-1"  # each job has a copy of its own
+    launcher.environ["PF_TEST_VAR"] = "one"
+    launcher.environ["SLURM_JOBID"] = "5"  # blocklisted: an enclosing launcher's
+    env = launcher._env(3)
+    assert env["PF_TEST_VAR"] == "one" and "SLURM_JOBID" not in env
+    launcher.environ["PF_TEST_VAR"] = "two"
+    assert launcher._env(4)["PF_TEST_VAR"] == "two"
+    del launcher.environ["PF_TEST_VAR"]
+    assert "PF_TEST_VAR" not in launcher._env(5)
+    launcher.uri = lambda: "local:///elsewhere"
+    assert launcher._env(6)["FLUX_URI"] == "local:///elsewhere"

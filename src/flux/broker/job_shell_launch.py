@@ -166,15 +166,23 @@ class LocalShellLauncher:
         self.queue: list[_Launch] = []  # not yet sent
         self.sent: dict[int, _Launch] = {}  # sent, by tag, waiting for a pid
         self.tag = 0
+        #: (the broker's environment, the URI, the shells' environment made of them)
+        self._env_for: Optional[tuple[dict[str, str], str, dict[str, str]]] = None
 
     def _env(self, jobid: int) -> dict[str, str]:
-        from flux.environment import flux_environment
+        uri = self.uri()
+        # the same for every job until broker.setenv changes the broker's: built once, and
+        # checked by a plain comparison (C speed) rather than filtered again per job
+        if self._env_for is None or self._env_for[1] != uri or self._env_for[0] != self.environ:
+            from flux.environment import flux_environment
 
-        from .runat import _blocked
+            from .runat import _blocked
 
-        env = {k: v for k, v in self.environ.items() if not _blocked(k)}
-        env.update(flux_environment(env))
-        env["FLUX_URI"] = self.uri()
+            env = {k: v for k, v in self.environ.items() if not _blocked(k)}
+            env.update(flux_environment(env))
+            env["FLUX_URI"] = uri
+            self._env_for = (dict(self.environ), uri, env)
+        env = dict(self._env_for[2])
         env["FLUX_KVS_NAMESPACE"] = f"job-{jobid}"
         return env
 

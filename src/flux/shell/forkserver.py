@@ -65,6 +65,7 @@ def _warm_up() -> None:
     import flux.pmi.mapping  # noqa: F401
     import flux.pmi.server  # noqa: F401
     import flux.pmi.wire  # noqa: F401
+    import flux.proctitle  # noqa: F401
     import flux.shell.pmi  # noqa: F401
     import flux.shell.shell  # noqa: F401
 
@@ -92,8 +93,7 @@ def _child(req: dict, fds: list[int], sock: socket.socket) -> None:
         for fd in (devnull, *fds):
             if fd > 2:
                 os.close(fd)
-        os.environ.clear()
-        os.environ.update(req["env"])
+        _set_environ(req["env"])
         os.chdir(req.get("cwd") or "/")
         jobid = str(req["jobid"])
         sys.argv = ["flux-shell", jobid]
@@ -120,6 +120,18 @@ def _child(req: dict, fds: list[int], sock: socket.socket) -> None:
         except (OSError, ValueError):
             pass
         os._exit(code)
+
+
+def _set_environ(env: dict[str, str]) -> None:
+    """Make ``os.environ`` exactly ``env``, changing only what differs: the server has
+    the broker's environment already, and each shell's differs in a name or two
+    (clearing and refilling it cost half a millisecond per shell)."""
+    environ = os.environ
+    for name in [n for n in environ if n not in env]:
+        del environ[name]
+    for name, value in env.items():
+        if environ.get(name) != value:
+            environ[name] = value
 
 
 def _send(sock: socket.socket, obj: dict) -> None:

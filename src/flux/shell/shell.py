@@ -87,11 +87,9 @@ class JobShell:
         """Collect what start-up asked for at once (``early_requests``, sent beside
         the job's lookup) and register the stdin service, so that start-up waits one
         round trip for all of them, not one each."""
-        h = self.h
-        waits = [early.pop("subscribe")]
-        if self.leader or self.info.shell_size > 1:
-            # every shell serves it (pmi-exchange), the leader's also has stdin
-            waits.append(h.service_register(self.service))
+        # every shell serves the job's shell service (pmi-exchange), the leader's also
+        # has stdin: registered beside the job's lookup too
+        waits = [early.pop("subscribe"), early.pop("register")]
         for name, fut in early.items():
             try:
                 self.attrs[name] = fut.get()["value"]
@@ -377,9 +375,12 @@ class JobShell:
             self.pmi.close()
         self.output.close()
         if self.tmpdir is not None:
-            import shutil
+            try:
+                os.rmdir(self.tmpdir)  # mostly left empty: one call, not rmtree's walk
+            except OSError:
+                import shutil
 
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def run(self) -> int:
         info = self.info
@@ -432,8 +433,11 @@ class JobShell:
 
 def early_requests(h: Any, jobid: int) -> dict[str, Any]:
     """The requests a shell sends before it knows its job: the ``shell-<id>.`` event
-    subscription (kill events) and the attributes it reads."""
-    early = {"subscribe": h.rpc("event.subscribe", {"topic": f"shell-{jobid}."})}
+    subscription (kill events), its service's registration and the attributes it reads."""
+    from flux.job.JobID import id_encode
+
+    early = {"subscribe": h.rpc("event.subscribe", {"topic": f"shell-{jobid}."}),
+             "register": h.service_register(f"{os.getuid()}-shell-{id_encode(jobid, 'f58')}")}
     for name in ("rundir", "jobid-path", "instance-level"):
         early[name] = h.rpc("attr.get", {"name": name})
     return early
@@ -458,10 +462,12 @@ def main(argv: list[str]) -> int:
         return 1
     try:
         h = flux.Flux()
-        rank = h.get_rank()
+        # the rank is asked for beside the job's lookup, not before it: one round trip
+        rank_f = h.rpc("attr.get", {"name": "rank"})
         # the whole jobspec (with its environment) is only in J, as flux-core's shell reads it
         lookup = h.rpc("job-info.lookup", {"id": jobid, "keys": ["J", "R"], "flags": 0})
         early = early_requests(h, jobid)
+        rank = int(rank_f.get()["value"])
         resp = lookup.get()
         from flux.services.job_ingest.sign_none import unwrap
 
