@@ -168,3 +168,45 @@ def test_shell_environment_follows_the_brokers(launcher) -> None:
     assert "PF_TEST_VAR" not in launcher._env(5)
     launcher.uri = lambda: "local:///elsewhere"
     assert launcher._env(6)["FLUX_URI"] == "local:///elsewhere"
+
+
+def test_launches_carry_the_attributes_a_shell_reads(tmp_path) -> None:
+    """The broker's values of SHELL_ATTRS travel with each launch (an attribute it
+    does not have is left out: the shell asks, and gets ENOENT, as before)."""
+    from flux.shell import SHELL_ATTRS
+
+    values = {"rank": "0", "rundir": str(tmp_path), "instance-level": "2", "size": "1"}
+    loop = Loop()
+    la = LocalShellLauncher(loop, 0, {}, lambda: "local:///x", values.get)
+    try:
+        assert la._attrs() == {"rank": "0", "rundir": str(tmp_path), "instance-level": "2"}
+        assert set(la._attrs()) <= set(SHELL_ATTRS)
+        assert LocalShellLauncher(loop, 0, {}, lambda: "local:///x")._attrs() == {}
+    finally:
+        la.close()
+        loop.close()
+
+
+def test_a_shell_asks_only_for_the_attributes_it_was_not_given() -> None:
+    from flux.shell.shell import _attr_value, early_requests
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, object]] = []
+
+        def rpc(self, topic: str, payload: object = None, *args: object) -> str:
+            self.sent.append((topic, payload))
+            return topic
+
+        def service_register(self, name: str) -> str:
+            return self.rpc("service.add", {"service": name})
+
+    h = Recorder()
+    early = early_requests(h, 1, {"rundir": "/run/x", "instance-level": "0"})
+    assert [t for t, _ in h.sent] == ["event.subscribe", "service.add", "attr.get"]
+    assert h.sent[-1][1] == {"name": "jobid-path"}
+    assert _attr_value(early["rundir"]) == "/run/x"
+    h = Recorder()
+    early_requests(h, 1)
+    assert [p["name"] for t, p in h.sent if t == "attr.get"] == ["rundir", "jobid-path",
+                                                                 "instance-level"]

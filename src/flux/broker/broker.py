@@ -290,7 +290,7 @@ class Broker:
         self.sched = Sched(self.router, self.loop, self.kvs, self.owner, self.log.log)
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
                                 self.log.log, rank, self.environ, lambda: self.local_uri,
-                                self._hostname_of, self.topology.size)
+                                self._hostname_of, self.topology.size, self.attrs.get)
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)

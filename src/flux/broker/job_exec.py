@@ -76,7 +76,8 @@ class JobExec:
                  environ: Optional[dict[str, str]] = None,
                  uri: Optional[Callable[[], str]] = None,
                  hostname: Callable[[int], str] = lambda rank: str(rank),
-                 size: int = 1) -> None:
+                 size: int = 1,
+                 attr: Optional[Callable[[str], Optional[str]]] = None) -> None:
         from flux.services.job_exec.service import ExecService
 
         self.kvs = kvs
@@ -85,7 +86,7 @@ class JobExec:
         if environ is not None and uri is not None:
             from .job_shell_launch import LocalShellLauncher
 
-            local = LocalShellLauncher(loop, rank, environ, uri)
+            local = LocalShellLauncher(loop, rank, environ, uri, attr)
             self.launcher = local
             if size > 1:  # shells of other ranks go through their rexec service
                 from .job_shell_rexec import RexecShellLauncher, ShellLauncher

@@ -152,9 +152,12 @@ class LocalShellLauncher:
     """Runs job shells on this broker (rank ``rank``), forked by the shell fork server."""
 
     def __init__(self, loop: Loop, rank: int, environ: dict[str, str],
-                 uri: Callable[[], str]) -> None:
+                 uri: Callable[[], str],
+                 attr: Optional[Callable[[str], Optional[str]]] = None) -> None:
         self.loop = loop
         self.rank = rank
+        #: this broker's attributes (handed to each shell: the ``SHELL_ATTRS`` it reads)
+        self.attr = attr
         self.environ = environ  # the broker's (live)
         self.uri = uri
         self.shells: set[_LocalShell] = set()
@@ -186,6 +189,18 @@ class LocalShellLauncher:
         env["FLUX_KVS_NAMESPACE"] = f"job-{jobid}"
         return env
 
+    def _attrs(self) -> dict[str, str]:
+        """The values of the attributes a shell reads, as ``attr.get`` would answer."""
+        from flux.shell import SHELL_ATTRS
+
+        found: dict[str, str] = {}
+        if self.attr is not None:
+            for name in SHELL_ATTRS:
+                value = self.attr(name)
+                if value is not None:
+                    found[name] = value
+        return found
+
     def launch(self, jobid: int, userid: int, rank: int, events: ShellEvents) -> Any:
         if rank != self.rank:
             self.loop.call_soon(lambda: events.failed(
@@ -209,7 +224,7 @@ class LocalShellLauncher:
             self.loop.add_reader(fd, shell.reader(fd))
         self.tag += 1
         packet = json.dumps({"tag": self.tag, "jobid": jobid, "env": self._env(jobid),
-                             "cwd": "/"}).encode()
+                             "cwd": "/", "attrs": self._attrs()}).encode()
         self.queue.append(_Launch(self.tag, shell, packet, [w_out, w_err]))
         self._flush()
         return shell

@@ -246,6 +246,9 @@ def keyval_parse(label: str, keyval: str) -> tuple[str, Any]:
 
 def _matching(mapping: dict, pattern: str, keep_matches: bool) -> dict:
     """Entries of ``mapping`` whose key matches (or not) a glob, or ``/REGEX/``."""
+    if not pattern.startswith("/") and not any(c in pattern for c in "*?["):
+        # a plain name (the rlimits every submission leaves out): no pattern to compile
+        return {k: v for k, v in mapping.items() if (k == pattern) == keep_matches}
     import fnmatch
     import re
 

@@ -91,10 +91,7 @@ class JobShell:
         # has stdin: registered beside the job's lookup too
         waits = [early.pop("subscribe"), early.pop("register")]
         for name, fut in early.items():
-            try:
-                self.attrs[name] = fut.get()["value"]
-            except OSError:
-                self.attrs[name] = None
+            self.attrs[name] = _attr_value(fut)
         return waits
 
     def _watch(self, waits: list[Any]) -> None:
@@ -431,24 +428,41 @@ class JobShell:
             pass
 
 
-def early_requests(h: Any, jobid: int) -> dict[str, Any]:
+def early_requests(h: Any, jobid: int, known: Optional[dict[str, str]] = None) -> dict[str, Any]:
     """The requests a shell sends before it knows its job: the ``shell-<id>.`` event
-    subscription (kill events), its service's registration and the attributes it reads."""
+    subscription (kill events), its service's registration and the attributes it reads
+    (those not ``known`` already: their values stand in for the requests)."""
     from flux.job.JobID import id_encode
+
+    from flux.shell import SHELL_ATTRS
 
     early = {"subscribe": h.rpc("event.subscribe", {"topic": f"shell-{jobid}."}),
              "register": h.service_register(f"{os.getuid()}-shell-{id_encode(jobid, 'f58')}")}
-    for name in ("rundir", "jobid-path", "instance-level"):
-        early[name] = h.rpc("attr.get", {"name": name})
+    for name in SHELL_ATTRS[1:]:  # the rank is read first, in main
+        value = known.get(name) if known else None
+        early[name] = value if isinstance(value, str) else h.rpc("attr.get", {"name": name})
     return early
+
+
+def _attr_value(answer: Any) -> Optional[str]:
+    """An attribute's value: given (a str), or the answer to its ``attr.get`` (None if
+    the broker has no such attribute)."""
+    if answer is None or isinstance(answer, str):
+        return answer
+    try:
+        return answer.get()["value"]
+    except OSError:
+        return None
 
 
 def _log(text: str) -> None:
     print(f"flux-shell: {text}", file=sys.stderr, flush=True)
 
 
-def main(argv: list[str]) -> int:
-    """``flux-shell JOBID``: exit code as described above; 1 if the job cannot be read."""
+def main(argv: list[str], h: Any = None, attrs: Optional[dict[str, str]] = None) -> int:
+    """``flux-shell JOBID``: exit code as described above; 1 if the job cannot be read.
+    ``h``: a handle already connected to the broker (the fork server's spare shells);
+    ``attrs``: values of the broker's ``SHELL_ATTRS`` known already (the launcher's)."""
     import flux
     from flux.job.JobID import id_parse
 
@@ -461,13 +475,16 @@ def main(argv: list[str]) -> int:
         _log(f"invalid jobid: {argv[0]}")
         return 1
     try:
-        h = flux.Flux()
-        # the rank is asked for beside the job's lookup, not before it: one round trip
-        rank_f = h.rpc("attr.get", {"name": "rank"})
+        if h is None:
+            h = flux.Flux()
+        # the rank is asked for (if not known) beside the job's lookup: one round trip
+        known_rank = attrs.get("rank") if attrs else None
+        rank_f = known_rank if isinstance(known_rank, str) else h.rpc("attr.get",
+                                                                      {"name": "rank"})
         # the whole jobspec (with its environment) is only in J, as flux-core's shell reads it
         lookup = h.rpc("job-info.lookup", {"id": jobid, "keys": ["J", "R"], "flags": 0})
-        early = early_requests(h, jobid)
-        rank = int(rank_f.get()["value"])
+        early = early_requests(h, jobid, attrs)
+        rank = int(_attr_value(rank_f) or "")
         resp = lookup.get()
         from flux.services.job_ingest.sign_none import unwrap
 
