@@ -210,3 +210,42 @@ def test_a_shell_asks_only_for_the_attributes_it_was_not_given() -> None:
     early_requests(h, 1)
     assert [p["name"] for t, p in h.sent if t == "attr.get"] == ["rundir", "jobid-path",
                                                                  "instance-level"]
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def test_an_idle_server_keeps_a_spare_shell_for_the_next_launch(launcher) -> None:
+    """Once no shell runs, the server forks the next one ahead; a launch is handed to it
+    (its pid is the spare's), and the spare goes when the server does."""
+    ev = Events()
+    launcher.launch(1, os.getuid(), 0, ev)
+    run_until(launcher.loop, lambda: any(e[0] == "exited" for e in ev.log))
+    server = launcher.server
+    deadline = time.monotonic() + 10
+    while len(_children(server.pid)) != 1:
+        assert time.monotonic() < deadline, "no spare shell"
+        time.sleep(0.01)
+    spare = _children(server.pid)[0]
+    ev2 = Events()
+    shell = launcher.launch(2, os.getuid(), 0, ev2)
+    run_until(launcher.loop, lambda: any(e[0] == "exited" for e in ev2.log))
+    assert shell.pid == spare
+    assert ev2.log[-1] == ("exited", 0, 1 << 8)  # no broker there: it says so and exits
+    assert b"failed to initialize shell info" in ev2.out
+    deadline = time.monotonic() + 10
+    while len(_children(server.pid)) != 1:  # the next spare
+        assert time.monotonic() < deadline, "no spare shell"
+        time.sleep(0.01)
+    spare = _children(server.pid)[0]
+    launcher.close()
+    assert server.wait(timeout=10) == 0
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{spare}"):
+        with open(f"/proc/{spare}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        assert time.monotonic() < deadline, "the spare outlived its server"
+        time.sleep(0.01)

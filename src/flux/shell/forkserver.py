@@ -40,6 +40,9 @@ MAX_PACKET = 1 << 20
 #: pair), closed in each child
 _OWN_FDS: list[int] = []
 
+#: milliseconds with no shell running before a spare shell is forked
+_SPARE_IDLE_MS = 2
+
 #: room for the two descriptors passed with a request
 _FDSIZE = socket.CMSG_SPACE(2 * 4)
 
@@ -246,22 +249,25 @@ def _send(sock: socket.socket, obj: dict) -> None:
         pass
 
 
-def _reap(sock: socket.socket) -> None:
+def _reap(sock: socket.socket) -> list[int]:
+    """Report the children that have ended; their pids."""
+    gone = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return gone
         if pid == 0:
-            return
+            return gone
+        gone.append(pid)
         _send(sock, {"pid": pid, "status": status})
 
 
 def _handle(sock: socket.socket, data: bytes, fds: list[int],
-            spare: Optional[_Spare]) -> tuple[bool, Optional[str]]:
+            spare: Optional[_Spare]) -> tuple[Optional[int], bool, Optional[str]]:
     """One launch request: to ``spare`` if there is one, else to a child forked now.
-    Whether the spare is used up (closed then), and the broker URI the request names
-    (for the next spare) or None."""
+    The shell's pid (None if there is none), whether the spare is used up (closed
+    then), and the broker URI the request names (for the next spare) or None."""
     try:
         req: Any = json.loads(data)
         tag = req["tag"]
@@ -270,7 +276,7 @@ def _handle(sock: socket.socket, data: bytes, fds: list[int],
     except (ValueError, KeyError, TypeError):
         for fd in fds:
             os.close(fd)
-        return False, None
+        return None, False, None
     uri = req["env"].get("FLUX_URI")
     if not isinstance(uri, str):
         uri = None
@@ -287,20 +293,20 @@ def _handle(sock: socket.socket, data: bytes, fds: list[int],
             for fd in fds:
                 os.close(fd)
             _send(sock, {"tag": tag, "pid": spare.pid})
-            return True, uri
+            return spare.pid, True, uri
     try:
         pid = os.fork()
     except OSError as exc:
         for fd in fds:
             os.close(fd)
         _send(sock, {"tag": tag, "errno": exc.errno, "error": exc.strerror or "fork failed"})
-        return spare is not None, uri
+        return None, spare is not None, uri
     if pid == 0:
         _child(req, fds, sock)
     for fd in fds:
         os.close(fd)
     _send(sock, {"tag": tag, "pid": pid})
-    return spare is not None, uri
+    return pid, spare is not None, uri
 
 
 def serve(sock: socket.socket, spares: bool = True) -> None:
@@ -321,12 +327,30 @@ def serve(sock: socket.socket, spares: bool = True) -> None:
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     poller.register(rfd, select.POLLIN)
-    spare = _fork_spare(sock, None) if spares else None
+    spare: Optional[_Spare] = None
     uri: Optional[str] = None
+    live: set[int] = set()  # the shells running
+
+    def reaped() -> None:
+        nonlocal spare
+        for pid in _reap(sock):
+            live.discard(pid)
+            if spare is not None and pid == spare.pid:  # it died unused
+                spare.close()
+                spare = None
+
     while True:
+        # a spare is forked once no shell has run for a moment: not while one starts
+        # (on a small node it would take the CPU the job needs), and not at all while
+        # shells come one after another (nothing would be gained)
+        idle = spares and spare is None and not live
         try:
-            ready = poller.poll()
+            ready = poller.poll(_SPARE_IDLE_MS if idle else -1)
         except InterruptedError:  # pragma: no cover - PEP 475 retries
+            continue
+        if not ready and idle:
+            # the next request's shell, connected to the broker the last one named
+            spare = _fork_spare(sock, uri)
             continue
         for fd, _ in ready:
             if fd == rfd:
@@ -335,7 +359,7 @@ def serve(sock: socket.socket, spares: bool = True) -> None:
                         pass
                 except BlockingIOError:
                     pass
-                _reap(sock)
+                reaped()
                 continue
             data, anc, _flags, _addr = sock.recvmsg(MAX_PACKET, _FDSIZE)
             fds = _passed_fds(anc)
@@ -350,15 +374,13 @@ def serve(sock: socket.socket, spares: bool = True) -> None:
                         pass
                 _reap(sock)
                 return
-            used, named = _handle(sock, data, fds, spare)
+            pid, used, named = _handle(sock, data, fds, spare)
             uri = named or uri
             if used:
                 spare = None
-        _reap(sock)
-        if spare is None and spares:
-            # the next request's shell: forked after the answer, connected to the
-            # broker the last request named
-            spare = _fork_spare(sock, uri)
+            if pid is not None:
+                live.add(pid)
+        reaped()
 
 
 def main() -> int:
