@@ -251,7 +251,7 @@ def _send(sock: socket.socket, obj: dict) -> None:
 
 def _reap(sock: socket.socket) -> list[int]:
     """Report the children that have ended; their pids."""
-    gone = []
+    gone: list[int] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
