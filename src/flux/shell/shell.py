@@ -366,18 +366,24 @@ class JobShell:
             return
         self.finished = True
         self.appender.when_idle(self.h.reactor_stop)
+        # every task has ended: its tmpdir goes while the last commit is on its way
+        self._remove_tmpdir()
+
+    def _remove_tmpdir(self) -> None:
+        if self.tmpdir is not None:
+            tmpdir, self.tmpdir = self.tmpdir, None
+            try:
+                os.rmdir(tmpdir)  # mostly left empty: one call, not rmtree's walk
+            except OSError:
+                import shutil
+
+                shutil.rmtree(tmpdir, ignore_errors=True)
 
     def _cleanup(self) -> None:
         if self.pmi is not None:
             self.pmi.close()
         self.output.close()
-        if self.tmpdir is not None:
-            try:
-                os.rmdir(self.tmpdir)  # mostly left empty: one call, not rmtree's walk
-            except OSError:
-                import shutil
-
-                shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self._remove_tmpdir()
 
     def run(self) -> int:
         info = self.info
