@@ -404,3 +404,18 @@ def test_a_killed_shell_leaves_no_task(shared_instance) -> None:
     assert _wait_gone(marker, 5.0) == []
     r = inst.run("jobs", "-n", "-o", "{result}", jobid)
     assert r.stdout.strip() == "FAILED"
+
+
+def test_job_tmpdir_is_gone_when_the_job_is(shared_instance) -> None:
+    """FLUX_JOB_TMPDIR exists for the tasks and is removed by the shell once they have
+    ended (also with something left in it), before the job is INACTIVE."""
+    r = shared_instance.run("run", "sh", "-c", "echo $FLUX_JOB_TMPDIR")
+    assert r.returncode == 0, r.stderr
+    empty = r.stdout.strip()
+    r = shared_instance.run("run", "sh", "-c",
+                            "mkdir $FLUX_JOB_TMPDIR/d && touch $FLUX_JOB_TMPDIR/d/f "
+                            "&& echo $FLUX_JOB_TMPDIR")
+    assert r.returncode == 0, r.stderr
+    full = r.stdout.strip()
+    assert empty and full and empty != full
+    assert not os.path.exists(empty) and not os.path.exists(full)
