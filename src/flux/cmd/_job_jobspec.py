@@ -301,11 +301,16 @@ def filtered_environment(rules: list[str] | None,
 
 
 def _rlimits(pattern: str) -> dict:
-    import fnmatch
     import resource
 
+    if pattern == "*":  # every submission's: no pattern to compile
+        names = [name for name in resource.__dict__ if name.startswith("RLIMIT_")]
+    else:
+        import fnmatch
+
+        names = fnmatch.filter(resource.__dict__.keys(), f"RLIMIT_{pattern}".upper())
     found = {}
-    for name in fnmatch.filter(resource.__dict__.keys(), f"RLIMIT_{pattern}".upper()):
+    for name in names:
         found[name[7:].lower()] = resource.getrlimit(getattr(resource, name))[0]
     if not found:
         raise ValueError(f'No corresponding rlimit matching "{pattern}"')
