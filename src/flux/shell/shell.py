@@ -397,6 +397,10 @@ class JobShell:
             self._make_tmpdir()
             self._extract_files()
             self._pmi_init()
+            if self.leader and info.shell_size > 1:
+                # the output header is in the KVS before any shell passes the barrier
+                # and writes its tasks' output after it
+                self._commit_pending()
             self._barrier()
             if self.leader:
                 self._exec_event("shell.init", {"service": self.service,
@@ -422,6 +426,12 @@ class JobShell:
         finally:
             self.killall(signal.SIGKILL) if not self.finished else None
             self._cleanup()
+
+    def _commit_pending(self) -> None:
+        """Commit what is queued and wait for the answer (the reactor runs meanwhile)."""
+        if self.appender.busy:
+            self.appender.when_idle(self.h.reactor_stop)
+            self.h.reactor_run()
 
     def _flush_quietly(self) -> None:
         """Run the reactor until what was appended is committed (if anything is left)."""
