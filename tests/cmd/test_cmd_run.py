@@ -19,6 +19,15 @@ from proctree import kill_tree, run_tree
 pytestmark = pytest.mark.timeout(120)
 
 
+def _ppid(pid: int) -> int:
+    """The parent of ``pid`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _procs_with(marker: str) -> list[int]:
     """Pids of processes whose command line holds ``marker``."""
     found = []
@@ -555,3 +564,18 @@ def test_input_sent_at_shell_init_is_taken(shared_instance) -> None:
                 assert exc.errno == 38  # ENOSYS: the shell was gone
                 refused += 1
     assert refused <= 3, f"{refused} of 16 refused"
+
+
+def test_job_tmpdir_is_gone_when_the_job_is(shared_instance) -> None:
+    """FLUX_JOB_TMPDIR exists for the tasks and is removed by the shell once they have
+    ended (also with something left in it), before the job is INACTIVE."""
+    r = shared_instance.run("run", "sh", "-c", "echo $FLUX_JOB_TMPDIR")
+    assert r.returncode == 0, r.stderr
+    empty = r.stdout.strip()
+    r = shared_instance.run("run", "sh", "-c",
+                            "mkdir $FLUX_JOB_TMPDIR/d && touch $FLUX_JOB_TMPDIR/d/f "
+                            "&& echo $FLUX_JOB_TMPDIR")
+    assert r.returncode == 0, r.stderr
+    full = r.stdout.strip()
+    assert empty and full and empty != full
+    assert not os.path.exists(empty) and not os.path.exists(full)

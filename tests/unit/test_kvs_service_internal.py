@@ -54,3 +54,26 @@ def test_commit_ops_errors(svc):
     with pytest.raises(OSError) as info:
         svc.lookup_at("nosuch", "a")
     assert info.value.errno == errno.ENOTSUP
+
+
+def test_apply_ready_leaves_what_answers_queue_for_the_next_call(svc):
+    """A commit queued by the answer to another (a service's next event) waits for the
+    next ``apply_ready``, so that what other services queue meanwhile merges with it;
+    ``flush`` goes on until nothing is queued."""
+    done = []
+
+    def then(errnum, root):
+        done.append(("first", root["rootseq"]))
+        svc.commit_ops("primary", [put("job.1.b", b"2")], 0,
+                       lambda e, r: done.append(("second", r["rootseq"])))
+
+    svc.commit_ops("primary", [put("job.1.a", b"1")], 0, then)
+    svc.apply_ready()
+    assert done == [("first", 1)]
+    svc.commit_ops("primary", [put("job.2.a", b"3")], 0,
+                   lambda e, r: done.append(("other", r["rootseq"])))
+    svc.apply_ready()
+    assert done[1:] == [("second", 2), ("other", 2)]  # one commit for both
+    svc.commit_ops("primary", [put("job.3.a", b"4")], 0, then)
+    svc.flush()
+    assert done[3:] == [("first", 3), ("second", 4)]

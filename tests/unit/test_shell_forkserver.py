@@ -149,3 +149,103 @@ def test_the_server_ignores_bad_requests_and_exits_at_eof() -> None:
         finally:
             kill_tree(proc.pid)
             proc.wait()
+
+
+def test_shell_environment_follows_the_brokers(launcher) -> None:
+    """The shells' environment is built once and reused, but a change to the broker's
+    (broker.setenv) or to its URI is in the next shell's; blocked names stay out."""
+    first = launcher._env(1)
+    assert first["FLUX_KVS_NAMESPACE"] == "job-1"
+    assert launcher._env(2)["FLUX_KVS_NAMESPACE"] == "job-2"
+    assert first["FLUX_KVS_NAMESPACE"] == "job-1"  # each job has a copy of its own
+    launcher.environ["PF_TEST_VAR"] = "one"
+    launcher.environ["SLURM_JOBID"] = "5"  # blocklisted: an enclosing launcher's
+    env = launcher._env(3)
+    assert env["PF_TEST_VAR"] == "one" and "SLURM_JOBID" not in env
+    launcher.environ["PF_TEST_VAR"] = "two"
+    assert launcher._env(4)["PF_TEST_VAR"] == "two"
+    del launcher.environ["PF_TEST_VAR"]
+    assert "PF_TEST_VAR" not in launcher._env(5)
+    launcher.uri = lambda: "local:///elsewhere"
+    assert launcher._env(6)["FLUX_URI"] == "local:///elsewhere"
+
+
+def test_launches_carry_the_attributes_a_shell_reads(tmp_path) -> None:
+    """The broker's values of SHELL_ATTRS travel with each launch (an attribute it
+    does not have is left out: the shell asks, and gets ENOENT, as before)."""
+    from flux.shell import SHELL_ATTRS
+
+    values = {"rank": "0", "rundir": str(tmp_path), "instance-level": "2", "size": "1"}
+    loop = Loop()
+    la = LocalShellLauncher(loop, 0, {}, lambda: "local:///x", values.get)
+    try:
+        assert la._attrs() == {"rank": "0", "rundir": str(tmp_path), "instance-level": "2"}
+        assert set(la._attrs()) <= set(SHELL_ATTRS)
+        assert LocalShellLauncher(loop, 0, {}, lambda: "local:///x")._attrs() == {}
+    finally:
+        la.close()
+        loop.close()
+
+
+def test_a_shell_asks_only_for_the_attributes_it_was_not_given() -> None:
+    from flux.shell.shell import _attr_value, early_requests
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, object]] = []
+
+        def rpc(self, topic: str, payload: object = None, *args: object) -> str:
+            self.sent.append((topic, payload))
+            return topic
+
+        def service_register(self, name: str) -> str:
+            return self.rpc("service.add", {"service": name})
+
+    h = Recorder()
+    early = early_requests(h, 1, {"rundir": "/run/x", "instance-level": "0"})
+    assert [t for t, _ in h.sent] == ["event.subscribe", "service.add", "attr.get"]
+    assert h.sent[-1][1] == {"name": "jobid-path"}
+    assert _attr_value(early["rundir"]) == "/run/x"
+    h = Recorder()
+    early_requests(h, 1)
+    assert [p["name"] for t, p in h.sent if t == "attr.get"] == ["rundir", "jobid-path",
+                                                                 "instance-level"]
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def test_an_idle_server_keeps_a_spare_shell_for_the_next_launch(launcher) -> None:
+    """Once no shell runs, the server forks the next one ahead; a launch is handed to it
+    (its pid is the spare's), and the spare goes when the server does."""
+    ev = Events()
+    launcher.launch(1, os.getuid(), 0, ev)
+    run_until(launcher.loop, lambda: any(e[0] == "exited" for e in ev.log))
+    server = launcher.server
+    deadline = time.monotonic() + 10
+    while len(_children(server.pid)) != 1:
+        assert time.monotonic() < deadline, "no spare shell"
+        time.sleep(0.01)
+    spare = _children(server.pid)[0]
+    ev2 = Events()
+    shell = launcher.launch(2, os.getuid(), 0, ev2)
+    run_until(launcher.loop, lambda: any(e[0] == "exited" for e in ev2.log))
+    assert shell.pid == spare
+    assert ev2.log[-1] == ("exited", 0, 1 << 8)  # no broker there: it says so and exits
+    assert b"failed to initialize shell info" in ev2.out
+    deadline = time.monotonic() + 10
+    while len(_children(server.pid)) != 1:  # the next spare
+        assert time.monotonic() < deadline, "no spare shell"
+        time.sleep(0.01)
+    spare = _children(server.pid)[0]
+    launcher.close()
+    assert server.wait(timeout=10) == 0
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{spare}"):
+        with open(f"/proc/{spare}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        assert time.monotonic() < deadline, "the spare outlived its server"
+        time.sleep(0.01)

@@ -303,7 +303,7 @@ class Broker:
         self.job_exec = JobExec(self.router, self.loop, self.events, self.kvs, self.owner,
                                 self.log.log, rank, self.environ, lambda: self.local_uri,
                                 self._hostname_of, self.topology.size,
-                                self.conf.get("exec"))
+                                self.conf.get("exec"), self.attrs.get)
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)

@@ -93,7 +93,8 @@ class JobExec:
                  environ: Optional[dict[str, str]] = None,
                  uri: Optional[Callable[[], str]] = None,
                  hostname: Callable[[int], str] = lambda rank: str(rank),
-                 size: int = 1, conf: Any = None) -> None:
+                 size: int = 1, conf: Any = None,
+                 attr: Optional[Callable[[str], Optional[str]]] = None) -> None:
         from flux.services.job_exec.service import SHELL_EXIT_TIMEOUT, ExecService
 
         self.kvs = kvs
@@ -102,7 +103,7 @@ class JobExec:
         if environ is not None and uri is not None:
             from .job_shell_launch import LocalShellLauncher
 
-            local = LocalShellLauncher(loop, rank, environ, uri)
+            local = LocalShellLauncher(loop, rank, environ, uri, attr)
             self.launcher = local
             if size > 1:  # shells of other ranks go through their rexec service
                 from .job_shell_rexec import RexecShellLauncher, ShellLauncher

@@ -152,9 +152,12 @@ class LocalShellLauncher:
     """Runs job shells on this broker (rank ``rank``), forked by the shell fork server."""
 
     def __init__(self, loop: Loop, rank: int, environ: dict[str, str],
-                 uri: Callable[[], str]) -> None:
+                 uri: Callable[[], str],
+                 attr: Optional[Callable[[str], Optional[str]]] = None) -> None:
         self.loop = loop
         self.rank = rank
+        #: this broker's attributes (handed to each shell: the ``SHELL_ATTRS`` it reads)
+        self.attr = attr
         self.environ = environ  # the broker's (live)
         self.uri = uri
         self.shells: set[_LocalShell] = set()
@@ -166,17 +169,37 @@ class LocalShellLauncher:
         self.queue: list[_Launch] = []  # not yet sent
         self.sent: dict[int, _Launch] = {}  # sent, by tag, waiting for a pid
         self.tag = 0
+        #: (the broker's environment, the URI, the shells' environment made of them)
+        self._env_for: Optional[tuple[dict[str, str], str, dict[str, str]]] = None
 
     def _env(self, jobid: int) -> dict[str, str]:
-        from flux.environment import flux_environment
+        uri = self.uri()
+        # the same for every job until broker.setenv changes the broker's: built once, and
+        # checked by a plain comparison (C speed) rather than filtered again per job
+        if self._env_for is None or self._env_for[1] != uri or self._env_for[0] != self.environ:
+            from flux.environment import flux_environment
 
-        from .runat import _blocked
+            from .runat import _blocked
 
-        env = {k: v for k, v in self.environ.items() if not _blocked(k)}
-        env.update(flux_environment(env))
-        env["FLUX_URI"] = self.uri()
+            env = {k: v for k, v in self.environ.items() if not _blocked(k)}
+            env.update(flux_environment(env))
+            env["FLUX_URI"] = uri
+            self._env_for = (dict(self.environ), uri, env)
+        env = dict(self._env_for[2])
         env["FLUX_KVS_NAMESPACE"] = f"job-{jobid}"
         return env
+
+    def _attrs(self) -> dict[str, str]:
+        """The values of the attributes a shell reads, as ``attr.get`` would answer."""
+        from flux.shell import SHELL_ATTRS
+
+        found: dict[str, str] = {}
+        if self.attr is not None:
+            for name in SHELL_ATTRS:
+                value = self.attr(name)
+                if value is not None:
+                    found[name] = value
+        return found
 
     def launch(self, jobid: int, userid: int, rank: int, events: ShellEvents) -> Any:
         if rank != self.rank:
@@ -201,7 +224,7 @@ class LocalShellLauncher:
             self.loop.add_reader(fd, shell.reader(fd))
         self.tag += 1
         packet = json.dumps({"tag": self.tag, "jobid": jobid, "env": self._env(jobid),
-                             "cwd": "/"}).encode()
+                             "cwd": "/", "attrs": self._attrs()}).encode()
         self.queue.append(_Launch(self.tag, shell, packet, [w_out, w_err]))
         self._flush()
         return shell

@@ -102,11 +102,12 @@ class KVS:
         events.publish(topic, payload, private=True)
 
     def _schedule(self) -> None:
-        self.loop.mark_dirty(self)
+        self.loop.mark_dirty(self, last=True)
 
     def flush(self) -> None:
-        """The loop's end-of-iteration call: apply the commits that arrived."""
-        self.service.flush()
+        """The loop's end-of-iteration call (after the other services'): apply the commits
+        that arrived; those the answers bring are applied in the loop's next pass."""
+        self.service.apply_ready()
 
     def restore(self) -> None:
         """With a statedir: the primary namespace from its newest checkpoint."""

@@ -160,6 +160,7 @@ class Loop:
         self._timers: list[Timer] = []
         self._soon: list[Callable[[], Any]] = []
         self._dirty: dict[int, Flushable] = {}
+        self._dirty_last: dict[int, Flushable] = {}
         self._signal_handlers: dict[int, Callable[[int], Any]] = {}
         self._pending_signals: list[int] = []
         self._wake_r: Optional[socket.socket] = None
@@ -195,9 +196,11 @@ class Loop:
         """Run ``callback()`` when child ``pid`` may have exited (see :class:`ChildWatch`)."""
         return ChildWatch(self, pid, callback)
 
-    def mark_dirty(self, obj: Flushable) -> None:
-        """Ask for ``obj.flush()`` at the end of this iteration (once)."""
-        self._dirty[id(obj)] = obj
+    def mark_dirty(self, obj: Flushable, last: bool = False) -> None:
+        """Ask for ``obj.flush()`` at the end of this iteration (once); ``last``: after
+        every other object's flush (the KVS: what the services' flushes commit then
+        goes into the same KVS commit, merged, not into one each)."""
+        (self._dirty_last if last else self._dirty)[id(obj)] = obj
 
     def call_soon(self, callback: Callable[[], Any]) -> None:
         self._soon.append(callback)
@@ -247,12 +250,15 @@ class Loop:
         self.running = False
 
     def _flush(self) -> None:
-        dirty = self._dirty
-        while dirty:
-            self._dirty = {}
+        while True:
+            if self._dirty:
+                dirty, self._dirty = self._dirty, {}
+            elif self._dirty_last:
+                dirty, self._dirty_last = self._dirty_last, {}
+            else:
+                return
             for obj in dirty.values():
                 obj.flush()
-            dirty = self._dirty
 
     def run(self) -> None:
         """Run until :meth:`stop`."""
@@ -306,7 +312,7 @@ class Loop:
                     fn()
             if timers and timers[0].when <= monotonic():
                 self._run_timers()
-            if self._dirty:
+            if self._dirty or self._dirty_last:
                 self._flush()
 
     def _run_timers(self) -> None:

@@ -246,6 +246,9 @@ def keyval_parse(label: str, keyval: str) -> tuple[str, Any]:
 
 def _matching(mapping: dict, pattern: str, keep_matches: bool) -> dict:
     """Entries of ``mapping`` whose key matches (or not) a glob, or ``/REGEX/``."""
+    if not pattern.startswith("/") and not any(c in pattern for c in "*?["):
+        # a plain name (the rlimits every submission leaves out): no pattern to compile
+        return {k: v for k, v in mapping.items() if (k == pattern) == keep_matches}
     import fnmatch
     import re
 
@@ -298,11 +301,16 @@ def filtered_environment(rules: list[str] | None,
 
 
 def _rlimits(pattern: str) -> dict:
-    import fnmatch
     import resource
 
+    if pattern == "*":  # every submission's: no pattern to compile
+        names = [name for name in resource.__dict__ if name.startswith("RLIMIT_")]
+    else:
+        import fnmatch
+
+        names = fnmatch.filter(resource.__dict__.keys(), f"RLIMIT_{pattern}".upper())
     found = {}
-    for name in fnmatch.filter(resource.__dict__.keys(), f"RLIMIT_{pattern}".upper()):
+    for name in names:
         found[name[7:].lower()] = resource.getrlimit(getattr(resource, name))[0]
     if not found:
         raise ValueError(f'No corresponding rlimit matching "{pattern}"')

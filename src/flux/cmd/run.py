@@ -28,10 +28,10 @@ def main(argv: list[str]) -> int:
 
 def _stdin_ranks(args: argparse.Namespace) -> str:
     """``--input`` as an idset of task ranks ("all" if not one); a file stays in args."""
-    from flux.idset import IDset
-
     if args.input is None:
         return "all"
+    from flux.idset import IDset
+
     try:
         ranks = IDset(args.input)
     except ValueError:
@@ -46,7 +46,6 @@ def _run(args: argparse.Namespace) -> int:
     import flux
     from flux.job.submit import submit_async
 
-    from ._job_attach import Attach
     from ._job_jobspec import jobspec_from_args
     from ._job_submit_bulk import submit_flags, urgency_value
 
@@ -61,6 +60,9 @@ def _run(args: argparse.Namespace) -> int:
                              **flags).get_id()
         if args.verbose > 0:
             print("jobid:", jobid, file=sys.stderr, flush=True)
+        # imported once the job is submitted: it runs meanwhile
+        from ._job_attach import Attach
+
         return Attach(h, int(jobid), label_io=args.label_io,
                       show_events=args.verbose > 1, show_exec=args.verbose > 2,
                       wait_event=args.wait_event or "clean",

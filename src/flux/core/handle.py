@@ -16,10 +16,9 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from contextlib import contextmanager
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Callable, Iterator, Optional
+    from typing import Any, Callable, Optional
 
     from flux.core.aio import EventStream
     from flux.core.watchers import (
@@ -96,6 +95,22 @@ def _resolve_pathlike(uri: str) -> str:
     return current
 
 
+
+class _InReactor:
+    """What ``Flux.in_reactor()`` returns (a class: ``contextlib`` costs a start-up import)."""
+
+    __slots__ = ("enter", "exit")
+
+    def __init__(self, enter: Callable[[], None], exit: Callable[[], None]) -> None:
+        self.enter = enter
+        self.exit = exit
+
+    def __enter__(self) -> None:
+        self.enter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.exit()
+
 class Flux:
     """A Flux handle: ``Flux(url=None, flags=0, handle=None)``.
 
@@ -147,13 +162,9 @@ class Flux:
     reactor_exit = staticmethod(threadstate.reactor_exit)
 
     @classmethod
-    @contextmanager
-    def in_reactor(cls) -> Iterator[None]:
-        cls.reactor_enter()
-        try:
-            yield
-        finally:
-            cls.reactor_exit()
+    def in_reactor(cls) -> _InReactor:
+        """``with h.in_reactor():`` the thread counts as inside the reactor."""
+        return _InReactor(cls.reactor_enter, cls.reactor_exit)
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -630,8 +630,6 @@ class JobspecV1(Jobspec):
 
     @staticmethod
     def _v1_validate(resources: Any, tasks: Any, attributes: Any, version: Any) -> None:
-        import numbers
-
         if "system" not in attributes:
             raise ValueError("attributes.system is a required key")
         system = attributes["system"]
@@ -639,8 +637,12 @@ class JobspecV1(Jobspec):
             raise ValueError("attributes.system must be a mapping")
         if "duration" not in system:
             raise ValueError("attributes.system.duration is a required key")
-        if not isinstance(system["duration"], numbers.Number):
-            raise ValueError("attributes.system.duration must be a number")
+        duration = system["duration"]
+        if not isinstance(duration, (int, float)):  # the usual ones, without ``numbers``
+            import numbers
+
+            if not isinstance(duration, numbers.Number):
+                raise ValueError("attributes.system.duration must be a number")
         for task in tasks:
             if task["count"].keys().isdisjoint({"per_slot", "total"}):
                 raise ValueError("count per_slot or total must be set")

@@ -65,7 +65,7 @@ class JobShell:
         self.exit_code = 0
         self.leader = info.shell_rank == 0
         # flux-core names it with the plain (ASCII) f58 of the job's id
-        self.service = f"{os.getuid()}-shell-{id_encode(info.jobid, 'f58plain')}"
+        self.service = service_name(info.jobid)
         self.watchers: list[Any] = []
         self.tmpdir: Optional[str] = None
         self.finished = False
@@ -91,16 +91,11 @@ class JobShell:
         """Collect what start-up asked for at once (``early_requests``, sent beside
         the job's lookup) and register the stdin service, so that start-up waits one
         round trip for all of them, not one each."""
-        h = self.h
-        waits = [early.pop("subscribe")]
-        if self.leader or self.info.shell_size > 1:
-            # every shell serves it (pmi-exchange), the leader's also has stdin
-            waits.append(h.service_register(self.service))
+        # every shell serves the job's shell service (pmi-exchange), the leader's also
+        # has stdin: registered beside the job's lookup too
+        waits = [early.pop("subscribe"), early.pop("register")]
         for name, fut in early.items():
-            try:
-                self.attrs[name] = fut.get()["value"]
-            except OSError:
-                self.attrs[name] = None
+            self.attrs[name] = _attr_value(fut)
         return waits
 
     def _watch(self, waits: list[Any]) -> None:
@@ -433,12 +428,24 @@ class JobShell:
             self.tasks_complete.finish()
         if not self.leader or self.tasks_complete is None:
             self.appender.when_idle(self.h.reactor_stop)
+        # every task has ended: its tmpdir goes while the last commit is on its way
+        self._remove_tmpdir()
 
     def _all_tasks_complete(self) -> None:
         if self.doom is not None:
             self.doom.tasks_complete()
         if self.finished:
             self.appender.when_idle(self.h.reactor_stop)
+
+    def _remove_tmpdir(self) -> None:
+        if self.tmpdir is not None:
+            tmpdir, self.tmpdir = self.tmpdir, None
+            try:
+                os.rmdir(tmpdir)  # mostly left empty: one call, not rmtree's walk
+            except OSError:
+                import shutil
+
+                shutil.rmtree(tmpdir, ignore_errors=True)
 
     def _cleanup(self) -> None:
         for part in (self.doom, self.tasks_complete):
@@ -447,10 +454,7 @@ class JobShell:
         if self.pmi is not None:
             self.pmi.close()
         self.output.close()
-        if self.tmpdir is not None:
-            import shutil
-
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self._remove_tmpdir()
 
     def run(self) -> int:
         info = self.info
@@ -465,9 +469,9 @@ class JobShell:
             self._extract_files()
             self._pmi_init()
             if self.leader and info.shell_size > 1:
-                # the output header committed before any other shell can pass the
-                # barrier and write its tasks' output (a reader fails on data first)
-                self._flush_quietly()
+                # the output header is in the KVS before any shell passes the barrier
+                # and writes its tasks' output after it
+                self._commit_pending()
             self._barrier()
             if self.leader:
                 self._exec_event("shell.init", {"service": self.service,
@@ -500,6 +504,12 @@ class JobShell:
             self.killall(signal.SIGKILL) if not self.finished else None
             self._cleanup()
 
+    def _commit_pending(self) -> None:
+        """Commit what is queued and wait for the answer (the reactor runs meanwhile)."""
+        if self.appender.busy:
+            self.appender.when_idle(self.h.reactor_stop)
+            self.h.reactor_run()
+
     def _flush_quietly(self) -> None:
         """Run the reactor until what was appended is committed (if anything is left)."""
         if not self.appender.busy:
@@ -511,21 +521,48 @@ class JobShell:
             pass
 
 
-def early_requests(h: Any, jobid: int) -> dict[str, Any]:
+def service_name(jobid: int) -> str:
+    """The leader's service, as flux-core's shell names it: ``UID-shell-JOBID`` (f58,
+    plain letters); registered by every early request and announced in ``shell.init``."""
+    from flux.job.JobID import id_encode
+
+    return f"{os.getuid()}-shell-{id_encode(jobid, 'f58plain')}"
+
+
+def early_requests(h: Any, jobid: int, known: Optional[dict[str, str]] = None) -> dict[str, Any]:
     """The requests a shell sends before it knows its job: the ``shell-<id>.`` event
-    subscription (kill events) and the attributes it reads."""
-    early = {"subscribe": h.rpc("event.subscribe", {"topic": f"shell-{jobid}."})}
-    for name in ("rundir", "jobid-path", "instance-level"):
-        early[name] = h.rpc("attr.get", {"name": name})
+    subscription (kill events), its service's registration and the attributes it reads
+    (those not ``known`` already: their values stand in for the requests)."""
+
+    from flux.shell import SHELL_ATTRS
+
+    early = {"subscribe": h.rpc("event.subscribe", {"topic": f"shell-{jobid}."}),
+             "register": h.service_register(service_name(jobid))}
+    for name in SHELL_ATTRS[1:]:  # the rank is read first, in main
+        value = known.get(name) if known else None
+        early[name] = value if isinstance(value, str) else h.rpc("attr.get", {"name": name})
     return early
+
+
+def _attr_value(answer: Any) -> Optional[str]:
+    """An attribute's value: given (a str), or the answer to its ``attr.get`` (None if
+    the broker has no such attribute)."""
+    if answer is None or isinstance(answer, str):
+        return answer
+    try:
+        return answer.get()["value"]
+    except OSError:
+        return None
 
 
 def _log(text: str) -> None:
     print(f"flux-shell: {text}", file=sys.stderr, flush=True)
 
 
-def main(argv: list[str]) -> int:
-    """``flux-shell JOBID``: exit code as described above; 1 if the job cannot be read."""
+def main(argv: list[str], h: Any = None, attrs: Optional[dict[str, str]] = None) -> int:
+    """``flux-shell JOBID``: exit code as described above; 1 if the job cannot be read.
+    ``h``: a handle already connected to the broker (the fork server's spare shells);
+    ``attrs``: values of the broker's ``SHELL_ATTRS`` known already (the launcher's)."""
     import flux
     from flux.job.JobID import id_parse
 
@@ -538,11 +575,16 @@ def main(argv: list[str]) -> int:
         _log(f"invalid jobid: {argv[0]}")
         return 1
     try:
-        h = flux.Flux()
-        rank = h.get_rank()
+        if h is None:
+            h = flux.Flux()
+        # the rank is asked for (if not known) beside the job's lookup: one round trip
+        known_rank = attrs.get("rank") if attrs else None
+        rank_f = known_rank if isinstance(known_rank, str) else h.rpc("attr.get",
+                                                                      {"name": "rank"})
         # the whole jobspec (with its environment) is only in J, as flux-core's shell reads it
         lookup = h.rpc("job-info.lookup", {"id": jobid, "keys": ["J", "R"], "flags": 0})
-        early = early_requests(h, jobid)
+        early = early_requests(h, jobid, attrs)
+        rank = int(_attr_value(rank_f) or "")
         resp = lookup.get()
         from flux.services.job_ingest.sign_none import unwrap
 

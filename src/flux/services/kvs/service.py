@@ -485,10 +485,22 @@ class KVSService:
     def flush(self) -> None:
         """Apply every queued transaction (merging those that may be merged)."""
         while self._busy:
-            busy, self._busy = self._busy, {}
-            for ns in busy.values():
-                while ns.ready and not ns.removed:
-                    self._apply_next(ns)
+            self.apply_ready()
+
+    def apply_ready(self) -> None:
+        """Apply the transactions queued so far (merging those that may be merged); those
+        their answers queue (a service's next events) wait for the next call, made busy
+        again: the broker makes it after the other services' flushes, so what they commit
+        meanwhile merges with them."""
+        busy, self._busy = self._busy, {}
+        for ns in busy.values():
+            if not ns.ready:
+                continue
+            last = ns.ready[-1]  # the last one queued so far: later ones are appended
+            while ns.ready and not ns.removed:
+                self._apply_next(ns)
+                if not any(txn is last for txn in ns.ready):
+                    break
 
     def _apply_next(self, ns: Namespace) -> None:
         batch = ns.next_batch()
