@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import start_instance
+from conftest import flux_exe, start_instance
+from proctree import run_tree
 from flux.codec import encode_stream
 from rawclient import RawClient, request
 
@@ -305,3 +306,27 @@ def test_deep_route_stack_costs_linear_time(shared_instance):
         assert reply.errnum == 0 and len(reply.routes) == 100_000
         assert time.monotonic() - t0 < 10
     _alive(shared_instance)
+
+
+def test_message_max_attribute_refuses_a_large_message_from_its_header():
+    """``-S broker.message-max``: a client that announces a longer message is dropped
+    when its 8-byte header arrives (nothing of the body is buffered); others carry on."""
+    with start_instance("broker.message-max=64k") as inst:
+        assert inst.run("getattr", "broker.message-max").stdout == "65536\n"
+        with inst.client() as c:
+            # a header announcing 100 kB, and no body: refused at once
+            c.send(struct.pack("=I", 0xFFEE0012) + struct.pack(">I", 100_000))
+            _expect_eof(c)
+        with inst.client() as c:
+            assert c.rpc("kvs.getroot", {"namespace": "primary", "flags": 0}).errnum == 0
+        big = "x" * 70_000
+        r = inst.run("kvs", "put", f"big={big}")
+        assert r.returncode != 0
+        assert inst.run("kvs", "put", "small=1").returncode == 0
+        dmesg = inst.run("dmesg").stdout
+        assert "exceeds the limit of 65536" in dmesg
+    for bad in ("bogus", "12", "2G"):
+        r = run_tree([flux_exe(), "start", f"-Sbroker.message-max={bad}", "true"],
+                     capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and r.stderr.startswith(
+            f"flux-broker: broker.message-max: invalid value '{bad}'"), r.stderr

@@ -125,6 +125,7 @@ FLUX_CORE_ATTRS: tuple[tuple[str, int], ...] = (
 # pureflux's own attributes (not in flux-core's table).
 PUREFLUX_ATTRS: tuple[tuple[str, int], ...] = (
     ("broker.spin-us", IMMUTABLE),  # the broker loop's poll-before-sleep (µs)
+    ("broker.message-max", IMMUTABLE),  # the largest message a client may send (bytes)
     ("heartbeat.period", RUNTIME),  # heartbeat.pulse period (flux-core: a module's config)
     ("content.blob-size-limit", IMMUTABLE),  # content.store's limit (flux-core: a module option)
     ("module.exec", RUNTIME),  # "1": load Python modules in a fresh interpreter

@@ -33,6 +33,7 @@ import uuid as uuidlib
 from typing import Any, Optional
 
 import flux
+from flux.codec import DEFAULT_MAX_MESSAGE_SIZE
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
 from flux.core.default_methods import ping_reply, rusage_reply
 from flux.message import Message
@@ -144,6 +145,12 @@ class Broker:
                 raise ValueError
         except ValueError:
             raise BrokerError(f"broker.spin-us: invalid value {spin!r}") from None
+        limit = self.setattrs.pop("broker.message-max", str(DEFAULT_MAX_MESSAGE_SIZE))
+        message_max = _parse_size(limit)
+        if message_max is None or not 1024 <= message_max <= DEFAULT_MAX_MESSAGE_SIZE:
+            raise BrokerError(f"broker.message-max: invalid value {limit!r} "
+                              f"(1024 to {DEFAULT_MAX_MESSAGE_SIZE} bytes, or with k, M, G)")
+        self.message_max: int = message_max
         # FLUX_SPIN_POLICY=always: spin after every wake-up (the old default); see loop.py
         self.loop = Loop(spin_us=self.spin_us,
                          adaptive=os.environ.get("FLUX_SPIN_POLICY", "adaptive") != "always")
@@ -226,6 +233,7 @@ class Broker:
                              if self.enclosing is not None else "/")
         own["broker.starttime"] = f"{self.start_time:.2f}"  # as flux-core
         own["broker.spin-us"] = f"{self.spin_us:g}"
+        own["broker.message-max"] = str(self.message_max)
         for name, value in own.items():  # flags from the registry (attrs.py)
             attrs.add(name, value)
 
@@ -256,7 +264,8 @@ class Broker:
                 raise BrokerError(str(exc)) from None
             attrs.add("config.path", self.config_path)
         self.connector = Connector(self.loop, self.router, self.events,
-                                   local_uri[len("local://"):], self.owner, log=self.log.log)
+                                   local_uri[len("local://"):], self.owner, log=self.log.log,
+                                   max_message=self.message_max)
         self._apply_access()
         self._register_services()
         from .rexec import Rexec
@@ -884,3 +893,11 @@ def _isatty(fd: int) -> bool:
         return os.isatty(fd)
     except OSError:
         return False
+
+
+def _parse_size(text: str) -> Optional[int]:
+    """Bytes from ``N``, ``Nk``, ``NM`` or ``NG`` (powers of 1024); None if it is neither."""
+    units = {"k": 1 << 10, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    scale = units.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in units else text
+    return int(digits) * scale if digits.isdigit() else None

@@ -30,6 +30,7 @@ import struct
 import uuid as uuidlib
 from typing import Any, Callable, Optional
 
+from flux.codec import DEFAULT_MAX_MESSAGE_SIZE
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_ROUTE,
@@ -67,7 +68,7 @@ class Client(SocketLink):
                  rolemask: int, guest: bool, pid: int) -> None:
         super().__init__(str(uuidlib.uuid4()), connector.router, connector.events,
                          connector.loop, sock, userid, rolemask, guest, _REPLY_CREDS,
-                         connector.uuid, connector.max_outbuf)
+                         connector.uuid, connector.max_outbuf, connector.max_message)
         self.connector = connector
         self.pid = pid
         # (topic, nodeid, upstream) of the requests sent, and the disconnect
@@ -121,7 +122,8 @@ class Connector:
     def __init__(self, loop: Loop, router: Router, events: Events, path: str, owner: int,
                  allow_guest: bool = False, allow_root_owner: bool = False,
                  max_outbuf: int = DEFAULT_MAX_OUTBUF,
-                 log: Optional[Callable[[int, str], None]] = None) -> None:
+                 log: Optional[Callable[[int, str], None]] = None,
+                 max_message: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         self.loop = loop
         self.router = router
         self.events = events
@@ -130,6 +132,7 @@ class Connector:
         self.allow_guest = allow_guest
         self.allow_root_owner = allow_root_owner
         self.max_outbuf = max_outbuf
+        self.max_message = max_message  # broker.message-max: the largest message a client sends
         self.uuid = str(uuidlib.uuid4())
         self.clients: dict[str, Client] = {}
         self.connects = 0

@@ -26,8 +26,8 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from flux.codec import (ProtocolError, StreamDecoder, decode_range, encode_stream, peek,
-                        peek_routes, peek_topic, relay_stream)
+from flux.codec import (DEFAULT_MAX_MESSAGE_SIZE, ProtocolError, StreamDecoder, decode_range,
+                        encode_stream, peek, peek_routes, peek_topic, relay_stream)
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_ROUTE,
@@ -71,12 +71,14 @@ class SocketLink(PeerLink):
     def __init__(self, uuid: str, router: Router, events: Events, loop: Loop,
                  sock: socket.socket, userid: int, rolemask: int, guest: bool,
                  reply_creds: tuple[int, int], hop: str,
-                 max_outbuf: int = UNLIMITED) -> None:
+                 max_outbuf: int = UNLIMITED,
+                 max_message: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
         super().__init__(uuid, router, events, userid, rolemask, guest, reply_creds, hop)
         self.loop = loop
         self.sock = sock
         self.fd = sock.fileno()
-        self.decoder = StreamDecoder()
+        # a longer message is refused from its 8-byte header, before its body is buffered
+        self.decoder = StreamDecoder(max_message)
         self.out: list[Any] = []
         self.outlen = 0
         self.writing = False  # POLLOUT wanted
