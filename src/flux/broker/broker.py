@@ -599,10 +599,10 @@ class Broker:
         svc.method("stats-get", self._stats_get, FLUX_ROLE_ALL)
         svc.method("stats-clear", self._stats_clear)
         svc.method("rusage", self._rusage, FLUX_ROLE_USER)
-        svc.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
+        svc.method("disconnect", lambda msg: None)
         conn = self.router.builtin("connector-local")
-        conn.method("stats-get", lambda msg: self.router.respond(msg, self.connector.stats()),
-                    FLUX_ROLE_ALL)
+        # owner only, as flux-core's: it names every client's uuid, uid and pid
+        conn.method("stats-get", lambda msg: self.router.respond(msg, self.connector.stats()))
         sd = self.router.builtin("shutdown")
         sd.method("start", self._shutdown_start)
         # each peer link answers service.add/remove itself (peerlink.py); the name is ours

@@ -23,7 +23,6 @@ from flux.constants import (
     FLUX_MSGFLAG_ROUTE,
     FLUX_MSGFLAG_STREAMING,
     FLUX_MSGTYPE_REQUEST,
-    FLUX_ROLE_ALL,
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
     FLUX_ROLE_USER,
@@ -72,7 +71,7 @@ _METHODS = (
     ("purge", "purge", 0),
     ("update", "update", FLUX_ROLE_USER),
     ("purge-id", "purge_id", 0),
-    ("disconnect", "disconnect", FLUX_ROLE_ALL),
+    ("disconnect", "disconnect", 0),
 )
 
 _NORESPONSE_TOPICS = ("sched.cancel", "sched.prioritize")

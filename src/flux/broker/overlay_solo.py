@@ -56,4 +56,4 @@ def register_solo_overlay(router: "Router") -> None:
     svc.method("stats-get", stats, FLUX_ROLE_USER)
     svc.method("topology", topology, FLUX_ROLE_USER)
     svc.method("disconnect-subtree", disconnect_subtree)
-    svc.method("disconnect", lambda msg: None)
+    svc.method("disconnect", lambda msg: None, FLUX_ROLE_USER)

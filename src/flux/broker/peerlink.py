@@ -223,6 +223,8 @@ class PeerLink:
         self.services.add(name)
 
     def _remove_service(self, name: str) -> None:
+        if self.guest and not name.startswith(f"{self.userid}-"):
+            raise RequestError(errno.EPERM)
         self.router.service_remove(name, self)
         self.services.discard(name)
 

@@ -710,7 +710,7 @@ class Overlay:
         svc.method("stats-get", self._stats, FLUX_ROLE_USER)
         svc.method("topology", self._topology, FLUX_ROLE_USER)
         svc.method("disconnect-subtree", self._disconnect_subtree)
-        svc.method("disconnect", lambda msg: None)
+        svc.method("disconnect", lambda msg: None, FLUX_ROLE_USER)
 
     def _health(self, msg: Message) -> None:
         now = time.monotonic()
