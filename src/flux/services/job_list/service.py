@@ -476,14 +476,14 @@ class JobListService:
 
     def disconnect(self, msg: Message) -> None:
         """``job-list.disconnect``: the sender's job-stats watches and list-id waits end."""
-        self.stats_watchers = [m for m in self.stats_watchers if not self.from_sender(msg, m)]
+        self.stats_watchers = [m for m in self.stats_watchers if not self.from_sender(m, msg)]
         for jobid in list(self.waits):
-            keep = [w for w in self.waits[jobid] if not self.from_sender(msg, w[0])]
+            keep = [w for w in self.waits[jobid] if not self.from_sender(w[0], msg)]
             if keep:
                 self.waits[jobid] = keep
             else:
                 del self.waits[jobid]
-        self.deferred = [d for d in self.deferred if not self.from_sender(msg, d[1])]
+        self.deferred = [d for d in self.deferred if not self.from_sender(d[1], msg)]
 
     def purge(self, jobids: list) -> int:
         """``job-purge-inactive`` event: forget these inactive jobs; how many were."""
