@@ -433,3 +433,32 @@ def test_guest_disconnect_ends_only_its_own_requests(inst):
             m = owner.recv(timeout=10)
             assert m.errnum == 0, m
             seen.add(m.matchtag)
+
+
+def test_guest_disconnect_does_not_hide_others_requests_from_a_departing_service(inst):
+    """A client's service dies with requests in flight: their senders get an error.  A
+    guest's forged disconnect notice naming another sender does not make the broker
+    forget that sender's requests (it would then wait forever)."""
+    with inst.client() as provider, inst.client() as asker:
+        assert provider.rpc("service.add", {"service": "accsvc"}, matchtag=1).errnum == 0
+        clients = provider.rpc("connector-local.stats-get", matchtag=2).payload
+        mine = [c["uuid"] for c in clients["server"]["clients"] if c["pid"] == os.getpid()]
+        assert len(mine) == 2, clients
+        asker_uuid = mine[1]  # connected second
+        asker.send(request("accsvc.hello", {}, matchtag=7))
+        assert provider.recv(timeout=10).topic == "accsvc.hello"
+
+        def forge() -> str:
+            with RawClient(inst.path, timeout=10) as g:
+                msg = request("accsvc.disconnect", {}, flags=FLUX_MSGFLAG_NORESPONSE)
+                msg.routes = [asker_uuid]
+                g.send(msg)
+                g.rpc("broker.ping", {"seq": 0, "pad": ""}, matchtag=2)  # it has passed
+            return "sent"
+
+        assert run_as_guest(forge) == "sent"
+        notice = provider.recv(timeout=10)
+        assert notice.topic == "accsvc.disconnect" and notice.userid == GUEST_UID
+        provider.close()  # the service goes with its provider
+        m = asker.recv(timeout=10)
+        assert m.matchtag == 7 and m.errnum == errno.ENOSYS, m

@@ -42,6 +42,7 @@ from flux.constants import (
     FLUX_MSGTYPE_EVENT,
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
+    FLUX_ROLE_OWNER,
     FLUX_USERID_UNKNOWN,
 )
 from flux.message import Message
@@ -141,7 +142,9 @@ class PeerLink:
         if topic is None or not topic.endswith(".disconnect"):
             return
         sender = notice.route_first
-        for key in [k for k in self.inflight if k[0] and k[0][0] == sender]:
+        owner = notice.rolemask & FLUX_ROLE_OWNER  # else only the notice's user's requests
+        for key in [k for k, req in self.inflight.items() if k[0] and k[0][0] == sender
+                    and (owner or req.userid == notice.userid)]:
             del self.inflight[key]
 
     def fail_inflight(self, errnum: int, text: Optional[str] = None) -> None:
