@@ -249,7 +249,20 @@ def test_guest_on_its_own_things_and_on_others(inst):
                                                       "flags": 0}),
         ("exec eventlog others", "job-info.eventlog-watch", {
             "id": running, "path": "guest.exec.eventlog", "flags": 0}),
+        ("update others", "job-manager.update", {"id": held, "updates": {
+            "attributes.system.duration": 100.0}}),
+        ("update-lookup others", "job-info.update-lookup", {"id": held, "key": "R",
+                                                             "flags": 0}),
+        ("update-watch others", "job-info.update-watch", {"id": held, "key": "jobspec",
+                                                           "flags": 0}),
+        ("list others", "job-list.list-id", {"id": held, "attrs": ["state"]}),  # not private
         # KVS: only the namespace it owns
+        ("kvs fence primary", "kvs.fence", {**put("f", "primary"), "name": "acc-fence",
+                                            "nprocs": 1}),
+        ("kvs wait-version primary", "kvs.wait-version", {"rootseq": 1,
+                                                          "namespace": "primary"}),
+        ("kvs lookup-plus primary", "kvs.lookup-plus", {"key": "resource.R", "flags": 0,
+                                                        "namespace": "primary"}),
         ("kvs write primary", "kvs.commit", put("g", "primary")),
         ("kvs read primary", "kvs.lookup", {"key": "resource.R", "flags": 0,
                                             "namespace": "primary"}),
@@ -258,6 +271,8 @@ def test_guest_on_its_own_things_and_on_others(inst):
                                                    "namespace": "primary"}),
         ("kvs write own", "kvs.commit", put("g", "guestns")),
         ("kvs read own", "kvs.lookup", {"key": "g", "flags": 0, "namespace": "guestns"}),
+        ("kvs watch own", "kvs-watch.lookup", {"key": "g", "flags": 0,
+                                               "namespace": "guestns"}),
         # services: names UID-* only
         ("service.add other", "service.add", {"service": "notmine"}),
         ("service.add own", "service.add", {"service": f"{GUEST_UID}-mine"}),
@@ -289,7 +304,8 @@ def test_guest_on_its_own_things_and_on_others(inst):
         out = {}
         with RawClient(inst.path, timeout=10) as g:
             for tag, (name, topic, payload) in enumerate(calls, 1):
-                streaming = FLUX_MSGFLAG_STREAMING if topic.endswith("-watch") else 0
+                streaming = FLUX_MSGFLAG_STREAMING if topic.endswith("-watch") \
+                    or topic == "kvs-watch.lookup" else 0
                 msg = request(topic, payload, matchtag=tag, flags=streaming)
                 if topic == "job-manager.disconnect":
                     msg.routes = [f"{broker_uuid}/sched"]
@@ -313,6 +329,9 @@ def test_guest_on_its_own_things_and_on_others(inst):
         "urgency own above default": perm, "kill others": perm, "memo others": perm,
         "memo own": 0, "raiseall others": perm, "raiseall own": 0, "killall others": perm,
         "eventlog others": perm, "eventlog own": 0, "jobspec others": perm,
+        "update others": perm, "update-lookup others": perm, "update-watch others": perm,
+        "list others": 0, "kvs fence primary": perm, "kvs wait-version primary": perm,
+        "kvs lookup-plus primary": perm, "kvs watch own": 0,
         "output others": perm, "exec eventlog others": perm,
         "kvs write primary": perm, "kvs read primary": perm, "kvs root primary": perm,
         "kvs watch primary": perm, "kvs write own": 0, "kvs read own": 0,
