@@ -56,7 +56,7 @@ from .log import Log
 from .loop import ChildWatch, Loop
 from .modules import ModuleTable
 from .resource import Resource
-from .router import RequestError, Router
+from .router import BuiltinService, RequestError, Router
 from .sched import Sched
 from .topology import DEFAULT_FANOUT, Topology, parse_topo
 
@@ -263,6 +263,7 @@ class Broker:
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
+        self._module_default_methods(rank)
         # remaining -S values (names checked in __init__): initial values, a setter validates
         for name, value in sa.items():
             try:
@@ -607,6 +608,23 @@ class Broker:
         sd.method("start", self._shutdown_start)
         # each peer link answers service.add/remove itself (peerlink.py); the name is ours
         self.router.builtin("service")
+
+    #: services that are modules in flux-core: libflux gives each NAME.ping and NAME.rusage,
+    #: open to guests (``flux ping job-manager``); a service's own method of that name wins
+    _MODULE_SERVICES = ("connector-local", "config", "content", "job-exec", "job-info",
+                        "job-ingest", "job-list", "job-manager", "kvs", "kvs-watch", "overlay",
+                        "resource", "rexec")
+
+    def _module_default_methods(self, rank: int) -> None:
+        for name in self._MODULE_SERVICES:
+            svc = self.router.services.get(name)
+            if not isinstance(svc, BuiltinService):
+                continue
+            if f"{name}.ping" not in svc.methods:
+                svc.method("ping", lambda msg: self.router.respond(
+                    msg, ping_reply(msg, self.uuid, rank)), FLUX_ROLE_USER)
+            if f"{name}.rusage" not in svc.methods:
+                svc.method("rusage", self._rusage, FLUX_ROLE_USER)
 
     # -- default service methods --------------------------------------------------------
 
