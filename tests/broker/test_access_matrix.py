@@ -481,3 +481,41 @@ def test_guest_disconnect_does_not_hide_others_requests_from_a_departing_service
         provider.close()  # the service goes with its provider
         m = asker.recv(timeout=10)
         assert m.matchtag == 7 and m.errnum == errno.ENOSYS, m
+
+
+# -- [access] private-mode: guests see their own jobs only --------------------------------------
+
+
+def test_private_mode_hides_others_jobs_from_guests(tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "access.toml").write_text("[access]\nallow-guest-user = true\nprivate-mode = true\n")
+    os.chmod(tmp_path, 0o755)
+    with start_instance(f"config.path={conf}") as pinst:
+        with pinst.client() as owner:
+            others = _submit(owner, os.getuid(), SPEC, 0, 1)
+            mine = _submit(owner, GUEST_UID, SPEC, 0, 2)
+            listed = owner.rpc("job-list.list", {"max_entries": 0, "attrs": ["userid"]},
+                               matchtag=3).payload["jobs"]
+            assert sorted(j["id"] for j in listed) == sorted([others, mine])
+            assert owner.rpc("job-list.job-stats", {}, matchtag=4).errnum == 0
+
+        def work() -> dict:
+            out = {}
+            with RawClient(pinst.path, timeout=10) as g:
+                m = g.rpc("job-list.list", {"max_entries": 0, "attrs": ["userid"]}, matchtag=1)
+                out["list"] = [j["id"] for j in m.payload["jobs"]]
+                for tag, (name, topic, payload) in enumerate([
+                        ("list-id others", "job-list.list-id", {"id": others, "attrs": []}),
+                        ("list-id own", "job-list.list-id", {"id": mine, "attrs": []}),
+                        ("job-stats", "job-list.job-stats", {}),
+                        ("job-list stats", "job-list.stats-get", {}),
+                        ("getinfo", "job-manager.getinfo", {}),
+                        ("job-manager stats", "job-manager.stats-get", {})], 2):
+                    out[name] = g.rpc(topic, payload, matchtag=tag).errnum
+            return out
+
+        assert run_as_guest(work) == {
+            "list": [mine], "list-id others": errno.ENOENT, "list-id own": 0,
+            "job-stats": errno.EPERM, "job-list stats": errno.EPERM,
+            "getinfo": errno.EPERM, "job-manager stats": errno.EPERM}

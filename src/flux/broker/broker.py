@@ -300,6 +300,7 @@ class Broker:
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
+        self._apply_access()  # private-mode reaches the job services
 
     # -- many brokers ----------------------------------------------------------------
 
@@ -529,6 +530,11 @@ class Broker:
             value = self.setattrs.get(f"access.{key}")
             on = value.lower() in _TRUE if value is not None else bool(access.get(key, False))
             setattr(self.connector, attr, on)
+        private = bool(access.get("private-mode", False))  # job data: guests see their own
+        for name in ("job_manager", "job_list"):
+            svc = getattr(self, name, None)
+            if svc is not None:
+                svc.private_mode = private
 
     def _set_conf(self, conf: Any) -> None:
         try:
