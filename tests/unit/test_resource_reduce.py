@@ -67,3 +67,37 @@ def test_set_offline_tells_the_acquirer_and_status():
     svc.status(Message())
     assert sent[-1]["offline"] == "2" and sent[-1]["online"] == "0-1"
     assert svc.journal[-1]["name"] == "offline"
+
+
+def test_a_guest_with_a_forged_route_cannot_end_the_acquirer():
+    """resource.disconnect and acquire-cancel end the sender's own stream only: the same
+    first hop is not enough (a guest can put any route on its requests), the user must
+    be the owner or the acquirer's own."""
+    from flux.constants import FLUX_ROLE_LOCAL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
+    from flux.message import Message
+
+    sent: list = []
+    svc = ResourceService({0}, "vm", lambda msg, p: sent.append(p),
+                          lambda msg, e, t: sent.append(e), lambda ops, done: done(0, None))
+    svc.set_R(build_R({0: {0}}, {0: "vm"}), {0: {0}}, {0: "vm"})
+    svc.define()
+    acq = Message()
+    acq.flags |= 0x40
+    acq.routes = ["sched-uuid", "B"]
+    acq.userid, acq.rolemask = 1000, FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL
+    svc.acquire(acq)
+
+    def from_(userid: int, rolemask: int, topic: str) -> Message:
+        msg = Message()
+        msg.topic = topic
+        msg.routes = ["sched-uuid", "guest-uuid", "C"]
+        msg.userid, msg.rolemask = userid, rolemask
+        msg.payload = {}
+        return msg
+
+    guest = FLUX_ROLE_USER | FLUX_ROLE_LOCAL
+    svc.disconnect(from_(65534, guest, "resource.disconnect"))
+    svc.acquire_cancel(from_(65534, guest, "resource.acquire-cancel"))
+    assert svc.acquirer is acq
+    svc.disconnect(from_(1000, FLUX_ROLE_OWNER | FLUX_ROLE_LOCAL, "resource.disconnect"))
+    assert svc.acquirer is None

@@ -57,7 +57,7 @@ from .log import Log
 from .loop import ChildWatch, Loop
 from .modules import ModuleTable
 from .resource import Resource
-from .router import RequestError, Router
+from .router import BuiltinService, RequestError, Router
 from .sched import Sched
 from .topology import DEFAULT_FANOUT, Topology, parse_topo
 
@@ -276,6 +276,7 @@ class Broker:
         self.modules = ModuleTable(self.loop, self.router, self.events, attrs, self.owner,
                                    self.environ, lambda: self.conf, log=self.log.log)
         self._setup_lifecycle(hostname)
+        self._module_default_methods(rank)
         # remaining -S values (names checked in __init__): initial values, a setter validates
         for name, value in sa.items():
             try:
@@ -316,6 +317,7 @@ class Broker:
         self.job_info = JobInfo(self.router, self.kvs, self.owner)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
+        self._apply_access()  # private-mode reaches the job services
 
     # -- many brokers ----------------------------------------------------------------
 
@@ -579,6 +581,11 @@ class Broker:
             value = self.setattrs.get(f"access.{key}")
             on = value.lower() in _TRUE if value is not None else bool(access.get(key, False))
             setattr(self.connector, attr, on)
+        private = bool(access.get("private-mode", False))  # job data: guests see their own
+        for name in ("job_manager", "job_list"):
+            svc = getattr(self, name, None)
+            if svc is not None:
+                svc.private_mode = private
 
     def _set_conf(self, conf: Any) -> None:
         try:
@@ -651,14 +658,31 @@ class Broker:
         svc.method("stats-clear", self._stats_clear)
         svc.method("service-stats", self._service_stats, FLUX_ROLE_USER)
         svc.method("rusage", self._rusage, FLUX_ROLE_USER)
-        svc.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
+        svc.method("disconnect", lambda msg: None)
         conn = self.router.builtin("connector-local")
-        conn.method("stats-get", lambda msg: self.router.respond(msg, self.connector.stats()),
-                    FLUX_ROLE_ALL)
+        # owner only, as flux-core's: it names every client's uuid, uid and pid
+        conn.method("stats-get", lambda msg: self.router.respond(msg, self.connector.stats()))
         sd = self.router.builtin("shutdown")
         sd.method("start", self._shutdown_start)
         # each peer link answers service.add/remove itself (peerlink.py); the name is ours
         self.router.builtin("service")
+
+    #: services that are modules in flux-core: libflux gives each NAME.ping and NAME.rusage,
+    #: open to guests (``flux ping job-manager``); a service's own method of that name wins
+    _MODULE_SERVICES = ("connector-local", "config", "content", "job-exec", "job-info",
+                        "job-ingest", "job-list", "job-manager", "kvs", "kvs-watch", "overlay",
+                        "resource", "rexec")
+
+    def _module_default_methods(self, rank: int) -> None:
+        for name in self._MODULE_SERVICES:
+            svc = self.router.services.get(name)
+            if not isinstance(svc, BuiltinService):
+                continue
+            if f"{name}.ping" not in svc.methods:
+                svc.method("ping", lambda msg: self.router.respond(
+                    msg, ping_reply(msg, self.uuid, rank)), FLUX_ROLE_USER)
+            if f"{name}.rusage" not in svc.methods:
+                svc.method("rusage", self._rusage, FLUX_ROLE_USER)
 
     # -- default service methods --------------------------------------------------------
 

@@ -4,7 +4,7 @@ As flux-broker: the path is a ``.toml`` file, or a directory whose ``*.toml``
 files are merged (a table may not be defined twice).  The broker serves it
 with ``config.get``; ``config.load`` replaces it and ``config.reload``
 re-reads the files.  ``[access]`` (``allow-guest-user``, ``allow-root-owner``)
-controls who may connect.
+controls who may connect, ``private-mode`` what guests see of others' jobs.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def check(conf: Any) -> dict[str, Any]:
     access = conf.get("access", {})
     if not isinstance(access, dict):
         raise ConfigError("[access] must be a table")
-    for key in ("allow-guest-user", "allow-root-owner"):
+    for key in ("allow-guest-user", "allow-root-owner", "private-mode"):
         if key in access and not isinstance(access[key], bool):
             raise ConfigError(f"access.{key} must be a boolean")
     return conf

@@ -99,7 +99,9 @@ class Events:
             self.downstream(msg)
         if self.subscribers:
             self._fan_out(msg)
-        if self.internal:
+        # the broker's own subscribers act on owners' events only, as flux-core's
+        # handlers (owner-only by default): a guest may publish any topic
+        if self.internal and msg.rolemask & FLUX_ROLE_OWNER:
             topic = msg.topic or ""
             for prefix, callback in self.internal:
                 if topic.startswith(prefix):
@@ -147,7 +149,8 @@ class Events:
 
     def on(self, prefix: str, callback: Callable[[Message], Any]) -> None:
         """Call ``callback(msg)`` for each event whose topic starts with ``prefix``: a
-        subscription of the broker's own services (after the links got theirs)."""
+        subscription of the broker's own services (after the links got theirs), to
+        events published with the owner's credentials only."""
         self.internal.append((prefix, callback))
 
     def subscribe(self, link: Subscriber, topic: str) -> None:

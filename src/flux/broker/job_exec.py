@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+from flux.constants import FLUX_ROLE_USER
 
 from .events import Events
 from .internal_rpc import InternalClient
@@ -119,7 +119,7 @@ class JobExec:
         builtin.method("expiration", self.service.expiration_request, 0)
         builtin.method("shell-barrier", self.service.barrier_enter, FLUX_ROLE_USER)
         builtin.method("critical-ranks", self.service.critical_ranks_request, FLUX_ROLE_USER)
-        builtin.method("disconnect", lambda msg: None, FLUX_ROLE_ALL)
+        builtin.method("disconnect", lambda msg: None)
         events.on("job-exception", self.service.exception_event)
         loop.call_soon(self.service.start)
 

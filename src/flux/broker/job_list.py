@@ -73,9 +73,21 @@ class JobList:
         self.log = log
         self._service: JobListService | None = None
         self._link: _JournalLink | None = None
+        self._private = False
         self.builtin = router.builtin("job-list")
         self.builtin.methods_of(_METHODS, lambda: self.service)
         events.on("job-purge-inactive", self._purge)
+
+    @property
+    def private_mode(self) -> bool:
+        """``[access] private-mode`` (the broker sets it): guests see their own jobs."""
+        return self._private
+
+    @private_mode.setter
+    def private_mode(self, on: bool) -> None:
+        self._private = on
+        if self._service is not None:
+            self._service.private_mode = on
 
     @property
     def service(self) -> JobListService:
@@ -89,6 +101,7 @@ class JobList:
                 from_sender=from_sender, job_dir_exists=self._job_dir_exists,
                 call_later=self.loop.call_later,
                 log_error=lambda text: self.log(LOG_ERR, f"job-list: {text}"))
+            self._service.private_mode = self._private
             self._request_journal()
         return self._service
 

@@ -23,7 +23,6 @@ from flux.constants import (
     FLUX_MSGFLAG_ROUTE,
     FLUX_MSGFLAG_STREAMING,
     FLUX_MSGTYPE_REQUEST,
-    FLUX_ROLE_ALL,
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
     FLUX_ROLE_USER,
@@ -72,7 +71,7 @@ _METHODS = (
     ("purge", "purge", 0),
     ("update", "update", FLUX_ROLE_USER),
     ("purge-id", "purge_id", 0),
-    ("disconnect", "disconnect", FLUX_ROLE_ALL),
+    ("disconnect", "disconnect", 0),
 )
 
 _NORESPONSE_TOPICS = ("sched.cancel", "sched.prioritize")
@@ -134,6 +133,8 @@ class JobManagerService:
         self._outbound: Optional[_Outbound] = None
         self._batch = _Batch()
         self._draining = False
+        #: ``[access] private-mode`` (set by the broker): no figures for guests
+        self.private_mode = False
         self._checkpointed = 0  # the max_jobid the KVS holds already
         self._queues_saved: list = [{"enable": True, "start": True}]  # what the KVS holds
         self._conf_applied: Any = None
@@ -309,7 +310,13 @@ class JobManagerService:
             raise RequestError(exc.errnum, exc.text) from None
 
     def getinfo(self, msg: Message) -> None:
+        self._not_private(msg)
         self.router.respond(msg, self.core.getinfo())
+
+    def _not_private(self, msg: Message) -> None:
+        """EPERM for a guest in private mode (flux-core hides the instance's figures)."""
+        if self.private_mode and not msg.rolemask & FLUX_ROLE_OWNER:
+            raise RequestError(errno.EPERM)
 
     def raise_(self, msg: Message) -> None:
         core = self.core
@@ -377,6 +384,7 @@ class JobManagerService:
         self._call(msg, core.exec_hello, self._payload(msg), msg.route_first, answer=True)
 
     def stats(self, msg: Message) -> None:
+        self._not_private(msg)
         self.router.respond(msg, self.core.stats())
 
     def history_get(self, msg: Message) -> None:

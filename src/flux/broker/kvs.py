@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+from flux.constants import FLUX_ROLE_USER
 from flux.core.default_methods import ping_reply
 from flux.message import Message
 from flux.severity import LOG_INFO
@@ -46,7 +46,7 @@ _METHODS = (
     ("namespace-list", "namespace_list", 0),
     ("dropcache", "dropcache", 0),
     ("stats-get", "stats", FLUX_ROLE_USER),
-    ("disconnect", "disconnect", FLUX_ROLE_ALL),
+    ("disconnect", "disconnect", 0),
 )
 
 

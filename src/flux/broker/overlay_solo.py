@@ -11,7 +11,7 @@ import errno
 import time
 from typing import TYPE_CHECKING
 
-from flux.constants import FLUX_ROLE_USER
+from flux.constants import FLUX_MSGFLAG_STREAMING, FLUX_ROLE_USER
 from flux.message import Message
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ __all__ = ["register_solo_overlay"]
 
 
 def register_solo_overlay(router: "Router") -> None:
-    """Register ``overlay.health``, ``stats-get``, ``topology`` and the disconnects."""
+    """Register ``overlay.health``, ``stats-get``, ``topology``, ``monitor``, ``trace``
+    and the disconnects."""
     from .router import RequestError
 
     since = time.monotonic()
@@ -51,9 +52,25 @@ def register_solo_overlay(router: "Router") -> None:
         rank_of(msg)
         raise RequestError(errno.ENOENT, "requested rank is not this broker's direct child")
 
+    # monitor and trace streams: a tree of one has no child to report on and no overlay
+    # message to show, so they stay open, silent, until their sender goes
+    streams: list[Message] = []
+
+    def stream(msg: Message) -> None:
+        if not msg.flags & FLUX_MSGFLAG_STREAMING:
+            raise RequestError(errno.EPROTO)
+        streams.append(msg)
+
+    def disconnect(msg: Message) -> None:
+        from .router import from_sender
+
+        streams[:] = [m for m in streams if not from_sender(m, msg)]
+
     svc = router.builtin("overlay")
     svc.method("health", health, FLUX_ROLE_USER)
     svc.method("stats-get", stats, FLUX_ROLE_USER)
     svc.method("topology", topology, FLUX_ROLE_USER)
     svc.method("disconnect-subtree", disconnect_subtree)
-    svc.method("disconnect", lambda msg: None)
+    svc.method("monitor", stream)
+    svc.method("trace", stream)
+    svc.method("disconnect", disconnect, FLUX_ROLE_USER)

@@ -42,6 +42,7 @@ from flux.constants import (
     FLUX_MSGTYPE_EVENT,
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
+    FLUX_ROLE_OWNER,
     FLUX_USERID_UNKNOWN,
 )
 from flux.codec import decode
@@ -142,7 +143,9 @@ class PeerLink:
         if topic is None or not topic.endswith(".disconnect"):
             return
         sender = notice.route_first
-        for key in [k for k in self.inflight if k[0] and k[0][0] == sender]:
+        owner = notice.rolemask & FLUX_ROLE_OWNER  # else only the notice's user's requests
+        for key in [k for k, req in self.inflight.items() if k[0] and k[0][0] == sender
+                    and (owner or _userid(req) == notice.userid)]:
             del self.inflight[key]
 
     def fail_inflight(self, errnum: int, text: Optional[str] = None) -> None:
@@ -225,6 +228,8 @@ class PeerLink:
         self.services.add(name)
 
     def _remove_service(self, name: str) -> None:
+        if self.guest and not name.startswith(f"{self.userid}-"):
+            raise RequestError(errno.EPERM)
         self.router.service_remove(name, self)
         self.services.discard(name)
 
@@ -236,3 +241,14 @@ LOCAL_REQUESTS: dict[Optional[str], Callable[[PeerLink, Message], None]] = {
     "service.add": PeerLink.service_add,
     "service.remove": PeerLink.service_remove,
 }
+
+
+def _userid(req: "Message | bytes") -> Optional[int]:
+    """The sender's userid of a request in flight (a relayed one waits as its stream bytes,
+    read without decoding)."""
+    if isinstance(req, bytes):
+        from flux.codec import peek
+
+        header = peek(req, 8, len(req))
+        return header[2] if header is not None else None
+    return req.userid

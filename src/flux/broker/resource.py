@@ -11,8 +11,9 @@ import errno
 import json
 import socket
 
-from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+from flux.constants import FLUX_ROLE_USER
 
+from .internal_rpc import InternalClient
 from .kvs import KVS
 from .loop import Loop
 from .router import Router
@@ -36,7 +37,7 @@ _METHODS = (
     ("journal", "journal_request", 0),
     ("journal-cancel", "journal_cancel", 0),
     ("reload", "reload", 0),
-    ("disconnect", "disconnect", FLUX_ROLE_ALL),
+    ("disconnect", "disconnect", FLUX_ROLE_USER),
 )
 
 
@@ -69,6 +70,8 @@ class Resource:
         builtin.method("acquire", self._acquire, 0)
         builtin.method("topo-reduce", self._topo_reduce, 0)
         builtin.method("get", self._get, 0)
+        builtin.method("sched-status", self._sched_status, FLUX_ROLE_USER)
+        self._client: Optional[InternalClient] = None
         loop.call_soon(self.start)
 
     @property
@@ -232,6 +235,19 @@ class Resource:
             self.router.respond_error(msg, errno.ENOENT, None)
             return
         self.service.get(msg)
+
+    def _sched_status(self, msg: Message) -> None:
+        """``resource.sched-status``: the scheduler's view, asked as the owner on a
+        guest's behalf (``sched.resource-status`` itself is owner-only, as flux-core's)."""
+        if self._client is None:
+            self._client = InternalClient(self.router, "resource", self.router.owner)
+
+        def answer(errnum: int, payload: Any) -> None:
+            if errnum:
+                self.router.respond_error(msg, errnum)
+            else:
+                self.router.respond(msg, payload)
+        self._client.rpc("sched.resource-status", None, answer)
 
     def _acquire(self, msg: Message) -> None:
         if self.ready:

@@ -7,8 +7,6 @@ the job-manager over the router (internal_rpc.py), with the messages a module wo
 
 from __future__ import annotations
 
-from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
-
 from .internal_rpc import InternalClient
 from .kvs import KVS
 from .loop import Loop
@@ -27,8 +25,8 @@ _METHODS = (
     ("free", "free", 0),
     ("cancel", "cancel", 0),
     ("prioritize", "prioritize", 0),
-    ("resource-status", "resource_status", FLUX_ROLE_USER),
-    ("disconnect", "disconnect", FLUX_ROLE_ALL),
+    ("resource-status", "resource_status", 0),  # guests: resource.sched-status
+    ("disconnect", "disconnect", 0),
 )
 
 

@@ -17,7 +17,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_USER
+from flux.constants import FLUX_ROLE_USER
 from flux.message import Message
 
 from ..module_trace import ModuleTracer
@@ -80,7 +80,7 @@ class ModuleTable:
         svc.method("status", self._status)
         self.tracer = ModuleTracer(router)  # module.trace (module_trace.py)
         self.tracer.register(svc)
-        svc.method("disconnect", self.tracer.disconnect, FLUX_ROLE_ALL)
+        svc.method("disconnect", self.tracer.disconnect)
 
     # -- the table --------------------------------------------------------------------
 

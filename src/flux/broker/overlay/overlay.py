@@ -801,8 +801,9 @@ class Overlay:
     def _monitor_disconnect(self, msg: Message) -> None:
         """``overlay.disconnect``: a client went away, its monitor and trace streams
         with it."""
-        sender = msg.route_first
-        self.monitors = [m for m in self.monitors if m.route_first != sender]
+        from ..router import from_sender
+
+        self.monitors = [m for m in self.monitors if not from_sender(m, msg)]
         self.tracer.disconnect(msg)
 
     # -- the overlay service -----------------------------------------------------------
@@ -817,7 +818,8 @@ class Overlay:
         svc.method("disconnect-subtree", self._disconnect_subtree)
         svc.method("monitor", self._monitor)
         svc.method("trace", self.tracer.request)
-        svc.method("disconnect", self._monitor_disconnect)
+        # open to guests, as flux-core's: it ends only the sender's own streams
+        svc.method("disconnect", self._monitor_disconnect, FLUX_ROLE_USER)
 
     def _health(self, msg: Message) -> None:
         now = time.monotonic()

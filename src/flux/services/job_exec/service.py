@@ -21,6 +21,7 @@ import os
 import signal
 import time
 
+from flux.constants import FLUX_ROLE_OWNER
 from flux.message import Message
 from flux.severity import LOG_DEBUG, LOG_ERR
 
@@ -393,8 +394,8 @@ class ExecService:
         job = self.jobs.get(jobid) if isinstance(jobid, int) else None
         if job is None or job.shells is None:
             raise OSError(errno.ENOENT, "job not found")
-        if msg.userid != job.userid:
-            raise OSError(errno.EPERM, "Permission denied")
+        if not msg.rolemask & FLUX_ROLE_OWNER and msg.userid != job.userid:
+            raise OSError(errno.EPERM, "Permission denied")  # the owner or the job's user
         done = job.shells.barrier_enter(msg)
         for req in done or ():
             self.respond(req, None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 
+from flux.constants import FLUX_ROLE_OWNER
 from flux.services.job_list.attrs import ATTRS, AttrError, job_to_dict
 from flux.services.job_list.constraint import ConstraintError, compile_constraint
 from flux.services.job_list.job import (
@@ -121,6 +122,8 @@ class JobListService:
         self.waits: dict[int, list[tuple[Message, list, int]]] = {}
         self.stats_watchers: list[Message] = []
         self._stats_timer = False
+        #: ``[access] private-mode``: guests see their own jobs only, no statistics
+        self.private_mode = False
 
     # -- the journal ---------------------------------------------------------------------
 
@@ -366,6 +369,8 @@ class JobListService:
             self.respond_error(msg, errno.EPROTO,
                                f"invalid payload: constraint object invalid: {exc}")
             return
+        if self._restricted(msg):
+            match = _own_jobs(msg.userid, match)
         jobs: list[dict] = []
         try:
             for group in (PENDING, RUNNING, INACTIVE):
@@ -419,7 +424,14 @@ class JobListService:
             return
         self.waits.setdefault(jobid, []).append((msg, attrs, state))
 
+    def _restricted(self, msg: Message) -> bool:
+        """Whether ``msg``'s sender may see its own jobs only (a guest, in private mode)."""
+        return self.private_mode and not msg.rolemask & FLUX_ROLE_OWNER
+
     def _answer_id(self, msg: Message, job: Job, attrs: list) -> None:
+        if self._restricted(msg) and job.userid != msg.userid:
+            self.respond_error(msg, errno.ENOENT, None)  # as if there were no such job
+            return
         try:
             self.respond(msg, {"job": job_to_dict(job, attrs)})
         except AttrError as exc:
@@ -447,6 +459,9 @@ class JobListService:
         if self.failed:
             self.respond_error(msg, errno.ENOSYS, None)
             return
+        if self._restricted(msg):
+            self.respond_error(msg, errno.EPERM, None)
+            return
         if msg.streaming:
             self.stats_watchers.append(msg)
         self.respond(msg, self.stats.encode())
@@ -467,6 +482,9 @@ class JobListService:
         """``job-list.stats-get``: list sizes and waiting requests."""
         if not self._ready(self.stats_get, msg):
             return
+        if self._restricted(msg):
+            self.respond_error(msg, errno.EPERM, None)
+            return
         members = self.lists.members
         self.respond(msg, {
             "jobs": {"pending": len(members[PENDING]), "running": len(members[RUNNING]),
@@ -476,14 +494,14 @@ class JobListService:
 
     def disconnect(self, msg: Message) -> None:
         """``job-list.disconnect``: the sender's job-stats watches and list-id waits end."""
-        self.stats_watchers = [m for m in self.stats_watchers if not self.from_sender(msg, m)]
+        self.stats_watchers = [m for m in self.stats_watchers if not self.from_sender(m, msg)]
         for jobid in list(self.waits):
-            keep = [w for w in self.waits[jobid] if not self.from_sender(msg, w[0])]
+            keep = [w for w in self.waits[jobid] if not self.from_sender(w[0], msg)]
             if keep:
                 self.waits[jobid] = keep
             else:
                 del self.waits[jobid]
-        self.deferred = [d for d in self.deferred if not self.from_sender(msg, d[1])]
+        self.deferred = [d for d in self.deferred if not self.from_sender(d[1], msg)]
 
     def purge(self, jobids: list) -> int:
         """``job-purge-inactive`` event: forget these inactive jobs; how many were."""
@@ -589,6 +607,11 @@ def _list_request(obj: Any) -> tuple[int, list, float, Any]:
     if not isinstance(attrs, list):
         raise _BadRequest("invalid payload: attrs must be an array")
     return max_entries, attrs, since, constraint
+
+
+def _own_jobs(userid: int, match: Callable[[Job], bool]) -> Callable[[Job], bool]:
+    """``match``, limited to ``userid``'s jobs (flux-core ANDs ``{"userid": [UID]}``)."""
+    return lambda job: job.userid == userid and match(job)
 
 
 def _legacy_constraint(obj: dict) -> dict | None:

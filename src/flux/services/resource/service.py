@@ -14,6 +14,7 @@ import errno
 import time
 
 from flux import eventlog
+from flux.constants import FLUX_ROLE_OWNER
 from flux.message import Message
 
 from .rv1 import build_R, idset_decode, idset_encode
@@ -289,9 +290,9 @@ class ResourceService:
     def disconnect(self, msg: Message) -> None:
         """``resource.disconnect``: the acquirer may be gone, and journal streams."""
         acq = self.acquirer
-        if acq is not None and acq.route_first == msg.route_first:
+        if acq is not None and _speaks_for(msg, acq):
             self.acquirer = None
-        self.consumers = [c for c in self.consumers if c.route_first != msg.route_first]
+        self.consumers = [c for c in self.consumers if not _speaks_for(msg, c)]
 
     # -- journal -------------------------------------------------------------------------------
 
@@ -322,7 +323,7 @@ class ResourceService:
         obj = msg.payload_json() if msg.payload_bytes else None
         matchtag = obj.get("matchtag") if isinstance(obj, dict) else None
         for req in list(self.consumers):
-            if req.route_first == msg.route_first and req.matchtag == matchtag:
+            if req.matchtag == matchtag and _speaks_for(msg, req):
                 self.consumers.remove(req)
                 self.respond_error(req, errno.ENODATA, None)
 
@@ -384,7 +385,7 @@ class ResourceService:
     def acquire_cancel(self, msg: Message) -> None:
         """``resource.acquire-cancel``: ends the stream with ENODATA."""
         acq = self.acquirer
-        if acq is not None and acq.route_first == msg.route_first:
+        if acq is not None and _speaks_for(msg, acq):
             self.acquirer = None
             self.respond_error(acq, errno.ENODATA, None)
 
@@ -458,3 +459,10 @@ def _hostlist_names(text: str) -> list[str]:
         elif part:
             names.append(part)
     return names
+
+
+def _speaks_for(msg: Message, req: Message) -> bool:
+    """Whether ``msg`` (a cancel or disconnect) may end ``req``: same sender, and the
+    owner or ``req``'s own user (a guest can put any route on its requests)."""
+    return req.route_first == msg.route_first and (
+        bool(msg.rolemask & FLUX_ROLE_OWNER) or req.userid == msg.userid)
