@@ -23,8 +23,8 @@ answers ENOSYS); where the overlay cannot deliver, EHOSTUNREACH.
 from __future__ import annotations
 
 import errno
-import logging
 import os
+import sys
 from typing import Any, Callable, Optional, Protocol
 
 from flux.constants import (
@@ -186,6 +186,24 @@ class BuiltinService:
             router.respond_error(msg, errno.EINVAL, f"internal error: {exc}"[:79])
 
 
+class StderrLogger:
+    """A service's unexpected failure, on the broker's stderr: what ``logging`` would
+    print with no handler configured, without its import on every broker's start-up."""
+
+    disabled = False
+
+    def error(self, fmt: str, *args: Any) -> None:
+        if not self.disabled:
+            sys.stderr.write((fmt % args if args else fmt) + "\n")
+
+    def exception(self, fmt: str, *args: Any) -> None:
+        """``error`` and the traceback of the exception being handled."""
+        if not self.disabled:
+            import traceback
+
+            sys.stderr.write((fmt % args if args else fmt) + "\n" + traceback.format_exc())
+
+
 class Router:
     """Routes requests to services and responses back along their route stack."""
 
@@ -197,7 +215,7 @@ class Router:
         self.peers: dict[str, Peer] = {}
         self.event_handler: Optional[Callable[[Message], Any]] = None
         self.overlay: Optional[Overlay] = None
-        self.logger = logging.getLogger("flux.broker")
+        self.logger = StderrLogger()
         # message counters for broker.stats-get, indexed by message type
         self.rx = [0] * 9
         self.tx = [0] * 9
