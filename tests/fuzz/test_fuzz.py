@@ -51,4 +51,7 @@ def test_stress_run(request, tmp_path):
     from fuzz.__main__ import run_all
 
     report = run_all(total=1_000_000, workdir=tmp_path)
+    print(f"\nfuzz: {report['inputs']} inputs in {report['seconds']} s ({report['engine']}), "
+          f"max RSS {report['max_rss_mb']} MB, findings {len(report['findings'])}: "
+          + ", ".join(f"{n} {t['inputs']}" for n, t in report["targets"].items()))
     assert report["inputs"] >= 1_000_000 and not report["findings"], report

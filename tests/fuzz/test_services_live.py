@@ -164,8 +164,12 @@ def test_stress_random_requests(request):
     from conftest import start_instance
 
     with start_instance() as inst:
+        t0 = time.monotonic()
         report = fuzz_services(inst, rounds=300, seed=7)
         assert inst.proc.poll() is None, "the broker died"
+    print(f"\nservices: {report['sent']} requests to {report['methods']} methods in "
+          f"{time.monotonic() - t0:.1f} s, {report['answered']} answered, "
+          f"RSS growth {report['rss_growth_kb']} kB")
     assert report["silent"] == [], "\n".join(report["silent"][:20])
     assert report["bugs"] == [], "\n".join(report["bugs"][:20])
     assert report["rss_growth_kb"] < 64 * 1024, report

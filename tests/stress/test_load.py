@@ -80,7 +80,7 @@ def broker_pids(h, size: int) -> list[int]:
 
 
 def load_instance(size: int, clients: int, iterations: int, timeout: float,
-                  memory_check: bool) -> None:
+                  memory_check: bool) -> dict:
     with start_instance(size=size) as inst:
         for path in MODULES:
             inst.load_module(path)
@@ -92,13 +92,21 @@ def load_instance(size: int, clients: int, iterations: int, timeout: float,
         check(run_load(uris, clients, iterations, timeout), clients, iterations)
         time.sleep(0.5)
         before = [rss_kb(p) for p in pids]
-        check(run_load(uris, clients, iterations, timeout), clients, iterations)
+        t0 = time.monotonic()
+        reports = run_load(uris, clients, iterations, timeout)
+        seconds = time.monotonic() - t0
+        check(reports, clients, iterations)
         time.sleep(0.5)
         after = [rss_kb(p) for p in pids]
         assert h.rpc("broker.ping", {}).get() is not None
+        growth = [a - b for a, b in zip(after, before)]
         if memory_check:
-            growth = [a - b for a, b in zip(after, before)]
             assert max(growth) < 8 * 1024, f"RSS growth per broker (kB): {growth}"
+        requests = sum(r["counts"]["ping"] + r["counts"]["echo"] + 2 * r["counts"]["kvs"]
+                       + r["counts"]["stream"] for r in reports)
+        events = sum(r["events"] for r in reports)
+        return {"seconds": seconds, "requests": requests, "events": events,
+                "rss_before_kb": before, "rss_growth_kb": growth}
 
 
 def test_load_one_broker():
@@ -113,4 +121,8 @@ def test_load_eight_brokers():
 def test_stress_load(request, size, clients, iterations):
     if not request.config.getoption("--stress"):
         pytest.skip("the long load run needs --stress")
-    load_instance(size, clients, iterations, timeout=3600, memory_check=True)
+    r = load_instance(size, clients, iterations, timeout=3600, memory_check=True)
+    print(f"\nload: {size} broker(s), {clients} clients x {iterations} rounds: "
+          f"{r['requests']} requests and {r['events']} event deliveries checked in "
+          f"{r['seconds']:.1f} s; broker RSS before {max(r['rss_before_kb']) // 1024} MB, "
+          f"growth {max(r['rss_growth_kb'])} kB")
