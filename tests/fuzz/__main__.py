@@ -87,7 +87,7 @@ def _run_atheris(name: str, count: int, workdir: Path) -> dict[str, Any]:
         "atheris.Setup(sys.argv, target)\n"
         "atheris.Fuzz()\n")
     proc = subprocess.run(
-        [sys.executable, "-c", code, f"-runs={count}", "-max_len=4096", "-rss_limit_mb=1024",
+        [sys.executable, "-c", code, f"-runs={count}", "-max_len=1024", "-rss_limit_mb=1024",
          f"-artifact_prefix={workdir}/crash-{name}-", str(corpus)],
         capture_output=True, text=True)
     done = 0
