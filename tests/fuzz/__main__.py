@@ -87,8 +87,8 @@ def _run_atheris(name: str, count: int, workdir: Path) -> dict[str, Any]:
         "atheris.Setup(sys.argv, target)\n"
         "atheris.Fuzz()\n")
     proc = subprocess.run(
-        [sys.executable, "-c", code, f"-runs={count}", "-max_len=1024", "-rss_limit_mb=1024",
-         f"-artifact_prefix={workdir}/crash-{name}-", str(corpus)],
+        [sys.executable, "-c", code, f"-runs={count}", "-max_len=1024", "-rss_limit_mb=2048",
+         "-timeout=60", f"-artifact_prefix={workdir}/crash-{name}-", str(corpus)],
         capture_output=True, text=True)
     done = 0
     for line in proc.stderr.splitlines():  # libFuzzer: "#N DONE ..." / "Done N runs"

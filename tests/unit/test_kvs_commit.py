@@ -532,7 +532,11 @@ def test_blobcache_limit_and_clear(src):
             for i in range(3)]
     for ref in refs:
         cache.load_treeobj(ref)
-    assert len(cache) == 1 and refs[2] in cache  # full: started over
+    # full: a new generation (refs[2]); the old one holds refs 0 and 1
+    assert len(cache) == 3 and all(ref in cache for ref in refs)
+    cache.load_treeobj(refs[0])  # back to the young generation, beside refs[2]
+    cache.add("sha1-" + "1" * 40, treeobj.create_dir())  # full again: refs[1] ages out
+    assert refs[1] not in cache and refs[0] in cache and refs[2] in cache
     assert cache.load(refs[0]) == src.load(refs[0])
     cache.clear()
     assert len(cache) == 0
@@ -731,3 +735,19 @@ def test_commits_agree_with_a_dict_model(txns, cached):
     if not appended:  # appends leave multi-blob valrefs a fresh put would not
         fresh = commit.apply(EMPTY_REF, flatten(tree), src)
         assert fresh.rootref == root or not tree
+
+
+def test_blob_cache_keeps_what_is_used_and_ages_out_the_rest():
+    """Two generations of ``limit`` entries: a stream of new objects never holds more
+    than two generations, and an object still in use survives every rotation."""
+    src = MemoryBlobSource()
+    hot = src.store_treeobj(treeobj.create_dir())
+    cache = BlobCache(src, limit=10)
+    for i in range(1000):
+        cache.add(f"sha1-{i:040x}", {"type": "val", "data": "", "ver": 1})
+        if i % 5 == 0:
+            assert cache.load_treeobj(hot) == treeobj.create_dir()
+    assert len(cache) <= 20
+    assert hot in cache
+    cache.clear()
+    assert len(cache) == 0 and hot not in cache

@@ -32,6 +32,9 @@ from typing import Any, Callable, Optional, Protocol
 
 from flux.core.connection import SPIN_STREAK
 
+#: arrivals closer together than this (s) make a streak that turns spinning on
+STREAK_WINDOW = 0.001
+
 __all__ = ["Loop", "SPIN_STREAK", "Timer", "ChildWatch", "Flushable", "RECV_SIZE", "recv_some", "is_writable"]
 
 _IN = getattr(select, "EPOLLIN", select.POLLIN)
@@ -272,6 +275,11 @@ class Loop:
         last_activity = 0.0
         # quick arrivals in a row; "always" spinning counts as a streak from the start
         need = SPIN_STREAK if self.adaptive else 0
+        # an arrival this soon after the last one counts toward the streak: longer than the
+        # spin itself, so request/reply traffic with a little work on each side (KVS
+        # commits in turn) is recognised as traffic; a trickle (a node running jobs,
+        # requests milliseconds apart) still never spins
+        streak_window = max(spin, STREAK_WINDOW)
         streak = 0
         while self.running:
             if self._soon or self._pending_signals:
@@ -290,7 +298,7 @@ class Loop:
                 events = []
             if events:
                 if spin:
-                    if monotonic() - last_activity < spin:
+                    if monotonic() - last_activity < streak_window:
                         streak += 1
                     else:
                         streak = 0

@@ -32,6 +32,10 @@ SPIN_SECONDS = float(os.environ.get("FLUX_HANDLE_SPIN_US", "150")) / 1e6
 SPIN_POLICY = os.environ.get("FLUX_SPIN_POLICY", "adaptive")
 _ADAPTIVE = SPIN_POLICY != "always"
 SPIN_STREAK = 3
+#: an answer that came sooner than this after a blocking wait makes the next wait spin:
+#: longer than the spin itself, since the wake-up it costs is part of what is measured
+#: (a request/reply loop with some work on each side would otherwise never spin again)
+QUICK_SECONDS = 0.001
 try:
     from os import sched_yield as _sched_yield
 except ImportError:  # pragma: no cover - not on every platform; unused then (_YIELD)
@@ -147,7 +151,7 @@ class Connection:
                 except ConnectionResetError:
                     data = b""
                 if spin > 0:
-                    self._quick = time.perf_counter() - start < spin
+                    self._quick = time.perf_counter() - start < QUICK_SECONDS
             else:
                 self._quick = True
             msgs = self._decode(data)
@@ -181,7 +185,7 @@ class Connection:
                     _sched_yield()
         ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
         ready = bool(self._poll.poll(ms))
-        self._quick = ready and time.perf_counter() - start < window
+        self._quick = ready and time.perf_counter() - start < QUICK_SECONDS
         return ready
 
     def close(self) -> None:

@@ -50,8 +50,8 @@ __all__ = ["EMPTY_DIR", "KVSService"]
 #: the empty directory's exact bytes: every new namespace's first root
 EMPTY_DIR = b'{"data":{},"type":"dir","ver":1}'
 
-#: decoded tree objects kept before the cache is dropped and refilled
-_CACHE_MAX = 200_000
+#: decoded tree objects in each of the cache's two generations (blobcache.py)
+_CACHE_MAX = 2048
 #: lookup answers kept (and the largest one kept): a few MB at most
 _ANSWERS_MAX = 4096
 _ANSWER_MAX = 1024
