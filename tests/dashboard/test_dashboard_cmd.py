@@ -153,11 +153,19 @@ def test_only_the_owner_may_start_it():
     import io
     import secrets  # noqa: F401
 
+    import asyncio  # noqa: F401
     import flux
     import flux.cmd.dashboard
+    import flux.cmd.util  # noqa: F401
     import flux.dashboard.server  # noqa: F401
 
     with start_instance("access.allow-guest-user=true") as gi:
+        # the handle's lazily imported parts, loaded now: the guest may not read them
+        owner = flux.Flux(gi.uri)
+        owner.rpc("attr.get", {"name": "rank"}).get()
+        owner.attr_get("security.owner")
+        del owner
+
         def work():
             os.environ["FLUX_URI"] = gi.uri
             out, err = io.StringIO(), io.StringIO()
