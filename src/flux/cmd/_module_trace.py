@@ -21,7 +21,7 @@ import os
 import sys
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import NoReturn
+    from typing import Callable, NoReturn
 
 PROG = "flux-module"
 
@@ -62,17 +62,23 @@ def _die(text: str) -> NoReturn:
     die(PROG, text)
 
 
-def parse(argv: list[str]) -> Options:
-    """flux-core's options; ``--type`` may repeat and takes comma-separated words."""
+def parse_options(argv: list[str], usage: str, die: Callable[[str], NoReturn], short: str,
+                  long: str, on_value: Callable[[Options, str], None]
+                  ) -> tuple[Options, list[str]]:
+    """The options flux-core's trace commands share (``-f -H -d -L -t``, ``--type`` may repeat
+    and takes comma-separated words), plus one that takes a value (``short``/``long``:
+    ``-T/--topic`` here, ``-r/--rank`` for ``flux overlay trace``), handed to ``on_value`` as
+    it comes; the arguments left over.  Errors go to ``die`` in the order they are met."""
     opts = Options()
     typed = False
+    args: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         i += 1
         key, eq, value = arg.partition("=")
         if arg in ("-h", "--help"):
-            print(USAGE)
+            print(usage)
             raise SystemExit(0)
         if arg in ("-f", "--full"):
             opts.full = True
@@ -86,32 +92,45 @@ def parse(argv: list[str]) -> Options:
             opts.when = value
         elif arg.startswith("-L"):
             opts.when = arg[2:]
-        elif key in ("--topic", "--type") or arg[:2] in ("-T", "-t"):
-            name = key if key.startswith("--") else ("--topic" if arg[1] == "T" else "--type")
+        elif key in (long, "--type") or arg[:2] in (short, "-t"):
+            name = key if key.startswith("--") else (long if arg[:2] == short else "--type")
             if not key.startswith("--"):
                 value, eq = arg[2:], "=" if arg[2:] else ""
             if not eq:
                 if i >= len(argv):
-                    _die(f"option '{name}' requires an argument")
+                    die(f"option '{name}' requires an argument")
                 value = argv[i]
                 i += 1
-            if name == "--topic":
-                opts.glob = value
+            if name == long:
+                on_value(opts, value)
                 continue
             if not typed:
                 opts.typemask, typed = 0, True
             for word in value.split(","):
                 if word not in TYPES:
-                    _die("valid types: request, response, event, control")
+                    die("valid types: request, response, event, control")
                 opts.typemask |= TYPES[word]
         elif arg.startswith("-") and arg != "-":
-            _die(f"unrecognized option {arg!r}\n{USAGE}")
+            die(f"unrecognized option {arg!r}\n{usage}")
         else:
-            opts.names.append(arg)
+            args.append(arg)
+    return opts, args
+
+
+def check_options(opts: Options, die: Callable[[str], NoReturn]) -> None:
+    """The checks made once every option is read (flux-core's order)."""
     if opts.delta and not opts.human:
-        _die("--delta can only be used with --human")
+        die("--delta can only be used with --human")
     if opts.when not in ("always", "never", "auto"):
-        _die(f"Invalid argument to --color: '{opts.when}'")
+        die(f"Invalid argument to --color: '{opts.when}'")
+
+
+def parse(argv: list[str]) -> Options:
+    """flux-core's options: ``-T/--topic`` and the shared ones (``parse_options``)."""
+    opts, names = parse_options(argv, USAGE, _die, "-T", "--topic",
+                                lambda opts, glob: setattr(opts, "glob", glob))
+    opts.names = names
+    check_options(opts, _die)
     return opts
 
 

@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import NoReturn
 
-from ._module_trace import TYPES, Options, Printer
+from ._module_trace import Options, Printer, check_options, parse_options
 
 PROG = "flux-overlay"
 
@@ -50,65 +50,24 @@ def _die(text: str) -> "NoReturn":
 
 
 def parse(argv: list[str]) -> tuple[Options, int]:
-    opts = Options()
-    rank = _ANY
-    typed = False
-    args: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        key, eq, value = arg.partition("=")
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            raise SystemExit(0)
-        if arg in ("-f", "--full"):
-            opts.full = True
-        elif arg in ("-H", "--human"):
-            opts.human = True
-        elif arg in ("-d", "--delta"):
-            opts.delta = True
-        elif arg in ("-L", "--color"):
-            opts.when = "always"
-        elif key == "--color":
-            opts.when = value
-        elif arg.startswith("-L"):
-            opts.when = arg[2:]
-        elif key in ("--rank", "--type") or arg[:2] in ("-r", "-t"):
-            name = key if key.startswith("--") else ("--rank" if arg[1] == "r" else "--type")
-            if not key.startswith("--"):
-                value, eq = arg[2:], "=" if arg[2:] else ""
-            if not eq:
-                if i >= len(argv):
-                    _die(f"option '{name}' requires an argument")
-                value = argv[i]
-                i += 1
-            if name == "--rank":
-                try:
-                    rank = int(value)
-                except ValueError:
-                    _die("option '--rank' requires an integer argument")
-                continue
-            if not typed:
-                opts.typemask, typed = 0, True
-            for word in value.split(","):
-                if word not in TYPES:
-                    _die("valid types: request, response, event, control")
-                opts.typemask |= TYPES[word]
-        elif arg.startswith("-") and arg != "-":
-            _die(f"unrecognized option {arg!r}\n{USAGE}")
-        else:
-            args.append(arg)
+    """flux-core's options: ``-r/--rank`` and those ``flux module trace`` has (``-T`` aside:
+    the topic glob is the argument here)."""
+    rank = [_ANY]
+
+    def set_rank(opts: Options, value: str) -> None:
+        try:
+            rank[0] = int(value)
+        except ValueError:
+            _die("option '--rank' requires an integer argument")
+
+    opts, args = parse_options(argv, USAGE, _die, "-r", "--rank", set_rank)
     if len(args) > 1:
         print(USAGE, file=sys.stderr)
         raise SystemExit(1)
     if args:
         opts.glob = args[0]
-    if opts.delta and not opts.human:
-        _die("--delta can only be used with --human")
-    if opts.when not in ("always", "never", "auto"):
-        _die(f"Invalid argument to --color: '{opts.when}'")
-    return opts, rank
+    check_options(opts, _die)
+    return opts, rank[0]
 
 
 def main(argv: list[str]) -> int:
