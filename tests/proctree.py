@@ -12,12 +12,10 @@ on timeout every process of that session, and every descendant of the command
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 from typing import Any
 
-from flux.testing.proctree import _table, kill_tree, tree_of  # one copy: the plugin's
+from flux.testing.proctree import _table, kill_tree, kill_until_gone, tree_of  # the plugin's
 
 __all__ = ["kill_marked", "kill_tree", "marked", "run_tree", "tree_of"]
 
@@ -44,16 +42,7 @@ def marked(mark: str) -> set[int]:
 
 def kill_marked(mark: str) -> None:
     """SIGKILL every live process that carries ``mark`` (see ``marked``)."""
-    for _ in range(50):
-        pids = marked(mark)
-        if not pids:
-            return
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.01)
+    kill_until_gone(lambda: marked(mark))
 
 
 def run_tree(args: Any, *, timeout: float, input: Any = None, check: bool = False,

@@ -12,7 +12,11 @@ import os
 import signal
 import time
 
-__all__ = ["kill_tree", "tree_of"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable
+
+__all__ = ["kill_tree", "kill_until_gone", "tree_of"]
 
 
 def _table() -> dict[int, tuple[int, int, str]]:
@@ -51,8 +55,13 @@ def tree_of(pid: int) -> set[int]:
 
 def kill_tree(pid: int, rounds: int = 50) -> None:
     """SIGKILL ``pid``'s tree until none of it is left (a process may fork meanwhile)."""
+    kill_until_gone(lambda: tree_of(pid), rounds)
+
+
+def kill_until_gone(find: Callable[[], set[int]], rounds: int = 50) -> None:
+    """SIGKILL what ``find()`` names, again until it names nothing (or ``rounds`` ran out)."""
     for _ in range(rounds):
-        members = tree_of(pid)
+        members = find()
         if not members:
             return
         for p in members:
