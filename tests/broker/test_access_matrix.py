@@ -15,12 +15,11 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from brokermethods import registered
 from conftest import start_instance
 from guest import GUEST_UID, run_as_guest
 from rawclient import RawClient, request
@@ -71,31 +70,6 @@ def expected(row: tuple[str, str]) -> str | None:
         return None
     claim = fc if pf == "same" else pf
     return "owner" if claim == "owner only" else "guest"
-
-
-def registered() -> dict[str, int]:
-    """Every method the broker registers and the roles it allows (asked of a broker
-    built in a child process: its router's builtin services, and the requests each
-    peer link answers itself)."""
-    code = (
-        "import json, sys, tempfile\n"
-        "from flux.broker.broker import Broker\n"
-        "from flux.broker.router import BuiltinService\n"
-        "from flux.broker.peerlink import LOCAL_REQUESTS\n"
-        "from flux.constants import FLUX_ROLE_ALL\n"
-        "b = Broker({'rundir': tempfile.mkdtemp(prefix='pf-', dir='/tmp') + '/run'})\n"
-        "try:\n"
-        "    out = {t: r for s in b.router.services.values() if isinstance(s, BuiltinService)\n"
-        "           for t, (h, r) in s.methods.items()}\n"
-        "    out.update({t: FLUX_ROLE_ALL for t in LOCAL_REQUESTS if t})\n"
-        "finally:\n"
-        "    b.cleanup()\n"
-        "print(json.dumps(out))\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLUX_")}
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       timeout=60, env=env, cwd="/tmp")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def test_table_matches_the_roles_the_broker_registers():

@@ -2,8 +2,8 @@
 owner: each gets an answer (or, for the methods that wait by design, none yet), and
 the broker stays up and responsive, with bounded memory, to the end.
 
-The method list is the broker's own: a Broker object is built in this process (not
-run) and its router asked, so a new method is fuzzed as soon as it exists.
+The method list is the broker's own (tests/brokermethods.py: a Broker built, not run,
+and its router asked), so a new method is fuzzed as soon as it exists.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 import time
 
 import pytest
@@ -48,13 +47,10 @@ KEYS = ["key", "namespace", "id", "ids", "flags", "rank", "name", "value", "topi
 
 
 def service_methods() -> list[str]:
-    from flux.broker.broker import Broker
+    """The methods of the broker's builtin services (its own list: brokermethods.py)."""
+    from brokermethods import registered
 
-    broker = Broker({"rundir": tempfile.mkdtemp(prefix="pf-fuzz-")}, None)
-    methods = []
-    for svc in broker.router.services.values():
-        methods += sorted(getattr(svc, "methods", None) or [])
-    return sorted(set(methods) - EXCLUDED)
+    return sorted(set(registered(local=False)) - EXCLUDED)
 
 
 def random_value(rng: random.Random, depth: int = 0):
