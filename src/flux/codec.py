@@ -37,6 +37,7 @@ __all__ = [
     "encode",
     "decode",
     "encode_stream",
+    "encode_stream_fields",
     "to_frames",
     "from_frames",
     "StreamDecoder",
@@ -167,6 +168,57 @@ def encode(msg: "Message") -> "bytes":
 def encode_stream(msg: "Message") -> "bytes":
     """Encode ``msg`` for a ``local://`` or ``fd://`` stream: header + frames."""
     parts, size = _encode_parts(msg)
+    parts[0] = _header_pack(_MAGIC_BE, size)
+    return b"".join(parts)
+
+
+def encode_stream_fields(
+    mtype: "int",
+    flags: "int",
+    userid: "int",
+    rolemask: "int",
+    aux1: "int",
+    aux2: "int",
+    topic_b: "Optional[bytes]",
+    payload: "Optional[bytes]",
+) -> "bytes":
+    """:func:`encode_stream` of a message with these fields and an empty route stack,
+    without building the Message (a client's request: one empty delimiter frame when
+    ``flags`` has ROUTE).  TOPIC and PAYLOAD in ``flags`` follow ``topic_b``/``payload``,
+    as encode_stream makes them (tests/unit/test_codec_fields.py holds it to that)."""
+    flags = flags & ~(_TOPIC | _PAYLOAD)
+    if topic_b is not None:
+        flags |= _TOPIC
+    if payload:
+        flags |= _PAYLOAD
+    else:
+        payload = None
+    try:
+        proto = _proto_frame_pack(PROTO_SIZE, PROTO_MAGIC, PROTO_VERSION, mtype, flags,
+                                  userid, rolemask, aux1, aux2)
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
+        raise ProtocolError(f"field out of range: {exc}") from None
+    route = b"\x00" if flags & _ROUTE else b""
+    if topic_b is not None and payload is not None:
+        nt = len(topic_b)
+        np_ = len(payload)
+        if nt < 255 and np_ < 255:  # the usual request: every frame in short form
+            return b"".join((_header_pack(_MAGIC_BE, PROTO_SIZE + 3 + len(route) + nt + np_),
+                             route, _SIZE_BYTE[nt], topic_b, _SIZE_BYTE[np_], payload, proto))
+    parts = [b"", route]
+    size = PROTO_SIZE + 1 + len(route)
+    for frame in (topic_b, payload):
+        if frame is None:
+            continue
+        n = len(frame)
+        if n < 255:
+            parts.append(_SIZE_BYTE[n])
+            size += n + 1
+        else:
+            parts.append(b"\xff" + n.to_bytes(4, "big"))
+            size += n + 5
+        parts.append(frame)
+    parts.append(proto)
     parts[0] = _header_pack(_MAGIC_BE, size)
     return b"".join(parts)
 

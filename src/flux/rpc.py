@@ -12,14 +12,13 @@ from flux.constants import (
     FLUX_MSGFLAG_STREAMING,
     FLUX_MSGFLAG_TOPIC,
     FLUX_MSGFLAG_UPSTREAM,
-    FLUX_MSGTYPE_REQUEST,
     FLUX_NODEID_ANY,
     FLUX_NODEID_UPSTREAM,
     FLUX_RPC_NORESPONSE,
     FLUX_RPC_STREAMING,
-    FLUX_USERID_UNKNOWN,
 )
 from flux.future import Future
+import flux.message as _message
 from flux.message import Message, payload_bytes
 from flux.util import encode_topic
 from flux.wrapper import NULL_HANDLE
@@ -29,12 +28,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["RPC"]
 
-_new_message = Message.__new__
 _BASE_FLAGS = FLUX_MSGFLAG_TOPIC | FLUX_MSGFLAG_ROUTE
 
 
 class RPC(Future):
     """Send ``topic``/``payload`` to ``nodeid`` now; the future of the response."""
+
+    _streaming = False
 
     def __init__(
         self,
@@ -49,44 +49,40 @@ class RPC(Future):
         self._core = core  # the rest of the state starts at the class defaults
         self.flux_handle = flux_handle
         topic_b = topic.encode("utf-8", "surrogateescape") if type(topic) is str else encode_topic(topic)
-        msg = _new_message(Message)
-        msg.type = FLUX_MSGTYPE_REQUEST
-        msg.flags = _BASE_FLAGS
-        msg.userid = FLUX_USERID_UNKNOWN
-        msg.rolemask = 0
-        msg.routes = []
-        msg._topic_b = topic_b
-        msg._topic = topic if isinstance(topic, str) else topic_b.decode("utf-8", "surrogateescape")
-        msg._payload = None
-        if payload is not None:
-            msg._set_payload_bytes(payload_bytes(payload))
+        payload_b = None if payload is None else payload_bytes(payload)
+        mflags = _BASE_FLAGS
         if nodeid == FLUX_NODEID_UPSTREAM:
-            msg.flags |= FLUX_MSGFLAG_UPSTREAM
+            mflags |= FLUX_MSGFLAG_UPSTREAM
             nodeid = flux_handle.get_rank()
-        msg.aux1 = nodeid
         self._nodeid = nodeid
-        self._streaming = bool(flags & FLUX_RPC_STREAMING)
+        if flags & FLUX_RPC_STREAMING:
+            self._streaming = True
         if flags & FLUX_RPC_NORESPONSE:
-            msg.flags |= FLUX_MSGFLAG_NORESPONSE
-            msg.aux2 = 0
-            core.send(msg)
+            core.send_request(topic_b, payload_b, mflags | FLUX_MSGFLAG_NORESPONSE, nodeid, 0)
             self._done = True
             self._current = (0, None, None)
             return
-        if self._streaming:
-            msg.flags |= FLUX_MSGFLAG_STREAMING
+        if flags & FLUX_RPC_STREAMING:
+            mflags |= FLUX_MSGFLAG_STREAMING
         tag = core.alloc_tag()
-        msg.aux2 = tag
         self._tag = tag
         core.rpcs[tag] = self
         try:
-            core.send(msg)
+            core.send_request(topic_b, payload_b, mflags, nodeid, tag)
         except OSError:
             core.free_tag(tag)
             raise
 
     def _on_response(self, msg: Message) -> None:
         errnum = msg.aux1
+        if not (errnum or self._streaming or self._current is not None or self._cb is not None
+                or self._timer is not None or self._listeners or self._counted):
+            # the usual answer, to a future nobody watches yet (a plain get()): what
+            # _push + _finish do, with nothing to notify or to release
+            self._current = (0, msg, None)
+            self._done = True
+            self._core.free_tag(self._tag)  # type: ignore[union-attr]  # an RPC awaiting a response has a core
+            return
         if errnum:
             text = msg.payload_str if msg._payload else None
             self._push((errnum, msg, text))
@@ -105,13 +101,19 @@ class RPC(Future):
 
     def get(self) -> Any:
         """The response payload decoded from JSON, or None when it has none."""
-        result = self._s._current
+        result = self._current  # an RPC holds its own state (``_s`` is self)
+        if result is None:
+            self._wait(None)
+            result = self._current
         if result is None or result[0]:
-            result = self._result()
+            result = self._result()  # raises the error (or waits, for a subclass's _wait)
         msg = result[1]
-        if msg is None or msg._payload is None:
+        if msg is None:
             return None
-        return msg.payload
+        data = msg._payload
+        if data is None:
+            return None
+        return _message._decode_text(data.decode("utf-8", "surrogateescape"))
 
     def get_raw(self) -> Optional[bytes]:
         """The response payload exactly as received, as libflux's ``flux_rpc_get_raw``

@@ -20,6 +20,7 @@ from flux.codec import ProtocolError, StreamDecoder, encode_stream
 from flux.message import Message
 
 _DONTWAIT = socket.MSG_DONTWAIT
+_perf_counter = time.perf_counter
 _READ_SIZE = 1 << 18
 
 # Spin on a non-blocking read this long before sleeping in poll(): the reply
@@ -52,6 +53,8 @@ class Connection:
     """One stream connection, after the broker's handshake byte."""
 
     _quick = True  # the last wait was answered within SPIN_SECONDS (also for subclasses)
+    #: :meth:`send_bytes` takes stream bytes (a connection that moves Messages says False)
+    sends_bytes = True
 
     def __init__(self, sock: socket.socket, uri: str) -> None:
         self.sock = sock
@@ -79,6 +82,16 @@ class Connection:
             raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
         try:
             self.sock.sendall(encode_stream(msg))
+        except (BrokenPipeError, ConnectionResetError):
+            self.eof = True
+            raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)) from None
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send bytes already in the stream framing (flux.codec.encode_stream_fields)."""
+        if self.closed or self.eof:
+            raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
+        try:
+            self.sock.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             self.eof = True
             raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)) from None
@@ -122,39 +135,42 @@ class Connection:
         Spins on non-blocking ``recv`` for SPIN_SECONDS (see :meth:`_spin_now`),
         then blocks in ``recv`` itself: one system call per reply instead of
         poll + recv, which on a virtual machine is a good part of a round trip.
+        (The hot path of a synchronous ``get()``: the reads are written out here.)
         """
+        recv_into = self.sock.recv_into
+        rbuf = self._rbuf
         while True:
             if self.eof:
                 raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
-            data = None
+            n = -1
             spin = SPIN_SECONDS
             start = 0.0
             if spin > 0:  # with no window at all, nothing to time or decide
-                start = time.perf_counter()
+                start = _perf_counter()
                 if self._quick or not _ADAPTIVE:
                     end = start + spin
                     while True:
                         try:
-                            data = self._recv(_DONTWAIT)
+                            n = recv_into(rbuf, _READ_SIZE, _DONTWAIT)
                             break
                         except (BlockingIOError, InterruptedError):
-                            if time.perf_counter() >= end:
+                            if _perf_counter() >= end:
                                 break
                             if _YIELD:
                                 _sched_yield()
                         except ConnectionResetError:
-                            data = b""
+                            n = 0
                             break
-            if data is None:
+            if n < 0:
                 try:
-                    data = self._recv()
+                    n = recv_into(rbuf, _READ_SIZE)
                 except ConnectionResetError:
-                    data = b""
+                    n = 0
                 if spin > 0:
-                    self._quick = time.perf_counter() - start < QUICK_SECONDS
-            else:
+                    self._quick = _perf_counter() - start < QUICK_SECONDS
+            elif spin > 0:
                 self._quick = True
-            msgs = self._decode(data)
+            msgs = self._decode(bytes(self._rview[:n]))
             if msgs:
                 return msgs
 

@@ -28,7 +28,7 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
-from flux.codec import ProtocolError
+from flux.codec import ProtocolError, encode_stream_fields
 from flux.constants import (
     FLUX_MATCHTAG_NONE,
     FLUX_MSGFLAG_NORESPONSE,
@@ -36,6 +36,7 @@ from flux.constants import (
     FLUX_MSGTYPE_REQUEST,
     FLUX_MSGTYPE_RESPONSE,
     FLUX_POLLIN,
+    FLUX_USERID_UNKNOWN,
 )
 from flux.core import threadstate
 from flux.core.connection import Connection, ConnectionLost
@@ -52,6 +53,7 @@ _RESPONSE = FLUX_MSGTYPE_RESPONSE
 _REQUEST = FLUX_MSGTYPE_REQUEST
 _EVENT = FLUX_MSGTYPE_EVENT
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
+_USERID_UNKNOWN = FLUX_USERID_UNKNOWN
 
 
 class HandleCore:
@@ -159,6 +161,33 @@ class HandleCore:
         if self.cred_rolemask is not None:
             msg.rolemask = self.cred_rolemask
         self.conn.send(msg)
+
+    def send_request(self, topic_b: bytes, payload: Optional[bytes], flags: int, nodeid: int,
+                     tag: int) -> None:
+        """Send a request with an empty route stack (what ``RPC`` sends).
+
+        On a plain stream connection the bytes are written straight from the fields
+        (:func:`flux.codec.encode_stream_fields`): no Message is built.  A connection that
+        takes Messages (loop://) or whose ``send`` was wrapped on the instance (a module's
+        message counters) gets a Message through :meth:`send`.
+        """
+        if self.lost is not None:
+            raise OSError(self.lost.errno, self.lost.strerror)
+        conn = self.conn
+        userid = self.cred_userid
+        rolemask = self.cred_rolemask
+        if conn.sends_bytes and "send" not in conn.__dict__:
+            conn.send_bytes(encode_stream_fields(
+                _REQUEST, flags, _USERID_UNKNOWN if userid is None else userid,
+                0 if rolemask is None else rolemask, nodeid, tag, topic_b, payload))
+            return
+        msg = Message()
+        msg.flags = flags
+        msg.topic = topic_b
+        msg._set_payload_bytes(payload)
+        msg.aux1 = nodeid
+        msg.aux2 = tag
+        self.send(msg)
 
     def respond(self, request: Message, errnum: int = 0, payload: Optional[bytes] = None) -> None:
         if request.flags & _NORESPONSE:

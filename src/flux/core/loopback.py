@@ -47,6 +47,8 @@ class LoopConnection(Connection):
     asyncio loop) can watch :meth:`fileno` like a socket.
     """
 
+    sends_bytes = False  # it queues Messages: send_request builds one
+
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.closed = False
