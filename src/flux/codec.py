@@ -618,6 +618,15 @@ class StreamDecoder:
             view = bytes(buf)
         else:
             view = data if type(data) is bytes else bytes(data)
+            size = len(view)
+            if size > 8:  # the usual read: exactly one whole message
+                magic, n = _header_unpack_from(view, 0)
+                if n + 8 == size and magic == _MAGIC_BE and PROTO_SIZE < n <= self.max_size:
+                    try:
+                        return [_decode_range(view, 8, size)]
+                    except ProtocolError as exc:
+                        self.broken = exc
+                        raise
         out: "list[Message]" = []
         pos = 0
         size = len(view)

@@ -154,7 +154,30 @@ def payload_bytes(payload: "Any") -> "Optional[bytes]":
             return payload.encode("utf-8", "surrogateescape") + b"\0"
         if isinstance(payload, (bytes, bytearray, memoryview)):
             return bytes(payload) or None
-    return _dumps_text(payload).encode("utf-8", "surrogateescape") + b"\0"
+        return _dumps_text(payload).encode("utf-8", "surrogateescape") + b"\0"
+    chunks = _dumps_chunks
+    if chunks is None:
+        chunks = _bind_dumps_chunks()
+    try:  # _dumps_text written out for a dict (an RPC's payload: one call less)
+        return "".join(chunks(payload, 0)).encode("utf-8", "surrogateescape") + b"\0"
+    except RecursionError:
+        raise ValueError("Circular reference detected") from None
+
+
+#: the C encoder behind _dumps_text (``json.dumps`` spelling), bound on first use
+_dumps_chunks: "Any" = None
+
+
+def _bind_dumps_chunks() -> "Any":
+    global _dumps_chunks
+    try:
+        from _json import encode_basestring, make_encoder
+    except ImportError:  # pragma: no cover - non-CPython: one chunk from _dumps_text
+        _dumps_chunks = lambda obj, _level: (_dumps_text(obj),)  # noqa: E731
+    else:
+        _dumps_chunks = make_encoder(None, _json_default, encode_basestring, None, ": ", ", ",
+                                     False, False, True)
+    return _dumps_chunks
 
 
 def msg_typestr(msg_type: "int") -> "str":

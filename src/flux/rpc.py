@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["RPC"]
 
+_Future_wait = Future._wait
+
 _BASE_FLAGS = FLUX_MSGFLAG_TOPIC | FLUX_MSGFLAG_ROUTE
 
 
@@ -55,15 +57,16 @@ class RPC(Future):
             mflags |= FLUX_MSGFLAG_UPSTREAM
             nodeid = flux_handle.get_rank()
         self._nodeid = nodeid
-        if flags & FLUX_RPC_STREAMING:
-            self._streaming = True
-        if flags & FLUX_RPC_NORESPONSE:
-            core.send_request(topic_b, payload_b, mflags | FLUX_MSGFLAG_NORESPONSE, nodeid, 0)
-            self._done = True
-            self._current = (0, None, None)
-            return
-        if flags & FLUX_RPC_STREAMING:
-            mflags |= FLUX_MSGFLAG_STREAMING
+        if flags:
+            if flags & FLUX_RPC_STREAMING:
+                self._streaming = True
+            if flags & FLUX_RPC_NORESPONSE:
+                core.send_request(topic_b, payload_b, mflags | FLUX_MSGFLAG_NORESPONSE, nodeid, 0)
+                self._done = True
+                self._current = (0, None, None)
+                return
+            if flags & FLUX_RPC_STREAMING:
+                mflags |= FLUX_MSGFLAG_STREAMING
         tag = core.alloc_tag()
         self._tag = tag
         core.rpcs[tag] = self
@@ -75,10 +78,11 @@ class RPC(Future):
 
     def _on_response(self, msg: Message) -> None:
         errnum = msg.aux1
-        if not (errnum or self._streaming or self._current is not None or self._cb is not None
-                or self._timer is not None or self._listeners or self._counted):
-            # the usual answer, to a future nobody watches yet (a plain get()): what
-            # _push + _finish do, with nothing to notify or to release
+        if not errnum and self._cb is None and self._current is None and not self._listeners \
+                and not self._streaming:
+            # the usual answer, to a future nobody watches (a plain get(); only then()
+            # sets a timer or counts the future as a reactor user): what _push +
+            # _finish do, with nothing to notify or to release
             self._current = (0, msg, None)
             self._done = True
             self._core.free_tag(self._tag)  # type: ignore[union-attr]  # an RPC awaiting a response has a core
@@ -103,7 +107,11 @@ class RPC(Future):
         """The response payload decoded from JSON, or None when it has none."""
         result = self._current  # an RPC holds its own state (``_s`` is self)
         if result is None:
-            self._wait(None)
+            core = self._core
+            if core is not None and core.lost is None and self._tag and type(self)._wait is _Future_wait:
+                core.wait_future(self, None)  # what Future._wait does here, one call less
+            else:
+                self._wait(None)
             result = self._current
         if result is None or result[0]:
             result = self._result()  # raises the error (or waits, for a subclass's _wait)

@@ -170,7 +170,10 @@ class Connection:
                     self._quick = _perf_counter() - start < QUICK_SECONDS
             elif spin > 0:
                 self._quick = True
-            msgs = self._decode(bytes(self._rview[:n]))
+            if 0 < n < _READ_SIZE:  # all there was (the usual answer): no more to read
+                msgs = self.decoder.feed(bytes(self._rview[:n]))
+            else:
+                msgs = self._decode(bytes(self._rview[:n]))
             if msgs:
                 return msgs
 

@@ -174,9 +174,9 @@ class HandleCore:
         if self.lost is not None:
             raise OSError(self.lost.errno, self.lost.strerror)
         conn = self.conn
-        userid = self.cred_userid
-        rolemask = self.cred_rolemask
         if conn.sends_bytes and "send" not in conn.__dict__:
+            userid = self.cred_userid
+            rolemask = self.cred_rolemask
             conn.send_bytes(encode_stream_fields(
                 _REQUEST, flags, _USERID_UNKNOWN if userid is None else userid,
                 0 if rolemask is None else rolemask, nodeid, tag, topic_b, payload))
