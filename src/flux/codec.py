@@ -37,7 +37,8 @@ __all__ = [
     "encode",
     "decode",
     "encode_stream",
-    "encode_stream_fields",
+    "request_template",
+    "fill_template",
     "to_frames",
     "from_frames",
     "StreamDecoder",
@@ -172,55 +173,58 @@ def encode_stream(msg: "Message") -> "bytes":
     return b"".join(parts)
 
 
-def encode_stream_fields(
+_AUX_PAIR = struct.Struct(">II")
+_aux_pack = _AUX_PAIR.pack
+_PROTO_HEAD = struct.Struct(">BBBBBII")  # size byte, then the PROTO frame up to aux1
+_proto_head_pack = _PROTO_HEAD.pack
+
+
+def request_template(
     mtype: "int",
     flags: "int",
     userid: "int",
     rolemask: "int",
-    aux1: "int",
-    aux2: "int",
-    topic_b: "Optional[bytes]",
-    payload: "Optional[bytes]",
-) -> "bytes":
-    """:func:`encode_stream` of a message with these fields and an empty route stack,
-    without building the Message (a client's request: one empty delimiter frame when
-    ``flags`` has ROUTE).  TOPIC and PAYLOAD in ``flags`` follow ``topic_b``/``payload``,
-    as encode_stream makes them (tests/unit/test_codec_fields.py holds it to that)."""
-    flags = flags & ~(_TOPIC | _PAYLOAD)
-    if topic_b is not None:
-        flags |= _TOPIC
-    if payload:
+    topic_b: "bytes",
+    with_payload: "bool",
+) -> "tuple[bytes, bytes]":
+    """The constant parts of a message that :func:`fill_template` completes: a client
+    sends many requests that differ only in payload, nodeid and matchtag.
+
+    Returns (the frames before the payload: a route delimiter when ``flags`` has ROUTE,
+    then the topic frame; the PROTO frame up to aux1).  TOPIC is set, PAYLOAD follows
+    ``with_payload``: the template serves only payloads that match it.
+    """
+    flags = (flags | _TOPIC) & ~_PAYLOAD
+    if with_payload:
         flags |= _PAYLOAD
-    else:
-        payload = None
+    n = len(topic_b)
+    size = _SIZE_BYTE[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")
     try:
-        proto = _proto_frame_pack(PROTO_SIZE, PROTO_MAGIC, PROTO_VERSION, mtype, flags,
-                                  userid, rolemask, aux1, aux2)
+        head = _proto_head_pack(PROTO_SIZE, PROTO_MAGIC, PROTO_VERSION, mtype, flags, userid,
+                                rolemask)
     except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
         raise ProtocolError(f"field out of range: {exc}") from None
-    route = b"\x00" if flags & _ROUTE else b""
-    if topic_b is not None and payload is not None:
-        nt = len(topic_b)
-        np_ = len(payload)
-        if nt < 255 and np_ < 255:  # the usual request: every frame in short form
-            return b"".join((_header_pack(_MAGIC_BE, PROTO_SIZE + 3 + len(route) + nt + np_),
-                             route, _SIZE_BYTE[nt], topic_b, _SIZE_BYTE[np_], payload, proto))
-    parts = [b"", route]
-    size = PROTO_SIZE + 1 + len(route)
-    for frame in (topic_b, payload):
-        if frame is None:
-            continue
-        n = len(frame)
-        if n < 255:
-            parts.append(_SIZE_BYTE[n])
-            size += n + 1
-        else:
-            parts.append(b"\xff" + n.to_bytes(4, "big"))
-            size += n + 5
-        parts.append(frame)
-    parts.append(proto)
-    parts[0] = _header_pack(_MAGIC_BE, size)
-    return b"".join(parts)
+    return (b"\x00" if flags & _ROUTE else b"") + size + topic_b, head
+
+
+def fill_template(template: "tuple[bytes, bytes]", payload: "Optional[bytes]", aux1: "int",
+                  aux2: "int") -> "bytes":
+    """The stream bytes of ``template`` (:func:`request_template`) with this payload (None
+    exactly when the template was made without one), aux1 and aux2: what
+    :func:`encode_stream` writes for the same Message (tests/unit/test_codec_template.py)."""
+    prefix, head = template
+    try:
+        aux = _aux_pack(aux1, aux2)
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
+        raise ProtocolError(f"field out of range: {exc}") from None
+    if payload is None:
+        return b"".join((_header_pack(_MAGIC_BE, len(prefix) + PROTO_SIZE + 1), prefix, head, aux))
+    n = len(payload)
+    if n < 255:
+        return b"".join((_header_pack(_MAGIC_BE, len(prefix) + n + PROTO_SIZE + 2), prefix,
+                         _SIZE_BYTE[n], payload, head, aux))
+    return b"".join((_header_pack(_MAGIC_BE, len(prefix) + n + PROTO_SIZE + 6), prefix,
+                     b"\xff" + n.to_bytes(4, "big"), payload, head, aux))
 
 
 def to_frames(msg: "Message") -> "list[bytes]":

@@ -50,7 +50,8 @@ class RPC(Future):
         core = flux_handle._core
         self._core = core  # the rest of the state starts at the class defaults
         self.flux_handle = flux_handle
-        topic_b = topic.encode("utf-8", "surrogateescape") if type(topic) is str else encode_topic(topic)
+        if type(topic) is not str:
+            topic = encode_topic(topic)  # checked (and kept as bytes: the wire form)
         payload_b = None if payload is None else payload_bytes(payload)
         mflags = _BASE_FLAGS
         if nodeid == FLUX_NODEID_UPSTREAM:
@@ -61,20 +62,13 @@ class RPC(Future):
             if flags & FLUX_RPC_STREAMING:
                 self._streaming = True
             if flags & FLUX_RPC_NORESPONSE:
-                core.send_request(topic_b, payload_b, mflags | FLUX_MSGFLAG_NORESPONSE, nodeid, 0)
+                core.send_request(topic, payload_b, mflags | FLUX_MSGFLAG_NORESPONSE, nodeid)
                 self._done = True
                 self._current = (0, None, None)
                 return
             if flags & FLUX_RPC_STREAMING:
                 mflags |= FLUX_MSGFLAG_STREAMING
-        tag = core.alloc_tag()
-        self._tag = tag
-        core.rpcs[tag] = self
-        try:
-            core.send_request(topic_b, payload_b, mflags, nodeid, tag)
-        except OSError:
-            core.free_tag(tag)
-            raise
+        self._tag = core.send_request(topic, payload_b, mflags, nodeid, self)
 
     def _on_response(self, msg: Message) -> None:
         errnum = msg.aux1

@@ -1,6 +1,6 @@
 """The synchronous RPC fast path (issue 14): same bytes, same results, same fallbacks.
 
-``RPC`` writes a request straight from its fields (flux.codec.encode_stream_fields) and
+``RPC`` writes a request from a per-topic template (flux.codec.request_template) and
 an unwatched RPC takes its answer without the general future machinery.  These tests
 put a handle on one end of a socketpair and play the broker on the other end, so the
 exact bytes each side sees can be compared with what the Message path produces.
@@ -239,3 +239,22 @@ def test_lost_connection_fails_the_get_and_the_next_rpc(pair):
     with pytest.raises(OSError) as exc:
         h.rpc("svc.method", PAYLOAD)
     assert exc.value.errno == errno.ECONNRESET
+
+
+def test_bytes_topic_and_the_template_cache_bound(pair):
+    h, peer = pair
+    f = h.rpc(b"svc.method", PAYLOAD)
+    raw, _ = read_request(peer)
+    assert raw == expected_request("svc.method", PAYLOAD, f.get_matchtag())
+    with pytest.raises(OSError) as exc:
+        h.rpc(None)
+    assert exc.value.errno == errno.EINVAL
+    with pytest.raises(TypeError):
+        h.rpc(42)
+    for i in range(300):  # made-up topics: the templates kept stay bounded
+        g = h.rpc(f"svc.m{i}", flags=FLUX_RPC_NORESPONSE)
+        raw, msg = read_request(peer)
+        assert msg.topic == f"svc.m{i}"
+        assert g.get() is None
+    assert 0 < len(h._core._templates) <= 256
+    assert h._core.rpcs.keys() == {f.get_matchtag()}  # failed calls took no matchtag

@@ -87,7 +87,7 @@ class Connection:
             raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET)) from None
 
     def send_bytes(self, data: bytes) -> None:
-        """Send bytes already in the stream framing (flux.codec.encode_stream_fields)."""
+        """Send bytes already in the stream framing (flux.codec.fill_template)."""
         if self.closed or self.eof:
             raise OSError(errno.ECONNRESET, os.strerror(errno.ECONNRESET))
         try:

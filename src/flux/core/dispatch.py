@@ -28,7 +28,7 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Callable, Optional
 
-from flux.codec import ProtocolError, encode_stream_fields
+from flux.codec import ProtocolError, fill_template, request_template
 from flux.constants import (
     FLUX_MATCHTAG_NONE,
     FLUX_MSGFLAG_NORESPONSE,
@@ -54,6 +54,7 @@ _REQUEST = FLUX_MSGTYPE_REQUEST
 _EVENT = FLUX_MSGTYPE_EVENT
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
 _USERID_UNKNOWN = FLUX_USERID_UNKNOWN
+_MAX_TEMPLATES = 256  # request templates kept per handle (send_request)
 
 
 class HandleCore:
@@ -67,6 +68,7 @@ class HandleCore:
         self.rpcs: dict[int, "RPC"] = {}
         self._free_tags: list[int] = []
         self._next_tag = 1
+        self._templates: dict[tuple[str | bytes, int, bool], tuple[bytes, bytes]] = {}
         self.watchers: list["MessageWatcher"] = []
         self.exact: dict[str, list["MessageWatcher"]] = {}
         self.users = 0
@@ -162,32 +164,66 @@ class HandleCore:
             msg.rolemask = self.cred_rolemask
         self.conn.send(msg)
 
-    def send_request(self, topic_b: bytes, payload: Optional[bytes], flags: int, nodeid: int,
-                     tag: int) -> None:
-        """Send a request with an empty route stack (what ``RPC`` sends).
+    def send_request(self, topic: str | bytes, payload: Optional[bytes], flags: int, nodeid: int,
+                     fut: Optional["RPC"] = None) -> int:
+        """Send a request with an empty route stack (what ``RPC`` sends); return its matchtag.
 
-        On a plain stream connection the bytes are written straight from the fields
-        (:func:`flux.codec.encode_stream_fields`): no Message is built.  A connection that
-        takes Messages (loop://) or whose ``send`` was wrapped on the instance (a module's
-        message counters) gets a Message through :meth:`send`.
+        With ``fut`` a matchtag is taken and ``fut`` awaits the responses to it; without,
+        the matchtag is 0 (FLUX_RPC_NORESPONSE).  ``topic`` is a str, or bytes already
+        checked (flux.util.encode_topic); ``payload`` is wire bytes or None, never empty.
+
+        On a plain stream connection the bytes come from a template kept per topic
+        (:func:`flux.codec.request_template`): only payload, nodeid and matchtag are
+        filled in, no Message is built.  A connection that takes Messages (loop://) or
+        whose ``send`` was wrapped on the instance (a module's message counters) gets a
+        Message through :meth:`send`.
         """
         if self.lost is not None:
             raise OSError(self.lost.errno, self.lost.strerror)
-        conn = self.conn
-        if conn.sends_bytes and "send" not in conn.__dict__:
-            userid = self.cred_userid
-            rolemask = self.cred_rolemask
-            conn.send_bytes(encode_stream_fields(
-                _REQUEST, flags, _USERID_UNKNOWN if userid is None else userid,
-                0 if rolemask is None else rolemask, nodeid, tag, topic_b, payload))
-            return
-        msg = Message()
-        msg.flags = flags
-        msg.topic = topic_b
-        msg._set_payload_bytes(payload)
-        msg.aux1 = nodeid
-        msg.aux2 = tag
-        self.send(msg)
+        tag = 0
+        if fut is not None:
+            free = self._free_tags
+            if free:
+                tag = heapq.heappop(free)
+            else:
+                tag = self._next_tag
+                self._next_tag += 1
+            self.rpcs[tag] = fut
+        try:
+            conn = self.conn
+            if conn.sends_bytes and "send" not in conn.__dict__:
+                key = (topic, flags, payload is not None)
+                template = self._templates.get(key)
+                if template is None:
+                    template = self._new_template(key)
+                conn.send_bytes(fill_template(template, payload, nodeid, tag))
+            else:
+                msg = Message()
+                msg.flags = flags
+                msg.topic = topic
+                msg._set_payload_bytes(payload)
+                msg.aux1 = nodeid
+                msg.aux2 = tag
+                self.send(msg)
+        except OSError:  # (ProtocolError too: a field out of range)
+            if tag:
+                self.free_tag(tag)
+            raise
+        return tag
+
+    def _new_template(self, key: tuple[str | bytes, int, bool]) -> tuple[bytes, bytes]:
+        """The request template for (topic, flags, with a payload), remembered."""
+        topic, flags, with_payload = key
+        topic_b = topic.encode("utf-8", "surrogateescape") if isinstance(topic, str) else topic
+        userid = self.cred_userid
+        rolemask = self.cred_rolemask
+        template = request_template(_REQUEST, flags, _USERID_UNKNOWN if userid is None else userid,
+                                    0 if rolemask is None else rolemask, topic_b, with_payload)
+        templates = self._templates
+        if len(templates) >= _MAX_TEMPLATES:  # topics made up per call must not grow it forever
+            templates.clear()
+        templates[key] = template
+        return template
 
     def respond(self, request: Message, errnum: int = 0, payload: Optional[bytes] = None) -> None:
         if request.flags & _NORESPONSE:
