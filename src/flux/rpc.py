@@ -18,6 +18,8 @@ from flux.constants import (
     FLUX_RPC_STREAMING,
 )
 from flux.future import Future
+from heapq import heappush as _heappush
+
 import flux.message as _message
 from flux.message import Message, payload_bytes
 from flux.util import encode_topic
@@ -79,7 +81,10 @@ class RPC(Future):
             # _finish do, with nothing to notify or to release
             self._current = (0, msg, None)
             self._done = True
-            self._core.free_tag(self._tag)  # type: ignore[union-attr]  # an RPC awaiting a response has a core
+            core = self._core
+            tag = self._tag
+            core.rpcs.pop(tag, None)  # type: ignore[union-attr]  # core.free_tag(tag), written out
+            _heappush(core._free_tags, tag)  # type: ignore[union-attr]
             return
         if errnum:
             text = msg.payload_str if msg._payload else None
