@@ -132,9 +132,11 @@ class Connection:
     def read_wait(self) -> list[Message]:
         """Block (no timeout) until at least one whole message has arrived.
 
-        Spins on non-blocking ``recv`` for SPIN_SECONDS (see :meth:`_spin_now`),
-        then blocks in ``recv`` itself: one system call per reply instead of
-        poll + recv, which on a virtual machine is a good part of a round trip.
+        Polls (``poll(0)`` + ``sched_yield``, as :meth:`wait_readable`) for SPIN_SECONDS
+        when :meth:`_spin_now` says it pays, then reads with a blocking ``recv``: at once
+        if the poll saw data, else sleeping in it (one system call, not poll + recv).
+        Spinning on a non-blocking ``recv`` instead costs an exception per empty try
+        (0.8 µs against 0.26 for ``poll(0)`` here): round trips measured 2-3 % slower.
         (The hot path of a synchronous ``get()``: the reads are written out here.)
         """
         recv_into = self.sock.recv_into
@@ -142,34 +144,24 @@ class Connection:
         while True:
             if self.eof:
                 raise ConnectionLost(errno.ECONNRESET, "Connection to the broker was lost")
-            n = -1
             spin = SPIN_SECONDS
             start = 0.0
             if spin > 0:  # with no window at all, nothing to time or decide
                 start = _perf_counter()
                 if self._quick or not _ADAPTIVE:
                     end = start + spin
-                    while True:
-                        try:
-                            n = recv_into(rbuf, _READ_SIZE, _DONTWAIT)
+                    poll = self._poll.poll
+                    while not poll(0):
+                        if _perf_counter() >= end:
                             break
-                        except (BlockingIOError, InterruptedError):
-                            if _perf_counter() >= end:
-                                break
-                            if _YIELD:
-                                _sched_yield()
-                        except ConnectionResetError:
-                            n = 0
-                            break
-            if n < 0:
-                try:
-                    n = recv_into(rbuf, _READ_SIZE)
-                except ConnectionResetError:
-                    n = 0
-                if spin > 0:
-                    self._quick = _perf_counter() - start < QUICK_SECONDS
-            elif spin > 0:
-                self._quick = True
+                        if _YIELD:
+                            _sched_yield()
+            try:
+                n = recv_into(rbuf, _READ_SIZE)
+            except ConnectionResetError:
+                n = 0
+            if spin > 0:
+                self._quick = _perf_counter() - start < QUICK_SECONDS
             if 0 < n < _READ_SIZE:  # all there was (the usual answer): no more to read
                 msgs = self.decoder.feed(bytes(self._rview[:n]))
             else:
