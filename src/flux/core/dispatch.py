@@ -212,7 +212,11 @@ class HandleCore:
         return tag
 
     def _new_template(self, key: tuple[str | bytes, int, bool]) -> tuple[bytes, bytes]:
-        """The request template for (topic, flags, with a payload), remembered."""
+        """The request template for (topic, flags, with a payload), remembered.
+
+        It holds the handle's credentials (FLUX_HANDLE_USERID/ROLEMASK), fixed when the
+        handle opens; loop:// changes them then, but never uses templates.
+        """
         topic, flags, with_payload = key
         topic_b = topic.encode("utf-8", "surrogateescape") if isinstance(topic, str) else topic
         userid = self.cred_userid
