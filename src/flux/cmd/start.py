@@ -21,7 +21,7 @@ Start a Flux instance, run COMMAND in it (default: $SHELL), then shut it
 down and exit with COMMAND's exit status.
   -S, --setattr=NAME=VALUE   set a broker attribute (repeatable)
   -c, --config-path=PATH     read the config from a TOML file or a directory of them
-  -o, --broker-opts=OPTS     pass options to the broker (-S forms only)
+  -o, --broker-opts=OPTS     add comma-separated broker options, e.g. -o,-Sname=value
   -s, --test-size=N          start a test instance of N brokers on this machine
       --test-hosts=HOSTLIST  set fake hostnames for the brokers
       --test-exit-timeout=FSD  after a broker exits, kill the others after FSD (20s)
@@ -84,7 +84,8 @@ def _start(argv: list[str]) -> int:
         test_opts["test-rundir-cleanup"] = ""
 
     def broker_opts(value: str) -> None:
-        broker_words.extend(value.split())
+        # comma-separated, as flux-core's: -o,-Sname=value,-Sother=value
+        broker_words.extend(word for word in value.split(",") if word)
 
     def verbose() -> None:
         nonlocal verbose_log
