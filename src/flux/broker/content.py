@@ -88,10 +88,10 @@ class Content:
             except OSError as exc:
                 raise OSError(exc.errno, f"statedir {directory}: {exc.strerror}") from None
         else:
-            parent = self.tmpdir if os.access(self.tmpdir, os.W_OK | os.X_OK) else None
-            import tempfile
+            parent = self.tmpdir if os.access(self.tmpdir, os.W_OK | os.X_OK) else "/tmp"
+            from .rundir import make_rundir
 
-            directory = tempfile.mkdtemp(prefix="pureflux-content-", dir=parent)
+            directory = make_rundir(parent, prefix="pureflux-content-")
             self.created_dir = directory
         try:
             self.store = ContentStore(os.path.join(directory, DB_FILENAME), self.hashtype,
@@ -109,9 +109,9 @@ class Content:
 
     def _remove_dir(self) -> None:
         if self.created_dir is not None:
-            import shutil
+            from .rundir import remove_tree
 
-            shutil.rmtree(self.created_dir, ignore_errors=True)
+            remove_tree(self.created_dir)
             self.created_dir = None
 
     def opened(self) -> ContentStore:

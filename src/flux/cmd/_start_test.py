@@ -21,15 +21,16 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from flux.pmi import mapping as pmimap
 from flux.pmi.server import SimpleServer
 from flux.pmi.wire import PMIProtocolError
+
+if TYPE_CHECKING:  # subprocess only where a broker is exec'd: its import delayed every fork
+    import subprocess
 
 __all__ = ["TestInstance", "DEFAULT_EXIT_TIMEOUT"]
 
@@ -80,6 +81,8 @@ class _Forked:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
+                import subprocess
+
                 raise subprocess.TimeoutExpired("flux-broker", timeout or 0)
             time.sleep(0.01)
         assert self.returncode is not None
@@ -114,6 +117,7 @@ def _preload_rank0() -> None:
     imported by rank 0 itself first thing after the fork, while the launcher
     forks the other ranks, instead of by the launcher before any fork."""
     import hashlib  # noqa: F401
+    import subprocess  # noqa: F401  (the initial program)
 
     import flux.broker.conf_reader  # noqa: F401
     import flux.broker.groups  # noqa: F401
@@ -159,8 +163,10 @@ class TestInstance:
         self.fork = os.environ.get("FLUX_START_EXEC") != "1"
         self.verbose = verbose
         if rundir is None:
+            from flux.broker.rundir import make_rundir
+
             tmp = os.environ.get("TMPDIR") or "/tmp"
-            self.rundir = tempfile.mkdtemp(prefix="flux-", dir=tmp)
+            self.rundir = make_rundir(tmp)
             self.cleanup_rundir = True
         else:
             self.rundir = rundir
@@ -203,6 +209,8 @@ class TestInstance:
         if self.fork:
             proc = self._fork(argv[4:], env, ours)
         else:
+            import subprocess
+
             proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),))
         theirs.close()
         ours.setblocking(False)
@@ -384,6 +392,8 @@ class TestInstance:
             self._kill_all(signal.SIGKILL)
             for b in self.brokers:
                 if b.status is None:
+                    import subprocess
+
                     try:
                         b.proc.wait(timeout=5)
                     except subprocess.TimeoutExpired:
@@ -395,6 +405,6 @@ class TestInstance:
             for s, h in old.items():
                 signal.signal(s, h)
             if self.cleanup_rundir:
-                import shutil
+                from flux.broker.rundir import remove_tree
 
-                shutil.rmtree(self.rundir, ignore_errors=True)
+                remove_tree(self.rundir)

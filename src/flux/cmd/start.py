@@ -138,6 +138,9 @@ def _start(argv: list[str]) -> int:
 def _test_instance(size: int, command: list[str], items: list[str], rundir: Optional[str],
                    opts: dict[str, str], verbose: bool) -> int:
     """N brokers under a PMI server in this process (``--test-size=N``, N > 1)."""
+    from . import main
+
+    main.quick_exit()  # the brokers are child processes: nothing here needs the normal exit
     from ._optparse import parse_duration
     from ._resource_sets import hostlist_decode
     from ._start_test import DEFAULT_EXIT_TIMEOUT, TestInstance, process_mapping
