@@ -859,8 +859,8 @@ class Broker:
 
     @staticmethod
     def _reap_guardian(pid: int) -> None:
-        """SIGTERM the guardian (it kills the program's group) and reap it; SIGKILL if it
-        has not ended within a second (it never holds up the broker's exit)."""
+        """SIGTERM the guardian and reap it; SIGKILL if it has not ended within a
+        second (it never holds up the broker's exit)."""
         pidfd = -1
         try:
             os.kill(pid, signal.SIGTERM)
@@ -901,7 +901,12 @@ class Broker:
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
-        if self.guardian is not None:  # it kills what is left of the program's group, exits
+        if self.guardian is not None:  # what is left of the program's group goes, and it
+            if self.proc_pgid is not None:
+                try:
+                    os.killpg(self.proc_pgid, signal.SIGKILL)
+                except OSError:
+                    pass
             self._reap_guardian(self.guardian)
             self.guardian = None
         if self.topology.rank == 0:
