@@ -80,13 +80,12 @@ class BrokerError(Exception):
 
 def parse_setattr(items: list[str]) -> dict[str, str]:
     """``["NAME=VALUE", ...]`` -> dict (a bare NAME means the empty string)."""
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not name:
-            raise BrokerError(f"invalid attribute assignment {item!r}")
-        out[name] = value
-    return out
+    from flux.cmd._brokeropts import split_setattr
+
+    try:
+        return split_setattr(items)
+    except ValueError as exc:
+        raise BrokerError(str(exc)) from None
 
 
 class Broker:

@@ -113,9 +113,11 @@ def _preload() -> None:
 
 
 def _preload_rank0() -> None:
-    """What only rank 0 runs (KVS, content, job services, scheduler, resource):
-    imported by rank 0 itself first thing after the fork, while the launcher
-    forks the other ranks, instead of by the launcher before any fork."""
+    """What only rank 0 runs (KVS, content, job services, scheduler, resource).
+    Rank 0 is forked before the launcher imports anything of the broker, and
+    imports all of it (``_preload`` and this) on the other CPU while the launcher
+    imports what the other ranks need: the import phase is the only one with a
+    CPU to spare, and rank 0 shares none of the launcher's pages it would copy."""
     import hashlib  # noqa: F401
     import subprocess  # noqa: F401  (the initial program)
 
@@ -249,9 +251,10 @@ class TestInstance:
                     environ[name] = value
             import gc
 
-            gc.enable()  # flux start turned it off for its imports
-            if env.get("PMI_RANK") == "0":
+            if env.get("PMI_RANK") == "0":  # forked before the launcher imported the broker
+                _preload()
                 _preload_rank0()
+            gc.enable()  # flux start turned it off for its imports
             from flux.cmd import broker
 
             rc = broker.main(args)
@@ -358,8 +361,12 @@ class TestInstance:
                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             if self.fork:
+                # Rank 0 is forked first, before this process imports the broker: it
+                # imports all it needs itself on the other CPU while this one imports
+                # what every other rank needs, then forks them (see _fork).
+                self.brokers.append(self._spawn(0))
                 _preload()
-            for rank in range(self.size):
+            for rank in range(len(self.brokers), self.size):
                 self.brokers.append(self._spawn(rank))
             import gc
 

@@ -49,9 +49,7 @@ def main(argv: list[str]) -> int:
 def _start(argv: list[str]) -> int:
     import gc
 
-    from flux.broker.broker import Broker, BrokerError, parse_setattr
-
-    from ._brokeropts import parse
+    from ._brokeropts import parse, split_setattr
     from .util import die
 
     rundir: str | None = None
@@ -111,8 +109,8 @@ def _start(argv: list[str]) -> int:
             die("flux-start", f"unsupported broker option {rest[0]!r}")
         items = extra_items + items
     try:
-        setattrs = parse_setattr(items)
-    except BrokerError as exc:
+        setattrs = split_setattr(items)
+    except ValueError as exc:
         die("flux-start", str(exc))
     if verbose_log:
         setattrs.setdefault("log-stderr-level", "6")
@@ -124,8 +122,10 @@ def _start(argv: list[str]) -> int:
     interactive = not command
     if not command:
         command = [os.environ.get("SHELL") or "/bin/sh"]
-    if size > 1:
+    if size > 1:  # nothing of the broker imported yet: see _start_test.TestInstance.run
         return _test_instance(size, command, items, rundir, test_opts, verbose_log)
+    from flux.broker.broker import Broker, BrokerError
+
     gc.freeze()
     gc.enable()
     try:
