@@ -23,14 +23,15 @@ import signal
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Optional
 
 from flux.pmi import mapping as pmimap
 from flux.pmi.server import SimpleServer
 from flux.pmi.wire import PMIProtocolError
 
-if TYPE_CHECKING:  # subprocess only where a broker is exec'd: its import delayed every fork
-    import subprocess
+TYPE_CHECKING = False  # typing is imported by rank 0, after its fork, not here before it
+if TYPE_CHECKING:  # pragma: no cover
+    import subprocess  # only where a broker is exec'd: its import delayed every fork
+    from typing import Optional
 
 __all__ = ["TestInstance", "DEFAULT_EXIT_TIMEOUT"]
 

@@ -12,7 +12,9 @@ bootstrapped by a PMI-1 server in this process (``_start_test.py``).
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+TYPE_CHECKING = False  # typing is not imported before rank 0's early fork (_start_test)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Optional
 
 SUMMARY = "Bootstrap a Flux instance and run a command in it"
 
