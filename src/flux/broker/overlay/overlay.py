@@ -59,7 +59,7 @@ from flux.severity import LOG_CRIT, LOG_DEBUG, LOG_ERR
 from .zap import ZapHandler
 from .zsock import fd as _fd
 from .zsock import readable as _readable
-from .zsock import recv_parts, send_parts
+from .zsock import recv_parts, recv_routed, send_parts
 
 _MONITOR_HEAD = struct.Struct("=Hi")
 
@@ -428,13 +428,12 @@ class Overlay:
             return
         while not self.closed and _readable(sock):
             try:
-                parts = recv_parts(sock, copy=False)
+                ident_frame, parts = recv_routed(sock)
             except zmq.Again:
                 return
-            ident_frame = parts[0]
             try:
                 ident = ident_frame.bytes.decode()
-                msg = from_frames([p.bytes for p in parts[1:]])
+                msg = from_frames(parts)
             except (ProtocolError, UnicodeDecodeError):
                 continue
             self.router.rx[msg.type] += 1
