@@ -80,7 +80,7 @@ class BrokerError(Exception):
 
 def parse_setattr(items: list[str]) -> dict[str, str]:
     """``["NAME=VALUE", ...]`` -> dict (a bare NAME means the empty string)."""
-    from flux.cmd._brokeropts import split_setattr
+    from .setattr_items import split_setattr
 
     try:
         return split_setattr(items)

@@ -10,7 +10,7 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Callable, Optional
 
-__all__ = ["parse", "split_setattr"]
+__all__ = ["parse"]
 
 
 def parse(argv: list[str], prog: str, usage: str,
@@ -43,16 +43,3 @@ def parse(argv: list[str], prog: str, usage: str,
         else:
             die(prog, f"unknown option {arg!r}\n{usage}")
     return setattrs, words.rest()
-
-
-def split_setattr(items: list[str]) -> dict[str, str]:
-    """``["NAME=VALUE", ...]`` -> dict (a bare NAME means the empty string); ValueError
-    names an item without a name.  Here, not in the broker, so that ``flux start
-    --test-size`` can check its options before importing any of the broker."""
-    out: dict[str, str] = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        if not name:
-            raise ValueError(f"invalid attribute assignment {item!r}")
-        out[name] = value
-    return out

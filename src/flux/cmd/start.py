@@ -51,7 +51,9 @@ def main(argv: list[str]) -> int:
 def _start(argv: list[str]) -> int:
     import gc
 
-    from ._brokeropts import parse, split_setattr
+    from flux.broker.setattr_items import split_setattr
+
+    from ._brokeropts import parse
     from .util import die
 
     rundir: str | None = None
