@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import glob
 import hashlib
 import os
 
@@ -43,10 +42,20 @@ def test_store_load_round_trip(tmp_path):
             assert _errno(h, "content.load", None) == errno.EPROTO
             h.rpc("content.flush").get()  # written through: nothing to flush
             h.rpc("content.dropcache").get()
-            # the throw-away database sits in $TMPDIR while the instance runs
-            assert len(glob.glob(os.path.join(tmp, "pureflux-content-*", "content.sqlite"))) == 1
+            # the throw-away database lives on in the broker's open descriptor only:
+            # nothing of it in $TMPDIR, even while the instance runs (or if it is killed)
+            assert os.listdir(tmp) == []
+            fds = os.path.join("/proc", str(inst.proc.pid), "fd")
+            links = [os.readlink(os.path.join(fds, fd)) for fd in os.listdir(fds)]
+            open_db = [link for link in links if "content.sqlite" in link]
+            assert len(open_db) == 1 and open_db[0].startswith(tmp + "/pureflux-content-") \
+                and open_db[0].endswith(" (deleted)"), links
+            # and it keeps working past what sqlite caches in memory (~24 MB of blobs)
+            big = [os.urandom(8192) for _ in range(3000)]
+            stored = [_raw(h, "content.store", b) for b in big]
+            assert [_raw(h, "content.load", d) for d in stored[::97]] == big[::97]
             del h
-        assert os.listdir(tmp) == []  # and is removed at exit
+        assert os.listdir(tmp) == []
     finally:
         os.rmdir(tmp)
 

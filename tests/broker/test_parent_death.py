@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
+
+import pytest
 
 from conftest import base_env, flux_exe
 from proctree import kill_tree
@@ -68,3 +71,32 @@ def _cmdline(pid: int) -> str:
             return f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+_GUARDED = """
+import os, subprocess, sys, time
+from flux import parentdeath
+if sys.argv[1] == "prctl":
+    del os.pidfd_open  # the kernel's parent-death signal instead of a pidfd
+prog = subprocess.Popen(["sleep", "300"], process_group=0)
+guard = parentdeath.guard_group(prog.pid)
+print(prog.pid, guard, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("how", ["pidfd", "prctl"])
+def test_the_guardian_kills_the_group_when_its_parent_is_killed(how):
+    proc = subprocess.Popen([sys.executable, "-c", _GUARDED, how], stdout=subprocess.PIPE,
+                            text=True, env=base_env(), start_new_session=True)
+    try:
+        prog, guard = (int(x) for x in proc.stdout.readline().split())
+        assert _wait_for(lambda: _cmdline(guard) == f"flux-guard {prog}", 10)
+        assert _alive(prog)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert _wait_for(lambda: not _alive(prog) and not _alive(guard), 10)
+    finally:
+        kill_tree(proc.pid)
+        proc.wait(timeout=10)
+        proc.stdout.close()

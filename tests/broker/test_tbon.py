@@ -644,3 +644,37 @@ def test_flux_exec_on_ranks():
         # a module on every rank, loaded through flux exec
         r = t.run("exec", "flux", "module", "list")
         assert r.returncode == 0
+
+
+def test_log_stderr_modes_and_critical_level():
+    """flux-core's ``log-stderr-mode``: ``leader`` (default) prints every rank's
+    records on rank 0's stderr with a timestamp; ``local`` has each broker print its
+    own, in the systemd form ``<6>broker.info[1]: ...``.  ``log-critical-level``
+    records are printed where they are logged, in either mode."""
+    env = base_env()
+
+    def start(*opts: str) -> subprocess.CompletedProcess:
+        return run_tree([flux_exe(), "start", "-s3", *opts, "sh", "-c",
+                         "flux exec -r 1 flux logger -s crit crit-from-1; "
+                         "flux exec -r 2 flux logger -s notice notice-from-2"],
+                        env=env, capture_output=True, text=True, timeout=60)
+
+    r = start("-o,-Slog-stderr-mode=local,-Slog-stderr-level=6")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert "<6>broker.info[1]: rc1-none: init->quorum" in "\n".join(lines)
+    assert any(ln.startswith("<6>broker.info[0]: start: local://") for ln in lines)
+    assert [ln for ln in lines if "from-" in ln] == \
+        ["<2>logger.crit[1]: crit-from-1", "<5>logger.notice[2]: notice-from-2"]
+    r = start("-Slog-stderr-level=5")  # leader mode: rank 0 prints all, rank 1 its crit
+    assert r.returncode == 0, r.stderr
+    got = sorted(ln.split(" UTC ", 1)[1][5:] for ln in r.stderr.splitlines() if "from-" in ln)
+    assert got == ["logger.crit[1]: crit-from-1", "logger.crit[1]: crit-from-1",
+                   "logger.notice[2]: notice-from-2"]
+    r = start("-Slog-stderr-level=5", "-Slog-critical-level=1")  # crit is not critical now
+    got = [ln for ln in r.stderr.splitlines() if "from-" in ln]
+    assert len(got) == 2 and all(" UTC " in ln for ln in got), r.stderr
+    r = run_tree([flux_exe(), "start", "-s2", "-Slog-stderr-mode=bogus", "true"], env=env,
+                 capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and \
+        "flux-broker: log-stderr-mode: invalid mode 'bogus' (leader or local)" in r.stderr

@@ -390,3 +390,18 @@ def test_programs_in_an_instance_can_import_flux(tmp_path):
         env=env, capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "1\n"
+
+
+def test_broker_opts_are_comma_separated_and_attach(tmpdir_env):
+    """flux-core's idiom: ``flux start -o,-Sname=value,-Sother=value``; short options
+    take their value attached (``-s2``) or as the next word."""
+    d, env = tmpdir_env
+    show = 'flux getattr log-stderr-level; flux getattr broker.rc1_path; flux getattr size'
+    r = flux("start", "-o,-Slog-stderr-level=5,-Sbroker.rc1_path=", "-s2",
+             "sh", "-c", show, env=env)
+    assert (r.returncode, r.stdout.split()) == (0, ["5", "2"]), r.stderr
+    r = flux("start", "-o", "-Slog-stderr-level=4", "sh", "-c", "flux getattr log-stderr-level",
+             env=env)
+    assert (r.returncode, r.stdout.strip()) == (0, "4"), r.stderr
+    r = flux("start", "-o,-Snosuch=1", "true", env=env)
+    assert (r.returncode, r.stderr) == (1, "flux-broker: nosuch: unknown attribute\n")

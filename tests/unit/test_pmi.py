@@ -161,6 +161,9 @@ def test_client_exchange_through_server():
         c.put(str(rank), f"card-{rank}")
         c.barrier()
         results[rank] = [c.get(str(r)) for r in range(size)] + [c.get("missing")]
+        # the same, the requests written at once (one round trip)
+        assert c.get_many([str(r) for r in range(size)] + ["missing"]) == results[rank]
+        assert c.get_many([]) == []
         c.finalize()
 
     workers = [threading.Thread(target=rank_main, args=(r,)) for r in range(size)]
@@ -182,6 +185,25 @@ def test_client_errors():
     a.close()
     with pytest.raises(PMIError, match="closed|connection"):
         c.barrier()
+    c.close()
+
+
+def test_client_get_many_reads_every_answer_before_failing():
+    """A server error on one key of a pipelined ``get_many`` is raised only once every
+    answer is read: the next call sees its own answer, not a stale one."""
+    a, b = socket.socketpair()
+    c = SimpleClient(b, 0, 2)
+    a.sendall(b"cmd=get_result rc=0 value=one\ncmd=get_result rc=-1 msg=bad\n"
+              b"cmd=get_result rc=1 msg=missing\ncmd=barrier_out rc=0\n")
+    with pytest.raises(PMIError, match="rc=-1"):
+        c.get_many(["k1", "k2", "k3"])
+    sent = a.recv(4096).decode()
+    assert sent.count("cmd=get ") == 3 and "key=k1" in sent and "key=k3" in sent
+    c.barrier()  # in step
+    a.sendall(b"cmd=get_result rc=0 value=x\n")
+    a.close()
+    with pytest.raises(PMIError, match="closed|connection"):
+        c.get_many(["a", "b"])
     c.close()
 
 

@@ -27,7 +27,7 @@ import errno
 import os
 import socket
 import struct
-import uuid as uuidlib
+from .uuids import uuid4
 from typing import Any, Callable, Optional
 
 from flux.codec import DEFAULT_MAX_MESSAGE_SIZE
@@ -66,7 +66,7 @@ class Client(SocketLink):
 
     def __init__(self, connector: "Connector", sock: socket.socket, userid: int,
                  rolemask: int, guest: bool, pid: int) -> None:
-        super().__init__(str(uuidlib.uuid4()), connector.router, connector.events,
+        super().__init__(uuid4(), connector.router, connector.events,
                          connector.loop, sock, userid, rolemask, guest, _REPLY_CREDS,
                          connector.uuid, connector.max_outbuf, connector.max_message)
         self.connector = connector
@@ -133,7 +133,7 @@ class Connector:
         self.allow_root_owner = allow_root_owner
         self.max_outbuf = max_outbuf
         self.max_message = max_message  # broker.message-max: the largest message a client sends
-        self.uuid = str(uuidlib.uuid4())
+        self.uuid = uuid4()
         self.clients: dict[str, Client] = {}
         self.connects = 0
         self.log = log or (lambda level, text: None)

@@ -11,9 +11,10 @@ store takes the blob and answers its digest, load the reverse.  Owner only.
 
 Where the database lives: ``statedir/content.sqlite`` when ``-S statedir=DIR``
 is given (kept across restarts), else a temporary directory in ``$TMPDIR`` or
-``/var/tmp`` (as flux-core's), removed at exit; it is named
-``pureflux-content-*``, not ``flux-*`` as flux-core's, so that it is not
-mistaken for the run directory.  ``-S content.hash=sha256`` chooses the hash,
+``/var/tmp`` (as flux-core's), named ``pureflux-content-*``, not ``flux-*`` as
+flux-core's, so that it is not mistaken for the run directory; once sqlite has
+the file open, the file and the directory are removed (the store lives on in
+its descriptor, and a killed broker leaves nothing behind).  ``-S content.hash=sha256`` chooses the hash,
 ``-S content.blob-size-limit=N`` the size limit (flux-core's module option
 ``blob-size-limit``).
 """
@@ -88,10 +89,10 @@ class Content:
             except OSError as exc:
                 raise OSError(exc.errno, f"statedir {directory}: {exc.strerror}") from None
         else:
-            parent = self.tmpdir if os.access(self.tmpdir, os.W_OK | os.X_OK) else None
-            import tempfile
+            parent = self.tmpdir if os.access(self.tmpdir, os.W_OK | os.X_OK) else "/tmp"
+            from .rundir import make_rundir
 
-            directory = tempfile.mkdtemp(prefix="pureflux-content-", dir=parent)
+            directory = make_rundir(parent, prefix="pureflux-content-")
             self.created_dir = directory
         try:
             self.store = ContentStore(os.path.join(directory, DB_FILENAME), self.hashtype,
@@ -99,6 +100,13 @@ class Content:
         except OSError:
             self._remove_dir()
             raise
+        if self.created_dir is not None:
+            # A throw-away store (no journal, exclusive lock: sqlite opens no other file)
+            # lives on in its open descriptor: its name and directory go now.  Nothing
+            # is left behind even by a broker killed with SIGKILL, and the exit does not
+            # wait for the directory's removal (4-6 ms at the end of a 16-broker
+            # instance, behind the file system's journal).
+            self._remove_dir()
 
     def close(self) -> None:
         """Close the database and remove it unless it lives in a statedir."""
@@ -109,9 +117,9 @@ class Content:
 
     def _remove_dir(self) -> None:
         if self.created_dir is not None:
-            import shutil
+            from .rundir import remove_tree
 
-            shutil.rmtree(self.created_dir, ignore_errors=True)
+            remove_tree(self.created_dir)
             self.created_dir = None
 
     def opened(self) -> ContentStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import errno
-import uuid
+from .uuids import uuid4
 
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
@@ -48,7 +48,7 @@ class _WatchLink:
     """The route kvs-watch's responses come back on."""
 
     def __init__(self, owner: JobInfo) -> None:
-        self.uuid = f"job-info-{uuid.uuid4()}"
+        self.uuid = f"job-info-{uuid4()}"
         self.owner = owner
 
     def send(self, msg: Message) -> None:

@@ -11,7 +11,7 @@ request, which waits (as all requests do) until the journal's backlog is read.
 from __future__ import annotations
 
 import errno
-import uuid
+from .uuids import uuid4
 
 from flux.constants import (
     FLUX_KVS_READDIR,
@@ -53,7 +53,7 @@ class _JournalLink:
     """The route the journal's responses come back on."""
 
     def __init__(self, owner: JobList) -> None:
-        self.uuid = f"job-list-{uuid.uuid4()}"
+        self.uuid = f"job-list-{uuid4()}"
         self.owner = owner
 
     def send(self, msg: Message) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import time
-import uuid as _uuid
+from .uuids import uuid4
 
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
@@ -85,7 +85,7 @@ class _Outbound:
     so their responses come back here."""
 
     def __init__(self, router: Router, owner: int, on_response: Callable[[Message], None]) -> None:
-        self.uuid = str(_uuid.uuid4())
+        self.uuid = uuid4()
         self.router = router
         self.owner = owner
         self.send = on_response  # the router hands responses to ``send``

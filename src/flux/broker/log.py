@@ -11,7 +11,10 @@ below ``log-forward-level`` to its parent (``log.append`` UPSTREAM, no
 response, as flux-core's broker does), so rank 0's ring holds every rank's
 records and ``flux dmesg`` there shows them all (flux-core keeps only rank 0's
 own in the ring; the default level here, debug, forwards everything).  Only
-rank 0 echoes on stderr in ``leader`` mode, except critical records.
+rank 0 echoes on stderr in ``leader`` mode (the default), except critical
+records (``log-critical-level``), which each broker prints itself.  In
+``local`` mode each broker prints its own records, in flux-core's form for
+systemd's journal (``<3>broker.err[1]: ...``), and rank 0 only its own.
 """
 
 from __future__ import annotations
@@ -21,12 +24,11 @@ import os
 import sys
 import time
 from collections import deque
-from datetime import datetime, timezone
 from typing import Callable, Optional, TextIO
 
 from flux.constants import FLUX_MSGFLAG_STREAMING, FLUX_ROLE_LOCAL
 from flux.message import Message
-from flux.severity import LOG_DEBUG, LOG_ERR, LOG_NOTICE
+from flux.severity import LOG_CRIT, LOG_DEBUG, LOG_ERR, LOG_NOTICE
 from flux.severity import name as severity_name
 
 from .attrs import Attrs
@@ -39,7 +41,13 @@ def make_record(severity: int, appname: str, text: str, hostname: str = "0",
                 pid: Optional[int] = None, now: Optional[float] = None) -> bytes:
     """One log record as ``flux_log`` builds it (no NUL)."""
     t = time.time() if now is None else now
-    stamp = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # time, not datetime: every broker makes records, and datetime costs each
+    # start-up ~2 ms of imports
+    whole = int(t)
+    micro = round((t - whole) * 1e6)
+    if micro == 1000000:
+        whole, micro = whole + 1, 0
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micro:06d}Z"
     pid = os.getpid() if pid is None else pid
     return f"<{severity * 8}>1 {stamp} {hostname} {appname[:48]} {pid} - - {text}".encode()
 
@@ -55,13 +63,20 @@ def _severity(record: bytes) -> int:
     return LOG_NOTICE  # for records we cannot parse
 
 
-def format_record(record: bytes) -> str:
-    """``Nov 23 14:30:49.235180 UTC 2026 logger.err[0]: hello world``."""
+def format_record(record: bytes, local: bool = False) -> str:
+    """``Nov 23 14:30:49.235180 UTC 2026 logger.err[0]: hello world``; with
+    ``local`` (``log-stderr-mode=local``), flux-core's form for systemd's journal:
+    ``<3>logger.err[0]: hello world``."""
     text = record.decode("utf-8", "replace")
     parts = text.split(" ", 7)
     if len(parts) < 8 or not parts[0].startswith("<"):
         return text
-    sev = severity_name(_severity(record))
+    severity = _severity(record)
+    sev = severity_name(severity)
+    if local:
+        return f"<{severity}>{parts[3]}.{sev}[{parts[2]}]: {parts[7]}"
+    from datetime import datetime, timezone  # only where records are printed
+
     try:
         dt = datetime.strptime(parts[1], "%Y-%m-%dT%H:%M:%S.%fZ")
     except ValueError:
@@ -82,6 +97,8 @@ class Log:
         self.followers: list[Message] = []
         self.count = 0
         self.stderr_level = LOG_ERR
+        self.critical_level = LOG_CRIT
+        self.local_mode = False  # log-stderr-mode: leader (rank 0 prints every rank's) or local
         self.level = LOG_DEBUG
         self.forward_level = LOG_DEBUG
         self.remote = 0
@@ -91,7 +108,8 @@ class Log:
         attrs.add("log-ring-size", "1024", setter=self._set_ring_size)
         attrs.add("log-stderr-level", str(LOG_ERR), setter=self._set_stderr_level)
         attrs.add("log-level", str(LOG_DEBUG), setter=self._set_level)
-        attrs.add("log-stderr-mode", "leader")
+        attrs.add("log-stderr-mode", "leader", setter=self._set_stderr_mode)
+        attrs.add("log-critical-level", str(LOG_CRIT), setter=self._set_critical_level)
         attrs.add("log-forward-level", str(LOG_DEBUG), setter=self._set_forward_level)
         svc = router.builtin("log")
         svc.method("append", self._append)
@@ -125,6 +143,14 @@ class Log:
     def _set_stderr_level(self, value: str) -> None:
         self.stderr_level = self._level(value)
 
+    def _set_critical_level(self, value: str) -> None:
+        self.critical_level = self._level(value)
+
+    def _set_stderr_mode(self, value: str) -> None:
+        if value not in ("leader", "local"):
+            raise ValueError(f"invalid mode {value!r} (leader or local)")
+        self.local_mode = value == "local"
+
     def _set_forward_level(self, value: str) -> None:
         self.forward_level = self._level(value)
 
@@ -138,22 +164,28 @@ class Log:
         for line in text.splitlines() or [""]:
             self.append(make_record(severity, appname, line, hostname=str(self.rank)))
 
-    def append(self, record: bytes) -> None:
+    def append(self, record: bytes, remote: bool = False) -> None:
+        """Keep one record; ``remote``: another broker's, forwarded here."""
         severity = _severity(record)
         if severity > self.level:
             return
         self.count += 1
         self.ring.append(record)
+        echo = severity <= self.critical_level and not remote
+        if self.local_mode:  # each broker prints its own records itself
+            echo = echo or (severity <= self.stderr_level and not remote)
         if self.forward is not None:
             sent = severity <= self.forward_level and self.forward(record)
-            # rank 0 echoes what it receives (leader mode); what cannot reach it
-            # (no parent yet, or lost) is echoed here
-            echo = severity <= 2 or (not sent and severity <= self.stderr_level)
-        else:
-            echo = severity <= self.stderr_level
+            # in leader mode rank 0 prints what it receives; what cannot reach it
+            # (no parent yet, or lost) is printed here
+            echo = echo or (not self.local_mode and not sent and severity <= self.stderr_level)
+        elif not self.local_mode:
+            echo = echo or severity <= self.stderr_level
         if echo:
             try:
-                print(format_record(record), file=self.stderr, flush=True)
+                # one write: brokers of one instance often share the descriptor
+                self.stderr.write(format_record(record, self.local_mode) + "\n")
+                self.stderr.flush()
             except (OSError, ValueError):
                 pass
         if self.followers:
@@ -166,9 +198,10 @@ class Log:
     def _append(self, msg: Message) -> None:
         record = msg.payload_bytes
         if record:
-            if not msg.rolemask & FLUX_ROLE_LOCAL:  # from another broker
+            remote = not msg.rolemask & FLUX_ROLE_LOCAL  # from another broker
+            if remote:
                 self.remote += 1
-            self.append(record.rstrip(b"\r\n\0"))
+            self.append(record.rstrip(b"\r\n\0"), remote)
         if msg.aux2:
             self.router.respond(msg)
 

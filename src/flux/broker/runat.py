@@ -27,9 +27,8 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import subprocess
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from flux._fdread import read_ready
 from flux.message import Message
@@ -37,6 +36,9 @@ from flux.parentdeath import die_with_parent
 from flux.severity import LOG_ERR, LOG_INFO
 
 from .router import RequestError, Router
+
+if TYPE_CHECKING:  # imported where a command starts: ~5 ms of every broker's start-up
+    import subprocess
 
 __all__ = ["ENV_BLOCKLIST", "PHASES", "Runat"]
 
@@ -144,6 +146,8 @@ class Runat:
             for cmd in entry.commands:
                 self._release(cmd)
                 if cmd.proc is not None and cmd.proc.returncode is None:
+                    import subprocess
+
                     _killpg(cmd.proc.pid, signal.SIGKILL)
                     try:
                         cmd.proc.wait(timeout=5)
@@ -185,6 +189,8 @@ class Runat:
         else:
             kwargs["process_group"] = 0
         cmd.t_start = time.monotonic()
+        import subprocess
+
         try:
             proc = subprocess.Popen([shell, "-c", cmd.cmdline], env=self._env(),
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

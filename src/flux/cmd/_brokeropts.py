@@ -38,6 +38,8 @@ def parse(argv: list[str], prog: str, usage: str,
             flags[name]()
         elif name in extra:
             extra[name](words.value(name, value if eq else None))
+        elif len(arg) > 2 and not arg.startswith("--") and arg[:2] in extra:
+            extra[arg[:2]](arg[2:])  # a short option with its value attached: -s4, -o,-v
         else:
             die(prog, f"unknown option {arg!r}\n{usage}")
     return setattrs, words.rest()

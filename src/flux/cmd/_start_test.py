@@ -21,15 +21,17 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
-from typing import Optional
 
 from flux.pmi import mapping as pmimap
 from flux.pmi.server import SimpleServer
 from flux.pmi.wire import PMIProtocolError
+
+TYPE_CHECKING = False  # typing is imported by rank 0, after its fork, not here before it
+if TYPE_CHECKING:  # pragma: no cover
+    import subprocess  # only where a broker is exec'd: its import delayed every fork
+    from typing import Optional
 
 __all__ = ["TestInstance", "DEFAULT_EXIT_TIMEOUT"]
 
@@ -80,6 +82,8 @@ class _Forked:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
+                import subprocess
+
                 raise subprocess.TimeoutExpired("flux-broker", timeout or 0)
             time.sleep(0.01)
         assert self.returncode is not None
@@ -110,10 +114,13 @@ def _preload() -> None:
 
 
 def _preload_rank0() -> None:
-    """What only rank 0 runs (KVS, content, job services, scheduler, resource):
-    imported by rank 0 itself first thing after the fork, while the launcher
-    forks the other ranks, instead of by the launcher before any fork."""
+    """What only rank 0 runs (KVS, content, job services, scheduler, resource).
+    Rank 0 is forked before the launcher imports anything of the broker, and
+    imports all of it (``_preload`` and this) on the other CPU while the launcher
+    imports what the other ranks need: the import phase is the only one with a
+    CPU to spare, and rank 0 shares none of the launcher's pages it would copy."""
     import hashlib  # noqa: F401
+    import subprocess  # noqa: F401  (the initial program)
 
     import flux.broker.conf_reader  # noqa: F401
     import flux.broker.groups  # noqa: F401
@@ -159,8 +166,10 @@ class TestInstance:
         self.fork = os.environ.get("FLUX_START_EXEC") != "1"
         self.verbose = verbose
         if rundir is None:
+            from flux.broker.rundir import make_rundir
+
             tmp = os.environ.get("TMPDIR") or "/tmp"
-            self.rundir = tempfile.mkdtemp(prefix="flux-", dir=tmp)
+            self.rundir = make_rundir(tmp)
             self.cleanup_rundir = True
         else:
             self.rundir = rundir
@@ -203,6 +212,8 @@ class TestInstance:
         if self.fork:
             proc = self._fork(argv[4:], env, ours)
         else:
+            import subprocess
+
             proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),))
         theirs.close()
         ours.setblocking(False)
@@ -241,9 +252,10 @@ class TestInstance:
                     environ[name] = value
             import gc
 
-            gc.enable()  # flux start turned it off for its imports
-            if env.get("PMI_RANK") == "0":
+            if env.get("PMI_RANK") == "0":  # forked before the launcher imported the broker
+                _preload()
                 _preload_rank0()
+            gc.enable()  # flux start turned it off for its imports
             from flux.cmd import broker
 
             rc = broker.main(args)
@@ -350,8 +362,12 @@ class TestInstance:
                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             if self.fork:
+                # Rank 0 is forked first, before this process imports the broker: it
+                # imports all it needs itself on the other CPU while this one imports
+                # what every other rank needs, then forks them (see _fork).
+                self.brokers.append(self._spawn(0))
                 _preload()
-            for rank in range(self.size):
+            for rank in range(len(self.brokers), self.size):
                 self.brokers.append(self._spawn(rank))
             import gc
 
@@ -384,6 +400,8 @@ class TestInstance:
             self._kill_all(signal.SIGKILL)
             for b in self.brokers:
                 if b.status is None:
+                    import subprocess
+
                     try:
                         b.proc.wait(timeout=5)
                     except subprocess.TimeoutExpired:
@@ -395,6 +413,6 @@ class TestInstance:
             for s, h in old.items():
                 signal.signal(s, h)
             if self.cleanup_rundir:
-                import shutil
+                from flux.broker.rundir import remove_tree
 
-                shutil.rmtree(self.rundir, ignore_errors=True)
+                remove_tree(self.rundir)

@@ -12,7 +12,9 @@ bootstrapped by a PMI-1 server in this process (``_start_test.py``).
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+TYPE_CHECKING = False  # typing is not imported before rank 0's early fork (_start_test)
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Callable, Optional
 
 SUMMARY = "Bootstrap a Flux instance and run a command in it"
 
@@ -21,7 +23,7 @@ Start a Flux instance, run COMMAND in it (default: $SHELL), then shut it
 down and exit with COMMAND's exit status.
   -S, --setattr=NAME=VALUE   set a broker attribute (repeatable)
   -c, --config-path=PATH     read the config from a TOML file or a directory of them
-  -o, --broker-opts=OPTS     pass options to the broker (-S forms only)
+  -o, --broker-opts=OPTS     add comma-separated broker options, e.g. -o,-Sname=value
   -s, --test-size=N          start a test instance of N brokers on this machine
       --test-hosts=HOSTLIST  set fake hostnames for the brokers
       --test-exit-timeout=FSD  after a broker exits, kill the others after FSD (20s)
@@ -49,7 +51,7 @@ def main(argv: list[str]) -> int:
 def _start(argv: list[str]) -> int:
     import gc
 
-    from flux.broker.broker import Broker, BrokerError, parse_setattr
+    from flux.broker.setattr_items import split_setattr
 
     from ._brokeropts import parse
     from .util import die
@@ -84,7 +86,8 @@ def _start(argv: list[str]) -> int:
         test_opts["test-rundir-cleanup"] = ""
 
     def broker_opts(value: str) -> None:
-        broker_words.extend(value.split())
+        # comma-separated, as flux-core's: -o,-Sname=value,-Sother=value
+        broker_words.extend(word for word in value.split(",") if word)
 
     def verbose() -> None:
         nonlocal verbose_log
@@ -110,8 +113,8 @@ def _start(argv: list[str]) -> int:
             die("flux-start", f"unsupported broker option {rest[0]!r}")
         items = extra_items + items
     try:
-        setattrs = parse_setattr(items)
-    except BrokerError as exc:
+        setattrs = split_setattr(items)
+    except ValueError as exc:
         die("flux-start", str(exc))
     if verbose_log:
         setattrs.setdefault("log-stderr-level", "6")
@@ -123,8 +126,10 @@ def _start(argv: list[str]) -> int:
     interactive = not command
     if not command:
         command = [os.environ.get("SHELL") or "/bin/sh"]
-    if size > 1:
+    if size > 1:  # nothing of the broker imported yet: see _start_test.TestInstance.run
         return _test_instance(size, command, items, rundir, test_opts, verbose_log)
+    from flux.broker.broker import Broker, BrokerError
+
     gc.freeze()
     gc.enable()
     try:
@@ -137,6 +142,9 @@ def _start(argv: list[str]) -> int:
 def _test_instance(size: int, command: list[str], items: list[str], rundir: Optional[str],
                    opts: dict[str, str], verbose: bool) -> int:
     """N brokers under a PMI server in this process (``--test-size=N``, N > 1)."""
+    from . import main
+
+    main.quick_exit()  # the brokers are child processes: nothing here needs the normal exit
     from ._optparse import parse_duration
     from ._resource_sets import hostlist_decode
     from ._start_test import DEFAULT_EXIT_TIMEOUT, TestInstance, process_mapping

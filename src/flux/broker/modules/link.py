@@ -27,7 +27,7 @@ state (:meth:`ModuleLink.advance`), which runs each state's entry action.
 from __future__ import annotations
 
 import errno
-import uuid as uuidlib
+from ..uuids import uuid4
 from typing import TYPE_CHECKING, Any, Optional
 
 from flux.codec import encode_stream
@@ -97,7 +97,7 @@ class ModuleLink(SocketLink):
     def __init__(self, table: ModuleTable, name: str, path: str, args: list[str],
                  sock: socket.socket, process: ModuleProcess) -> None:
         owner = table.owner
-        uuid = str(uuidlib.uuid4())
+        uuid = uuid4()
         super().__init__(uuid, table.router, table.events, table.loop, sock,
                          owner, _OWNER_LOCAL, False, (owner, _OWNER_LOCAL), uuid)
         self.table = table

@@ -80,8 +80,7 @@ def boot_pmi(pmi: "SimpleClient", overlay: "Overlay", hostname: str, rundir: str
         pmi.put(str(rank), bizcard(hostname, overlay.public_key.decode(), overlay.endpoints))
         pmi.barrier()
         cards = []
-        for r in range(size):
-            value = pmi.get(str(r))
+        for r, value in enumerate(pmi.get_many([str(r) for r in range(size)])):
             if value is None:
                 raise BootError(f"rank {r}: no business card in the PMI KVS")
             try:

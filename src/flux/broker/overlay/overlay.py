@@ -57,6 +57,9 @@ from flux.response import derive_response, error_payload
 from flux.severity import LOG_CRIT, LOG_DEBUG, LOG_ERR
 
 from .zap import ZapHandler
+from .zsock import fd as _fd
+from .zsock import readable as _readable
+from .zsock import recv_parts, recv_routed, send_parts
 
 _MONITOR_HEAD = struct.Struct("=Hi")
 
@@ -331,7 +334,7 @@ class Overlay:
         if sock is None or self.closed or self.goodbye_sent:  # nothing after goodbye
             return False
         try:
-            sock.send_multipart(to_frames(msg), zmq.NOBLOCK)
+            send_parts(sock, to_frames(msg))
         except zmq.ZMQError:
             return False
         self.parent_last_send = time.monotonic()
@@ -347,7 +350,7 @@ class Overlay:
         if sock is None or child.uuid is None or self.closed:
             return False
         try:
-            sock.send_multipart([child.uuid.encode()] + frames, zmq.NOBLOCK)
+            send_parts(sock, [child.uuid.encode()] + frames)
         except zmq.ZMQError:  # EHOSTUNREACH (ROUTER_MANDATORY): not connected
             if child.online:
                 self.loop.call_soon(lambda: self._child_lost(child, "send failure", LOST)
@@ -425,13 +428,12 @@ class Overlay:
             return
         while not self.closed and _readable(sock):
             try:
-                parts = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                ident_frame, parts = recv_routed(sock)
             except zmq.Again:
                 return
-            ident_frame = parts[0]
             try:
                 ident = ident_frame.bytes.decode()
-                msg = from_frames([p.bytes for p in parts[1:]])
+                msg = from_frames(parts)
             except (ProtocolError, UnicodeDecodeError):
                 continue
             self.router.rx[msg.type] += 1
@@ -476,7 +478,7 @@ class Overlay:
         if self.bind_sock is None:
             return
         try:
-            self.bind_sock.send_multipart([ident.encode()] + to_frames(msg), zmq.NOBLOCK)
+            send_parts(self.bind_sock, [ident.encode()] + to_frames(msg))
         except zmq.ZMQError:
             pass
 
@@ -601,7 +603,7 @@ class Overlay:
         mon = self.bind_mon
         while mon is not None and _readable(mon):
             try:
-                event, fd = _monitor_event(mon.recv_multipart(zmq.NOBLOCK))
+                event, fd = _monitor_event(recv_parts(mon))
             except zmq.Again:
                 return
             if event == zmq.EVENT_DISCONNECTED:
@@ -626,7 +628,7 @@ class Overlay:
             return
         while not self.closed and _readable(sock):
             try:
-                parts = sock.recv_multipart(zmq.NOBLOCK)
+                parts = recv_parts(sock)
             except zmq.Again:
                 return
             try:
@@ -701,7 +703,7 @@ class Overlay:
         mon = self.parent_mon
         while mon is not None and _readable(mon):
             try:
-                event, _value = _monitor_event(mon.recv_multipart(zmq.NOBLOCK))
+                event, _value = _monitor_event(recv_parts(mon))
             except zmq.Again:
                 return
             if event == zmq.EVENT_DISCONNECTED and self.parent_online \
@@ -925,15 +927,6 @@ def _hello_rank(msg: Message) -> int:
     except (OSError, AttributeError):
         return -1
     return rank if isinstance(rank, int) else -1
-
-
-def _fd(sock: zmq.Socket) -> int:
-    """The FD that signals (edge-triggered) that ``sock`` may have work."""
-    return int(sock.getsockopt(zmq.FD))
-
-
-def _readable(sock: zmq.Socket) -> bool:
-    return bool(int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN)
 
 
 def _as_final(msg: Message) -> Message:

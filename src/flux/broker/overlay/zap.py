@@ -14,6 +14,8 @@ from typing import Any, Callable, Optional
 import zmq
 from zmq.utils import z85
 
+from . import zsock
+
 __all__ = ["ZapHandler", "ZAP_ENDPOINT"]
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
@@ -35,17 +37,17 @@ class ZapHandler:
         self.keys[key] = name
 
     def fd(self) -> int:
-        return int(self.sock.getsockopt(zmq.FD))
+        return zsock.fd(self.sock)
 
     def process(self) -> None:
         """Answer every queued request."""
         sock = self.sock
-        while int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+        while zsock.readable(sock):
             try:
-                parts = sock.recv_multipart(zmq.NOBLOCK)
+                parts = zsock.recv_parts(sock)
             except zmq.Again:
                 return
-            sock.send_multipart(self.answer(parts))
+            zsock.send_parts(sock, self.answer(parts))
 
     def answer(self, parts: list[bytes]) -> list[bytes]:
         if len(parts) < 6:
