@@ -67,7 +67,7 @@ def test_rm(parts):
 def test_immutable_is_what_a_welcome_carries(parts):
     assert parts.attrs.immutable() == {"rank": "0", "size": "1", "log-ring-size": "1024",
                                        "log-level": "7", "log-stderr-mode": "leader",
-                                       "log-forward-level": "7", "log-critical-level": "2"}
+                                       "log-forward-level": "5", "log-critical-level": "2"}
 
 
 @pytest.mark.parametrize("text,seconds", [("2s", 2.0), ("0.5", 0.5), ("100ms", 0.1),
