@@ -44,7 +44,10 @@ __all__ = [
     "peek",
     "peek_routes",
     "peek_topic",
+    "peek_head",
     "relay_stream",
+    "route_frames",
+    "push_stream",
 ]
 
 STREAM_MAGIC = 0xFFEE0012
@@ -400,6 +403,101 @@ def peek_topic(buf: "bytes", start: "int", stop: "int") -> "Optional[str]":
         return buf[pos : pos + n].decode()
     except UnicodeDecodeError:
         raise ProtocolError("topic is not UTF-8") from None
+
+
+def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
+    """:func:`peek`, :func:`peek_routes` and :func:`peek_topic` in one walk:
+    ``(type, flags, userid, rolemask, aux1, aux2, routes, topic)``, None where
+    :func:`peek` is.  What a link relaying a batch of messages reads of each one."""
+    end = stop - PROTO_SIZE
+    limit = end - 1
+    if limit < start or buf[limit] != PROTO_SIZE:
+        return None
+    magic, version, mtype, flags, userid, rolemask, aux1, aux2 = _proto_unpack_from(buf, end)
+    if magic != PROTO_MAGIC or version != PROTO_VERSION or mtype not in _VALID_TYPES:
+        return None
+    routes = []
+    pos = start
+    try:
+        if flags & _ROUTE:
+            while True:
+                if pos >= limit:
+                    raise ProtocolError("route frames overrun message")
+                n = buf[pos]
+                pos += 1
+                if not n:
+                    break
+                if n == 255:
+                    n = _from_bytes(buf[pos : pos + 4], "big")
+                    pos += 4
+                stop_at = pos + n
+                if stop_at > limit:
+                    raise ProtocolError("route frame overruns message")
+                routes.append(buf[pos:stop_at].decode())
+                pos = stop_at
+            if len(routes) > 1:
+                routes.reverse()
+        topic = None
+        if flags & _TOPIC:
+            if pos >= limit:
+                raise ProtocolError("topic frame missing")
+            n = buf[pos]
+            pos += 1
+            if n == 255:
+                n = _from_bytes(buf[pos : pos + 4], "big")
+                pos += 4
+            if pos + n > limit:
+                raise ProtocolError("topic frame overruns message")
+            topic = buf[pos : pos + n].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError("route id or topic is not UTF-8") from None
+    return mtype, flags, userid, rolemask, aux1, aux2, routes, topic
+
+
+def route_frames(hops: "Sequence[str]") -> "bytes":
+    """The route frames :func:`relay_stream` puts in front of a message to push ``hops``
+    (in order: the last one newest), encoded once for :func:`push_stream`."""
+    head = b""
+    for hop in hops:
+        rb = hop.encode()
+        n = len(rb)
+        if not n:
+            raise ProtocolError("empty route id")
+        head = (_SIZE_BYTE[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")) + rb + head
+    return head
+
+
+def push_stream(
+    buf: "bytes",
+    start: "int",
+    stop: "int",
+    frames: "bytes",
+    userid: "Optional[int]" = None,
+    rolemask: "Optional[int]" = None,
+) -> "bytes":
+    """``relay_stream(buf, start, stop, 0, hops, userid, rolemask)`` with the hops already
+    encoded (``frames = route_frames(hops)``, not empty): a link pushes the same hops on
+    every request it relays.  The body must have passed :func:`peek`."""
+    end = stop - PROTO_SIZE
+    flags = buf[end + 3]
+    if not flags & _ROUTE:
+        frames += b"\x00"
+        flags |= _ROUTE
+    elif userid is None and rolemask is None:
+        return b"".join((_header_pack(_MAGIC_BE, len(frames) + stop - start), frames,
+                         buf[start:stop]))
+    if userid is None or rolemask is None:
+        old_userid, old_rolemask = _PROTO_CREDS.unpack_from(buf, end + 4)
+        if userid is None:
+            userid = old_userid
+        if rolemask is None:
+            rolemask = old_rolemask
+    try:
+        proto = bytes((flags,)) + _creds_pack(userid, rolemask)
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
+        raise ProtocolError(f"field out of range: {exc}") from None
+    return b"".join((_header_pack(_MAGIC_BE, len(frames) + stop - start), frames,
+                     buf[start : end + 3], proto, buf[end + 12 : stop]))
 
 
 def relay_stream(

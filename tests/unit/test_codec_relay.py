@@ -159,3 +159,65 @@ def test_peek_topic_of_golden_vectors(vec):
 
     raw = (DATA / vec["file"]).read_bytes()
     assert peek_topic(raw, 8, len(raw)) == vec.get("topic")
+
+
+def check_head(buf: bytes, start: int, stop: int) -> None:
+    """peek_head is peek + peek_routes + peek_topic, and what decode reads."""
+    from flux.codec import peek_head, peek_topic
+
+    dec = decode_range(buf, start, stop)
+    head = peek_head(buf, start, stop)
+    assert head == peek(buf, start, stop) + (peek_routes(buf, start, stop),
+                                              peek_topic(buf, start, stop))
+    assert head == (dec.type, dec.flags, dec.userid, dec.rolemask, dec.aux1, dec.aux2,
+                    dec.routes, dec.topic)
+
+
+def check_push(raw: bytes, push: list[str], userid=None, rolemask=None) -> None:
+    from flux.codec import push_stream, route_frames
+
+    buf = b"garbage!" + raw + b"more"
+    fast = push_stream(buf, 16, 8 + len(raw), route_frames(push), userid, rolemask)
+    assert fast == slow_relay(raw, 0, push, userid, rolemask)
+
+
+@SETTINGS
+@given(messages(), st.lists(route_ids, min_size=1, max_size=3),
+       st.one_of(st.none(), u32_edges), st.one_of(st.none(), u32_edges))
+def test_peek_head_and_push_stream_equal_decode_edit_encode(msg, push, userid, rolemask):
+    raw = encode_stream(msg)
+    check_head(b"x" * 5 + raw, 13, 5 + len(raw))
+    check_push(raw, push, userid, rolemask)
+
+
+@pytest.mark.parametrize("vec", VECTORS, ids=[v["file"] for v in VECTORS])
+def test_peek_head_and_push_stream_of_golden_vectors(vec):
+    raw = (DATA / vec["file"]).read_bytes()
+    check_head(raw, 8, len(raw))
+    check_push(raw, ["3b1f3c2e-5d6e-4f70-8a9b-0c1d2e3f4a5b", "b"], 1000, 5)
+    check_push(raw, ["c" * 300])
+    check_push(raw, ["M"], None, 0xFFFFFFFF)
+
+
+def test_peek_head_refuses_what_the_decoder_refuses():
+    from flux.codec import peek_head
+    from flux.message import Message
+
+    m = Message(1)
+    m.topic = "a.b"
+    m.flags |= FLUX_MSGFLAG_ROUTE
+    m.routes = ["x"]
+    raw = bytearray(encode_stream(m))
+    assert peek_head(bytes(raw), 8, len(raw))[6:] == (["x"], "a.b")
+    bad_route = bytearray(raw)
+    bad_route[9] = 0xFF  # the route id's one byte: not UTF-8
+    with pytest.raises(ProtocolError):
+        peek_head(bytes(bad_route), 8, len(raw))
+    with pytest.raises(ProtocolError):
+        decode_range(bytes(bad_route), 8, len(raw))
+    long_route = bytearray(raw)
+    long_route[8] = 200  # the route frame's size runs past the PROTO frame
+    with pytest.raises(ProtocolError):
+        peek_head(bytes(long_route), 8, len(raw))
+    raw[-20] = 0x8F  # bad PROTO magic: left to the decoder
+    assert peek_head(bytes(raw), 8, len(raw)) is None

@@ -305,23 +305,47 @@ class Router:
         svc.deliver(msg)
 
     def relay_request(self, buf: bytes, start: int, stop: int, topic: str, flags: int,
-                      nodeid: int, matchtag: int, push: tuple[str, ...],
-                      userid: Optional[int], rolemask: Optional[int]) -> bool:
+                      nodeid: int, matchtag: int, routes: list[str], push: tuple[str, ...],
+                      frames: bytes, userid: Optional[int], rolemask: Optional[int]) -> bool:
         """:meth:`request` for a request still in its stream bytes (socketlink.py
-        ``relay_in``), where it is for a local peer's service that takes bytes
-        (``relay_request_out``): the sender's hops ``push`` and B are pushed on the way.
+        ``relay_in``; ``routes`` its route stack) that is for this broker, where the
+        sender's hops ``push`` and the credentials (where not None) are still to be put on:
+
+        - for a local peer's service that takes bytes (``relay_request_out``) it stays
+          bytes: ``push`` and B are pushed on the way (``frames``: their route frames);
+        - for a builtin service it is decoded once and delivered as :meth:`request` would.
+
         False, having done nothing, for any other request: the caller decodes it."""
         if nodeid != _ANY and self.topology.route(nodeid, bool(flags & _UPSTREAM)) != LOCAL:
             return False
         dot = topic.find(".")
-        svc = self.services.get(topic if dot < 0 else topic[:dot])
-        if type(svc) is not _PeerService:
+        name = topic if dot < 0 else topic[:dot]
+        svc: Any = self.services.get(name)
+        kind = type(svc)
+        if kind is BuiltinService:
+            msg = decode_range(buf, start, stop)
+            if userid is not None:
+                msg.userid = userid
+            if rolemask is not None:
+                msg.rolemask = rolemask
+            msg.routes.extend(push)
+            msg.flags |= _ROUTE
+            self.rx[1] += 1
+            counts = self.requests_by_service
+            counts[name] = counts.get(name, 0) + 1
+            svc.deliver(msg)
+            return True
+        if kind is not _PeerService:
             return False
         relay_out = getattr(svc.peer, "relay_request_out", None)
         if relay_out is None:
             return False
         self.rx[1] += 1
-        relay_out(buf, start, stop, matchtag, push + (self.uuid,), userid, rolemask)
+        counts = self.requests_by_service
+        counts[name] = counts.get(name, 0) + 1
+        routes.extend(push)
+        routes.append(self.uuid)
+        relay_out(buf, start, stop, matchtag, routes, frames, userid, rolemask)
         return True
 
     # -- responses ---------------------------------------------------------------------
