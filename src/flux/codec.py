@@ -45,6 +45,7 @@ __all__ = [
     "peek_routes",
     "peek_topic",
     "peek_head",
+    "message_from_head",
     "relay_stream",
     "route_frames",
     "push_stream",
@@ -407,8 +408,9 @@ def peek_topic(buf: "bytes", start: "int", stop: "int") -> "Optional[str]":
 
 def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
     """:func:`peek`, :func:`peek_routes` and :func:`peek_topic` in one walk:
-    ``(type, flags, userid, rolemask, aux1, aux2, routes, topic)``, None where
-    :func:`peek` is.  What a link relaying a batch of messages reads of each one."""
+    ``(type, flags, userid, rolemask, aux1, aux2, routes, topic, pos)``, None where
+    :func:`peek` is; ``pos`` is where the frames after the topic start (for
+    :func:`message_from_head`).  What a link relaying a batch of messages reads of each one."""
     end = stop - PROTO_SIZE
     limit = end - 1
     if limit < start or buf[limit] != PROTO_SIZE:
@@ -449,9 +451,40 @@ def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
             if pos + n > limit:
                 raise ProtocolError("topic frame overruns message")
             topic = buf[pos : pos + n].decode()
+            pos += n
     except UnicodeDecodeError:
         raise ProtocolError("route id or topic is not UTF-8") from None
-    return mtype, flags, userid, rolemask, aux1, aux2, routes, topic
+    return mtype, flags, userid, rolemask, aux1, aux2, routes, topic, pos
+
+
+def message_from_head(buf: "bytes", start: "int", stop: "int", head: "tuple") -> "Message":
+    """``decode_range(buf, start, stop)`` for a body :func:`peek_head` has read (``head``):
+    only its payload is left to read.  The Message takes ``head``'s route list."""
+    mtype, flags, userid, rolemask, aux1, aux2, routes, topic, pos = head
+    limit = stop - PROTO_SIZE - 1
+    payload = None
+    if flags & _PAYLOAD and pos < limit:
+        n = buf[pos]
+        pos += 1
+        if n == 255:
+            n = _from_bytes(buf[pos : pos + 4], "big")
+            pos += 4
+        payload = buf[pos : pos + n] or None
+        pos += n
+    if pos != limit:  # a frame missing, or more than the flags say: as decode_range judges
+        return _decode_range(buf, start, stop)
+    msg = _new_message(Message)
+    msg.type = mtype
+    msg.flags = flags
+    msg.userid = userid
+    msg.rolemask = rolemask
+    msg.aux1 = aux1
+    msg.aux2 = aux2
+    msg.routes = routes
+    msg._topic = topic
+    msg._topic_b = topic.encode() if topic is not None else None
+    msg._payload = payload
+    return msg
 
 
 def route_frames(hops: "Sequence[str]") -> "bytes":

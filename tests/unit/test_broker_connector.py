@@ -205,7 +205,8 @@ def relay_counted(monkeypatch) -> list[int]:
         return real(buf, start, stop)
 
     monkeypatch.setattr(socketlink, "decode_range", counting)
-    monkeypatch.setattr(router, "decode_range", counting)
+    monkeypatch.setattr(router, "message_from_head",
+                        lambda buf, start, stop, head: counting(buf, start, stop))
     return decoded
 
 

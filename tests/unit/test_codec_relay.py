@@ -167,10 +167,14 @@ def check_head(buf: bytes, start: int, stop: int) -> None:
 
     dec = decode_range(buf, start, stop)
     head = peek_head(buf, start, stop)
-    assert head == peek(buf, start, stop) + (peek_routes(buf, start, stop),
-                                              peek_topic(buf, start, stop))
-    assert head == (dec.type, dec.flags, dec.userid, dec.rolemask, dec.aux1, dec.aux2,
-                    dec.routes, dec.topic)
+    from flux.codec import message_from_head
+
+    assert head[:8] == peek(buf, start, stop) + (peek_routes(buf, start, stop),
+                                                  peek_topic(buf, start, stop))
+    assert head[:8] == (dec.type, dec.flags, dec.userid, dec.rolemask, dec.aux1, dec.aux2,
+                        dec.routes, dec.topic)
+    msg = message_from_head(buf, start, stop, head)
+    assert msg == dec and msg._topic_b == dec._topic_b and msg._payload == dec._payload
 
 
 def check_push(raw: bytes, push: list[str], userid=None, rolemask=None) -> None:
@@ -208,7 +212,7 @@ def test_peek_head_refuses_what_the_decoder_refuses():
     m.flags |= FLUX_MSGFLAG_ROUTE
     m.routes = ["x"]
     raw = bytearray(encode_stream(m))
-    assert peek_head(bytes(raw), 8, len(raw))[6:] == (["x"], "a.b")
+    assert peek_head(bytes(raw), 8, len(raw))[6:8] == (["x"], "a.b")
     bad_route = bytearray(raw)
     bad_route[9] = 0xFF  # the route id's one byte: not UTF-8
     with pytest.raises(ProtocolError):
@@ -221,3 +225,30 @@ def test_peek_head_refuses_what_the_decoder_refuses():
         peek_head(bytes(long_route), 8, len(raw))
     raw[-20] = 0x8F  # bad PROTO magic: left to the decoder
     assert peek_head(bytes(raw), 8, len(raw)) is None
+
+
+@pytest.mark.parametrize("edit", ["no-payload-flag", "extra-frame", "payload-overrun"])
+def test_message_from_head_judges_odd_frames_as_decode_range(edit):
+    from flux.codec import message_from_head, peek_head
+    from flux.constants import FLUX_MSGFLAG_PAYLOAD, FLUX_MSGFLAG_TOPIC
+    from flux.message import Message
+
+    m = Message(1)
+    m.topic = "a.b"
+    m.payload_bytes = b"xyz"
+    raw = bytearray(encode_stream(m))
+    if edit == "no-payload-flag":  # a payload frame the flags do not announce
+        raw[-17] &= ~FLUX_MSGFLAG_PAYLOAD
+    elif edit == "extra-frame":  # one more frame than the flags say (no TOPIC flag)
+        raw[-17] &= ~FLUX_MSGFLAG_TOPIC
+    else:  # the payload's size runs into the PROTO frame
+        raw[8 + 4] = 30
+    raw = bytes(raw)
+    head = peek_head(raw, 8, len(raw))
+    try:
+        want = decode_range(raw, 8, len(raw))
+    except ProtocolError:
+        with pytest.raises(ProtocolError):
+            message_from_head(raw, 8, len(raw), head)
+        return
+    assert message_from_head(raw, 8, len(raw), head) == want

@@ -35,7 +35,7 @@ from flux.constants import (
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
 )
-from flux.codec import decode_range
+from flux.codec import decode_range, message_from_head
 from flux.message import Message, encode_json
 from flux.response import derive_response, error_payload
 
@@ -304,18 +304,20 @@ class Router:
         counts[name] = counts.get(name, 0) + 1
         svc.deliver(msg)
 
-    def relay_request(self, buf: bytes, start: int, stop: int, topic: str, flags: int,
-                      nodeid: int, matchtag: int, routes: list[str], push: tuple[str, ...],
-                      frames: bytes, userid: Optional[int], rolemask: Optional[int]) -> bool:
+    def relay_request(self, buf: bytes, start: int, stop: int, head: tuple,
+                      push: tuple[str, ...], frames: bytes, userid: Optional[int],
+                      rolemask: Optional[int]) -> bool:
         """:meth:`request` for a request still in its stream bytes (socketlink.py
-        ``relay_in``; ``routes`` its route stack) that is for this broker, where the
-        sender's hops ``push`` and the credentials (where not None) are still to be put on:
+        ``relay_in``; ``head``: what ``codec.peek_head`` read of it) that is for this
+        broker, where the sender's hops ``push`` and the credentials (where not None) are
+        still to be put on:
 
         - for a local peer's service that takes bytes (``relay_request_out``) it stays
           bytes: ``push`` and B are pushed on the way (``frames``: their route frames);
         - for a builtin service it is decoded once and delivered as :meth:`request` would.
 
         False, having done nothing, for any other request: the caller decodes it."""
+        _, flags, _, _, nodeid, matchtag, routes, topic, _ = head
         if nodeid != _ANY and self.topology.route(nodeid, bool(flags & _UPSTREAM)) != LOCAL:
             return False
         dot = topic.find(".")
@@ -323,7 +325,7 @@ class Router:
         svc: Any = self.services.get(name)
         kind = type(svc)
         if kind is BuiltinService:
-            msg = decode_range(buf, start, stop)
+            msg = message_from_head(buf, start, stop, head)
             if userid is not None:
                 msg.userid = userid
             if rolemask is not None:

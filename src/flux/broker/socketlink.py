@@ -221,7 +221,7 @@ class SocketLink(PeerLink):
         head = peek_head(buf, start, stop)
         if head is None:
             return False
-        _, flags, userid, rolemask, aux1, aux2, routes, topic = head
+        _, flags, userid, rolemask, aux1, aux2, routes, topic, _ = head
         # the credentials PeerLink.receive would stamp (None: unchanged): a guest's
         # always, otherwise only where unset
         if self.guest:
@@ -241,8 +241,8 @@ class SocketLink(PeerLink):
             if frames is None or frames[0] != push:
                 frames = self.push_frames = (push, route_frames(push + (self.router.uuid,)))
             self.rx += 1  # before the router: a builtin service may report it
-            if self.router.relay_request(buf, start, stop, topic, flags, aux1, aux2, routes,
-                                         push, frames[1], new_userid, new_rolemask):
+            if self.router.relay_request(buf, start, stop, head, push, frames[1], new_userid,
+                                         new_rolemask):
                 return True
             self.rx -= 1
             return False

@@ -15,7 +15,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from flux.message import Message
 
-__all__ = ["ping_reply", "rusage_reply"]
+from flux.message import compact_json, encode_json
+
+__all__ = ["ping_reply", "ping_reply_payload", "rusage_reply"]
 
 #: ``struct rusage`` fields after utime/stime, in flux-core's reply order.
 RUSAGE_FIELDS = ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
@@ -33,6 +35,31 @@ def ping_reply(request: Message, uuid: str, rank: int) -> dict[str, Any]:
     obj["rolemask"] = request.rolemask
     obj["rank"] = rank
     return obj
+
+
+#: the members ping_reply sets
+PING_KEYS = frozenset(("route", "userid", "rolemask", "rank"))
+_JSON_SPACE = b" \t\n\r"
+
+
+def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
+    """:func:`ping_reply` as the answer's payload (JSON text and its NUL), for a broker that
+    answers many pings: where the request's object has none of :data:`PING_KEYS`, its
+    members are kept as their text and the reply's are written after them, instead of
+    re-encoding the whole object (the same JSON object; its members in the same order).
+
+    Raises OSError(EPROTO) when the request carries no JSON object (as libflux).
+    """
+    obj = request.payload_json()  # checks the payload is one JSON object, and its NUL
+    if not PING_KEYS.isdisjoint(obj):
+        return encode_json(ping_reply(request, uuid, rank))
+    route = compact_json(f"{request.route_string()}!{uuid[:8]}")
+    tail = (f'"route":{route},"userid":{request.userid},"rolemask":{request.rolemask},'
+            f'"rank":{rank}}}').encode("utf-8", "surrogateescape")
+    text = request.payload_bytes
+    assert text is not None  # payload_json has read it
+    body = text[:-1].rstrip(_JSON_SPACE)  # ends with the object's "}"
+    return body[:-1] + (b"," if obj else b"") + tail + b"\0"
 
 
 def rusage_reply(request: Message) -> dict[str, Any]:
