@@ -32,9 +32,10 @@ def test_ping_needs_a_json_object(payload):
     {"seq": 1, "route": "mine", "rank": 9},  # members the reply sets: it sets them
     {"pad": "\u2028\"\\"},
 ])
-def test_ping_reply_payload_is_ping_reply_as_json(payload):
+@pytest.mark.parametrize("routes", [[], ["a" * 36, 'b"\\c']])  # a route id JSON must escape
+def test_ping_reply_payload_is_ping_reply_as_json(payload, routes):
     msg = request("x.ping", payload)
-    msg.routes = ["a" * 36, 'b"\\c']  # a route id JSON must escape
+    msg.routes = routes
     msg.userid, msg.rolemask = 42, 5
     out = ping_reply_payload(msg, "u" * 36, 7)
     assert out.endswith(b"\0") and out.count(b"\0") == 1

@@ -394,7 +394,9 @@ class Router:
         """Answer ``req`` from a builtin service (dict -> JSON, str -> string, bytes raw)."""
         if req.flags & _NORESPONSE:
             return
-        if payload is None:
+        if type(payload) is bytes:
+            data = payload
+        elif payload is None:
             data = None
         elif isinstance(payload, dict):
             data = encode_json(payload)

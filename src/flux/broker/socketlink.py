@@ -238,7 +238,7 @@ class SocketLink(PeerLink):
             if push is None:
                 return False
             frames = self.push_frames
-            if frames is None or frames[0] != push:
+            if frames is None or frames[0] is not push:  # (an owner returns the same tuple)
                 frames = self.push_frames = (push, route_frames(push + (self.router.uuid,)))
             self.rx += 1  # before the router: a builtin service may report it
             if self.router.relay_request(buf, start, stop, head, push, frames[1], new_userid,

@@ -53,7 +53,8 @@ def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
     obj = request.payload_json()  # checks the payload is one JSON object, and its NUL
     if not PING_KEYS.isdisjoint(obj):
         return encode_json(ping_reply(request, uuid, rank))
-    route = compact_json(f"{request.route_string()}!{uuid[:8]}")
+    # ping_reply's route, without route_string's generator
+    route = compact_json(f"{'!'.join([r[:8] for r in request.routes])}!{uuid[:8]}")
     tail = (f'"route":{route},"userid":{request.userid},"rolemask":{request.rolemask},'
             f'"rank":{rank}}}').encode("utf-8", "surrogateescape")
     text = request.payload_bytes
