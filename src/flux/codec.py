@@ -408,9 +408,11 @@ def peek_topic(buf: "bytes", start: "int", stop: "int") -> "Optional[str]":
 
 def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
     """:func:`peek`, :func:`peek_routes` and :func:`peek_topic` in one walk:
-    ``(type, flags, userid, rolemask, aux1, aux2, routes, topic, pos)``, None where
-    :func:`peek` is; ``pos`` is where the frames after the topic start (for
-    :func:`message_from_head`).  What a link relaying a batch of messages reads of each one."""
+    ``(type, flags, userid, rolemask, aux1, aux2, routes, topic, rend, pos)``, None where
+    :func:`peek` is; ``rend`` is where the route frames end (after their empty delimiter
+    frame: ``rend - 1`` is the delimiter, for :func:`push_stream` to pop them all), ``pos``
+    where the frames after the topic start (for :func:`message_from_head`).  What a link
+    relaying a batch of messages reads of each one."""
     end = stop - PROTO_SIZE
     limit = end - 1
     if limit < start or buf[limit] != PROTO_SIZE:
@@ -439,6 +441,7 @@ def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
                 pos = stop_at
             if len(routes) > 1:
                 routes.reverse()
+        rend = pos
         topic = None
         if flags & _TOPIC:
             if pos >= limit:
@@ -454,13 +457,13 @@ def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
             pos += n
     except UnicodeDecodeError:
         raise ProtocolError("route id or topic is not UTF-8") from None
-    return mtype, flags, userid, rolemask, aux1, aux2, routes, topic, pos
+    return mtype, flags, userid, rolemask, aux1, aux2, routes, topic, rend, pos
 
 
 def message_from_head(buf: "bytes", start: "int", stop: "int", head: "tuple") -> "Message":
     """``decode_range(buf, start, stop)`` for a body :func:`peek_head` has read (``head``):
     only its payload is left to read.  The Message takes ``head``'s route list."""
-    mtype, flags, userid, rolemask, aux1, aux2, routes, topic, pos = head
+    mtype, flags, userid, rolemask, aux1, aux2, routes, topic, _, pos = head
     limit = stop - PROTO_SIZE - 1
     payload = None
     if flags & _PAYLOAD and pos < limit:
@@ -509,11 +512,16 @@ def push_stream(
     rolemask: "Optional[int]" = None,
 ) -> "bytes":
     """``relay_stream(buf, start, stop, 0, hops, userid, rolemask)`` with the hops already
-    encoded (``frames = route_frames(hops)``, not empty): a link pushes the same hops on
-    every request it relays.  The body must have passed :func:`peek`."""
+    encoded (``frames = route_frames(hops)``): a link pushes the same hops on every request
+    it relays.  The body must have passed :func:`peek`.
+
+    With nothing to push (``frames`` empty) on a message with the ROUTE flag, ``start``
+    may also be where one of its route frames or its delimiter starts: the message is
+    then written without the route ids before it (popped, without walking them again).
+    """
     end = stop - PROTO_SIZE
     flags = buf[end + 3]
-    if not flags & _ROUTE:
+    if not flags & _ROUTE and frames:
         frames += b"\x00"
         flags |= _ROUTE
     elif userid is None and rolemask is None:

@@ -226,15 +226,15 @@ class Connector:
             client.send(msg)
         # else: the requester is gone; the response costs nothing more
 
-    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], pop: int,
-                  userid: Optional[int], rolemask: Optional[int]) -> None:
+    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], rend: int,
+                  pop: int, userid: Optional[int], rolemask: Optional[int]) -> None:
         """:meth:`send` for a response still in its bytes (router.relay_response)."""
         n = len(routes) - pop
         if n <= 0:
             return
         client = self.clients.get(routes[n - 1])
         if client is not None:
-            client.relay_out(buf, start, stop, routes, pop + 1, userid, rolemask)
+            client.relay_out(buf, start, stop, routes, rend, pop + 1, userid, rolemask)
 
     # -- disconnect --------------------------------------------------------------------------
 

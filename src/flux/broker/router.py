@@ -317,7 +317,7 @@ class Router:
         - for a builtin service it is decoded once and delivered as :meth:`request` would.
 
         False, having done nothing, for any other request: the caller decodes it."""
-        _, flags, _, _, nodeid, matchtag, routes, topic, _ = head
+        _, flags, _, _, nodeid, matchtag, routes, topic, _, _ = head
         if nodeid != _ANY and self.topology.route(nodeid, bool(flags & _UPSTREAM)) != LOCAL:
             return False
         dot = topic.find(".")
@@ -357,12 +357,13 @@ class Router:
         self.rx[2] += 1
         self._route_response(msg)
 
-    def relay_response(self, buf: bytes, start: int, stop: int, routes: list[str],
+    def relay_response(self, buf: bytes, start: int, stop: int, routes: list[str], rend: int,
                        userid: Optional[int], rolemask: Optional[int]) -> None:
         """:meth:`response` for a response still in its stream bytes ``buf[start:stop]``
-        (socketlink.py ``relay_in``): ``routes`` is its route stack, ``userid``/``rolemask``
-        (where not None) its new credentials.  The next peer gets the bytes with the route
-        ids popped here (``relay_out``); a peer without ``relay_out`` gets a Message."""
+        (socketlink.py ``relay_in``): ``routes`` is its route stack (its frames end at
+        ``rend``), ``userid``/``rolemask`` (where not None) its new credentials.  The next
+        peer gets the bytes with the route ids popped here (``relay_out``); a peer without
+        ``relay_out`` gets a Message."""
         self.rx[2] += 1
         n = len(routes)
         pop = 1 if n and routes[-1] == self.uuid else 0
@@ -375,7 +376,7 @@ class Router:
         self.tx[2] += 1
         relay_out = getattr(peer, "relay_out", None)
         if relay_out is not None:
-            relay_out(buf, start, stop, routes, pop, userid, rolemask)
+            relay_out(buf, start, stop, routes, rend, pop, userid, rolemask)
         else:
             peer.send(relayed_message(buf, start, stop, routes, pop, userid, rolemask))
 

@@ -111,14 +111,18 @@ class SocketLink(PeerLink):
                 self.forget_requester(msg)
         self.write(encode_stream(msg))
 
-    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], pop: int,
-                  userid: Optional[int], rolemask: Optional[int]) -> None:
-        """Router peer: :meth:`send` for a response still in its bytes (see :meth:`relay_in`):
-        its ``pop`` newest route ids are gone, ``userid``/``rolemask`` (where not None) set."""
+    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], rend: int,
+                  pop: int, userid: Optional[int], rolemask: Optional[int]) -> None:
+        """Router peer: :meth:`send` for a response still in its bytes (see :meth:`relay_in`;
+        its route frames end at ``rend``): its ``pop`` newest route ids are gone,
+        ``userid``/``rolemask`` (where not None) set."""
         if self.traced:
             self.send(relayed_message(buf, start, stop, routes, pop, userid, rolemask))
             return
-        self.write(relay_stream(buf, start, stop, pop, (), userid, rolemask))
+        if pop == len(routes):  # all of them (a client's own request had none): from the
+            self.write(push_stream(buf, rend - 1, stop, b"", userid, rolemask))  # delimiter
+        else:
+            self.write(relay_stream(buf, start, stop, pop, (), userid, rolemask))
 
     def write(self, data: bytes) -> None:
         """Queue encoded bytes; the loop flushes them at the end of this iteration."""
@@ -221,7 +225,7 @@ class SocketLink(PeerLink):
         head = peek_head(buf, start, stop)
         if head is None:
             return False
-        _, flags, userid, rolemask, aux1, aux2, routes, topic, _ = head
+        _, flags, userid, rolemask, aux1, aux2, routes, topic, rend, _ = head
         # the credentials PeerLink.receive would stamp (None: unchanged): a guest's
         # always, otherwise only where unset
         if self.guest:
@@ -249,7 +253,7 @@ class SocketLink(PeerLink):
         self.rx += 1
         if self.inflight and (aux1 or not flags & _STREAMING):
             self.inflight.pop((tuple(routes), aux2), None)
-        self.router.relay_response(buf, start, stop, routes, new_userid, new_rolemask)
+        self.router.relay_response(buf, start, stop, routes, rend, new_userid, new_rolemask)
         return True
 
     def request_hops(self, topic: str, nodeid: int, flags: int) -> Optional[tuple[str, ...]]:
