@@ -53,14 +53,29 @@ def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
     obj = request.payload_json()  # checks the payload is one JSON object, and its NUL
     if not PING_KEYS.isdisjoint(obj):
         return encode_json(ping_reply(request, uuid, rank))
-    # ping_reply's route, without route_string's generator
-    route = compact_json(f"{'!'.join([r[:8] for r in request.routes])}!{uuid[:8]}")
-    tail = (f'"route":{route},"userid":{request.userid},"rolemask":{request.rolemask},'
-            f'"rank":{rank}}}').encode("utf-8", "surrogateescape")
+    # the members the reply adds are the same for every ping along one route with the
+    # same credentials (a client's, a module's): written once, kept for the next
+    key = (uuid, rank, request.userid, request.rolemask, *request.routes)
+    tail = _ping_tails.get(key)
+    if tail is None:
+        if len(_ping_tails) >= _PING_TAILS_MAX:
+            _ping_tails.clear()
+        route = compact_json(f"{request.route_string()}!{uuid[:8]}")  # as ping_reply's
+        tail = _ping_tails[key] = (
+            f'"route":{route},"userid":{request.userid},"rolemask":{request.rolemask},'
+            f'"rank":{rank}}}').encode("utf-8", "surrogateescape") + b"\0"
     text = request.payload_bytes
     assert text is not None  # payload_json has read it
-    body = text[:-1].rstrip(_JSON_SPACE)  # ends with the object's "}"
-    return body[:-1] + (b"," if obj else b"") + tail + b"\0"
+    if text[-2] == 0x7D:  # "}" then the NUL: compact text
+        body = text[:-2]
+    else:
+        body = text[:-1].rstrip(_JSON_SPACE)[:-1]  # without the object's "}"
+    return b"".join((body, b"," if obj else b"", tail))
+
+
+#: the reply members ping_reply_payload wrote, by (uuid, rank, userid, rolemask, *route)
+_ping_tails: dict[tuple, bytes] = {}
+_PING_TAILS_MAX = 1024
 
 
 def rusage_reply(request: Message) -> dict[str, Any]:
