@@ -104,11 +104,13 @@ class RequestError(Exception):
 class _PeerService:
     """A service provided by a peer: requests get the broker uuid pushed."""
 
-    __slots__ = ("peer", "broker_uuid")
+    __slots__ = ("peer", "broker_uuid", "relay")
 
     def __init__(self, peer: Peer, broker_uuid: str) -> None:
         self.peer = peer
         self.broker_uuid = broker_uuid
+        # how the peer takes a request still in its bytes (socketlink.py), if it does
+        self.relay: Optional[Callable[..., None]] = getattr(peer, "relay_request_out", None)
 
     def deliver(self, msg: Message) -> None:
         msg.routes.append(self.broker_uuid)
@@ -339,7 +341,7 @@ class Router:
             return True
         if kind is not _PeerService:
             return False
-        relay_out = getattr(svc.peer, "relay_request_out", None)
+        relay_out = svc.relay
         if relay_out is None:
             return False
         self.rx[1] += 1
