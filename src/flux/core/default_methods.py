@@ -11,7 +11,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any
+    from typing import Any, Optional
 
     from flux.message import Message
 
@@ -29,7 +29,11 @@ def ping_reply(request: Message, uuid: str, rank: int) -> dict[str, Any]:
 
     Raises OSError(EPROTO) when the request carries no JSON object (as libflux).
     """
-    obj = request.payload_json()
+    return _add_ping_members(request.payload_json(), request, uuid, rank)
+
+
+def _add_ping_members(obj: dict[str, Any], request: Message, uuid: str,
+                      rank: int) -> dict[str, Any]:
     obj["route"] = f"{request.route_string()}!{uuid[:8]}"
     obj["userid"] = request.userid
     obj["rolemask"] = request.rolemask
@@ -39,20 +43,26 @@ def ping_reply(request: Message, uuid: str, rank: int) -> dict[str, Any]:
 
 #: the members ping_reply sets
 PING_KEYS = frozenset(("route", "userid", "rolemask", "rank"))
-_JSON_SPACE = b" \t\n\r"
+#: member values whose compact JSON text has one spelling (no float: 1e2, 1.50...)
+_ONE_SPELLING = (str, int, bool, type(None))
 
 
 def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
-    """:func:`ping_reply` as the answer's payload (JSON text and its NUL), for a broker that
-    answers many pings: where the request's object has none of :data:`PING_KEYS`, its
-    members are kept as their text and the reply's are written after them, instead of
-    re-encoding the whole object (the same JSON object; its members in the same order).
+    """``encode_json(ping_reply(request, uuid, rank))``, the answer's payload, for a broker
+    that answers many pings.  Where the request's text is exactly what ``encode_json``
+    writes for its object (:func:`_encoded_text`: compact, flat members with one spelling
+    each, no escapes, none of :data:`PING_KEYS` -- what flux-core's ``flux ping`` sends),
+    that text is kept and the reply's members, written once per route and credentials, are
+    put after it -- the same bytes, without encoding the object again.
 
     Raises OSError(EPROTO) when the request carries no JSON object (as libflux).
     """
     obj = request.payload_json()  # checks the payload is one JSON object, and its NUL
-    if not PING_KEYS.isdisjoint(obj):
-        return encode_json(ping_reply(request, uuid, rank))
+    text = request.payload_bytes
+    assert text is not None  # payload_json has read it
+    text = _encoded_text(text, obj)
+    if text is None:
+        return encode_json(_add_ping_members(obj, request, uuid, rank))
     # the members the reply adds are the same for every ping along one route with the
     # same credentials (a client's, a module's): written once, kept for the next
     key = (uuid, rank, request.userid, request.rolemask, *request.routes)
@@ -64,13 +74,23 @@ def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
         tail = _ping_tails[key] = (
             f'"route":{route},"userid":{request.userid},"rolemask":{request.rolemask},'
             f'"rank":{rank}}}').encode("utf-8", "surrogateescape") + b"\0"
-    text = request.payload_bytes
-    assert text is not None  # payload_json has read it
-    if text[-2] == 0x7D:  # "}" then the NUL: compact text
-        body = text[:-2]
-    else:
-        body = text[:-1].rstrip(_JSON_SPACE)[:-1]  # without the object's "}"
-    return b"".join((body, b"," if obj else b"", tail))
+    return b"".join((text[:-2], b"," if obj else b"", tail))  # text[:-2]: without "}\0"
+
+
+def _encoded_text(text: bytes, obj: dict[str, Any]) -> Optional[bytes]:
+    """``text`` (JSON object + NUL) if it is exactly ``encode_json(obj)`` and ``obj`` has
+    none of PING_KEYS, else None.  Cheap tests, each enough to say None: whitespace or an
+    escape anywhere, ``-0`` (an int spelled two ways), a member that is a float or nested,
+    or more ``":`` than members (a duplicate key).  (Closing up json.dumps's separators
+    instead, with the checks that makes safe, cost more than encoding again.)"""
+    if (b" " in text or b"\\" in text or b"\n" in text or b"\t" in text or b"\r" in text
+            or b"-0" in text or text.count(b'":') != len(obj)
+            or not PING_KEYS.isdisjoint(obj)):
+        return None
+    for value in obj.values():
+        if type(value) not in _ONE_SPELLING:
+            return None
+    return text
 
 
 #: the reply members ping_reply_payload wrote, by (uuid, rank, userid, rolemask, *route)
