@@ -57,10 +57,12 @@ def test_ping_reply_payload_is_ping_reply_encoded(payload, kept, routes, monkeyp
     want = encode_json(ping_reply(msg, "u" * 36, 7))
     for _ in range(2):  # the second time from the kept members
         assert ping_reply_payload(msg, "u" * 36, 7) == want
-    encoded = []  # which way it went
-    monkeypatch.setattr(dm, "encode_json", lambda obj: encoded.append(obj) or b"")
+    encoded = []  # which way it went: the request's text kept, or its object encoded
+    monkeypatch.setattr(dm, "encode_json", lambda obj: encoded.append(dict(obj)) or b"{}\0")
     ping_reply_payload(msg, "u" * 36, 7)
-    assert encoded == ([] if kept else [json.loads(want[:-1])])
+    assert encoded == ([] if kept else [msg.payload_json()]
+                       if dm.PING_KEYS.isdisjoint(msg.payload_json())
+                       else [json.loads(want[:-1])])
 
 
 @pytest.mark.parametrize("payload", [None, b"[1]\0", b"not json\0", b'{"a":1}', b'{"a":1}x\0'])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Optional
+    from typing import Any
 
     from flux.message import Message
 
@@ -49,20 +49,20 @@ _ONE_SPELLING = (str, int, bool, type(None))
 
 def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
     """``encode_json(ping_reply(request, uuid, rank))``, the answer's payload, for a broker
-    that answers many pings.  Where the request's text is exactly what ``encode_json``
-    writes for its object (:func:`_encoded_text`: compact, flat members with one spelling
-    each, no escapes, none of :data:`PING_KEYS` -- what flux-core's ``flux ping`` sends),
-    that text is kept and the reply's members, written once per route and credentials, are
-    put after it -- the same bytes, without encoding the object again.
+    that answers many pings: where the request's object has none of :data:`PING_KEYS`, the
+    reply is that object's compact text (the request's own where it is already exactly
+    that, :func:`_is_encoded`, as flux-core's ``flux ping`` sends it) followed by the
+    reply's members, written once per route and credentials and kept -- the same bytes,
+    without encoding them again for every ping.
 
     Raises OSError(EPROTO) when the request carries no JSON object (as libflux).
     """
     obj = request.payload_json()  # checks the payload is one JSON object, and its NUL
-    text = request.payload_bytes
-    assert text is not None  # payload_json has read it
-    text = _encoded_text(text, obj)
-    if text is None:
+    if not PING_KEYS.isdisjoint(obj):  # the reply's members replace the request's
         return encode_json(_add_ping_members(obj, request, uuid, rank))
+    text = request.payload_bytes
+    if text is None or not _is_encoded(text, obj):
+        text = encode_json(obj)
     # the members the reply adds are the same for every ping along one route with the
     # same credentials (a client's, a module's): written once, kept for the next
     key = (uuid, rank, request.userid, request.rolemask, *request.routes)
@@ -77,20 +77,19 @@ def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
     return b"".join((text[:-2], b"," if obj else b"", tail))  # text[:-2]: without "}\0"
 
 
-def _encoded_text(text: bytes, obj: dict[str, Any]) -> Optional[bytes]:
-    """``text`` (JSON object + NUL) if it is exactly ``encode_json(obj)`` and ``obj`` has
-    none of PING_KEYS, else None.  Cheap tests, each enough to say None: whitespace or an
-    escape anywhere, ``-0`` (an int spelled two ways), a member that is a float or nested,
-    or more ``":`` than members (a duplicate key).  (Closing up json.dumps's separators
-    instead, with the checks that makes safe, cost more than encoding again.)"""
+def _is_encoded(text: bytes, obj: dict[str, Any]) -> bool:
+    """Whether ``text`` (JSON object + NUL) is exactly ``encode_json(obj)``.  Cheap tests,
+    each enough to say no: whitespace or an escape anywhere, ``-0`` (an int spelled two
+    ways), a member that is a float or nested, or more ``":`` than members (a duplicate
+    key).  (Closing up json.dumps's separators instead, with the checks that makes safe,
+    cost more than encoding again.)"""
     if (b" " in text or b"\\" in text or b"\n" in text or b"\t" in text or b"\r" in text
-            or b"-0" in text or text.count(b'":') != len(obj)
-            or not PING_KEYS.isdisjoint(obj)):
-        return None
+            or b"-0" in text or text.count(b'":') != len(obj)):
+        return False
     for value in obj.values():
         if type(value) not in _ONE_SPELLING:
-            return None
-    return text
+            return False
+    return True
 
 
 #: the reply members ping_reply_payload wrote, by (uuid, rank, userid, rolemask, *route)
