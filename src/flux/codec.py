@@ -46,7 +46,11 @@ __all__ = [
     "peek",
     "peek_routes",
     "peek_topic",
+    "peek_head",
+    "message_from_head",
     "relay_stream",
+    "route_frames",
+    "push_stream",
 ]
 
 STREAM_MAGIC = 0xFFEE0012
@@ -456,6 +460,141 @@ def peek_topic(buf: "bytes", start: "int", stop: "int") -> "Optional[str]":
         return buf[pos : pos + n].decode()
     except UnicodeDecodeError:
         raise ProtocolError("topic is not UTF-8") from None
+
+
+def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
+    """:func:`peek`, :func:`peek_routes` and :func:`peek_topic` in one walk:
+    ``(type, flags, userid, rolemask, aux1, aux2, routes, topic, rend, pos)``, None where
+    :func:`peek` is; ``rend`` is where the route frames end (after their empty delimiter
+    frame: ``rend - 1`` is the delimiter, for :func:`push_stream` to pop them all), ``pos``
+    where the frames after the topic start (for :func:`message_from_head`).  What a link
+    relaying a batch of messages reads of each one."""
+    end = stop - PROTO_SIZE
+    limit = end - 1
+    if limit < start or buf[limit] != PROTO_SIZE:
+        return None
+    magic, version, mtype, flags, userid, rolemask, aux1, aux2 = _proto_unpack_from(buf, end)
+    if magic != PROTO_MAGIC or version != PROTO_VERSION or mtype not in _VALID_TYPES:
+        return None
+    routes = []
+    pos = start
+    try:
+        if flags & _ROUTE:
+            while True:
+                if pos >= limit:
+                    raise ProtocolError("route frames overrun message")
+                n = buf[pos]
+                pos += 1
+                if not n:
+                    break
+                if n == 255:
+                    n = _from_bytes(buf[pos : pos + 4], "big")
+                    pos += 4
+                stop_at = pos + n
+                if stop_at > limit:
+                    raise ProtocolError("route frame overruns message")
+                routes.append(buf[pos:stop_at].decode())
+                pos = stop_at
+            if len(routes) > 1:
+                routes.reverse()
+        rend = pos
+        topic = None
+        if flags & _TOPIC:
+            if pos >= limit:
+                raise ProtocolError("topic frame missing")
+            n = buf[pos]
+            pos += 1
+            if n == 255:
+                n = _from_bytes(buf[pos : pos + 4], "big")
+                pos += 4
+            if pos + n > limit:
+                raise ProtocolError("topic frame overruns message")
+            topic = buf[pos : pos + n].decode()
+            pos += n
+    except UnicodeDecodeError:
+        raise ProtocolError("route id or topic is not UTF-8") from None
+    return mtype, flags, userid, rolemask, aux1, aux2, routes, topic, rend, pos
+
+
+def message_from_head(buf: "bytes", start: "int", stop: "int", head: "tuple") -> "Message":
+    """``decode_range(buf, start, stop)`` for a body :func:`peek_head` has read (``head``):
+    only its payload is left to read.  The Message takes ``head``'s route list."""
+    mtype, flags, userid, rolemask, aux1, aux2, routes, topic, _, pos = head
+    limit = stop - PROTO_SIZE - 1
+    payload = None
+    if flags & _PAYLOAD and pos < limit:
+        n = buf[pos]
+        pos += 1
+        if n == 255:
+            n = _from_bytes(buf[pos : pos + 4], "big")
+            pos += 4
+        payload = buf[pos : pos + n] or None
+        pos += n
+    if pos != limit:  # a frame missing, or more than the flags say: as decode_range judges
+        return _decode_range(buf, start, stop)
+    msg = _new_message(Message)
+    msg.type = mtype
+    msg.flags = flags
+    msg.userid = userid
+    msg.rolemask = rolemask
+    msg.aux1 = aux1
+    msg.aux2 = aux2
+    msg.routes = routes
+    msg._topic = topic
+    msg._topic_b = topic.encode() if topic is not None else None
+    msg._payload = payload
+    return msg
+
+
+def route_frames(hops: "Sequence[str]") -> "bytes":
+    """The route frames :func:`relay_stream` puts in front of a message to push ``hops``
+    (in order: the last one newest), encoded once for :func:`push_stream`."""
+    head = b""
+    for hop in hops:
+        rb = hop.encode()
+        n = len(rb)
+        if not n:
+            raise ProtocolError("empty route id")
+        head = (_SIZE_BYTE[n] if n < 255 else b"\xff" + n.to_bytes(4, "big")) + rb + head
+    return head
+
+
+def push_stream(
+    buf: "bytes",
+    start: "int",
+    stop: "int",
+    frames: "bytes",
+    userid: "Optional[int]" = None,
+    rolemask: "Optional[int]" = None,
+) -> "bytes":
+    """``relay_stream(buf, start, stop, 0, hops, userid, rolemask)`` with the hops already
+    encoded (``frames = route_frames(hops)``): a link pushes the same hops on every request
+    it relays.  The body must have passed :func:`peek`.
+
+    With nothing to push (``frames`` empty) on a message with the ROUTE flag, ``start``
+    may also be where one of its route frames or its delimiter starts: the message is
+    then written without the route ids before it (popped, without walking them again).
+    """
+    end = stop - PROTO_SIZE
+    flags = buf[end + 3]
+    if not flags & _ROUTE and frames:
+        frames += b"\x00"
+        flags |= _ROUTE
+    elif userid is None and rolemask is None:
+        return b"".join((_header_pack(_MAGIC_BE, len(frames) + stop - start), frames,
+                         buf[start:stop]))
+    if userid is None or rolemask is None:
+        old_userid, old_rolemask = _PROTO_CREDS.unpack_from(buf, end + 4)
+        if userid is None:
+            userid = old_userid
+        if rolemask is None:
+            rolemask = old_rolemask
+    try:
+        proto = bytes((flags,)) + _creds_pack(userid, rolemask)
+    except struct.error as exc:  # type: ignore[attr-defined]  # (absent from _struct stubs)
+        raise ProtocolError(f"field out of range: {exc}") from None
+    return b"".join((_header_pack(_MAGIC_BE, len(frames) + stop - start), frames,
+                     buf[start : end + 3], proto, buf[end + 12 : stop]))
 
 
 def relay_stream(

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Optional
 
 from flux.constants import (
+    FLUX_MSGFLAG_PAYLOAD,
     FLUX_MSGFLAG_ROUTE,
     FLUX_MSGFLAG_STREAMING,
     FLUX_MSGFLAG_UPSTREAM,
@@ -27,6 +28,7 @@ from flux.message import Message
 KEEP_ON_RESPONSE = FLUX_MSGFLAG_ROUTE | FLUX_MSGFLAG_STREAMING | FLUX_MSGFLAG_UPSTREAM
 
 _RESPONSE = FLUX_MSGTYPE_RESPONSE
+_PAYLOAD = FLUX_MSGFLAG_PAYLOAD
 
 
 def derive_response(request: Message, errnum: int = 0, payload: Optional[bytes] = None,
@@ -46,8 +48,11 @@ def derive_response(request: Message, errnum: int = 0, payload: Optional[bytes] 
     resp.routes = list(request.routes)
     resp._topic = request._topic
     resp._topic_b = request._topic_b
-    resp._payload = None
-    resp._set_payload_bytes(payload)
+    if payload:
+        resp._payload = payload
+        resp.flags |= _PAYLOAD
+    else:
+        resp._payload = None  # (KEEP_ON_RESPONSE has no PAYLOAD flag)
     return resp
 
 

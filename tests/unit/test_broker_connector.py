@@ -192,7 +192,9 @@ def test_services_belong_to_their_client(world):
 
 
 def relay_counted(monkeypatch) -> list[int]:
-    """Count the messages the connector's links decode into a Message (not relayed)."""
+    """Count the messages the broker decodes into a Message (not relayed): the connector's
+    links and the router (a request for a builtin service is decoded there)."""
+    import flux.broker.router as router
     import flux.broker.socketlink as socketlink
 
     decoded = [0]
@@ -203,6 +205,8 @@ def relay_counted(monkeypatch) -> list[int]:
         return real(buf, start, stop)
 
     monkeypatch.setattr(socketlink, "decode_range", counting)
+    monkeypatch.setattr(router, "message_from_head",
+                        lambda buf, start, stop, head: counting(buf, start, stop))
     return decoded
 
 
@@ -278,6 +282,7 @@ def test_requests_to_a_client_service_are_relayed_after_the_first(world, monkeyp
     assert b.recv()[0].payload == {"ok": 2}
     assert key not in a.link.inflight and decoded == [1]
     assert world.router.rx[1] == 2 and b.link.rx == 2
+    assert world.router.requests_by_service["svc"] == 2  # both counted, relayed or not
 
 
 def test_a_relayed_request_still_fails_when_its_provider_goes(world, monkeypatch):
@@ -295,13 +300,31 @@ def test_a_relayed_request_still_fails_when_its_provider_goes(world, monkeypatch
     assert got[2].payload_str == "gone service provider disconnected"
 
 
-def test_requests_for_builtin_services_and_local_requests_take_the_message_path(world, monkeypatch):
+def test_requests_for_builtin_services_are_decoded_once_local_requests_take_the_message_path(
+        world, monkeypatch):
+    import flux.broker.peerlink as peerlink
+
     c = world.connect()
     decoded = relay_counted(monkeypatch)
+    received: list[Message] = []
+    real_receive = peerlink.PeerLink.receive
+    monkeypatch.setattr(Client, "receive",
+                        lambda self, msg: (received.append(msg), real_receive(self, msg)))
     for tag in (1, 2):
-        assert c.rpc("probe.see", {}, matchtag=tag).payload == {"ok": True}
+        assert c.rpc("probe.see", {"n": tag}, matchtag=tag).payload == {"ok": True}
+    # the first arms the client's disconnect notice (the Message path); the second is
+    # decoded once, in the router, never reaching PeerLink.receive
+    assert decoded == [2] and [m.matchtag for m in received] == [1]
+    first, second = world.seen
+    # delivered as the Message path delivers: [X, C] pushed, the link's credentials
+    assert second.routes == first.routes == [c.link.uuid, world.connector.uuid]
+    assert (second.userid, second.rolemask, second.flags) == (
+        first.userid, first.rolemask, first.flags)
+    assert second.payload == {"n": 2} and second.topic == "probe.see"
+    assert world.router.rx[1] == 2 and c.link.rx == 2
+    assert world.router.requests_by_service["probe"] == 2
     assert c.rpc("event.subscribe", {"topic": "x."}, matchtag=3).errnum == 0
-    assert decoded == [3]
+    assert decoded == [3] and [m.matchtag for m in received] == [1, 3]
 
 
 def test_a_traced_link_gets_messages_not_bytes(world, monkeypatch):

@@ -159,3 +159,103 @@ def test_peek_topic_of_golden_vectors(vec):
 
     raw = (DATA / vec["file"]).read_bytes()
     assert peek_topic(raw, 8, len(raw)) == vec.get("topic")
+
+
+def check_head(buf: bytes, start: int, stop: int) -> None:
+    """peek_head is peek + peek_routes + peek_topic, and what decode reads."""
+    from flux.codec import peek_head, peek_topic
+
+    dec = decode_range(buf, start, stop)
+    head = peek_head(buf, start, stop)
+    from flux.codec import message_from_head
+
+    assert head[:8] == peek(buf, start, stop) + (peek_routes(buf, start, stop),
+                                                  peek_topic(buf, start, stop))
+    assert head[:8] == (dec.type, dec.flags, dec.userid, dec.rolemask, dec.aux1, dec.aux2,
+                        dec.routes, dec.topic)
+    msg = message_from_head(buf, start, stop, head)
+    assert msg == dec and msg._topic_b == dec._topic_b and msg._payload == dec._payload
+    if dec.flags & FLUX_MSGFLAG_ROUTE:  # every route popped: from the delimiter frame on
+        from flux.codec import push_stream
+
+        assert buf[head[8] - 1] == 0
+        for userid, rolemask in ((None, None), (7, None), (None, 0xFFFFFFFF), (0, 1)):
+            assert push_stream(buf, head[8] - 1, stop, b"", userid, rolemask) == \
+                relay_stream(buf, start, stop, len(dec.routes), (), userid, rolemask)
+
+
+def check_push(raw: bytes, push: list[str], userid=None, rolemask=None) -> None:
+    from flux.codec import push_stream, route_frames
+
+    buf = b"garbage!" + raw + b"more"
+    fast = push_stream(buf, 16, 8 + len(raw), route_frames(push), userid, rolemask)
+    assert fast == slow_relay(raw, 0, push, userid, rolemask)
+
+
+@SETTINGS
+@given(messages(), st.lists(route_ids, max_size=3),
+       st.one_of(st.none(), u32_edges), st.one_of(st.none(), u32_edges))
+def test_peek_head_and_push_stream_equal_decode_edit_encode(msg, push, userid, rolemask):
+    raw = encode_stream(msg)
+    check_head(b"x" * 5 + raw, 13, 5 + len(raw))
+    check_push(raw, push, userid, rolemask)
+
+
+@pytest.mark.parametrize("vec", VECTORS, ids=[v["file"] for v in VECTORS])
+def test_peek_head_and_push_stream_of_golden_vectors(vec):
+    raw = (DATA / vec["file"]).read_bytes()
+    check_head(raw, 8, len(raw))
+    check_push(raw, ["3b1f3c2e-5d6e-4f70-8a9b-0c1d2e3f4a5b", "b"], 1000, 5)
+    check_push(raw, ["c" * 300])
+    check_push(raw, ["M"], None, 0xFFFFFFFF)
+
+
+def test_peek_head_refuses_what_the_decoder_refuses():
+    from flux.codec import peek_head
+    from flux.message import Message
+
+    m = Message(1)
+    m.topic = "a.b"
+    m.flags |= FLUX_MSGFLAG_ROUTE
+    m.routes = ["x"]
+    raw = bytearray(encode_stream(m))
+    assert peek_head(bytes(raw), 8, len(raw))[6:8] == (["x"], "a.b")
+    bad_route = bytearray(raw)
+    bad_route[9] = 0xFF  # the route id's one byte: not UTF-8
+    with pytest.raises(ProtocolError):
+        peek_head(bytes(bad_route), 8, len(raw))
+    with pytest.raises(ProtocolError):
+        decode_range(bytes(bad_route), 8, len(raw))
+    long_route = bytearray(raw)
+    long_route[8] = 200  # the route frame's size runs past the PROTO frame
+    with pytest.raises(ProtocolError):
+        peek_head(bytes(long_route), 8, len(raw))
+    raw[-20] = 0x8F  # bad PROTO magic: left to the decoder
+    assert peek_head(bytes(raw), 8, len(raw)) is None
+
+
+@pytest.mark.parametrize("edit", ["no-payload-flag", "extra-frame", "payload-overrun"])
+def test_message_from_head_judges_odd_frames_as_decode_range(edit):
+    from flux.codec import message_from_head, peek_head
+    from flux.constants import FLUX_MSGFLAG_PAYLOAD, FLUX_MSGFLAG_TOPIC
+    from flux.message import Message
+
+    m = Message(1)
+    m.topic = "a.b"
+    m.payload_bytes = b"xyz"
+    raw = bytearray(encode_stream(m))
+    if edit == "no-payload-flag":  # a payload frame the flags do not announce
+        raw[-17] &= ~FLUX_MSGFLAG_PAYLOAD
+    elif edit == "extra-frame":  # one more frame than the flags say (no TOPIC flag)
+        raw[-17] &= ~FLUX_MSGFLAG_TOPIC
+    else:  # the payload's size runs into the PROTO frame
+        raw[8 + 4] = 30
+    raw = bytes(raw)
+    head = peek_head(raw, 8, len(raw))
+    try:
+        want = decode_range(raw, 8, len(raw))
+    except ProtocolError:
+        with pytest.raises(ProtocolError):
+            message_from_head(raw, 8, len(raw), head)
+        return
+    assert message_from_head(raw, 8, len(raw), head) == want

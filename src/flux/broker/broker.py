@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import flux
 from flux.codec import DEFAULT_MAX_MESSAGE_SIZE
 from flux.constants import FLUX_ROLE_ALL, FLUX_ROLE_OWNER, FLUX_ROLE_USER
-from flux.core.default_methods import ping_reply, rusage_reply
+from flux.core.default_methods import ping_reply_payload, rusage_reply
 from flux.message import Message
 from flux.parentdeath import die_with_parent, guard_group
 from flux.severity import LOG_ERR, LOG_INFO
@@ -685,14 +685,14 @@ class Broker:
                 continue
             if f"{name}.ping" not in svc.methods:
                 svc.method("ping", lambda msg: self.router.respond(
-                    msg, ping_reply(msg, self.uuid, rank)), FLUX_ROLE_USER)
+                    msg, ping_reply_payload(msg, self.uuid, rank)), FLUX_ROLE_USER)
             if f"{name}.rusage" not in svc.methods:
                 svc.method("rusage", self._rusage, FLUX_ROLE_USER)
 
     # -- default service methods --------------------------------------------------------
 
     def _ping(self, msg: Message) -> None:
-        self.router.respond(msg, ping_reply(msg, self.uuid, self.topology.rank))
+        self.router.respond(msg, ping_reply_payload(msg, self.uuid, self.topology.rank))
 
     def _stats_get(self, msg: Message) -> None:
         rx, tx = self.router.rx, self.router.tx

@@ -62,7 +62,7 @@ _REPLY_CREDS = (FLUX_USERID_UNKNOWN, FLUX_ROLE_OWNER)
 class Client(SocketLink):
     """One connection: a peer link that stamps credentials and arms disconnect notices."""
 
-    __slots__ = ("connector", "pid", "seen", "disc")
+    __slots__ = ("connector", "pid", "seen", "disc", "hops")
 
     def __init__(self, connector: "Connector", sock: socket.socket, userid: int,
                  rolemask: int, guest: bool, pid: int) -> None:
@@ -75,6 +75,7 @@ class Client(SocketLink):
         # notice armed for each service prefix: sent when the client goes
         self.seen: set[tuple[str, int, int]] = set()
         self.disc: dict[tuple[str, int, int], Message] = {}
+        self.hops = (self.uuid, self.hop)  # what its requests get pushed: [X, C]
 
     def forward_request(self, msg: Message) -> None:
         """Push ``[X, C]``, arm the disconnect notice for its service, route it."""
@@ -94,7 +95,7 @@ class Client(SocketLink):
         armed (the first request of each kind goes through :meth:`forward_request`)."""
         if (topic, nodeid, flags & _UPSTREAM) not in self.seen:
             return None
-        return (self.uuid, self.hop)
+        return self.hops
 
     def _arm_disconnect(self, key: tuple[str, int, int], msg: Message) -> None:
         self.seen.add(key)
@@ -225,15 +226,15 @@ class Connector:
             client.send(msg)
         # else: the requester is gone; the response costs nothing more
 
-    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], pop: int,
-                  userid: Optional[int], rolemask: Optional[int]) -> None:
+    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], rend: int,
+                  pop: int, userid: Optional[int], rolemask: Optional[int]) -> None:
         """:meth:`send` for a response still in its bytes (router.relay_response)."""
         n = len(routes) - pop
         if n <= 0:
             return
         client = self.clients.get(routes[n - 1])
         if client is not None:
-            client.relay_out(buf, start, stop, routes, pop + 1, userid, rolemask)
+            client.relay_out(buf, start, stop, routes, rend, pop + 1, userid, rolemask)
 
     # -- disconnect --------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from flux.constants import FLUX_ROLE_USER
-from flux.core.default_methods import ping_reply
+from flux.core.default_methods import ping_reply_payload
 from flux.message import Message
 from flux.severity import LOG_INFO
 
@@ -70,7 +70,7 @@ class KVS:
         events.on("kvs.dropcache", self._dropcache_event)
         # a module's default method in flux-core (`flux ping kvs`); needs no service state
         self.builtin.method("ping", lambda msg: router.respond(
-            msg, ping_reply(msg, router.uuid, rank)), FLUX_ROLE_USER)
+            msg, ping_reply_payload(msg, router.uuid, rank)), FLUX_ROLE_USER)
 
     @property
     def service(self) -> KVSService:

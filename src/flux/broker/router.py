@@ -35,7 +35,7 @@ from flux.constants import (
     FLUX_ROLE_LOCAL,
     FLUX_ROLE_OWNER,
 )
-from flux.codec import decode_range
+from flux.codec import decode_range, message_from_head
 from flux.message import Message, encode_json
 from flux.response import derive_response, error_payload
 
@@ -104,11 +104,13 @@ class RequestError(Exception):
 class _PeerService:
     """A service provided by a peer: requests get the broker uuid pushed."""
 
-    __slots__ = ("peer", "broker_uuid")
+    __slots__ = ("peer", "broker_uuid", "relay")
 
     def __init__(self, peer: Peer, broker_uuid: str) -> None:
         self.peer = peer
         self.broker_uuid = broker_uuid
+        # how the peer takes a request still in its bytes (socketlink.py), if it does
+        self.relay: Optional[Callable[..., None]] = getattr(peer, "relay_request_out", None)
 
     def deliver(self, msg: Message) -> None:
         msg.routes.append(self.broker_uuid)
@@ -304,24 +306,50 @@ class Router:
         counts[name] = counts.get(name, 0) + 1
         svc.deliver(msg)
 
-    def relay_request(self, buf: bytes, start: int, stop: int, topic: str, flags: int,
-                      nodeid: int, matchtag: int, push: tuple[str, ...],
-                      userid: Optional[int], rolemask: Optional[int]) -> bool:
+    def relay_request(self, buf: bytes, start: int, stop: int, head: tuple,
+                      push: tuple[str, ...], frames: bytes, userid: Optional[int],
+                      rolemask: Optional[int]) -> bool:
         """:meth:`request` for a request still in its stream bytes (socketlink.py
-        ``relay_in``), where it is for a local peer's service that takes bytes
-        (``relay_request_out``): the sender's hops ``push`` and B are pushed on the way.
+        ``relay_in``; ``head``: what ``codec.peek_head`` read of it) that is for this
+        broker, where the sender's hops ``push`` and the credentials (where not None) are
+        still to be put on:
+
+        - for a local peer's service that takes bytes (``relay_request_out``) it stays
+          bytes: ``push`` and B are pushed on the way (``frames``: their route frames);
+        - for a builtin service it is decoded once and delivered as :meth:`request` would.
+
         False, having done nothing, for any other request: the caller decodes it."""
+        _, flags, _, _, nodeid, matchtag, routes, topic, _, _ = head
         if nodeid != _ANY and self.topology.route(nodeid, bool(flags & _UPSTREAM)) != LOCAL:
             return False
         dot = topic.find(".")
-        svc = self.services.get(topic if dot < 0 else topic[:dot])
-        if type(svc) is not _PeerService:
+        name = topic if dot < 0 else topic[:dot]
+        svc: Any = self.services.get(name)
+        kind = type(svc)
+        if kind is BuiltinService:
+            msg = message_from_head(buf, start, stop, head)
+            if userid is not None:
+                msg.userid = userid
+            if rolemask is not None:
+                msg.rolemask = rolemask
+            msg.routes.extend(push)
+            msg.flags |= _ROUTE
+            self.rx[1] += 1
+            counts = self.requests_by_service
+            counts[name] = counts.get(name, 0) + 1
+            svc.deliver(msg)
+            return True
+        if kind is not _PeerService:
             return False
-        relay_out = getattr(svc.peer, "relay_request_out", None)
+        relay_out = svc.relay
         if relay_out is None:
             return False
         self.rx[1] += 1
-        relay_out(buf, start, stop, matchtag, push + (self.uuid,), userid, rolemask)
+        counts = self.requests_by_service
+        counts[name] = counts.get(name, 0) + 1
+        routes.extend(push)
+        routes.append(self.uuid)
+        relay_out(buf, start, stop, matchtag, routes, frames, userid, rolemask)
         return True
 
     # -- responses ---------------------------------------------------------------------
@@ -331,12 +359,13 @@ class Router:
         self.rx[2] += 1
         self._route_response(msg)
 
-    def relay_response(self, buf: bytes, start: int, stop: int, routes: list[str],
+    def relay_response(self, buf: bytes, start: int, stop: int, routes: list[str], rend: int,
                        userid: Optional[int], rolemask: Optional[int]) -> None:
         """:meth:`response` for a response still in its stream bytes ``buf[start:stop]``
-        (socketlink.py ``relay_in``): ``routes`` is its route stack, ``userid``/``rolemask``
-        (where not None) its new credentials.  The next peer gets the bytes with the route
-        ids popped here (``relay_out``); a peer without ``relay_out`` gets a Message."""
+        (socketlink.py ``relay_in``): ``routes`` is its route stack (its frames end at
+        ``rend``), ``userid``/``rolemask`` (where not None) its new credentials.  The next
+        peer gets the bytes with the route ids popped here (``relay_out``); a peer without
+        ``relay_out`` gets a Message."""
         self.rx[2] += 1
         n = len(routes)
         pop = 1 if n and routes[-1] == self.uuid else 0
@@ -349,7 +378,7 @@ class Router:
         self.tx[2] += 1
         relay_out = getattr(peer, "relay_out", None)
         if relay_out is not None:
-            relay_out(buf, start, stop, routes, pop, userid, rolemask)
+            relay_out(buf, start, stop, routes, rend, pop, userid, rolemask)
         else:
             peer.send(relayed_message(buf, start, stop, routes, pop, userid, rolemask))
 
@@ -368,7 +397,9 @@ class Router:
         """Answer ``req`` from a builtin service (dict -> JSON, str -> string, bytes raw)."""
         if req.flags & _NORESPONSE:
             return
-        if payload is None:
+        if type(payload) is bytes:
+            data = payload
+        elif payload is None:
             data = None
         elif isinstance(payload, dict):
             data = encode_json(payload)

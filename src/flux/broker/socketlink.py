@@ -27,7 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from flux.codec import (DEFAULT_MAX_MESSAGE_SIZE, ProtocolError, StreamDecoder, decode_range,
-                        encode_stream, peek, peek_routes, peek_topic, relay_stream)
+                        encode_stream, peek_head, push_stream, relay_stream, route_frames)
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_ROUTE,
@@ -63,7 +63,7 @@ class SocketLink(PeerLink):
     """One non-blocking stream socket to a peer, served by the broker's loop."""
 
     __slots__ = ("loop", "sock", "fd", "decoder", "out", "outlen", "writing", "max_outbuf",
-                 "closed", "last_rx")
+                 "closed", "last_rx", "dirty", "push_frames")
 
     #: How a message becomes bytes on this transport (events are encoded once for all links).
     encode = staticmethod(encode_stream)
@@ -85,6 +85,9 @@ class SocketLink(PeerLink):
         self.max_outbuf = max_outbuf
         self.closed = False
         self.last_rx = _monotonic()
+        self.dirty = False  # waiting for the loop's flush (marked once per iteration)
+        # (hops, route_frames(hops + (B,))) of the requests this link relays (request_hops)
+        self.push_frames: Optional[tuple[tuple[str, ...], bytes]] = None
         sock.setblocking(False)
         loop.add_reader(self.fd, self.on_io)
 
@@ -108,14 +111,18 @@ class SocketLink(PeerLink):
                 self.forget_requester(msg)
         self.write(encode_stream(msg))
 
-    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], pop: int,
-                  userid: Optional[int], rolemask: Optional[int]) -> None:
-        """Router peer: :meth:`send` for a response still in its bytes (see :meth:`relay_in`):
-        its ``pop`` newest route ids are gone, ``userid``/``rolemask`` (where not None) set."""
+    def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], rend: int,
+                  pop: int, userid: Optional[int], rolemask: Optional[int]) -> None:
+        """Router peer: :meth:`send` for a response still in its bytes (see :meth:`relay_in`;
+        its route frames end at ``rend``): its ``pop`` newest route ids are gone,
+        ``userid``/``rolemask`` (where not None) set."""
         if self.traced:
             self.send(relayed_message(buf, start, stop, routes, pop, userid, rolemask))
             return
-        self.write(relay_stream(buf, start, stop, pop, (), userid, rolemask))
+        if pop == len(routes):  # all of them (a client's own request had none): from the
+            self.write(push_stream(buf, rend - 1, stop, b"", userid, rolemask))  # delimiter
+        else:
+            self.write(relay_stream(buf, start, stop, pop, (), userid, rolemask))
 
     def write(self, data: bytes) -> None:
         """Queue encoded bytes; the loop flushes them at the end of this iteration."""
@@ -127,10 +134,13 @@ class SocketLink(PeerLink):
         if self.outlen > self.max_outbuf:
             self.lost("output buffer limit reached (peer not reading)")
             return
-        self.loop.mark_dirty(self)
+        if not self.dirty:
+            self.dirty = True
+            self.loop.mark_dirty(self)
 
     def flush(self) -> None:
         """Send what is queued with one ``send``; keep the rest for POLLOUT."""
+        self.dirty = False
         out = self.out
         if self.closed or not out:
             return
@@ -204,50 +214,47 @@ class SocketLink(PeerLink):
     def relay_in(self, buf: bytes, start: int, stop: int) -> bool:
         """A message from the peer, in its bytes: route it now, on its bytes, if it only
         passes through -- a response, or a request for another peer's service (what
-        :meth:`PeerLink.receive`, the owner's ``forward_request`` and the router would do).
+        :meth:`PeerLink.receive`, the owner's ``forward_request`` and the router would do)
+        -- or, decoded once, if it is a request for a builtin service (the router checks
+        and counts it as :meth:`Router.request` would).
         False for anything else, or while the link is traced: the caller decodes it and
         calls ``receive``."""
         mtype = buf[stop - 18]  # the PROTO type byte (if the body is well formed)
         if (mtype != _RESPONSE and mtype != _REQUEST) or self.traced:
             return False
-        head = peek(buf, start, stop)
+        head = peek_head(buf, start, stop)
         if head is None:
             return False
-        _, flags, userid, rolemask, aux1, aux2 = head
+        _, flags, userid, rolemask, aux1, aux2, routes, topic, rend, _ = head
+        # the credentials PeerLink.receive would stamp (None: unchanged): a guest's
+        # always, otherwise only where unset
+        if self.guest:
+            new_userid: Optional[int] = self.userid
+            new_rolemask: Optional[int] = self.rolemask
+        else:
+            new_userid = self.userid if userid == _UNKNOWN else None
+            new_rolemask = self.rolemask if not rolemask else None
         if mtype == _REQUEST:
-            return self._relay_request(buf, start, stop, flags, userid, rolemask, aux1, aux2)
-        routes = peek_routes(buf, start, stop)
+            if flags & _NORESPONSE or topic is None or topic in LOCAL_REQUESTS:
+                # notices (disconnects) may change what is in flight: the full path
+                return False
+            push = self.request_hops(topic, aux1, flags)
+            if push is None:
+                return False
+            frames = self.push_frames
+            if frames is None or frames[0] is not push:  # (an owner returns the same tuple)
+                frames = self.push_frames = (push, route_frames(push + (self.router.uuid,)))
+            self.rx += 1  # before the router: a builtin service may report it
+            if self.router.relay_request(buf, start, stop, head, push, frames[1], new_userid,
+                                         new_rolemask):
+                return True
+            self.rx -= 1
+            return False
         self.rx += 1
-        new_userid, new_rolemask = self._stamps(userid, rolemask)
         if self.inflight and (aux1 or not flags & _STREAMING):
             self.inflight.pop((tuple(routes), aux2), None)
-        self.router.relay_response(buf, start, stop, routes, new_userid, new_rolemask)
+        self.router.relay_response(buf, start, stop, routes, rend, new_userid, new_rolemask)
         return True
-
-    def _relay_request(self, buf: bytes, start: int, stop: int, flags: int, userid: int,
-                       rolemask: int, nodeid: int, matchtag: int) -> bool:
-        if flags & _NORESPONSE:
-            return False  # notices (disconnects) may change what is in flight: the full path
-        topic = peek_topic(buf, start, stop)
-        if topic is None or topic in LOCAL_REQUESTS:
-            return False
-        push = self.request_hops(topic, nodeid, flags)
-        if push is None:
-            return False
-        new_userid, new_rolemask = self._stamps(userid, rolemask)
-        if not self.router.relay_request(buf, start, stop, topic, flags, nodeid, matchtag, push,
-                                         new_userid, new_rolemask):
-            return False
-        self.rx += 1
-        return True
-
-    def _stamps(self, userid: int, rolemask: int) -> tuple[Optional[int], Optional[int]]:
-        """The (userid, rolemask) :meth:`PeerLink.receive` would stamp (None: unchanged):
-        a guest's always, otherwise only where unset."""
-        if self.guest:
-            return self.userid, self.rolemask
-        return (self.userid if userid == _UNKNOWN else None,
-                self.rolemask if not rolemask else None)
 
     def request_hops(self, topic: str, nodeid: int, flags: int) -> Optional[tuple[str, ...]]:
         """The hops the owner's ``forward_request`` would push on a request it may relay
@@ -255,23 +262,23 @@ class SocketLink(PeerLink):
         return None
 
     def relay_request_out(self, buf: bytes, start: int, stop: int, matchtag: int,
-                          push: tuple[str, ...], userid: Optional[int],
+                          routes: list[str], frames: bytes, userid: Optional[int],
                           rolemask: Optional[int]) -> None:
-        """Router peer: :meth:`send` for a request still in its bytes, with ``push``
-        pushed and ``userid``/``rolemask`` (where not None) set.  It waits in the
-        in-flight table as those bytes (``fail_inflight`` decodes them if it must)."""
+        """Router peer: :meth:`send` for a request still in its bytes, with route stack
+        ``routes`` (the pushed hops included, encoded in ``frames``) and ``userid``/
+        ``rolemask`` (where not None) set.  It waits in the in-flight table as those
+        bytes (``fail_inflight`` decodes them if it must)."""
         if self.traced:
             msg = decode_range(buf, start, stop)
-            msg.routes.extend(push)
+            msg.routes = routes
+            msg.flags |= _ROUTE
             if userid is not None:
                 msg.userid = userid
             if rolemask is not None:
                 msg.rolemask = rolemask
             self.send(msg)
             return
-        data = relay_stream(buf, start, stop, 0, push, userid, rolemask)
-        routes = peek_routes(buf, start, stop)
-        routes.extend(push)
+        data = push_stream(buf, start, stop, frames, userid, rolemask)
         self.inflight[(tuple(routes), matchtag)] = data
         self.write(data)
 

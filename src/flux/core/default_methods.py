@@ -15,7 +15,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from flux.message import Message
 
-__all__ = ["ping_reply", "rusage_reply"]
+from flux.message import compact_json, encode_json
+
+__all__ = ["ping_reply", "ping_reply_payload", "rusage_reply"]
 
 #: ``struct rusage`` fields after utime/stime, in flux-core's reply order.
 RUSAGE_FIELDS = ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
@@ -27,12 +29,72 @@ def ping_reply(request: Message, uuid: str, rank: int) -> dict[str, Any]:
 
     Raises OSError(EPROTO) when the request carries no JSON object (as libflux).
     """
-    obj = request.payload_json()
+    return _add_ping_members(request.payload_json(), request, uuid, rank)
+
+
+def _add_ping_members(obj: dict[str, Any], request: Message, uuid: str,
+                      rank: int) -> dict[str, Any]:
     obj["route"] = f"{request.route_string()}!{uuid[:8]}"
     obj["userid"] = request.userid
     obj["rolemask"] = request.rolemask
     obj["rank"] = rank
     return obj
+
+
+#: the members ping_reply sets
+PING_KEYS = frozenset(("route", "userid", "rolemask", "rank"))
+#: member values whose compact JSON text has one spelling (no float: 1e2, 1.50...)
+_ONE_SPELLING = (str, int, bool, type(None))
+
+
+def ping_reply_payload(request: Message, uuid: str, rank: int) -> bytes:
+    """``encode_json(ping_reply(request, uuid, rank))``, the answer's payload, for a broker
+    that answers many pings: where the request's object has none of :data:`PING_KEYS`, the
+    reply is that object's compact text (the request's own where it is already exactly
+    that, :func:`_is_encoded`, as flux-core's ``flux ping`` sends it) followed by the
+    reply's members, written once per route and credentials and kept -- the same bytes,
+    without encoding them again for every ping.
+
+    Raises OSError(EPROTO) when the request carries no JSON object (as libflux).
+    """
+    obj = request.payload_json()  # checks the payload is one JSON object, and its NUL
+    if not PING_KEYS.isdisjoint(obj):  # the reply's members replace the request's
+        return encode_json(_add_ping_members(obj, request, uuid, rank))
+    text = request.payload_bytes
+    if text is None or not _is_encoded(text, obj):
+        text = encode_json(obj)
+    # the members the reply adds are the same for every ping along one route with the
+    # same credentials (a client's, a module's): written once, kept for the next
+    key = (uuid, rank, request.userid, request.rolemask, *request.routes)
+    tail = _ping_tails.get(key)
+    if tail is None:
+        if len(_ping_tails) >= _PING_TAILS_MAX:
+            _ping_tails.clear()
+        route = compact_json(f"{request.route_string()}!{uuid[:8]}")  # as ping_reply's
+        tail = _ping_tails[key] = (
+            f'"route":{route},"userid":{request.userid},"rolemask":{request.rolemask},'
+            f'"rank":{rank}}}').encode("utf-8", "surrogateescape") + b"\0"
+    return b"".join((text[:-2], b"," if obj else b"", tail))  # text[:-2]: without "}\0"
+
+
+def _is_encoded(text: bytes, obj: dict[str, Any]) -> bool:
+    """Whether ``text`` (JSON object + NUL) is exactly ``encode_json(obj)``.  Cheap tests,
+    each enough to say no: whitespace or an escape anywhere, ``-0`` (an int spelled two
+    ways), a member that is a float or nested, or more ``":`` than members (a duplicate
+    key).  (Closing up json.dumps's separators instead, with the checks that makes safe,
+    cost more than encoding again.)"""
+    if (b" " in text or b"\\" in text or b"\n" in text or b"\t" in text or b"\r" in text
+            or b"-0" in text or text.count(b'":') != len(obj)):
+        return False
+    for value in obj.values():
+        if type(value) not in _ONE_SPELLING:
+            return False
+    return True
+
+
+#: the reply members ping_reply_payload wrote, by (uuid, rank, userid, rolemask, *route)
+_ping_tails: dict[tuple, bytes] = {}
+_PING_TAILS_MAX = 1024
 
 
 def rusage_reply(request: Message) -> dict[str, Any]:

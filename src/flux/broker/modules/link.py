@@ -92,7 +92,7 @@ class ModuleLink(SocketLink):
     """One module process: its socket, its life-cycle state, what waits for its exit."""
 
     __slots__ = ("table", "name", "path", "args", "process", "watch", "kill_timer", "state",
-                 "load_req", "remove_reqs", "exit_expected", "exit_report")
+                 "load_req", "remove_reqs", "exit_expected", "exit_report", "hops")
 
     def __init__(self, table: ModuleTable, name: str, path: str, args: list[str],
                  sock: socket.socket, process: ModuleProcess) -> None:
@@ -105,6 +105,7 @@ class ModuleLink(SocketLink):
         self.path = path
         self.args = args
         self.services.add(name)
+        self.hops = (self.hop,)  # what its requests get pushed: [M]
         self.traced = table.tracer.requests  # the open module.trace requests (shared list)
         self.process = process
         self.watch = table.loop.watch_child(process.pid, self.reap) if process.pid else None
@@ -125,7 +126,7 @@ class ModuleLink(SocketLink):
 
     def request_hops(self, topic: str, nodeid: int, flags: int) -> Optional[tuple[str, ...]]:
         """``[M]`` for a request relayed on its bytes (as :meth:`forward_request`)."""
-        return (self.hop,)
+        return self.hops
 
     def trace(self, prefix: str, msg: Message) -> None:
         self.table.tracer.trace(prefix, self.name, msg)
