@@ -142,17 +142,16 @@ class _Waiter:
     def _finish(self, direct: bool) -> None:
         self._done = True
         loop = self._drv.loop
-        if self._more:
+        if self._cb is not None:
+            if direct:  # resumed by the reader callback once it has dispatched all it read
+                self._drv.wakes.append(self)
+            else:
+                cb, self._cb = self._cb, None
+                loop.call_soon(cb, self, context=self._ctx)
+        if self._more:  # in the order they were added, as asyncio runs them
             for fn, ctx in self._more:
                 loop.call_soon(fn, self, context=ctx)
             self._more = None
-        if self._cb is None:
-            return
-        if direct:  # resumed by the reader callback once it has dispatched all it read
-            self._drv.wakes.append(self)
-        else:
-            cb, self._cb = self._cb, None
-            loop.call_soon(cb, self, context=self._ctx)
 
     def _resume(self) -> None:
         cb, self._cb = self._cb, None
