@@ -11,6 +11,8 @@ N runs of S seconds of each figure, interleaved (order rotated every run):
   (a) sync       ``h.rpc("broker.ping", payload).get()`` one at a time
   (b) pipelined  W RPCs kept in flight with ``then()`` (each callback sends the next)
   (c) asyncio    ``await h.rpc("broker.ping", payload)`` one at a time
+  (a0), (c0)     (a) and (c) with neither polling its socket before sleeping
+                 (FLUX_HANDLE_SPIN_US=0: ``connection.SPIN_SECONDS = 0``), like for like
   floor (i)      blocking echo: server sleeps in select, client blocks in recv
   floor (ii)     polling echo: both poll ~150 us before blocking, with
                  pureflux's own wait strategy (poll(0) + sched_yield in the
@@ -19,7 +21,7 @@ N runs of S seconds of each figure, interleaved (order rotated every run):
 
 Prints medians with [min..max] over runs and the ratios (a)/floor against the
 stricter (faster) floor (target >= 0.5), (b)/(a) (target >= 2) and (c)/(a)
-(target >= 0.7); ratios are the median of per-run ratios.
+(target >= 0.7), and (c0)/(a0); ratios are the median of per-run ratios.
 
 (d) the CPU the handle adds per call: this thread's CPU time per sync
 ``h.rpc(...).get()`` minus that of a raw client (pre-encoded request, frames
@@ -109,6 +111,21 @@ def handle_cpu(h, raw: RawClient, runs: int, count: int = 2000) -> tuple[list[fl
         fconn.SPIN_SECONDS = saved
 
 
+def no_spin(run):
+    """``run`` with the handle's poll window closed (what FLUX_HANDLE_SPIN_US=0 sets)."""
+    import flux.core.connection as fconn
+
+    def wrapped(*args: object) -> float:
+        saved = fconn.SPIN_SECONDS
+        fconn.SPIN_SECONDS = 0.0
+        try:
+            return run(*args)
+        finally:
+            fconn.SPIN_SECONDS = saved
+
+    return wrapped
+
+
 def aio_run(h, seconds: float) -> float:
     async def main() -> float:
         rpc = h.rpc
@@ -147,6 +164,8 @@ def main(argv: list[str]) -> int:
             ("sync", lambda s: sync_run(h, s)),  # noqa: F821
             ("pipelined", lambda s: pipelined_run(h, s, args.window)),  # noqa: F821
             ("asyncio", lambda s: aio_run(h, s)),  # noqa: F821
+            ("sync0", lambda s: no_spin(sync_run)(h, s)),  # noqa: F821
+            ("asyncio0", lambda s: no_spin(aio_run)(h, s)),  # noqa: F821
         ], args.runs, args.seconds)
         rc = RawClient(bpath, req, 0)
         hcpu, rcpu = handle_cpu(h, rc, args.runs)
@@ -170,6 +189,8 @@ def main(argv: list[str]) -> int:
     print(rate_line("(a) sync h.rpc().get()", res["sync"], "calls/s", W))
     print(rate_line(f"(b) pipelined then(), {args.window} in flight", res["pipelined"], "calls/s", W))
     print(rate_line("(c) asyncio await h.rpc()", res["asyncio"], "calls/s", W))
+    print(rate_line("(a0) sync, not spinning", res["sync0"], "calls/s", W))
+    print(rate_line("(c0) asyncio, not spinning", res["asyncio0"], "calls/s", W))
     ra = statistics.median(a / b for a, b in zip(res["sync"], res[strict]))
     rb = statistics.median(a / b for a, b in zip(res["pipelined"], res["sync"]))
     print(f"HEADLINE (a)/{names[strict]} (stricter) = {ratio_runs(res['sync'], res[strict])}"
@@ -180,6 +201,7 @@ def main(argv: list[str]) -> int:
     rc = statistics.median(a / b for a, b in zip(res["asyncio"], res["sync"]))
     print(f"         (c)/(a) = {ratio_runs(res['asyncio'], res['sync'])}"
           f"   (target >= 0.7) {'OK' if rc >= 0.7 else 'MISSED'}")
+    print(f"         (c0)/(a0) = {ratio_runs(res['asyncio0'], res['sync0'])}   (neither spinning)")
     added = [(a - b) * 1e6 for a, b in zip(hcpu, rcpu)]
     md = statistics.median(added)
     print(f"(d) CPU per call, not spinning: flux.Flux {statistics.median(hcpu) * 1e6:.1f} us "

@@ -248,3 +248,24 @@ def test_an_answer_read_for_another_task_wakes_it_with_no_more_traffic(h):
         return True
 
     assert run(main())
+
+
+def test_an_answer_read_for_a_future_nobody_awaits_yet_fulfils_it(h):
+    """What an await reads for a future not (yet) awaited is dispatched as the reader callback
+    would: the future is ready without being waited for, and nothing stays in the backlog."""
+    async def main():
+        for i in range(5):
+            await h.rpc("broker.ping", {"i": i})
+        for i in range(20):
+            first = h.rpc("broker.ping", {"first": i})
+            second = h.rpc("broker.ping", {"second": i})
+            assert (await second)["second"] == i
+            for _ in range(100):
+                if first.is_ready():
+                    break
+                await asyncio.sleep(0)
+            assert first.is_ready() and first.get()["first"] == i
+            assert not h._core.backlog
+        return True
+
+    assert run(main())

@@ -270,7 +270,7 @@ class _Driver:
         end = _monotonic() + window
         scheduled = loop._scheduled
         if scheduled:
-            when = scheduled[0]._when
+            when: float = scheduled[0]._when
             if when < end:
                 return when  # may already be past: then no poll
         return end
@@ -333,15 +333,24 @@ class _Driver:
             self.loop.call_soon(self._dispatch_backlog)
 
     def _dispatch_backlog(self) -> None:
-        """What the reader callback would have done with what an await read for others."""
+        """What the reader callback would have done with what an await read for others:
+        the awaited responses first, then, in order, the rest (with no watcher or
+        continuation to keep them for, as the reader dispatches them: a future
+        fulfilled, an event dropped, a request answered ENOSYS)."""
         self._backlog_soon = False
         core = self.core
         self.in_reader = True
         try:
             for tag in list(self.awaited):
                 core._drain_for(tag)
-            if core.backlog:
-                core.schedule_drain()  # the watchers' and continuations' share (with users)
+            backlog = core.backlog  # (_drain_for replaces it)
+            if backlog:
+                if core.users > 0:
+                    core._drain()
+                else:
+                    dispatch = core.dispatch
+                    while backlog:
+                        dispatch(backlog.popleft())
         finally:
             self.in_reader = False
             if self.wakes:
