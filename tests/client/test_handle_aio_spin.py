@@ -182,3 +182,24 @@ def test_other_tasks_keep_running_during_a_tight_await_loop(h):
     alone, shared, pings = run(main())
     assert pings > 50
     assert shared >= 0.3 * alone, (alone, shared, pings)
+
+
+def test_a_callback_from_another_thread_ends_the_poll(h, monkeypatch):
+    """call_soon_threadsafe() puts a callback in the loop's ready queue: the poll stops."""
+    import threading
+
+    monkeypatch.setattr(fconn, "SPIN_SECONDS", 2.0)  # a window far longer than the test waits
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        drv = await warm(h)
+        t = threading.Timer(0.05, loop.call_soon_threadsafe, args=(lambda: None,))
+        t.start()
+        t0 = time.monotonic()
+        readable = drv.poll_until(t0 + 2.0)  # nothing was sent: only the callback can end it early
+        took = time.monotonic() - t0
+        t.join()
+        return readable, took
+
+    readable, took = run(main())
+    assert not readable and took < 1.0, took

@@ -71,16 +71,16 @@ class _Waiter:
     :meth:`_Driver._on_readable`) instead of scheduling it for the next pass.
     """
 
-    __slots__ = ("_drv", "_asyncio_future_blocking", "_cb", "_ctx", "_done", "_cancel_msg", "_more")
+    # the state an await sets is only ``_drv``: the rest starts at these class defaults
+    _asyncio_future_blocking = False
+    _cb: Any = None
+    _ctx: Any = None
+    _done = False
+    _cancel_msg: Any = None  # a CancelledError once cancelled
+    _more: Optional[list[tuple[Any, Any]]] = None
 
     def __init__(self, drv: "_Driver") -> None:
         self._drv = drv
-        self._asyncio_future_blocking = False
-        self._cb: Any = None
-        self._ctx: Any = None
-        self._done = False
-        self._cancel_msg: Any = None  # a CancelledError once cancelled
-        self._more: Optional[list[tuple[Any, Any]]] = None
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
         return self._drv.loop
@@ -136,8 +136,14 @@ class _Waiter:
 
     def set(self) -> None:
         """Mark done: the awaited future has a result (a future listener)."""
-        if not self._done:
-            self._finish(direct=self._drv.in_reader)
+        if self._done:
+            return
+        drv = self._drv
+        if drv.in_reader and self._cb is not None and self._more is None:  # the usual case
+            self._done = True
+            drv.wakes.append(self)
+        else:
+            self._finish(direct=drv.in_reader)
 
     def _finish(self, direct: bool) -> None:
         self._done = True
@@ -244,6 +250,9 @@ class _Driver:
     def _resume_waiters(self) -> None:
         """Resume the tasks whose waiters completed in this reader callback."""
         wakes = self.wakes
+        if len(wakes) == 1:
+            wakes.pop()._resume()
+            return
         self.wakes = []
         for i, w in enumerate(wakes):
             try:
@@ -276,17 +285,19 @@ class _Driver:
         return end
 
     def poll_until(self, end: float) -> bool:
-        """Poll the handle's socket (yielding the CPU) until it is readable or ``end``."""
+        """Poll the handle's socket (yielding the CPU) until it is readable or ``end``;
+        stop early if another thread hands the loop a callback (``call_soon_threadsafe``)."""
         poller = self._poller
         if poller is None:
             poller = self._poller = select.poll()
             poller.register(self.core.conn.fileno(), select.POLLIN)
         poll = poller.poll
+        ready = getattr(self.loop, "_ready", ())  # (a deque: the same object all along)
         yield_cpu = _connection._YIELD
         while True:
             if poll(0):
                 return True
-            if _monotonic() >= end:
+            if _monotonic() >= end or ready:
                 return False
             if yield_cpu:
                 _sched_yield()
@@ -390,16 +401,19 @@ def _wait(fut: "Future", result: bool) -> Generator[Any, None, Any]:
                     raise OSError(core.lost.errno, core.lost.strerror)
                 start = _monotonic()
                 # an answer to a request: poll for it as the synchronous call would
-                if tag and drv.poll_answer(tag):
+                if tag and _connection.SPIN_SECONDS > 0 and drv.poll_answer(tag):
                     continue
                 w = _Waiter(drv)
                 listener = w.set
-                s._add_listener(listener)
+                listeners = s._listeners  # (Future._add_listener/_remove_listener, inlined)
+                if listeners is None:
+                    listeners = s._listeners = []
+                listeners.append(listener)
                 try:
                     w._asyncio_future_blocking = True
                     yield w
                 finally:
-                    s._remove_listener(listener)
+                    listeners.remove(listener)
                 now = _monotonic()
                 drv.pass_at = now
                 if tag:
