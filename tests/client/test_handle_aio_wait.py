@@ -86,7 +86,7 @@ def test_the_waiter_is_what_a_task_expects():
         drv = aio._Driver(_FakeCore(), loop)
         got = []
         w = aio._Waiter(drv)
-        assert w.get_loop() is loop and not w.done()
+        assert w._loop is loop and asyncio.futures._get_loop(w) is loop and not w.done()
         w.add_done_callback(lambda f: got.append(("a", f.done())))
         w.add_done_callback(lambda f: got.append(("b", f.done())))
         w.set()

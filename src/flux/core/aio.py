@@ -32,6 +32,7 @@ import select
 import time
 import types
 from collections import deque
+from threading import get_ident as _get_ident
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, AsyncIterator, Callable, Generator, Optional
@@ -65,8 +66,8 @@ class _Waiter:
     """What a task awaiting the handle sleeps on.
 
     An asyncio Task accepts any object with the members below in place of a
-    future (``_asyncio_future_blocking``, ``get_loop``, ``add_done_callback``,
-    ``result``, ``cancel``).  Unlike an ``asyncio.Future``, this one resumes
+    future (``_asyncio_future_blocking``, ``_loop`` (or ``get_loop()``, a call
+    more), ``add_done_callback``, ``result``, ``cancel``).  Unlike an ``asyncio.Future``, this one resumes
     its task directly from the driver's reader callback (see
     :meth:`_Driver._on_readable`) instead of scheduling it for the next pass.
     """
@@ -79,11 +80,9 @@ class _Waiter:
     _cancel_msg: Any = None  # a CancelledError once cancelled
     _more: Optional[list[tuple[Any, Any]]] = None
 
-    def __init__(self, drv: "_Driver") -> None:
+    def __init__(self, drv: "_Driver") -> None:  # (awaits make theirs with _new_waiter)
         self._drv = drv
-
-    def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._drv.loop
+        self._loop = drv.loop
 
     def done(self) -> bool:
         return self._done
@@ -250,8 +249,12 @@ class _Driver:
     def _resume_waiters(self) -> None:
         """Resume the tasks whose waiters completed in this reader callback."""
         wakes = self.wakes
-        if len(wakes) == 1:
-            wakes.pop()._resume()
+        if len(wakes) == 1:  # the usual case, _resume() inlined
+            w = wakes.pop()
+            cb = w._cb
+            if cb is not None:
+                w._cb = None
+                w._ctx.run(cb, w)
             return
         self.wakes = []
         for i, w in enumerate(wakes):
@@ -368,9 +371,16 @@ class _Driver:
                 self._resume_waiters()
 
 
+_new_waiter = object.__new__
+
+
 def _driver(core: "HandleCore") -> _Driver:
-    loop = asyncio.get_running_loop()
     drv: Optional[_Driver] = core.aio_loop
+    if drv is not None and drv.can_poll and drv.loop._thread_id == _get_ident():  # type: ignore[attr-defined]
+        # a BaseEventLoop running in this thread is the running loop: no need to ask
+        # asyncio, whose get_running_loop() makes a getpid() system call each time
+        return drv
+    loop = asyncio.get_running_loop()
     if drv is None or drv.loop is not loop or loop.is_closed():
         if drv is not None and drv.reading:
             try:
@@ -393,6 +403,7 @@ def _wait(fut: "Future", result: bool) -> Generator[Any, None, Any]:
         drv = _driver(core)
         tag = s._tag
         drv.hold(tag)
+        loop = drv.loop
         try:
             if core.backlog:
                 core._drain_for(tag)
@@ -403,7 +414,9 @@ def _wait(fut: "Future", result: bool) -> Generator[Any, None, Any]:
                 # an answer to a request: poll for it as the synchronous call would
                 if tag and _connection.SPIN_SECONDS > 0 and drv.poll_answer(tag):
                     continue
-                w = _Waiter(drv)
+                w = _new_waiter(_Waiter)
+                w._drv = drv
+                w._loop = loop
                 listener = w.set
                 listeners = s._listeners  # (Future._add_listener/_remove_listener, inlined)
                 if listeners is None:
