@@ -12,16 +12,18 @@ The handle's socket is read from the asyncio loop with ``add_reader`` while
 something awaits it; messages are dispatched exactly as the Flux reactor
 would dispatch them.
 
-Why it is built this way (docs/architecture.md "asyncio"): an awaiting task
-sleeps on a :class:`_Waiter`, a minimal future that the reader callback
-completes *and* resumes the task from, once every message it read has been
-dispatched -- one loop pass per answer, where an asyncio future costs two (its
-done callbacks always go through ``call_soon``).  And before a task goes to
-sleep it may poll the handle's socket briefly (:func:`_spin_until`), under the
-very policy of the synchronous call (connection.py: only after a quick
-answer, at most ``FLUX_HANDLE_SPIN_US``, yielding the CPU), and only while the
-loop has nothing else ready and no timer falls due in the window: the answer
-then costs no process wake-up, the loop's own ``select`` finds it at once.
+Why it is built this way (docs/architecture.md "Waiting strategy", asyncio): an
+awaiting task sleeps on a :class:`_Waiter`, a minimal future that the reader
+callback completes *and* resumes the task from, once every message it read has
+been dispatched -- one loop pass per answer, where an asyncio future costs two
+(its done callbacks always go through ``call_soon``).  And before a task goes
+to sleep it may poll the handle's socket briefly (:meth:`_Driver.poll_answer`),
+under the very policy of the synchronous call (connection.py: only after a
+quick answer, at most ``FLUX_HANDLE_SPIN_US``, yielding the CPU), and only
+while the loop has nothing else ready and no timer falls due in the window.
+The answer then costs no process wake-up: the task reads it itself if the loop
+ran a pass less than a window ago, else the loop's own ``select`` finds it at
+once.
 """
 
 from __future__ import annotations
