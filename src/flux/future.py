@@ -371,7 +371,7 @@ class Future:
             raise ValueError(NULL_HANDLE)
         from flux.core.aio import result_of
 
-        return result_of(self)  # a generator-based coroutine: its own iterator
+        return result_of(self)  # a generator: no coroutine object per await
 
 
 class WaitAllFuture(Future):

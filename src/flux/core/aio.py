@@ -394,9 +394,13 @@ def _driver(core: "HandleCore") -> _Driver:
     return drv
 
 
-def _wait(fut: "Future", result: bool) -> Generator[Any, None, Any]:
+def result_of(fut: "Future", result: bool = True) -> Generator[Any, None, Any]:
     """Wait (as a task, without blocking the loop) until ``fut`` has a result;
-    return ``fut.get()`` if ``result``.  A plain generator: what ``__await__`` returns."""
+    return ``fut.get()`` (if ``result``).
+
+    What ``Future.__await__`` returns: a plain generator, not a coroutine, so
+    an already fulfilled future costs no coroutine object and no loop pass.
+    """
     s = fut._s
     if s._current is None:
         core = s._core
@@ -438,15 +442,6 @@ def _wait(fut: "Future", result: bool) -> Generator[Any, None, Any]:
     return fut.get() if result else None
 
 
-def result_of(fut: "Future") -> Generator[Any, None, Any]:
-    """What ``Future.__await__`` returns: wait for ``fut``, then ``fut.get()``.
-
-    A generator, not a coroutine: an already fulfilled future costs no
-    coroutine object and no loop pass.
-    """
-    return _wait(fut, True)
-
-
 class _Ready:
     """``await _Ready(fut)``: wait until ``fut`` has a result (no ``get()``)."""
 
@@ -456,7 +451,7 @@ class _Ready:
         self.fut = fut
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return _wait(self.fut, False)
+        return result_of(self.fut, False)
 
 
 async def await_future(fut: "Future") -> Any:
