@@ -56,10 +56,10 @@ h.reactor_run()
 '''
 
 
-def timed(run):
-    """(items/s, CPU s per item) of ``run() -> items``."""
+def timed(run, h, count: int):
+    """(items/s, CPU s per item) of ``run(h, count) -> items``."""
     t0, c0 = time.perf_counter(), time.thread_time()
-    n = run()
+    n = run(h, count)
     return n / (time.perf_counter() - t0), (time.thread_time() - c0) / n
 
 
@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
         for r in range(args.runs):
             for j in range(len(subjects)):
                 name, fn = subjects[(r + j) % len(subjects)]
-                res[name].append(timed(lambda: fn(h, args.count)))
+                res[name].append(timed(fn, h, args.count))
         del h
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {args.count} items a run, "
           f"median of {args.runs} runs [min..max]")
