@@ -369,9 +369,9 @@ class Future:
     def __await__(self) -> Any:
         if self._destroyed:
             raise ValueError(NULL_HANDLE)
-        from flux.core.aio import await_future
+        from flux.core.aio import result_of
 
-        return await_future(self).__await__()
+        return result_of(self)  # a generator: no coroutine object per await
 
 
 class WaitAllFuture(Future):
