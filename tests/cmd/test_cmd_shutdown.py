@@ -230,3 +230,45 @@ def test_usage_and_bad_arguments():
                  timeout=T)
     assert r.returncode == 1
     assert r.stderr.startswith("Usage: flux shutdown [OPTIONS] [TARGET]\n")
+
+
+def test_raw_streaming_request_ends_with_enodata_and_waits_for_the_client():
+    """Each response is ``{"log": LINE}``; ENODATA at goodbye; the broker exits once the
+    client has gone (not before: it would lose the end of the stream)."""
+    import errno
+
+    from flux.constants import FLUX_MSGFLAG_STREAMING
+    from rawclient import request
+
+    with start_instance("broker.rc3_path=flux logger -s err rc3-marker") as inst:
+        with inst.client() as c:
+            c.send(request("shutdown.start", {"loglevel": 3}, matchtag=7,
+                           flags=FLUX_MSGFLAG_STREAMING))
+            logs = []
+            while True:
+                resp = c.recv(timeout=T)
+                assert resp.matchtag == 7
+                if resp.errnum:
+                    assert resp.errnum == errno.ENODATA
+                    break
+                logs.append(resp.payload["log"])
+            assert logs == ["logger.err[0]: rc3-marker\n"]
+            time.sleep(0.3)
+            assert inst.proc.poll() is None  # in goodbye until this client goes away
+        assert inst.proc.wait(timeout=T) == 0
+
+
+def test_a_client_gone_mid_stream_or_a_bad_payload_does_not_hold_the_broker():
+    from flux.constants import FLUX_MSGFLAG_STREAMING
+    from rawclient import request
+
+    with start_instance("broker.rc3_path=sleep 1") as inst:
+        c = inst.client()
+        msg = request("shutdown.start", None, matchtag=1, flags=FLUX_MSGFLAG_STREAMING)
+        msg.payload_bytes = b"not json"
+        c.send(msg)
+        time.sleep(0.3)
+        c.close()
+        t0 = time.monotonic()
+        assert inst.proc.wait(timeout=T) == 0
+        assert time.monotonic() - t0 < 10
