@@ -59,6 +59,7 @@ from .modules import ModuleTable
 from .resource import Resource
 from .router import BuiltinService, RequestError, Router
 from .sched import Sched
+from .shutdown import Shutdown
 from .topology import DEFAULT_FANOUT, Topology, parse_topo
 
 __all__ = ["Broker", "BrokerError", "parse_setattr"]
@@ -499,8 +500,6 @@ class Broker:
             self._wire_resources(hostname)
         # flux shutdown: the initial program gets SIGHUP (flux-core aborts rc2 so), or the
         # machine leaves run; rank 0's goodbye waits for the command to read its stream
-        from .shutdown import Shutdown
-
         self.shutdown = Shutdown(self.router, self.loop, self.log, self.state_machine,
                                  self.topology.rank, lambda: self.terminate(signal.SIGHUP))
 
