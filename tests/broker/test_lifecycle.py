@@ -56,7 +56,7 @@ def test_get_wait_and_monitor_through_shutdown():
             assert c.rpc("state-machine.wait", matchtag=2).errnum == 0
             first = c.rpc("state-machine.monitor", {"final": 11}, matchtag=3, flags=STREAMING)
             assert first.payload == {"state": 5}
-            r = inst.run("shutdown", "--no-wait")
+            r = inst.run("shutdown", "--background")
             assert r.returncode == 0, r.stderr
             states = []
             while True:

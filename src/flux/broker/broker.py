@@ -57,6 +57,7 @@ from .modules import ModuleTable
 from .resource import Resource
 from .router import BuiltinService, RequestError, Router
 from .sched import Sched
+from .shutdown import Shutdown
 from .topology import DEFAULT_FANOUT, Topology, parse_topo
 from .rundir import make_rundir, remove_tree
 from .uuids import uuid4
@@ -165,7 +166,6 @@ class Broker:
         self.proc_status: Optional[int] = None
         self.proc_watch: Optional[ChildWatch] = None
         self.kill_timer: Any = None
-        self.shutdown_requested = False
         self.stopping = False
         self.exit_code = 0
         self._setup()
@@ -503,6 +503,10 @@ class Broker:
                                           shutdown_timeout=float(timeout) if timeout else -1.0,
                                           connect_timeout=self.connect_timeout)
             self._wire_resources(hostname)
+        # flux shutdown: the initial program gets SIGHUP (flux-core aborts rc2 so), or the
+        # machine leaves run; rank 0's goodbye waits for the command to read its stream
+        self.shutdown = Shutdown(self.router, self.loop, self.log, self.state_machine,
+                                 self.topology.rank, lambda: self.terminate(signal.SIGHUP))
 
     def _wire_resources(self, hostname: str) -> None:
         """Each rank's cores reach rank 0's resource service: ranks > 0 report once
@@ -667,8 +671,6 @@ class Broker:
         conn = self.router.builtin("connector-local")
         # owner only, as flux-core's: it names every client's uuid, uid and pid
         conn.method("stats-get", lambda msg: self.router.respond(msg, self.connector.stats()))
-        sd = self.router.builtin("shutdown")
-        sd.method("start", self._shutdown_start)
         # each peer link answers service.add/remove itself (peerlink.py); the name is ours
         self.router.builtin("service")
 
@@ -718,12 +720,6 @@ class Broker:
             self.router.respond(msg, rusage_reply(msg))
         except ValueError as exc:
             raise RequestError(errno.EINVAL, str(exc)) from None
-
-    def _shutdown_start(self, msg: Message) -> None:
-        self.router.respond(msg)
-        self.log.log(LOG_INFO, "shutdown requested")
-        self.shutdown_requested = True
-        self.loop.call_soon(lambda: self.terminate(signal.SIGTERM))
 
     # -- initial program ------------------------------------------------------------------
 
@@ -790,10 +786,7 @@ class Broker:
             self.kill_timer.cancel()
         # leftovers of the program (background jobs) go with it
         self._signal_program(signal.SIGKILL if self.stopping else signal.SIGTERM, group_only=True)
-        if self.shutdown_requested and rc in (-signal.SIGTERM, -signal.SIGKILL, -signal.SIGHUP):
-            self.exit_code = 0
-        else:
-            self.exit_code = self.proc_status
+        self.exit_code = self.proc_status
         self.state_machine.post("rc2-success" if rc == 0 else "rc2-fail")
 
     def _signal_program(self, signum: int, group_only: bool = False) -> None:

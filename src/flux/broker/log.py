@@ -38,7 +38,7 @@ from flux.severity import name as severity_name
 from .attrs import Attrs
 from .router import RequestError, Router, from_sender
 
-__all__ = ["Log", "format_record", "make_record"]
+__all__ = ["Log", "format_record", "make_record", "record_fields"]
 
 
 def make_record(severity: int, appname: str, text: str, hostname: str = "0",
@@ -65,6 +65,14 @@ def _severity(record: bytes) -> int:
             except ValueError:
                 pass
     return LOG_NOTICE  # for records we cannot parse
+
+
+def record_fields(record: bytes) -> Optional[tuple[int, str, str, str]]:
+    """``(severity, hostname, appname, text)`` of a record, None if it is not one."""
+    parts = record.decode("utf-8", "replace").split(" ", 7)
+    if len(parts) < 8 or not parts[0].startswith("<"):
+        return None
+    return _severity(record), parts[2], parts[3], parts[7]
 
 
 def format_record(record: bytes, local: bool = False) -> str:
@@ -99,6 +107,8 @@ class Log:
         self.stderr = stderr if stderr is not None else sys.stderr
         self.ring: deque[bytes] = deque(maxlen=1024)
         self.followers: list[Message] = []
+        #: the broker's own followers (``flux shutdown``'s stream): called with each record
+        self.taps: list[Callable[[bytes], None]] = []
         self.count = 0
         self.stderr_level = LOG_ERR
         self.critical_level = LOG_CRIT
@@ -196,6 +206,8 @@ class Log:
             data = record + b"\0"
             for req in self.followers:
                 self.router.respond(req, data)
+        for tap in list(self.taps):
+            tap(record)
 
     # -- service methods ------------------------------------------------------------------
 

@@ -33,24 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _resolve(target: str) -> str:
     """TARGET -> URI, as flux-core's ``uri_resolve`` (``flux uri``, errors on stderr)."""
-    import os
-    import sys
+    from .util import resolve_target
 
-    from flux.uri import FluxURIResolver
-    from flux.uri.uri import URI
-
-    parsed = URI(target)
-    if parsed.scheme in ("ssh", "local") and "://" in target:
-        if os.environ.get("FLUX_URI_RESOLVE_LOCAL"):
-            return "local://" + "/" + parsed.path.lstrip("/")
-        return target
-    try:
-        return str(FluxURIResolver().resolve(target))
-    except Exception as exc:  # noqa: BLE001 - flux uri's one-line error, then ours
-        text = getattr(exc, "strerror", None) or str(exc)
-        print(f"flux-uri: ERROR: {text}", file=sys.stderr, flush=True)
-        print(f"{PROG}: Unable to resolve {target} to a URI", file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
+    return resolve_target(PROG, target, f"Unable to resolve {target} to a URI")
 
 
 def _remote_authority(uri: str) -> Optional[str]:

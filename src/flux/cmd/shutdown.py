@@ -1,8 +1,17 @@
-"""``flux shutdown``: stop the enclosing instance cleanly.
+"""``flux shutdown [OPTIONS] [TARGET]``: shut down an instance, as flux-core's command.
 
-Sends ``shutdown.start`` and then waits until the broker closes the
-connection, so that when this returns the instance is really gone.  Only the
-handle's public API is used (a message watcher, a timer, the reactor).
+TARGET (a URI, a jobid or a jobid path such as ``/``) is resolved as
+``flux uri`` does.  ``shutdown.start`` goes to the broker with
+``{"loglevel": N}`` (LOG_WARNING with ``--quiet``, LOG_INFO by default,
+LOG_DEBUG with ``-v``) as a streaming request: the broker's log records are
+printed on stderr as they come until the stream ends (ENODATA) when the
+instance says goodbye.  ``--background`` sends it without the streaming flag
+and returns as soon as the shutdown has begun.
+
+``--skip-gc`` removes the ``content.dump`` attribute as flux-core's does;
+``--gc`` and ``--dump`` (and a "yes" to the garbage collection question) fail
+with one line: a pureflux instance cannot dump its KVS at shutdown (there is
+no ``flux dump`` to run in rc3), and saying it will would be a lie.
 """
 
 from __future__ import annotations
@@ -11,59 +20,175 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
+    from ._optparse import Options
+
 SUMMARY = "Shut down the Flux instance"
 
-USAGE = """Usage: flux shutdown [--no-wait] [--timeout=SECONDS]
-Stop the enclosing Flux instance (FLUX_URI) and wait for it to exit."""
+PROG = "flux-shutdown"
+
+LOG_WARNING, LOG_INFO, LOG_DEBUG = 4, 6, 7
+ENODATA = 61
+
+NO_DUMP = "KVS dump at shutdown (--gc, --dump) is not supported by pureflux"
+
+
+def _options() -> list:
+    from ._optparse import NO_ARG, OPTIONAL, REQUIRED, Option
+
+    return [
+        Option(None, "skip-gc", NO_ARG,
+               help="Skip KVS garbage collection this time, if already enabled"),
+        Option(None, "gc", NO_ARG, help="Garbage collect KVS (short for --dump=auto)"),
+        Option(None, "dump", REQUIRED, "PATH",
+               help="Dump KVS content to specified archive file using flux-dump(1)."),
+        Option(None, "background", NO_ARG,
+               help="Exit the command immediately after initiating shutdown"),
+        Option(None, "quiet", NO_ARG, help="Show only log messages <= LOG_WARNING level"),
+        Option("v", "verbose", OPTIONAL, "[LEVEL]",
+               help="Increase log verbosity: 0=show log messages <= LOG_INFO level"
+                    " (default), 1=show all log messages"),
+        Option("y", "yes", NO_ARG, help="Answer yes to any yes/no questions"),
+        Option("n", "no", NO_ARG, help="Answer no to any yes/no questions"),
+    ]
+
+
+def _verbosity(opts: Options) -> int:
+    """``-v`` alone is 1 (liboptparse's optional-argument default), ``-vN`` is N."""
+    from ._optparse import get_int
+
+    if not opts.has("verbose"):
+        return 0
+    if opts.get("verbose") is None:
+        return 1
+    return get_int(PROG, opts, "verbose", 1)
+
+
+def _open(target: Any) -> Any:
+    import os
+
+    import flux
+
+    from .util import die, oserror_text
+
+    uri = None
+    if target is not None:
+        from .util import resolve_target
+
+        uri = resolve_target(PROG, target, f"failed to resolve target {target} to a Flux URI")
+    try:
+        return flux.Flux(uri)
+    except OSError as exc:
+        # flux-core prints strerror only (not the handle's text naming the socket)
+        text = os.strerror(exc.errno) if exc.errno else oserror_text(exc)
+        die(PROG, f"error connecting to Flux: {text}")
+
+
+def _gc_wanted(h: Any, opts: Options) -> bool:
+    """flux-core's question: the KVS version is past ``kvs.gc-threshold``; garbage
+    collect this time?  (-y/-n/--skip-gc answer it, else the terminal must.)"""
+    import os
+    import sys
+
+    from .util import die, oserror_text
+
+    from flux.kvs import get_version
+
+    try:
+        version = get_version(h)
+    except OSError as exc:
+        if exc.errno != 38:  # ENOSYS: no KVS here
+            die(PROG, f"Error fetching KVS version: {oserror_text(exc)}")
+        version = 0
+    try:
+        conf = h.rpc("config.get").get()
+    except OSError as exc:
+        die(PROG, f"Error fetching flux config: {oserror_text(exc)}")
+    kvs = conf.get("kvs") if isinstance(conf, dict) else None
+    threshold = kvs.get("gc-threshold", 0) if isinstance(kvs, dict) else 0
+    if not isinstance(threshold, int) or threshold <= 0 or version <= threshold:
+        return False
+    if opts.has("yes") or opts.has("no") or opts.has("skip_gc"):
+        return opts.has("yes")
+    if not os.isatty(0):
+        die(PROG, "gc threshold exceeded, specify -y or -n\n")
+    while True:
+        print("gc threshold exceeded, do you want to perform garbage collection [Y/n]? ",
+              end="", flush=True)
+        answer = sys.stdin.readline()
+        if not answer:
+            die(PROG, "error retrieving user input")
+        if answer[0] == "\n":
+            return True
+        if answer[0] in "yYnN":
+            return answer[0] in "yY"
+        print("Please answer y or n")
+
+
+def _configure_dump(h: Any, opts: Options) -> None:
+    """``content.dump`` as flux-core's command sets it: removed with --skip-gc; a dump
+    (--gc, --dump, or yes to the gc question) is refused (see the module doc)."""
+    from .util import die, oserror_text
+
+    if opts.has("gc") and (opts.has("skip_gc") or opts.has("dump")):
+        die(PROG, "--gc is incompatible with --skip-gc or --dump")
+    if opts.has("skip_gc"):
+        try:
+            h.attr_get("content.dump")
+        except OSError:
+            return
+        try:
+            h.attr_remove("content.dump")
+        except OSError as exc:
+            die(PROG, f"rmattr content.dump: {oserror_text(exc)}")
+        return
+    if opts.has("dump") or opts.has("gc") or _gc_wanted(h, opts):
+        die(PROG, NO_DUMP)
+
+
+def _follow(f: Any) -> None:
+    """Print each ``{"log": TEXT}`` response on stderr until ENODATA."""
+    import sys
+
+    from .util import die, oserror_text
+
+    while True:
+        try:
+            resp = f.get()
+        except OSError as exc:
+            if exc.errno == ENODATA:
+                return
+            die(PROG, oserror_text(exc))
+        text = resp.get("log") if isinstance(resp, dict) else None
+        if not isinstance(text, str):
+            die(PROG, "Protocol error")
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        f.reset()
 
 
 def main(argv: list[str]) -> int:
-    from .util import die, oserror_text, open_handle
+    from flux.constants import FLUX_NODEID_ANY, FLUX_RPC_STREAMING
+    from flux.message import compact_json  # flux-core's command is C: compact JSON
 
-    wait = True
-    timeout = 60.0
-    for arg in argv:
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        if arg == "--no-wait":
-            wait = False
-        elif arg.startswith("--timeout="):
-            try:
-                timeout = float(arg.split("=", 1)[1])
-            except ValueError:
-                die("flux-shutdown", f"invalid timeout {arg!r}")
-        else:
-            die("flux-shutdown", f"unknown option {arg!r}\n{USAGE}")
-    # the same URI rules and connection error text as every other command
-    h = open_handle("flux-shutdown")
-    try:
-        h.rpc("shutdown.start", {}).get()
-    except OSError as exc:
-        die("flux-shutdown", f"shutdown.start: {oserror_text(exc)}")
-    if wait and not _wait_closed(h, timeout):
-        die("flux-shutdown", "timed out waiting for the instance to exit")
+    from ._optparse import Parser
+    from .util import die, oserror_text
+
+    parser = Parser("flux shutdown", "[OPTIONS] [TARGET]", _options(),
+                    doc="Shut down the Flux instance")
+    opts, args = parser.parse_n(argv, 0, 1)
+    loglevel = (LOG_WARNING if opts.has("quiet")
+                else LOG_INFO if _verbosity(opts) == 0 else LOG_DEBUG)
+    h = _open(args[0] if args else None)
+    _configure_dump(h, opts)
+    background = opts.has("background")
+    # nodeid ANY: a broker other than rank 0 refuses at once
+    f = h.rpc("shutdown.start", compact_json({"loglevel": loglevel}), nodeid=FLUX_NODEID_ANY,
+              flags=0 if background else FLUX_RPC_STREAMING)
+    if background:
+        try:
+            f.get()
+        except OSError as exc:
+            die(PROG, oserror_text(exc))
+    else:
+        _follow(f)
     return 0
-
-
-def _wait_closed(h: Any, timeout: float) -> bool:
-    """Run the handle's reactor until the broker closes the connection (True) or ``timeout`` passes.
-
-    A started message watcher keeps the connection read; when the broker
-    goes away, the lost connection stops the reactor with an error.
-    """
-    if timeout <= 0:
-        return False
-    expired = []
-
-    def on_timeout(h: Any, watcher: Any, revents: int, arg: Any) -> None:
-        expired.append(True)
-        h.reactor_stop()
-
-    h.msg_watcher_create(lambda h, watcher, msg, arg: None).start()
-    h.timer_watcher_create(timeout, on_timeout).start()
-    try:
-        h.reactor_run()
-    except OSError:
-        return True
-    return not expired

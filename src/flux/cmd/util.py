@@ -38,3 +38,26 @@ def open_handle(prog: str, uri: Optional[str] = None) -> Any:
         return flux.Flux(uri)
     except OSError as exc:
         die(prog, oserror_text(exc))
+
+
+def resolve_target(prog: str, target: str, failure: str) -> str:
+    """TARGET -> URI as flux-core's ``uri_resolve``: a ``local://`` or ``ssh://`` URI
+    as is (``local:///PATH`` with ``FLUX_URI_RESOLVE_LOCAL``), anything else (a jobid,
+    a jobid path, ``pid:``...) as ``flux uri`` resolves it; if it cannot, its error
+    (``flux-uri: ERROR: ...``) then ``prog: failure`` on stderr, exit 1."""
+    import os
+
+    from flux.uri import FluxURIResolver
+    from flux.uri.uri import URI
+
+    parsed = URI(target)
+    if parsed.scheme in ("ssh", "local") and "://" in target:
+        if os.environ.get("FLUX_URI_RESOLVE_LOCAL"):
+            return "local://" + "/" + parsed.path.lstrip("/")
+        return target
+    try:
+        return str(FluxURIResolver().resolve(target))
+    except Exception as exc:  # noqa: BLE001 - flux uri's one-line error, then ours
+        text = getattr(exc, "strerror", None) or str(exc)
+        print(f"flux-uri: ERROR: {text}", file=sys.stderr, flush=True)
+        die(prog, failure)
