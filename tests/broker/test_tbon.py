@@ -664,15 +664,16 @@ def test_log_stderr_modes_and_critical_level():
     lines = r.stderr.splitlines()
     assert "<6>broker.info[1]: rc1-none: init->quorum" in "\n".join(lines)
     assert any(ln.startswith("<6>broker.info[0]: start: local://") for ln in lines)
-    assert [ln for ln in lines if "from-" in ln] == \
+    assert [ln for ln in lines if "logger." in ln] == \
         ["<2>logger.crit[1]: crit-from-1", "<5>logger.notice[2]: notice-from-2"]
+    assert any(ln.startswith("<6>broker.info[0]: rc2.0: sh -c flux exec") for ln in lines)
     r = start("-Slog-stderr-level=5")  # leader mode: rank 0 prints all, rank 1 its crit
     assert r.returncode == 0, r.stderr
-    got = sorted(ln.split(" UTC ", 1)[1][5:] for ln in r.stderr.splitlines() if "from-" in ln)
+    got = sorted(ln.split(" UTC ", 1)[1][5:] for ln in r.stderr.splitlines() if "logger." in ln)
     assert got == ["logger.crit[1]: crit-from-1", "logger.crit[1]: crit-from-1",
                    "logger.notice[2]: notice-from-2"]
     r = start("-Slog-stderr-level=5", "-Slog-critical-level=1")  # crit is not critical now
-    got = [ln for ln in r.stderr.splitlines() if "from-" in ln]
+    got = [ln for ln in r.stderr.splitlines() if "logger." in ln]
     assert len(got) == 2 and all(" UTC " in ln for ln in got), r.stderr
     r = run_tree([flux_exe(), "start", "-s2", "-Slog-stderr-mode=bogus", "true"], env=env,
                  capture_output=True, text=True, timeout=60)

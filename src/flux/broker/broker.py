@@ -164,6 +164,7 @@ class Broker:
         self.proc_pgid: Optional[int] = None
         self.guardian: Optional[int] = None  # kills the program's group if we die (flux.parentdeath)
         self.proc_status: Optional[int] = None
+        self.proc_started = 0.0
         self.proc_watch: Optional[ChildWatch] = None
         self.kill_timer: Any = None
         self.stopping = False
@@ -760,6 +761,7 @@ class Broker:
                 kwargs["preexec_fn"] = preexec
         import subprocess
 
+        self.proc_started = time.monotonic()
         try:
             self.proc = subprocess.Popen(self.command, env=self._program_env(), **kwargs)
         except OSError as exc:
@@ -779,6 +781,13 @@ class Broker:
         if rc is None:
             return
         self.proc_status = 128 - rc if rc < 0 else rc
+        # as flux-core logs its rc2 entry: "rc2.0: CMDLINE Exited (rc=1) 0.0s" (an error
+        # unless it succeeded, so flux start prints it)
+        what = (signal.strsignal(-rc) or f"signal {-rc}") if rc < 0 else "Exited"
+        elapsed = time.monotonic() - self.proc_started
+        assert self.command is not None
+        self.log.log(LOG_INFO if rc == 0 else LOG_ERR,
+                     f"rc2.0: {' '.join(self.command)} {what} (rc={self.proc_status}) {elapsed:.1f}s")
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None
