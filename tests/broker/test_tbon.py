@@ -630,9 +630,15 @@ def test_flux_exec_on_ranks():
                      capture_output=True, text=True, timeout=30)
         assert (r.returncode, r.stdout) == (0, "in\nin\nin\n")
         r = t.run("exec", "-r", "2,3", "sh", "-c", 'exit $(flux getattr rank)', check=False)
-        assert r.returncode == 3
+        assert r.returncode == 3  # and, as flux-core's, the failures summed up by code
+        assert sorted(r.stderr.splitlines()) == ["2: Exit 2", "3: Exit 3"]
+        r = t.run("exec", "-r", "1-3", "sh", "-c", 'exit $(( $(flux getattr rank) % 2 ))',
+                  check=False)
+        assert (r.returncode, r.stderr) == (1, "[1,3]: Exit 1\n")
+        r = t.run("exec", "-q", "-r", "1-3", "false", check=False)
+        assert (r.returncode, r.stderr) == (1, "")
         r = t.run("exec", "-r", "3", "sh", "-c", "echo oops >&2; kill -9 $$", check=False)
-        assert (r.returncode, r.stderr) == (137, "oops\n")
+        assert (r.returncode, r.stderr) == (137, "oops\n3: Killed\n")
         r = t.run("exec", "-r", "1", "/nonexistent/cmd", check=False)
         assert (r.returncode, r.stderr) == (127, "flux-exec: Error: rank 1: /nonexistent/cmd: "
                                                  "error launching process: No such file or "

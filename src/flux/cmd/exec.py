@@ -6,6 +6,7 @@ highest exit code of the ranks (128+N for a signal)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any
 
@@ -68,7 +69,7 @@ def main(argv: list[str]) -> int:
         die(PROG, "No ranks to execute on")
     cwd = opts.dir or os.getcwd()
     cmd = {"cwd": cwd, "cmdline": args, "env": dict(os.environ), "opts": {}, "channels": []}
-    state: dict[str, Any] = {"rc": 0, "left": len(ranks), "pids": {}}
+    state: dict[str, Any] = {"rc": 0, "left": len(ranks), "pids": {}, "exitsets": {}}
     label = bool(opts.label_io)
 
     partial: dict[tuple[int, str], bytes] = {}  # -l: a rank's unfinished line
@@ -122,6 +123,10 @@ def main(argv: list[str]) -> int:
                 os.WEXITSTATUS(status)
             if code and opts.verbose:
                 print(f"{PROG}: rank {rank}: exit {code}", file=sys.stderr)
+            if code:  # summed up at the end as flux-core's: "1,3: Exit 1", "2: Killed"
+                key = (f"Exit {code}" if not os.WIFSIGNALED(status)
+                       else signal.strsignal(os.WTERMSIG(status)) or f"Signal {code - 128}")
+                state["exitsets"].setdefault(key, []).append(rank)
             state["rc"] = max(state["rc"], code)
         f.reset()
 
@@ -132,5 +137,12 @@ def main(argv: list[str]) -> int:
         f = h.rpc("rexec.exec", {"cmd": cmd, "flags": 3}, nodeid=rank, flags=FLUX_RPC_STREAMING)
         f.then(on_response, rank)
     h.reactor_run()
+    if not opts.quiet:
+        from flux.idset import IDSET_FLAG_BRACKETS, IDSET_FLAG_RANGE, IDset
+
+        for key, failed in state["exitsets"].items():
+            ranks_text = IDset(",".join(map(str, sorted(failed)))).encode(
+                IDSET_FLAG_BRACKETS | IDSET_FLAG_RANGE)
+            print(f"{ranks_text}: {key}", file=sys.stderr)
     return int(state["rc"])
 
