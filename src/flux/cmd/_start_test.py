@@ -5,9 +5,10 @@ Each broker is ``flux broker --setattr=rundir=DIR [--setattr=hostname=H]
 [-S...]`` with ``PMI_FD`` (its end of a socketpair), ``PMI_RANK`` and
 ``PMI_SIZE``; only rank 0 gets the initial program.  The PMI server core is
 flux.pmi.server's; this file only moves its lines and watches the brokers.
-Brokers are forked from this process once it has imported what a broker
-needs (an interpreter start and the imports are most of a broker's start-up:
-paid once instead of N times); ``FLUX_START_EXEC=1`` execs a fresh
+Rank 0 is forked first and imports the broker itself; the other brokers are
+forked from this process once it has imported what a broker needs (an
+interpreter start and the imports are most of a broker's start-up: paid once
+instead of N times); ``FLUX_START_EXEC=1`` execs a fresh
 ``flux broker`` per rank instead.  When one broker exits, the others get
 ``--test-exit-timeout`` (default 20 s)
 to follow before they are killed (``--test-exit-mode=leader``: only rank 0's
