@@ -44,8 +44,6 @@ __all__ = [
     "StreamDecoder",
     "decode_range",
     "peek",
-    "peek_routes",
-    "peek_topic",
     "peek_head",
     "message_from_head",
     "relay_stream",
@@ -397,73 +395,9 @@ def peek(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple[int, ...]]"
     return mtype, flags, userid, rolemask, aux1, aux2
 
 
-def peek_routes(buf: "bytes", start: "int", stop: "int") -> "list[str]":
-    """The route stack of the body ``buf[start:stop]`` (Message order: oldest first);
-    empty when the ROUTE flag is not set.  The body must have passed :func:`peek`."""
-    limit = stop - PROTO_SIZE - 1
-    if not buf[limit + 4] & _ROUTE:
-        return []
-    routes = []
-    pos = start
-    try:
-        while True:
-            n = buf[pos]
-            pos += 1
-            if not n:
-                break
-            if n == 255:
-                n = _from_bytes(buf[pos : pos + 4], "big")
-                pos += 4
-            stop_at = pos + n
-            if stop_at > limit:
-                raise ProtocolError("route frame overruns message")
-            routes.append(buf[pos:stop_at].decode())
-            pos = stop_at
-    except UnicodeDecodeError:
-        raise ProtocolError("route id is not UTF-8") from None
-    if pos > limit:
-        raise ProtocolError("route frames overrun message")
-    if len(routes) > 1:
-        routes.reverse()
-    return routes
-
-
-def peek_topic(buf: "bytes", start: "int", stop: "int") -> "Optional[str]":
-    """The topic of the body ``buf[start:stop]`` (None without the TOPIC flag), read
-    past the route frames without decoding them.  The body must have passed :func:`peek`."""
-    limit = stop - PROTO_SIZE - 1
-    flags = buf[limit + 4]
-    if not flags & _TOPIC:
-        return None
-    pos = start
-    if flags & _ROUTE:
-        while True:
-            if pos >= limit:
-                raise ProtocolError("route frames overrun message")
-            n = buf[pos]
-            pos += 1
-            if not n:
-                break
-            if n == 255:
-                n = _from_bytes(buf[pos : pos + 4], "big") + 4
-            pos += n
-    if pos >= limit:
-        raise ProtocolError("topic frame missing")
-    n = buf[pos]
-    pos += 1
-    if n == 255:
-        n = _from_bytes(buf[pos : pos + 4], "big")
-        pos += 4
-    if pos + n > limit:
-        raise ProtocolError("topic frame overruns message")
-    try:
-        return buf[pos : pos + n].decode()
-    except UnicodeDecodeError:
-        raise ProtocolError("topic is not UTF-8") from None
-
-
 def peek_head(buf: "bytes", start: "int", stop: "int") -> "Optional[tuple]":
-    """:func:`peek`, :func:`peek_routes` and :func:`peek_topic` in one walk:
+    """:func:`peek`, the route stack (Message order: oldest first) and the topic (None
+    without the TOPIC flag) in one walk:
     ``(type, flags, userid, rolemask, aux1, aux2, routes, topic, rend, pos)``, None where
     :func:`peek` is; ``rend`` is where the route frames end (after their empty delimiter
     frame: ``rend - 1`` is the delimiter, for :func:`push_stream` to pop them all), ``pos``

@@ -14,7 +14,7 @@ from flux.codec import (
     decode_range,
     encode_stream,
     peek,
-    peek_routes,
+    peek_head,
     relay_stream,
 )
 from flux.constants import FLUX_MSGFLAG_ROUTE
@@ -64,7 +64,7 @@ def test_peek_reads_what_decode_reads(msg):
     dec = decode_range(buf, 13, len(buf))
     assert peek(buf, 13, len(buf)) == (dec.type, dec.flags, dec.userid, dec.rolemask,
                                         dec.aux1, dec.aux2)
-    assert peek_routes(buf, 13, len(buf)) == dec.routes
+    assert peek_head(buf, 13, len(buf))[6] == dec.routes
 
 
 @pytest.mark.parametrize("vec", VECTORS, ids=[v["file"] for v in VECTORS])
@@ -72,7 +72,7 @@ def test_golden_vectors(vec):
     raw = (DATA / vec["file"]).read_bytes()
     assert peek(raw, 8, len(raw))[:2] == (
         {"request": 1, "response": 2, "event": 4, "control": 8}[vec["type"]], vec["flags"])
-    routes = peek_routes(raw, 8, len(raw))
+    routes = peek_head(raw, 8, len(raw))[6]
     assert routes == list(reversed(vec["route"]))  # the vectors list them in wire order
     assert relay_stream(raw, 8, len(raw)) == raw  # no edit: the same bytes
     for pop in range(len(routes) + 1):
@@ -147,30 +147,24 @@ def test_feed_ranges_refuses_bad_framing_as_feed_does(garbage, text):
 @SETTINGS
 @given(messages())
 def test_peek_topic_reads_what_decode_reads(msg):
-    from flux.codec import peek_topic
-
     raw = encode_stream(msg)
-    assert peek_topic(raw, 8, len(raw)) == decode_range(raw, 8, len(raw)).topic
+    assert peek_head(raw, 8, len(raw))[7] == decode_range(raw, 8, len(raw)).topic
 
 
 @pytest.mark.parametrize("vec", VECTORS, ids=[v["file"] for v in VECTORS])
 def test_peek_topic_of_golden_vectors(vec):
-    from flux.codec import peek_topic
-
     raw = (DATA / vec["file"]).read_bytes()
-    assert peek_topic(raw, 8, len(raw)) == vec.get("topic")
+    assert peek_head(raw, 8, len(raw))[7] == vec.get("topic")
 
 
 def check_head(buf: bytes, start: int, stop: int) -> None:
-    """peek_head is peek + peek_routes + peek_topic, and what decode reads."""
-    from flux.codec import peek_head, peek_topic
+    """peek_head is peek + the routes and topic decode reads."""
 
     dec = decode_range(buf, start, stop)
     head = peek_head(buf, start, stop)
     from flux.codec import message_from_head
 
-    assert head[:8] == peek(buf, start, stop) + (peek_routes(buf, start, stop),
-                                                  peek_topic(buf, start, stop))
+    assert head[:6] == peek(buf, start, stop)
     assert head[:8] == (dec.type, dec.flags, dec.userid, dec.rolemask, dec.aux1, dec.aux2,
                         dec.routes, dec.topic)
     msg = message_from_head(buf, start, stop, head)
