@@ -402,3 +402,20 @@ def test_broker_opts_are_comma_separated_and_attach(tmpdir_env):
     assert (r.returncode, r.stdout.strip()) == (0, "4"), r.stderr
     r = flux("start", "-o,-Snosuch=1", "true", env=env)
     assert (r.returncode, r.stderr) == (1, "flux-broker: nosuch: unknown attribute\n")
+
+
+def test_broker_verbose_option(tmpdir_env):
+    """flux-core's ``flux broker -v``: its info records on its own stderr in the
+    local form; ``-S`` given explicitly wins.  Also through ``flux start -o,-v``."""
+    d, env = tmpdir_env
+    r = flux("start", "-s2", "-o,-v", "true", env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert any(ln.startswith("<6>broker.info[0]: start: local://") for ln in lines)
+    assert any(ln.startswith("<6>broker.info[1]: start: local://") for ln in lines)
+    r = flux("start", "-s2", "-o,-v,-Slog-stderr-level=3", "true", env=env)
+    assert (r.returncode, r.stderr) == (0, "")
+    r = flux("broker", "--verbose=1", "true", env=env)
+    assert r.returncode == 0 and "<6>broker.info[0]: start: local://" in r.stderr
+    r = flux("broker", "--verbose=x", "true", env=env)
+    assert (r.returncode, r.stderr) == (1, "flux-broker: --verbose: invalid level 'x'\n")

@@ -23,6 +23,7 @@ def parse(argv: list[str], prog: str, usage: str,
     extra = extra or {}
     flags = flags or {}
     setattrs: list[str] = []
+    verbose = 0
     words = LeadingOptions(argv, usage, lambda text: die(prog, text))
     for arg in words:
         name, eq, value = arg.partition("=")
@@ -36,10 +37,22 @@ def parse(argv: list[str], prog: str, usage: str,
             setattrs.append(words.value("--setattr", value if eq else None))
         elif name in flags:
             flags[name]()
+        elif arg.startswith("-v") and arg.strip("v") == "-":  # -v, -vv: the broker's own
+            verbose += len(arg) - 1
+        elif name == "--verbose":
+            try:
+                verbose = int(value) if eq else verbose + 1
+            except ValueError:
+                die(prog, f"--verbose: invalid level {value!r}")
         elif name in extra:
             extra[name](words.value(name, value if eq else None))
         elif len(arg) > 2 and not arg.startswith("--") and arg[:2] in extra:
             extra[arg[:2]](arg[2:])  # a short option with its value attached: -s4, -o,-v
         else:
             die(prog, f"unknown option {arg!r}\n{usage}")
+    if verbose > 0:
+        # as flux-core's broker: -v prints its info records on its own stderr (local mode),
+        # -vv its debug records too, unless -S says otherwise (later items win)
+        setattrs = ["log-stderr-mode=local",
+                    f"log-stderr-level={7 if verbose > 1 else 6}"] + setattrs
     return setattrs, words.rest()

@@ -9,7 +9,8 @@ Run a size-1 Flux instance broker.  With COMMAND, run it as the initial
 program and exit with its status; without, serve until 'flux shutdown' or
 SIGTERM/SIGINT.
   -S, --setattr=NAME=VALUE   set a broker attribute (repeatable)
-  -c, --config-path=PATH     read the config from a TOML file or a directory of them"""
+  -c, --config-path=PATH     read the config from a TOML file or a directory of them
+  -v, --verbose[=LEVEL]      print the broker's log on stderr: 1 info, 2 debug"""
 
 
 def main(argv: list[str]) -> int:
