@@ -419,3 +419,25 @@ def test_broker_verbose_option(tmpdir_env):
     assert r.returncode == 0 and "<6>broker.info[0]: start: local://" in r.stderr
     r = flux("broker", "--verbose=x", "true", env=env)
     assert (r.returncode, r.stderr) == (1, "flux-broker: --verbose: invalid level 'x'\n")
+
+
+def test_start_verbose_and_noexec(tmpdir_env):
+    """flux-core's ``flux start -v``: the broker command lines on stderr (with
+    ``-vv`` also the PMI exchange, ``N: C: ...`` / ``N: S: ...``); ``-X`` starts
+    nothing and leaves no run directory."""
+    d, env = tmpdir_env
+    r = flux("start", "-X", "-v", "true", env=env)
+    assert r.returncode == 0 and r.stderr.startswith("flux-start: ") and \
+        r.stderr.rstrip().endswith(" broker true"), r.stderr
+    r = flux("start", "-s2", "-X", "-v", "true", env=env)
+    lines = r.stderr.splitlines()
+    assert r.returncode == 0 and len(lines) == 2, r.stderr
+    assert lines[0].startswith("flux-start: 0: ") and lines[0].endswith(" true")
+    assert lines[1].startswith("flux-start: 1: ") and " broker --setattr=rundir=" in lines[1]
+    assert rundirs(d) == []
+    r = flux("start", "-s2", "--verbose=2", "true", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "0: C: cmd=init pmi_version=1 pmi_subversion=1" in r.stderr.splitlines()
+    assert any(ln.startswith("1: S: cmd=barrier_out") for ln in r.stderr.splitlines())
+    r = flux("start", "-v", "true", env=env)  # the broker's log is not shown
+    assert (r.returncode, len(r.stderr.splitlines())) == (0, 1), r.stderr

@@ -15,8 +15,11 @@ __all__ = ["parse"]
 
 def parse(argv: list[str], prog: str, usage: str,
           extra: Optional[dict[str, Callable[[str], None]]] = None,
-          flags: Optional[dict[str, Callable[[], None]]] = None) -> tuple[list[str], list[str]]:
-    """Return (setattr items, command).  ``extra``: options taking a value."""
+          flags: Optional[dict[str, Callable[[], None]]] = None,
+          verbosity: Optional[Callable[[int], None]] = None) -> tuple[list[str], list[str]]:
+    """Return (setattr items, command).  ``extra``: options taking a value.  ``-v``,
+    ``-vv``, ``--verbose[=LEVEL]`` are the broker's own (its log on stderr) unless
+    ``verbosity`` is given: then it gets their level (``flux start``'s meaning)."""
     from ._leadingopts import LeadingOptions
     from .util import die
 
@@ -50,7 +53,10 @@ def parse(argv: list[str], prog: str, usage: str,
             extra[arg[:2]](arg[2:])  # a short option with its value attached: -s4, -o,-v
         else:
             die(prog, f"unknown option {arg!r}\n{usage}")
-    if verbose > 0:
+    if verbosity is not None:
+        if verbose:
+            verbosity(verbose)
+    elif verbose > 0:
         # as flux-core's broker: -v prints its info records on its own stderr (local mode),
         # -vv its debug records too, unless -S says otherwise (later items win)
         setattrs = ["log-stderr-mode=local",

@@ -157,7 +157,7 @@ class TestInstance:
     def __init__(self, size: int, command: list[str], broker_args: list[str],
                  rundir: Optional[str], hosts: Optional[list[str]], exit_timeout: float,
                  clique: str = "single", cleanup_rundir: bool = False,
-                 verbose: bool = False, exit_mode: str = "any") -> None:
+                 verbose: int = 0, exit_mode: str = "any", no_exec: bool = False) -> None:
         self.size = size
         self.command = command
         self.broker_args = broker_args
@@ -165,7 +165,8 @@ class TestInstance:
         self.exit_timeout = exit_timeout
         self.exit_mode = exit_mode  # any: the first broker's exit starts the timer; leader: rank 0's
         self.fork = os.environ.get("FLUX_START_EXEC") != "1"
-        self.verbose = verbose
+        self.verbose = verbose  # 1: the brokers' command lines; 2: and the PMI exchange
+        self.no_exec = no_exec
         if rundir is None:
             from flux.broker.rundir import make_rundir
 
@@ -200,15 +201,7 @@ class TestInstance:
         env = dict(self._base_env)
         env.update(PMI_FD=str(theirs.fileno()), PMI_RANK=str(rank), PMI_SIZE=str(self.size))
         env.pop("FLUX_URI", None)  # brokers of a new instance, not clients of an old one
-        argv = [sys.executable, "-m", "flux.cmd.main", "broker",
-                f"--setattr=rundir={self.rundir}"]
-        if self.hosts:
-            argv.append(f"--setattr=hostname={self.hosts[rank]}")
-        argv += self.broker_args
-        if rank == 0:
-            argv += self.command
-        if self.verbose:
-            _warn(f"{rank}: {' '.join(argv)}")
+        argv = [sys.executable, "-m", "flux.cmd.main"] + self._broker_argv(rank)
         proc: subprocess.Popen | _Forked
         if self.fork:
             proc = self._fork(argv[4:], env, ours)
@@ -226,6 +219,18 @@ class TestInstance:
         except (AttributeError, OSError):
             broker.pidfd = -1
         return broker
+
+    def _broker_argv(self, rank: int) -> list[str]:
+        """``broker ARGS`` of ``rank`` (shown by ``-v``, as ``flux broker ...``)."""
+        argv = ["broker", f"--setattr=rundir={self.rundir}"]
+        if self.hosts:
+            argv.append(f"--setattr=hostname={self.hosts[rank]}")
+        argv += self.broker_args
+        if rank == 0:
+            argv += self.command
+        if self.verbose:
+            _warn(f"{rank}: {' '.join([sys.argv[0]] + argv)}")
+        return argv
 
     def _fork(self, args: list[str], env: dict[str, str], ours: socket.socket) -> _Forked:
         """A broker in a child of this process: ``flux broker ARGS`` without an exec."""
@@ -289,12 +294,16 @@ class TestInstance:
         while b"\n" in broker.buf:
             line, _, broker.buf = broker.buf.partition(b"\n")
             try:
+                if self.verbose > 1:
+                    print(f"{broker.rank}: C: {line.decode(errors='replace')}", file=sys.stderr)
                 replies, finalized = self.server.request(broker.rank, line.decode() + "\n")
             except (PMIProtocolError, UnicodeDecodeError) as exc:
                 _warn(f"{broker.rank}: PMI protocol error: {exc}")
                 self._pmi_close(broker)
                 return
             for rank, text in replies:
+                if self.verbose > 1:
+                    print(f"{rank}: S: {text.rstrip()}", file=sys.stderr)
                 self._pmi_send(self.brokers[int(rank)], text)  # type: ignore[call-overload]
             if finalized:
                 self._pmi_close(broker)
@@ -359,6 +368,14 @@ class TestInstance:
         self._signals.append(signum)
 
     def run(self) -> int:
+        if self.no_exec:  # -X: what would run, nothing started
+            for rank in range(self.size):
+                self._broker_argv(rank)
+            if self.cleanup_rundir:
+                from flux.broker.rundir import remove_tree
+
+                remove_tree(self.rundir)
+            return 0
         old = {s: signal.signal(s, self._on_signal)
                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:

@@ -31,7 +31,8 @@ down and exit with COMMAND's exit status.
       --test-rundir=DIR      use DIR as the run directory (kept afterwards)
       --test-rundir-cleanup  remove --test-rundir DIR at the end
       --test-pmi-clique=single|per-broker|none|TASKMAP  PMI_process_mapping (single)
-  -v, --verbose              print the broker's informational log on stderr"""
+  -v, --verbose[=LEVEL]      show the broker command lines (2: and the PMI exchange)
+  -X, --noexec               start nothing (with -v: only show the command lines)"""
 
 
 def main(argv: list[str]) -> int:
@@ -57,7 +58,8 @@ def _start(argv: list[str]) -> int:
     from .util import die
 
     rundir: str | None = None
-    verbose_log = False
+    verbose_level = 0
+    no_exec = False
     broker_words: list[str] = []
 
     def set_rundir(value: str) -> None:
@@ -89,9 +91,13 @@ def _start(argv: list[str]) -> int:
         # comma-separated, as flux-core's: -o,-Sname=value,-Sother=value
         broker_words.extend(word for word in value.split(",") if word)
 
-    def verbose() -> None:
-        nonlocal verbose_log
-        verbose_log = True
+    def verbose(level: int) -> None:
+        nonlocal verbose_level
+        verbose_level = level
+
+    def noexec() -> None:
+        nonlocal no_exec
+        no_exec = True
 
     items, command = parse(
         argv, "flux-start", USAGE,
@@ -101,8 +107,8 @@ def _start(argv: list[str]) -> int:
                "--test-pmi-clique": test_opt("test-pmi-clique"),
                "--test-exit-mode": test_opt("test-exit-mode"),
                "-o": broker_opts, "--broker-opts": broker_opts},
-        flags={"-v": verbose, "--verbose": verbose,
-               "--test-rundir-cleanup": rundir_cleanup},
+        flags={"-X": noexec, "--noexec": noexec, "--test-rundir-cleanup": rundir_cleanup},
+        verbosity=verbose,
     )
     if "test-size" not in test_opts:
         for name in test_opts:
@@ -116,8 +122,6 @@ def _start(argv: list[str]) -> int:
         setattrs = split_setattr(items)
     except ValueError as exc:
         die("flux-start", str(exc))
-    if verbose_log:
-        setattrs.setdefault("log-stderr-level", "6")
     if rundir is not None:
         rundir = os.path.abspath(rundir)
         if not os.path.isdir(rundir):
@@ -127,7 +131,14 @@ def _start(argv: list[str]) -> int:
     if not command:
         command = [os.environ.get("SHELL") or "/bin/sh"]
     if size > 1:  # nothing of the broker imported yet: see _start_test.TestInstance.run
-        return _test_instance(size, command, items, rundir, test_opts, verbose_log)
+        return _test_instance(size, command, items, rundir, test_opts, verbose_level, no_exec)
+    if verbose_level:  # the broker runs in this process: the command line it stands for
+        import sys
+
+        line = " ".join([sys.argv[0], "broker"] + [f"--setattr={i}" for i in items] + command)
+        print(f"flux-start: {line}", file=sys.stderr, flush=True)
+    if no_exec:
+        return 0
     from flux.broker.broker import Broker, BrokerError
 
     gc.freeze()
@@ -140,7 +151,7 @@ def _start(argv: list[str]) -> int:
 
 
 def _test_instance(size: int, command: list[str], items: list[str], rundir: Optional[str],
-                   opts: dict[str, str], verbose: bool) -> int:
+                   opts: dict[str, str], verbose: int, no_exec: bool = False) -> int:
     """N brokers under a PMI server in this process (``--test-size=N``, N > 1)."""
     from . import main
 
@@ -173,8 +184,6 @@ def _test_instance(size: int, command: list[str], items: list[str], rundir: Opti
     except ValueError as exc:
         die("flux-start", str(exc))
     args = [f"--setattr={item}" for item in items]
-    if verbose:
-        args.append("--setattr=log-stderr-level=6")
     return TestInstance(size, command, args, rundir, hosts, timeout, clique,
                         cleanup_rundir="test-rundir-cleanup" in opts,
-                        verbose=verbose, exit_mode=exit_mode).run()
+                        verbose=verbose, exit_mode=exit_mode, no_exec=no_exec).run()
