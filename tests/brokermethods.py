@@ -16,12 +16,13 @@ def registered(local: bool = True) -> dict[str, int]:
     """topic -> roles of every method of the router's builtin services, and, if
     ``local``, of the requests each peer link answers itself (every role)."""
     code = (
-        "import json, sys, tempfile\n"
+        "import json, os, sys, tempfile\n"
         "from flux.broker.broker import Broker\n"
         "from flux.broker.router import BuiltinService\n"
         "from flux.broker.peerlink import LOCAL_REQUESTS\n"
         "from flux.constants import FLUX_ROLE_ALL\n"
-        "b = Broker({'rundir': tempfile.mkdtemp(prefix='pf-', dir='/tmp') + '/run'})\n"
+        "top = tempfile.mkdtemp(prefix='pf-', dir='/tmp')\n"
+        "b = Broker({'rundir': top + '/run'})\n"
         "try:\n"
         "    out = {t: r for s in b.router.services.values() if isinstance(s, BuiltinService)\n"
         "           for t, (h, r) in s.methods.items()}\n"
@@ -29,6 +30,7 @@ def registered(local: bool = True) -> dict[str, int]:
         "        out.update({t: FLUX_ROLE_ALL for t in LOCAL_REQUESTS if t})\n"
         "finally:\n"
         "    b.cleanup()\n"
+        "    os.rmdir(top)  # the broker removed the run directory it made inside\n"
         "print(json.dumps(out))\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLUX_")}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
