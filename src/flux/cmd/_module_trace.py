@@ -21,7 +21,7 @@ import os
 import sys
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Callable, NoReturn
+    from typing import Any, Callable, NoReturn
 
 PROG = "flux-module"
 
@@ -134,6 +134,24 @@ def parse(argv: list[str]) -> Options:
     return opts
 
 
+def print_stream(f: "Any", printer: "Printer", die: "Callable[[str], NoReturn]") -> "NoReturn":
+    """Print each record of a trace stream (``module.trace``, ``overlay.trace``) as it
+    comes, until the stream fails (its error, or EPROTO for a record we cannot read)."""
+    from .util import oserror_text
+
+    out = sys.stdout
+    while True:
+        try:
+            line = printer.format(f.get())
+        except OSError as exc:
+            die(oserror_text(exc))
+        except (KeyError, TypeError, ValueError):
+            die(os.strerror(EPROTO))
+        out.write(line + "\n")
+        out.flush()
+        f.reset()
+
+
 def encode_size(size: int) -> str:
     """``1536`` -> ``"1.5K"`` (flux-core's encode_size: 8 significant digits)."""
     value, unit = float(size), 0
@@ -207,7 +225,7 @@ def main(argv: list[str]) -> int:
     from flux.constants import FLUX_RPC_STREAMING
     from flux.message import compact_json  # flux-core's command is C: compact JSON
 
-    from .util import oserror_text, open_handle
+    from .util import open_handle
 
     opts = parse(argv)
     color = opts.when == "always" or (opts.when == "auto" and sys.stdout.isatty())
@@ -222,14 +240,4 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGINT, bye)
     signal.signal(signal.SIGTERM, bye)
-    out = sys.stdout
-    while True:
-        try:
-            line = printer.format(f.get())
-        except OSError as exc:
-            _die(oserror_text(exc))
-        except (KeyError, TypeError, ValueError):
-            _die(os.strerror(EPROTO))
-        out.write(line + "\n")
-        out.flush()
-        f.reset()
+    print_stream(f, printer, _die)

@@ -13,14 +13,13 @@ whose printer this borrows).  One streaming ``overlay.trace`` request to this br
 
 from __future__ import annotations
 
-import os
 import sys
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import NoReturn
 
-from ._module_trace import Options, Printer, check_options, parse_options
+from ._module_trace import Options, Printer, check_options, parse_options, print_stream
 
 PROG = "flux-overlay"
 
@@ -76,7 +75,7 @@ def main(argv: list[str]) -> int:
     from flux.constants import FLUX_RPC_STREAMING
     from flux.message import compact_json  # flux-core's command is C: compact JSON
 
-    from .util import oserror_text, open_handle
+    from .util import open_handle
 
     opts, rank = parse(argv)
     color = opts.when == "always" or (opts.when == "auto" and sys.stdout.isatty())
@@ -92,14 +91,4 @@ def main(argv: list[str]) -> int:
     # as flux-core's command: a signal ends it (exit 128+N), no traceback
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    out = sys.stdout
-    while True:
-        try:
-            line = printer.format(f.get())
-        except OSError as exc:
-            _die(oserror_text(exc))
-        except (KeyError, TypeError, ValueError):
-            _die(os.strerror(71))
-        out.write(line + "\n")
-        out.flush()
-        f.reset()
+    print_stream(f, printer, _die)
