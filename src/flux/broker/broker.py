@@ -780,14 +780,14 @@ class Broker:
         rc = self.proc.poll()
         if rc is None:
             return
-        self.proc_status = 128 - rc if rc < 0 else rc
-        # as flux-core logs its rc2 entry: "rc2.0: CMDLINE Exited (rc=1) 0.0s" (an error
-        # unless it succeeded, so flux start prints it)
-        what = (signal.strsignal(-rc) or f"signal {-rc}") if rc < 0 else "Exited"
-        elapsed = time.monotonic() - self.proc_started
+        from .runat import exit_record, exit_status
+
+        self.proc_status, what = exit_status(rc)
+        # logged as flux-core logs its rc2 entry (an error unless it succeeded, so
+        # flux start prints it), as runat logs rc1 and rc3
         assert self.command is not None
-        self.log.log(LOG_INFO if rc == 0 else LOG_ERR,
-                     f"rc2.0: {' '.join(self.command)} {what} (rc={self.proc_status}) {elapsed:.1f}s")
+        self.log.log(*exit_record("rc2.0", " ".join(self.command), self.proc_status, what,
+                                  time.monotonic() - self.proc_started))
         if self.proc_watch is not None:
             self.proc_watch.close()
             self.proc_watch = None

@@ -40,7 +40,7 @@ from .router import RequestError, Router
 if TYPE_CHECKING:  # imported where a command starts: ~5 ms of every broker's start-up
     import subprocess
 
-__all__ = ["ENV_BLOCKLIST", "PHASES", "Runat"]
+__all__ = ["ENV_BLOCKLIST", "PHASES", "Runat", "exit_record", "exit_status"]
 
 #: The lists a pureflux broker runs (state machine: init, cleanup, finalize).
 PHASES = ("rc1", "cleanup", "rc3")
@@ -56,6 +56,21 @@ ABORT_SIGNAL = signal.SIGHUP
 Log = Callable[[int, str], None]
 Done = Callable[[str, int], None]
 
+
+
+def exit_status(returncode: int) -> tuple[int, str]:
+    """A ``Popen.returncode`` as flux-core reports a command's end: (rc, what), a
+    signal counting as 128+N and named (``Killed``), else ``Exited``."""
+    if returncode < 0:
+        return 128 - returncode, signal.strsignal(-returncode) or f"signal {-returncode}"
+    return returncode, "Exited"
+
+
+def exit_record(label: str, cmdline: str, rc: int, what: str,
+                elapsed: float) -> tuple[int, str]:
+    """(severity, text) of flux-core's log line for a finished command, e.g.
+    ``rc1.0: CMDLINE Exited (rc=0) 0.1s``: an error unless it succeeded."""
+    return LOG_INFO if rc == 0 else LOG_ERR, f"{label}: {cmdline} {what} (rc={rc}) {elapsed:.1f}s"
 
 class _Command:
     """One running (or finished) command: process, output buffers, timing."""
@@ -240,25 +255,18 @@ class Runat:
         self._unwatch_exit(cmd)
         if cmd.open_fds:
             return
-        rc = proc.returncode
-        if rc < 0:
-            signum = -rc
-            rc = 128 + signum
-            what = signal.strsignal(signum) or f"signal {signum}"
-        elif rc == 0 and entry.aborted:
+        rc, what = exit_status(proc.returncode)
+        if rc == 0 and entry.aborted:
             rc = 1
             what = "aborted after exit with rc=0"
-        else:
-            what = "Exited"
         self._finished(entry, cmd, rc, what)
         self._release(cmd)
         entry.commands.pop(0)
         self._start_next(entry)
 
     def _finished(self, entry: _Entry, cmd: _Command, rc: int, what: str) -> None:
-        elapsed = time.monotonic() - cmd.t_start
-        self.log(LOG_INFO if rc == 0 else LOG_ERR,
-                 f"{entry.name}.{entry.index()}: {cmd.cmdline} {what} (rc={rc}) {elapsed:.1f}s")
+        self.log(*exit_record(f"{entry.name}.{entry.index()}", cmd.cmdline, rc, what,
+                              time.monotonic() - cmd.t_start))
         if rc != 0 and entry.exit_code == 0:
             entry.exit_code = rc
 
