@@ -201,14 +201,16 @@ class TestInstance:
         env = dict(self._base_env)
         env.update(PMI_FD=str(theirs.fileno()), PMI_RANK=str(rank), PMI_SIZE=str(self.size))
         env.pop("FLUX_URI", None)  # brokers of a new instance, not clients of an old one
-        argv = [sys.executable, "-m", "flux.cmd.main"] + self._broker_argv(rank)
+        args = self._broker_argv(rank)
+        self._show(rank, args)
         proc: subprocess.Popen | _Forked
         if self.fork:
-            proc = self._fork(argv[4:], env, ours)
+            proc = self._fork(args[1:], env, ours)  # flux broker's main takes what follows
         else:
             import subprocess
 
-            proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),))
+            proc = subprocess.Popen([sys.executable, "-m", "flux.cmd.main"] + args, env=env,
+                                    pass_fds=(theirs.fileno(),))
         theirs.close()
         ours.setblocking(False)
         broker = _Broker(rank, proc, ours)
@@ -221,16 +223,19 @@ class TestInstance:
         return broker
 
     def _broker_argv(self, rank: int) -> list[str]:
-        """``broker ARGS`` of ``rank`` (shown by ``-v``, as ``flux broker ...``)."""
+        """``broker ARGS`` of ``rank``."""
         argv = ["broker", f"--setattr=rundir={self.rundir}"]
         if self.hosts:
             argv.append(f"--setattr=hostname={self.hosts[rank]}")
         argv += self.broker_args
         if rank == 0:
             argv += self.command
+        return argv
+
+    def _show(self, rank: int, argv: list[str]) -> None:
+        """``-v``: the broker's command line, as ``flux broker ...``."""
         if self.verbose:
             _warn(f"{rank}: {' '.join([sys.argv[0]] + argv)}")
-        return argv
 
     def _fork(self, args: list[str], env: dict[str, str], ours: socket.socket) -> _Forked:
         """A broker in a child of this process: ``flux broker ARGS`` without an exec."""
@@ -370,7 +375,7 @@ class TestInstance:
     def run(self) -> int:
         if self.no_exec:  # -X: what would run, nothing started
             for rank in range(self.size):
-                self._broker_argv(rank)
+                self._show(rank, self._broker_argv(rank))
             if self.cleanup_rundir:
                 from flux.broker.rundir import remove_tree
 

@@ -37,21 +37,19 @@ def send_parts(sock: zmq.Socket, parts: list[bytes]) -> None:
 
 def recv_parts(sock: zmq.Socket) -> list[bytes]:
     """Receive one whole message without blocking (``zmq.Again`` if none)."""
-    frame = _recv(sock, _NOBLOCK, False)
-    parts = [frame.bytes]
-    while frame.more:  # the frame's flag: asking the socket for RCVMORE makes an enum
-        frame = _recv(sock, _NOBLOCK, False)
-        parts.append(frame.bytes)
-    return parts
+    first, rest = recv_routed(sock)
+    rest.insert(0, first.bytes)
+    return rest
 
 
 def recv_routed(sock: zmq.Socket) -> tuple[Any, list[bytes]]:
-    """``recv_parts`` for a ROUTER: its first part as a ``zmq.Frame`` (the peer's
-    identity, whose ``SRCFD`` names the connection), and the rest as bytes."""
+    """Receive one whole message without blocking (``zmq.Again`` if none): its first
+    part as a ``zmq.Frame`` (for a ROUTER, the peer's identity, whose ``SRCFD`` names
+    the connection), and the rest as bytes."""
     first = _recv(sock, _NOBLOCK, False)
     rest: list[bytes] = []
     frame = first
-    while frame.more:
+    while frame.more:  # the frame's flag: asking the socket for RCVMORE makes an enum
         frame = _recv(sock, _NOBLOCK, False)
         rest.append(frame.bytes)
     return first, rest
