@@ -67,34 +67,34 @@ def _severity(record: bytes) -> int:
     return LOG_NOTICE  # for records we cannot parse
 
 
-def record_fields(record: bytes) -> Optional[tuple[int, str, str, str]]:
-    """``(severity, hostname, appname, text)`` of a record, None if it is not one."""
+def record_fields(record: bytes) -> Optional[tuple[int, str, str, str, str]]:
+    """``(severity, timestamp, hostname, appname, text)`` of a record, None if it is
+    not one."""
     parts = record.decode("utf-8", "replace").split(" ", 7)
     if len(parts) < 8 or not parts[0].startswith("<"):
         return None
-    return _severity(record), parts[2], parts[3], parts[7]
+    return _severity(record), parts[1], parts[2], parts[3], parts[7]
 
 
 def format_record(record: bytes, local: bool = False) -> str:
     """``Nov 23 14:30:49.235180 UTC 2026 logger.err[0]: hello world``; with
     ``local`` (``log-stderr-mode=local``), flux-core's form for systemd's journal:
     ``<3>logger.err[0]: hello world``."""
-    text = record.decode("utf-8", "replace")
-    parts = text.split(" ", 7)
-    if len(parts) < 8 or not parts[0].startswith("<"):
-        return text
-    severity = _severity(record)
+    fields = record_fields(record)
+    if fields is None:
+        return record.decode("utf-8", "replace")
+    severity, timestamp, hostname, appname, text = fields
     sev = severity_name(severity)
     if local:
-        return f"<{severity}>{parts[3]}.{sev}[{parts[2]}]: {parts[7]}"
+        return f"<{severity}>{appname}.{sev}[{hostname}]: {text}"
     from datetime import datetime, timezone  # only where records are printed
 
     try:
-        dt = datetime.strptime(parts[1], "%Y-%m-%dT%H:%M:%S.%fZ")
+        dt = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ")
     except ValueError:
         dt = datetime.now(timezone.utc).replace(tzinfo=None)
     stamp = dt.strftime("%b %d %H:%M:%S") + f".{dt.microsecond:06d} UTC {dt.year}"
-    return f"{stamp} {parts[3]}.{sev}[{parts[2]}]: {parts[7]}"
+    return f"{stamp} {appname}.{sev}[{hostname}]: {text}"
 
 
 class Log:

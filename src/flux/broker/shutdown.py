@@ -44,7 +44,7 @@ def log_line(record: bytes, loglevel: int) -> Optional[str]:
     fields = record_fields(record)
     if fields is None:
         return None
-    severity, hostname, appname, text = fields
+    severity, _, hostname, appname, text = fields
     if severity > loglevel:
         return None
     digits = ""
