@@ -24,7 +24,9 @@ class Appender:
         self.h = handle
         self.namespace = namespace
         self.delay = delay
-        self.queue: list[tuple[str, bytes]] = []
+        #: (key, chunks) in the order made; a key's consecutive entries share one list,
+        #: joined at flush (adding bytes to bytes would copy the batch per entry)
+        self.queue: list[tuple[str, list[bytes]]] = []
         self.size = 0
         self.inflight = False
         self.timer: Any = None
@@ -43,9 +45,9 @@ class Appender:
         line = eventlog.encode_entry(eventlog.entry_build(time.time(), name, context))
         data = line.encode()
         if self.queue and self.queue[-1][0] == key:
-            self.queue[-1] = (key, self.queue[-1][1] + data)
+            self.queue[-1][1].append(data)
         else:
-            self.queue.append((key, data))
+            self.queue.append((key, [data]))
         self.size += len(data)
         if now or self.delay <= 0 or self.size >= _BATCH_MAX:
             self.flush()
@@ -69,7 +71,7 @@ class Appender:
         from flux.constants import FLUX_KVS_APPEND
         from flux.kvs.ops import put_raw_op
 
-        ops = [put_raw_op(key, data, FLUX_KVS_APPEND) for key, data in self.queue]
+        ops = [put_raw_op(key, b"".join(chunks), FLUX_KVS_APPEND) for key, chunks in self.queue]
         self.queue, self.size = [], 0
         self.inflight = True
         fut = self.h.rpc("kvs.commit", {"namespace": self.namespace, "flags": 0, "ops": ops})
