@@ -41,6 +41,15 @@ def _einval() -> OSError:
 
 # -- JSON text as jansson reads and writes it -------------------------------------------
 
+def _encode_basestring(value: str) -> str:
+    """json's C string encoder (``ensure_ascii=False``), bound on first use."""
+    global _encode_basestring
+    from json.encoder import encode_basestring
+
+    _encode_basestring = encode_basestring
+    return encode_basestring(value)
+
+
 def _real_text(value: float) -> str:
     """A real as jansson's ``jsonp_dtostr`` writes it (``%.17g``, always looks real)."""
     import math
@@ -58,9 +67,10 @@ def _real_text(value: float) -> str:
 
 
 def _string_text(value: str) -> str:
-    import json
-
-    text = json.dumps(value, ensure_ascii=False)
+    """A string as jansson writes it: ``json.dumps(value, ensure_ascii=False)`` (the
+    encoder it uses for a str, called directly: json.dumps would build a JSONEncoder per
+    call), with the hex of a ``\\u`` escape in upper case."""
+    text = _encode_basestring(value)
     if "\\u" in text:
         import re
 
