@@ -7,7 +7,9 @@ accepted; the broker's loop runs for bounded slices (brokerfakes.run_until).
 from __future__ import annotations
 
 import errno
+import json
 import socket
+import time
 
 import pytest
 from brokerfakes import (
@@ -22,6 +24,7 @@ from brokerfakes import (
 )
 from rawclient import request
 
+from flux.broker import socketlink
 from flux.broker.connector import Client, Connector
 from flux.codec import decode, encode
 from flux.broker.loop import Loop
@@ -381,7 +384,8 @@ def test_requester_gone_sends_disconnect_and_is_forgotten(world):
     assert b.link.uuid not in world.connector.clients
 
 
-def test_client_not_reading_is_cut_off(world):
+def test_client_not_reading_is_cut_off(world, monkeypatch):
+    monkeypatch.setattr(socketlink, "STALL_SECONDS", 0.0)  # cut off as soon as it is over
     world.connector.max_outbuf = 4096
     c = world.connect()
     c.rpc("event.subscribe", {"topic": ""})
@@ -407,3 +411,42 @@ def test_stats(world):
     (entry,) = stats["server"]["clients"]
     assert entry["uuid"] == c.link.uuid and entry["rxcount"] == 1 and entry["txcount"] == 1
     assert stats["server"]["connects"] == 1 and stats["allow_guest_user"] is False
+
+
+def test_client_over_the_limit_for_the_stall_time_without_reading_is_cut_off(world, monkeypatch):
+    monkeypatch.setattr(socketlink, "STALL_SECONDS", 0.2)
+    world.connector.max_outbuf = 4096
+    c = world.connect()
+    c.rpc("event.subscribe", {"topic": ""})
+    flood = b"x" * 65536
+    for _ in range(8):  # more than the socket takes: the rest waits past the limit
+        world.events.publish("flood", flood)
+    run_loop(world.loop, 0.05)
+    assert not c.link.closed  # over the limit, but not for long yet
+    run_loop(world.loop, 0.25)
+    world.events.publish("flood", flood)  # the next write finds it stalled
+    assert c.link.closed and c.link.uuid not in world.connector.clients
+    assert any("output buffer limit reached" in text for _, text in world.logged)
+
+
+def test_slow_reader_past_the_limit_is_served_whole(world, monkeypatch):
+    """A client that reads, however far behind, keeps everything sent to it (flux-core
+    queues without a limit): ``flux run`` of a job with a lot of output."""
+    monkeypatch.setattr(socketlink, "STALL_SECONDS", 0.2)
+    monkeypatch.setattr(socketlink, "SEND_SLICE", 100_000)  # several slices per backlog
+    world.connector.max_outbuf = 4096
+    c = world.connect()
+    c.rpc("event.subscribe", {"topic": ""})
+    sent = 0
+    for round_ in range(6):
+        for i in range(40):
+            world.events.publish("flood", json.dumps({"n": sent, "pad": "y" * 10000}).encode())
+            sent += 1
+        run_loop(world.loop, 0.01)
+        assert c.link.outlen > world.connector.max_outbuf or round_ == 0
+        time.sleep(0.1)  # slower than the broker: the backlog outlives one stall window
+        c._read()  # but it does read
+    got = c.recv(sent)
+    assert [json.loads(m.payload_bytes)["n"] for m in got] == list(range(sent))
+    assert not c.link.closed and c.link.uuid in world.connector.clients
+    assert c.link.outlen == 0 and c.link.over_since is None

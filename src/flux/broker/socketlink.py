@@ -14,8 +14,12 @@ output queue for them:
 - writing: messages are queued and the loop flushes each dirty link once per
   iteration, so all messages produced by one wake-up leave in one ``send``;
   what the socket does not take waits for POLLOUT;
-- a peer whose queue passes ``max_outbuf`` (it stopped reading) is dropped so
-  it can never stall the broker or exhaust its memory;
+- a peer whose queue has stayed past ``max_outbuf`` for :data:`STALL_SECONDS` without
+  it taking a byte (it stopped reading) is dropped so it can never exhaust the broker's
+  memory; one that reads, however slowly, is served as flux-core serves it (a client
+  reading a large job's output, ``flux run`` piped to a pager); a long queue is sent
+  from its front a bounded slice at a time, so a slow reader costs no copy of its backlog
+  per loop pass;
 - the end of the socket (EOF, error, malformed bytes, overflow) is reported
   once to the owner's ``lost(reason)``.
 """
@@ -49,6 +53,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["SocketLink", "UNLIMITED"]
 
 UNLIMITED = 1 << 62  # max_outbuf of a peer that is never cut off
+#: how long a queue past max_outbuf may go without the peer taking a byte
+STALL_SECONDS = 10.0
+#: the most one send is given of a longer queue (a unix socket takes far less per call)
+SEND_SLICE = 1 << 20
 _RECV_SIZE = RECV_SIZE
 _ROUTE = FLUX_MSGFLAG_ROUTE
 _NORESPONSE = FLUX_MSGFLAG_NORESPONSE
@@ -63,7 +71,7 @@ class SocketLink(PeerLink):
     """One non-blocking stream socket to a peer, served by the broker's loop."""
 
     __slots__ = ("loop", "sock", "fd", "decoder", "out", "outlen", "writing", "max_outbuf",
-                 "closed", "last_rx", "dirty", "push_frames")
+                 "closed", "last_rx", "dirty", "push_frames", "over_since")
 
     #: How a message becomes bytes on this transport (events are encoded once for all links).
     encode = staticmethod(encode_stream)
@@ -83,6 +91,7 @@ class SocketLink(PeerLink):
         self.outlen = 0
         self.writing = False  # POLLOUT wanted
         self.max_outbuf = max_outbuf
+        self.over_since: Optional[float] = None  # when the queue passed max_outbuf (not yet taken)
         self.closed = False
         self.last_rx = _monotonic()
         self.dirty = False  # waiting for the loop's flush (marked once per iteration)
@@ -131,7 +140,7 @@ class SocketLink(PeerLink):
         self.out.append(data)
         self.outlen += len(data)
         self.tx += 1
-        if self.outlen > self.max_outbuf:
+        if self.outlen > self.max_outbuf and self._stalled():
             self.lost("output buffer limit reached (peer not reading)")
             return
         if not self.dirty:
@@ -144,7 +153,18 @@ class SocketLink(PeerLink):
         out = self.out
         if self.closed or not out:
             return
-        data = out[0] if len(out) == 1 else b"".join(out)
+        if len(out) == 1:
+            data = out[0]
+            taken = 1
+        elif self.outlen <= SEND_SLICE:
+            data = b"".join(out)
+            taken = len(out)
+        else:  # a long backlog: its front, not a copy of all of it per pass
+            size = taken = 0
+            while size < SEND_SLICE:
+                size += len(out[taken])
+                taken += 1
+            data = b"".join(out[:taken])
         try:
             n = self.sock.send(data)
         except (BlockingIOError, InterruptedError):
@@ -152,19 +172,33 @@ class SocketLink(PeerLink):
         except OSError:
             self.lost(None)
             return
-        if n == len(data):
+        if n == self.outlen:  # all of it (the usual case)
             out.clear()
             self.outlen = 0
+            self.over_since = None
             if self.writing:
                 self.writing = False
                 self.loop.want_write(self.fd, False)
+            return
+        if n == len(data):
+            del out[:taken]
         else:
-            rest = memoryview(data)[n:]
-            self.out = [rest]
-            self.outlen = len(rest)
-            if not self.writing:
-                self.writing = True
-                self.loop.want_write(self.fd, True)
+            out[:taken] = [memoryview(data)[n:]]
+        self.outlen -= n
+        if n and self.over_since is not None:  # it reads: the limit's clock starts again
+            self.over_since = None if self.outlen <= self.max_outbuf else _monotonic()
+        if not self.writing:
+            self.writing = True
+            self.loop.want_write(self.fd, True)
+
+    def _stalled(self) -> bool:
+        """The queue is past max_outbuf: whether it has been for STALL_SECONDS with the
+        peer taking nothing (the clock starts now if it was not running)."""
+        now = _monotonic()
+        if self.over_since is None:
+            self.over_since = now
+            return STALL_SECONDS <= 0
+        return now - self.over_since >= STALL_SECONDS
 
     # -- input --------------------------------------------------------------------------
 
