@@ -401,6 +401,23 @@ def test_output_is_line_buffered_as_flux_core(shared_instance) -> None:
     assert (r.returncode, r.stdout) == (0, "abc")
 
 
+def test_stdout_and_stderr_keep_their_order_and_a_flood_of_lines_arrives_whole(
+        shared_instance) -> None:
+    """attach writes a batch of output lines at once (flushed before the reactor waits
+    again), yet a job's stdout and stderr, merged, still come in the job's order; and
+    200,000 short lines all arrive, in order, without the broker dropping attach for
+    reading slower than the job writes (a client that reads is never cut off)."""
+    r = shared_instance.run("run", "sh", "-c",
+                            "for i in 1 2 3; do echo out$i; sleep 0.05; echo err$i >&2; "
+                            "sleep 0.05; done", capture_output=False,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.split() == ["out1", "err1", "out2", "err2", "out3", "err3"]
+    r = shared_instance.run("run", "seq", "200000", timeout=110)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "".join(f"{i}\n" for i in range(1, 200001))
+
+
 def test_a_killed_shell_leaves_no_task(shared_instance) -> None:
     """A job shell killed with SIGKILL cannot end its tasks: the broker ends everything
     left in the shell's session (tasks and their children), and the job fails.  As

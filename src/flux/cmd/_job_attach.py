@@ -73,6 +73,8 @@ class Attach:
         self.verbose = verbose
         self.stdin_ranks = stdin_ranks
         self.t0 = 0.0
+        self.held: Any = None  # sys.stdout or sys.stderr: job output written, not flushed yet
+        self.flusher: Any = None
         self.exit_code = 1
         self.fatal_exception = False
         self.finished = False
@@ -179,6 +181,7 @@ class Attach:
                 self._setup_stdin()
         elif name == "log":
             if not self.quiet:
+                self._flush_held()
                 sys.stderr.write(f"{event.timestamp - self.t0:.3f}s: {ctx.get('component')}"
                                  f"[{ctx.get('rank')}]: {ctx.get('stream')}: ")
                 sys.stderr.write(str(ctx.get("data", "")))
@@ -187,6 +190,14 @@ class Attach:
             self._start_output()
         if self.show_exec and name != "log":
             self._print_entry("exec", event)
+
+    def _flush_held(self, *args: Any) -> None:
+        """Prepare watcher: before the reactor waits again, the output read in this pass
+        is written out -- one write per batch of lines, not one per line (a job printing
+        a million short lines spent most of attach's time in write(2) calls)."""
+        held, self.held = self.held, None
+        if held is not None:
+            held.flush()
 
     def _start_output(self) -> None:
         if "output" not in self.watches and not getattr(self, "_output_started", False):
@@ -211,11 +222,19 @@ class Attach:
             out = sys.stdout if ctx.get("stream") == "stdout" else sys.stderr
             if self.label_io:
                 raw = f"{ctx.get('rank')}: ".encode() + raw
-            out.flush()
+            held = self.held
+            if held is not out:  # the other stream's bytes go first (their order kept)
+                if held is not None:
+                    held.flush()
+                out.flush()
+                self.held = out
+                if self.flusher is None:
+                    self.flusher = self.h.prepare_watcher_create(self._flush_held)
+                    self.flusher.start()
             out.buffer.write(raw)
-            out.buffer.flush()
         elif name == "redirect":
             if not self.quiet:
+                self._flush_held()
                 path = ctx.get("path")
                 sys.stderr.write(f"{ctx.get('rank')}: {ctx.get('stream')} redirected"
                                  f"{' to ' + path if path else ''}\n")
@@ -370,6 +389,9 @@ class Attach:
         try:
             self.h.reactor_run()
         finally:
+            self._flush_held()
+            if self.flusher is not None:
+                self.flusher.stop()
             self._stop_stdin()
             for w in self.signal_ws:
                 w.stop()
