@@ -26,7 +26,7 @@ from rawclient import request
 
 from flux.broker import socketlink
 from flux.broker.connector import Client, Connector
-from flux.codec import decode, encode
+from flux.codec import decode, encode, encode_stream
 from flux.broker.loop import Loop
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
@@ -414,39 +414,77 @@ def test_stats(world):
 
 
 def test_client_over_the_limit_for_the_stall_time_without_reading_is_cut_off(world, monkeypatch):
+    """Nothing more need be written to it (its requests are not read): the stall
+    timer finds it and drops it."""
     monkeypatch.setattr(socketlink, "STALL_SECONDS", 0.2)
-    world.connector.max_outbuf = 4096
+    world.connector.max_outbuf = 100_000
     c = world.connect()
     c.rpc("event.subscribe", {"topic": ""})
     flood = b"x" * 65536
     for _ in range(8):  # more than the socket takes: the rest waits past the limit
         world.events.publish("flood", flood)
     run_loop(world.loop, 0.05)
-    assert not c.link.closed  # over the limit, but not for long yet
-    run_loop(world.loop, 0.25)
-    world.events.publish("flood", flood)  # the next write finds it stalled
-    assert c.link.closed and c.link.uuid not in world.connector.clients
+    assert not c.link.closed and c.link.over_since is not None  # not for long yet
+    run_until(world.loop, lambda: c.link.closed, timeout=3)
+    assert c.link.uuid not in world.connector.clients
     assert any("output buffer limit reached" in text for _, text in world.logged)
 
 
 def test_slow_reader_past_the_limit_is_served_whole(world, monkeypatch):
     """A client that reads, however far behind, keeps everything sent to it (flux-core
     queues without a limit): ``flux run`` of a job with a lot of output."""
-    monkeypatch.setattr(socketlink, "STALL_SECONDS", 0.2)
-    monkeypatch.setattr(socketlink, "SEND_SLICE", 100_000)  # several slices per backlog
-    world.connector.max_outbuf = 4096
+    monkeypatch.setattr(socketlink, "STALL_SECONDS", 0.3)
+    monkeypatch.setattr(socketlink, "SEND_SLICE", 50_000)  # several slices per backlog
+    world.connector.max_outbuf = 100_000
     c = world.connect()
     c.rpc("event.subscribe", {"topic": ""})
     sent = 0
-    for round_ in range(6):
-        for i in range(40):
+    over = 0
+    for _ in range(8):  # 0.8 s in all: longer than the stall time
+        for i in range(20):
             world.events.publish("flood", json.dumps({"n": sent, "pad": "y" * 10000}).encode())
             sent += 1
-        run_loop(world.loop, 0.01)
-        assert c.link.outlen > world.connector.max_outbuf or round_ == 0
-        time.sleep(0.1)  # slower than the broker: the backlog outlives one stall window
-        c._read()  # but it does read
+        run_loop(world.loop, 0.005)
+        over += c.link.outlen > world.connector.max_outbuf
+        time.sleep(0.1)  # slower than the broker
+        for _ in range(4):  # but it does read
+            c._read()
+            run_loop(world.loop, 0.002)
+    assert over >= 4  # its queue was past the limit most of the time
     got = c.recv(sent)
     assert [json.loads(m.payload_bytes)["n"] for m in got] == list(range(sent))
     assert not c.link.closed and c.link.uuid in world.connector.clients
     assert c.link.outlen == 0 and c.link.over_since is None
+
+
+def test_a_client_past_the_limit_is_not_read_from_until_it_reads(world, monkeypatch):
+    """Its own requests cannot grow its queue further: the broker stops reading them
+    (they wait in the socket) until the client has taken its queue back under the
+    limit; then they are all answered."""
+    monkeypatch.setattr(socketlink, "STALL_SECONDS", 5.0)
+    world.connector.max_outbuf = 100_000
+    c = world.connect()
+    c.rpc("event.subscribe", {"topic": ""})
+    for _ in range(8):
+        world.events.publish("flood", b"x" * 65536)
+    run_loop(world.loop, 0.05)
+    assert c.link.over_since is not None and not c.link.closed
+    c.send(b"".join(encode_stream(request("probe.see", {"n": n}, matchtag=n + 1))
+                    for n in range(20)))
+    run_loop(world.loop, 0.1)
+    assert world.seen == []  # not read while the client reads nothing
+    got = c.recv(8 + 20)  # it reads: the flood, then the answers
+    assert [m.topic for m in got[:8]] == ["flood"] * 8
+    assert [m.matchtag for m in got[8:]] == list(range(1, 21))
+    assert all(json.loads(m.payload_bytes.rstrip(b"\0")) == {"ok": True} for m in got[8:])
+    assert len(world.seen) == 20 and c.link.over_since is None and not c.link.closed
+
+
+def test_a_queue_past_the_hard_limit_is_dropped_at_once(world, monkeypatch):
+    monkeypatch.setattr(socketlink, "STALL_SECONDS", 60.0)
+    world.connector.max_outbuf = 4096
+    c = world.connect()
+    c.rpc("event.subscribe", {"topic": ""})
+    for _ in range(socketlink.HARD_LIMIT_FACTOR + 1):
+        world.events.publish("flood", b"x" * 4096)
+    assert c.link.closed and c.link.uuid not in world.connector.clients

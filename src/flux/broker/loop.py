@@ -183,10 +183,23 @@ class Loop:
 
     def want_write(self, fd: int, on: bool) -> None:
         """Also call the fd's callback when it becomes writable (or stop)."""
-        mask = _IN | _OUT if on else _IN
-        if fd in self._masks and self._masks[fd] != mask:
-            self._masks[fd] = mask
-            self._poller.modify(fd, mask)
+        old = self._masks.get(fd)
+        if old is not None:
+            mask = old | _OUT if on else old & ~_OUT
+            if mask != old:
+                self._masks[fd] = mask
+                self._poller.modify(fd, mask)
+
+    def want_read(self, fd: int, on: bool) -> None:
+        """Call the fd's callback when it becomes readable (the default), or stop (an error
+        or hang-up is still reported): a peer the broker is waiting on to read its own
+        output is not read from meanwhile."""
+        old = self._masks.get(fd)
+        if old is not None:
+            mask = old | _IN if on else old & ~_IN
+            if mask != old:
+                self._masks[fd] = mask
+                self._poller.modify(fd, mask)
 
     def remove(self, fd: int) -> None:
         if self._handlers.pop(fd, None) is not None:

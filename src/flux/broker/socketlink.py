@@ -14,12 +14,14 @@ output queue for them:
 - writing: messages are queued and the loop flushes each dirty link once per
   iteration, so all messages produced by one wake-up leave in one ``send``;
   what the socket does not take waits for POLLOUT;
-- a peer whose queue has stayed past ``max_outbuf`` for :data:`STALL_SECONDS` without
-  it taking a byte (it stopped reading) is dropped so it can never exhaust the broker's
-  memory; one that reads, however slowly, is served as flux-core serves it (a client
-  reading a large job's output, ``flux run`` piped to a pager); a long queue is sent
-  from its front a bounded slice at a time, so a slow reader costs no copy of its backlog
-  per loop pass;
+- a peer whose queue passes ``max_outbuf`` is not read from until it has taken its
+  queue back under it (its own requests cannot grow the queue further); one whose
+  queue stays past the limit for :data:`STALL_SECONDS` without it taking a byte (it
+  stopped reading), or passes :data:`HARD_LIMIT_FACTOR` times the limit, is dropped,
+  so it can never exhaust the broker's memory. One that reads, however slowly, is
+  served whole as flux-core serves it (a client reading a large job's output behind
+  the job, ``flux run`` piped to a pager). A long queue is sent from its front a
+  bounded slice at a time, so a slow reader costs no copy of its backlog per loop pass;
 - the end of the socket (EOF, error, malformed bytes, overflow) is reported
   once to the owner's ``lost(reason)``.
 """
@@ -55,6 +57,9 @@ __all__ = ["SocketLink", "UNLIMITED"]
 UNLIMITED = 1 << 62  # max_outbuf of a peer that is never cut off
 #: how long a queue past max_outbuf may go without the peer taking a byte
 STALL_SECONDS = 10.0
+#: a queue this many times max_outbuf is dropped at once (events still arrive for a
+#: peer that is not read from)
+HARD_LIMIT_FACTOR = 8
 #: the most one send is given of a longer queue (a unix socket takes far less per call)
 SEND_SLICE = 1 << 20
 _RECV_SIZE = RECV_SIZE
@@ -71,7 +76,7 @@ class SocketLink(PeerLink):
     """One non-blocking stream socket to a peer, served by the broker's loop."""
 
     __slots__ = ("loop", "sock", "fd", "decoder", "out", "outlen", "writing", "max_outbuf",
-                 "closed", "last_rx", "dirty", "push_frames", "over_since")
+                 "closed", "last_rx", "dirty", "push_frames", "over_since", "stall_timer")
 
     #: How a message becomes bytes on this transport (events are encoded once for all links).
     encode = staticmethod(encode_stream)
@@ -92,6 +97,7 @@ class SocketLink(PeerLink):
         self.writing = False  # POLLOUT wanted
         self.max_outbuf = max_outbuf
         self.over_since: Optional[float] = None  # when the queue passed max_outbuf (not yet taken)
+        self.stall_timer: Any = None  # checks a peer over the limit that gets no more writes
         self.closed = False
         self.last_rx = _monotonic()
         self.dirty = False  # waiting for the loop's flush (marked once per iteration)
@@ -140,8 +146,7 @@ class SocketLink(PeerLink):
         self.out.append(data)
         self.outlen += len(data)
         self.tx += 1
-        if self.outlen > self.max_outbuf and self._stalled():
-            self.lost("output buffer limit reached (peer not reading)")
+        if self.outlen > self.max_outbuf and self._over_limit():
             return
         if not self.dirty:
             self.dirty = True
@@ -175,7 +180,8 @@ class SocketLink(PeerLink):
         if n == self.outlen:  # all of it (the usual case)
             out.clear()
             self.outlen = 0
-            self.over_since = None
+            if self.over_since is not None:
+                self._under_limit()
             if self.writing:
                 self.writing = False
                 self.loop.want_write(self.fd, False)
@@ -186,19 +192,46 @@ class SocketLink(PeerLink):
             out[:taken] = [memoryview(data)[n:]]
         self.outlen -= n
         if n and self.over_since is not None:  # it reads: the limit's clock starts again
-            self.over_since = None if self.outlen <= self.max_outbuf else _monotonic()
+            if self.outlen <= self.max_outbuf:
+                self._under_limit()
+            else:
+                self.over_since = _monotonic()
         if not self.writing:
             self.writing = True
             self.loop.want_write(self.fd, True)
 
-    def _stalled(self) -> bool:
-        """The queue is past max_outbuf: whether it has been for STALL_SECONDS with the
-        peer taking nothing (the clock starts now if it was not running)."""
+    def _over_limit(self) -> bool:
+        """The queue is past max_outbuf: stop reading the peer (the clock starts), or,
+        if it has taken nothing for STALL_SECONDS or the queue is past the hard limit,
+        drop it (True)."""
         now = _monotonic()
         if self.over_since is None:
             self.over_since = now
-            return STALL_SECONDS <= 0
-        return now - self.over_since >= STALL_SECONDS
+            self.loop.want_read(self.fd, False)
+            self.stall_timer = self.loop.call_later(STALL_SECONDS, self._check_stall,
+                                                    interval=max(STALL_SECONDS, 0.1))
+        if (now - self.over_since >= STALL_SECONDS
+                or self.outlen > HARD_LIMIT_FACTOR * self.max_outbuf):
+            self.lost("output buffer limit reached (peer not reading)")
+            return True
+        return False
+
+    def _under_limit(self) -> None:
+        """The peer took its queue back under max_outbuf: read it again."""
+        self.over_since = None
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
+        if not self.closed:
+            self.loop.want_read(self.fd, True)
+
+    def _check_stall(self) -> None:
+        """Timer: a peer over the limit that nothing more was written to."""
+        if (self.over_since is not None and not self.closed
+                and _monotonic() - self.over_since >= STALL_SECONDS):
+            self.stall_timer.cancel()
+            self.stall_timer = None
+            self.lost("output buffer limit reached (peer not reading)")
 
     # -- input --------------------------------------------------------------------------
 
@@ -324,6 +357,9 @@ class SocketLink(PeerLink):
         self.loop.remove(self.fd)
         self.out = []
         self.outlen = 0
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
         try:
             self.sock.close()
         except OSError:
