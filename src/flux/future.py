@@ -40,6 +40,10 @@ _REFUSED = ("get", "get_str", "get_raw", "get_message", "get_matchtag", "get_nod
             "raise_if_handle_exception")
 
 
+#: how many queued results one reactor pass hands a future's callback in a row
+INVOKE_BURST = 64
+
+
 class Future:
     """A flux future.  Most users get one from :meth:`flux.Flux.rpc`."""
 
@@ -62,6 +66,7 @@ class Future:
     _counted = False
     _timer: Any = None
     _invoke_pending = False
+    _invoking = False  # its callback is running (from _invoke)
     _listeners: Optional[list[Callable[[], None]]] = None
     _flux: Optional["Flux"] = None
     _tag = 0
@@ -128,6 +133,8 @@ class Future:
             s._timer = None
         if s._cb is not None and not s._stopped and not s._invoke_pending:
             s._invoke_pending = True
+            if s._invoking:  # its callback reset it onto a queued result: _invoke goes on
+                return
             core = s._core
             if core is not None:
                 core.schedule(s._invoke)
@@ -135,13 +142,31 @@ class Future:
                 s._invoke()
 
     def _invoke(self) -> None:
+        """Run the callback on the current result; while the callback takes its result
+        and resets onto a queued one, run it again, up to :data:`INVOKE_BURST` times
+        before the reactor runs (a stream read in one go -- a job's output, a
+        watched eventlog -- cost a reactor pass and a poll per message)."""
         s = self._s
         s._invoke_pending = False
         if s._stopped or s._cb is None or s._current is None:
             return
         owner = s._owner or s
+        burst = INVOKE_BURST
+        s._invoking = True
         try:
-            s._cb(owner, *s._cb_args, **s._cb_kwargs)
+            while True:
+                s._cb(owner, *s._cb_args, **s._cb_kwargs)
+                if not s._invoke_pending:  # no queued result became current
+                    break
+                burst -= 1
+                if not burst:  # the rest after the reactor's next pass
+                    core = s._core
+                    if core is not None:
+                        core.schedule(s._invoke)
+                        return
+                s._invoke_pending = False
+                if s._stopped or s._cb is None or s._current is None:
+                    break
         except BaseException as exc:  # noqa: BLE001 - re-raised from reactor_run
             threadstate.set_exception(exc)
             s._stopped = True
@@ -149,6 +174,8 @@ class Future:
             if s._core is not None and s._core.reactor is not None:
                 s._core.reactor.stop_error()
             return
+        finally:
+            s._invoking = False
         if s._done and not s._queue:
             s._release()
 
