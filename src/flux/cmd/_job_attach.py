@@ -73,7 +73,8 @@ class Attach:
         self.verbose = verbose
         self.stdin_ranks = stdin_ranks
         self.t0 = 0.0
-        self.held: Any = None  # sys.stdout or sys.stderr: job output written, not flushed yet
+        self.held: Any = None  # sys.stdout or sys.stderr: job output read, not written yet
+        self.held_data: list[bytes] = []
         self.flusher: Any = None
         self.exit_code = 1
         self.fatal_exception = False
@@ -194,10 +195,12 @@ class Attach:
     def _flush_held(self, *args: Any) -> None:
         """Prepare watcher: before the reactor waits again, the output read in this pass
         is written out -- one write per batch of lines, not one per line (a job printing
-        a million short lines spent most of attach's time in write(2) calls)."""
+        a million short lines spent a third of attach's time in write(2) calls)."""
         held, self.held = self.held, None
         if held is not None:
-            held.flush()
+            data, self.held_data = self.held_data, []
+            held.buffer.write(b"".join(data))  # one write, however Python buffers (-u)
+            held.buffer.flush()
 
     def _start_output(self) -> None:
         if "output" not in self.watches and not getattr(self, "_output_started", False):
@@ -222,16 +225,14 @@ class Attach:
             out = sys.stdout if ctx.get("stream") == "stdout" else sys.stderr
             if self.label_io:
                 raw = f"{ctx.get('rank')}: ".encode() + raw
-            held = self.held
-            if held is not out:  # the other stream's bytes go first (their order kept)
-                if held is not None:
-                    held.flush()
+            if self.held is not out:  # the other stream's bytes go first (their order kept)
+                self._flush_held()
                 out.flush()
                 self.held = out
                 if self.flusher is None:
                     self.flusher = self.h.prepare_watcher_create(self._flush_held)
                     self.flusher.start()
-            out.buffer.write(raw)
+            self.held_data.append(raw)
         elif name == "redirect":
             if not self.quiet:
                 self._flush_held()
