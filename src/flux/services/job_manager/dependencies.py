@@ -12,7 +12,6 @@ TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Optional
 
-
 #: after* dependency types, as bits (dependency-after's)
 AFTER_START, AFTER_ANY, AFTER_SUCCESS, AFTER_FAILURE, AFTER_EXCEPT = 1, 2, 4, 8, 16
 

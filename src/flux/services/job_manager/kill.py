@@ -9,7 +9,6 @@ import errno
 from . import job as J
 from .base import ManagerBase, Refused
 
-
 _NSIG = 65  # Linux's NSIG: valid signals are 1..64
 
 

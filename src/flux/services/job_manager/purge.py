@@ -10,7 +10,6 @@ import errno
 from .base import ManagerBase, Refused
 from .job import Job
 
-
 #: the most jobs one purge transaction removes (flux-core's purge_batch_max)
 PURGE_BATCH_MAX = 100
 
