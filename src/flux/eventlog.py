@@ -46,7 +46,7 @@ def _encode_basestring(value: str) -> str:
     global _encode_basestring
     from json.encoder import encode_basestring
 
-    _encode_basestring = encode_basestring
+    _encode_basestring = encode_basestring  # type: ignore[assignment]  # rebinds itself to the C function
     return encode_basestring(value)
 
 
