@@ -245,6 +245,8 @@ def restore(tar: Optional[tarfile.TarFile], store: Callable[[bytes], str],
                     count(1, 1)
                 if restored is not None:
                     restored(member.name, None)
+        if tar is not None:
+            _check_end(tar)
     except (tarfile.TarError, EOFError, ValueError) as exc:
         text = str(exc) or "error reading archive"
         if "unexpected end of data" in text or isinstance(exc, EOFError):
@@ -252,6 +254,22 @@ def restore(tar: Optional[tarfile.TarFile], store: Callable[[bytes], str],
         raise ArchiveError(text) from None
     rootref = _store_dirs(root, store, lambda: count(1, 0))
     return Restored(rootref, newest, keys, blobs)
+
+
+def _check_end(tar: tarfile.TarFile) -> None:
+    """tarfile ends quietly at a cut header; libarchive calls it truncated: so does this
+    (for a file: in stream mode what follows the last member is gone already)."""
+    fobj = tar.fileobj
+    seekable = getattr(fobj, "seekable", None)  # a stream ("r|*") has none
+    if fobj is None or seekable is None or not seekable():
+        return
+    fobj.seek(tar.offset)
+    while True:
+        block = fobj.read(65536)
+        if not block:
+            return
+        if block.strip(b"\0"):
+            raise ArchiveError("Truncated tar archive")
 
 
 def _insert(root: dict, path: str, obj: dict) -> None:
