@@ -5,6 +5,7 @@ root flux-core built from it; ``content.restore`` at start and ``flux shutdown -
 
 from __future__ import annotations
 
+import calendar
 import io
 import os
 import shutil
@@ -182,7 +183,7 @@ def test_checkpoint_dump_and_restore_refused_while_the_kvs_runs(filled, tmp):
     r = filled.run("content", "checkpoint", "list", "-n")
     _ok(r)
     newest = r.stdout.splitlines()[0].split()
-    stamp = int(time.mktime(time.strptime(newest[2], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)
+    stamp = calendar.timegm(time.strptime(newest[2], "%Y-%m-%dT%H:%M:%SZ"))
     _ok(filled.run("dump", "-q", "--checkpoint", path))
     members = _members(path)
     assert members["ck/marker"][1] == b"1"
@@ -217,9 +218,11 @@ def test_errors_are_one_line_and_exit_1(inst, tmp):
     cases = [
         (("dump", os.path.join(tmp, "out.bogus")),
          f"flux-dump: No such format '{tmp}/out.bogus'\n"),
-        (("dump", "/nonexistent-dir/out.tar"), "flux-dump: Failed to open '/nonexistent-dir/out.tar'\n"),
+        (("dump", "/nonexistent-dir/out.tar"),
+         "flux-dump: Failed to open '/nonexistent-dir/out.tar'\n"),
         (("dump", "--maxreqs=0", "x.tar"), "flux-dump: invalid value for maxreqs\n"),
-        (("restore", "--key=x", "/nonexistent.tar"), "flux-restore: Failed to open '/nonexistent.tar'\n"),
+        (("restore", "--key=x", "/nonexistent.tar"),
+         "flux-restore: Failed to open '/nonexistent.tar'\n"),
         (("restore", os.path.join(tmp, "any.tar")), None),
     ]
     bad = os.path.join(tmp, "bad.tar")

@@ -45,12 +45,12 @@ def auto_dump_dir(attrs: Attrs) -> str:
 
 def dump_command(attrs: Attrs, now: Optional[float] = None) -> Optional[str]:
     """The rc3 command line ``content.dump`` asks for (None if unset)."""
-    import shlex
-    import time
-
     target = attrs.get("content.dump")
     if not target:
         return None
+    import shlex
+    import time
+
     link = None
     prefix = ""
     if target == "auto":

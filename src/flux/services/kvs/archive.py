@@ -77,7 +77,8 @@ def open_writer(path: str, stdout: Optional[IO[bytes]] = None) -> tarfile.TarFil
                             encoding="utf-8")
     mode = writer_mode(path)
     try:
-        return tarfile.open(path, mode, format=tarfile.PAX_FORMAT, encoding="utf-8")  # type: ignore[call-overload]
+        return tarfile.open(path, mode,  # type: ignore[call-overload]
+                            format=tarfile.PAX_FORMAT, encoding="utf-8")
     except OSError:
         raise ArchiveError(f"Failed to open '{path}'") from None
 
@@ -167,8 +168,9 @@ def _strerror(exc: OSError) -> str:
 
 
 def open_reader(path: str, stdin: Optional[IO[bytes]] = None) -> Optional[tarfile.TarFile]:
-    """A tar reader on ``path`` (``-``: ``stdin``, a buffered reader), any compression tarfile knows; None
-    for an empty input (libarchive reads it as an empty archive); ArchiveError."""
+    """A tar reader on ``path`` (``-``: ``stdin``, a buffered reader), compressed in any way
+    tarfile knows; None for an empty input (libarchive reads it as an empty archive);
+    ArchiveError."""
     try:
         if path == "-":
             assert stdin is not None
