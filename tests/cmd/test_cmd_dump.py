@@ -338,3 +338,24 @@ def test_a_bad_archive_at_start_stops_the_broker(tmp):
                  capture_output=True, text=True, timeout=T)
     assert r.returncode != 0
     assert f"content.restore {bad}: Unrecognized archive format" in r.stderr
+
+
+def test_missing_blobs_are_fatal_unless_ignored(tmp):
+    """A valref or dirref to a blob the store lacks: flux-core's line and exit 1, or with
+    --ignore-failed-read the same lines and the key (or directory) left out."""
+    missing = "sha1-" + "0" * 40
+    with start_instance() as inst:
+        _ok(inst.run("kvs", "put", "--treeobj",
+                     'bad={"data":["%s"],"type":"valref","ver":1}' % missing))
+        _ok(inst.run("kvs", "put", "--treeobj",
+                     'baddir={"data":["%s1"],"type":"dirref","ver":1}' % missing[:-1]))
+        _ok(inst.run("kvs", "put", "ok=1"))
+        path = os.path.join(tmp, "x.tar")
+        r = inst.run("dump", "-q", path)
+        assert (r.returncode, r.stderr) == (1, "bad: missing blobref 0: No such file or directory\n")
+        r = inst.run("dump", "-q", "--ignore-failed-read", path)
+        assert (r.returncode, r.stderr) == (
+            0, "bad: missing blobref 0: No such file or directory\n"
+               "baddir: could not load content: No such file or directory\n")
+        members = _members(path)
+        assert members["ok"][1] == b"1" and "bad" not in members
