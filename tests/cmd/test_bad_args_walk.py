@@ -29,9 +29,9 @@ SUBCOMMANDS = {
     "config": "get set unset load reload builtin".split(),
     "event": ["pub"],
 }
-COMMANDS = ("bulksubmit cancel config content dmesg env event exec getattr job jobs keygen kvs "
-            "logger lsattr module overlay pgrep ping pkill queue resource run setattr submit "
-            "update uptime uri version").split()
+COMMANDS = ("bulksubmit cancel config content dmesg dump env event exec getattr job jobs keygen "
+            "kvs logger lsattr module overlay pgrep ping pkill queue resource restore run setattr "
+            "submit update uptime uri version").split()
 #: ``--name=ARG`` (liboptparse) and ``--name ARG`` (argparse) in --help texts
 OPTION = re.compile(r"--([a-z][a-z0-9-]*)[= ]([A-Z][A-Z_|=-]*)")
 

@@ -1,11 +1,12 @@
 """``flux shutdown`` as flux-core 0.88's: the log stream and its levels, --background,
-TARGET, the broker's refusals (a second shutdown, rank > 0, outside run), --gc/--dump,
+TARGET, the broker's refusals (a second shutdown, rank > 0, outside run), --dump/--skip-gc,
 the usage text; a non-streaming request of an older client still works."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -169,21 +170,29 @@ def test_only_rank_0_may_shut_down():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def test_gc_and_dump_are_refused_and_skip_gc_removes_content_dump():
+def test_dump_sets_content_dump_and_skip_gc_removes_it():
+    """--dump=PATH sets content.dump (what rc3 sees); --gc is incompatible with --dump or
+    --skip-gc; --skip-gc removes it.  (The dump itself: tests/cmd/test_cmd_dump.py.)"""
     d = short_tmpdir()
     out = os.path.join(d, "dump-attr")
+    dump = os.path.join(d, "x.tar")
     try:
-        with start_instance("content.dump=/tmp/x.tar",
+        with start_instance(f"broker.rc3_path=flux getattr content.dump >{out} 2>&1;"
+                            " true") as inst:
+            r = _shutdown(inst, f"--dump={dump}", "--quiet")
+            assert r.returncode == 0, r.stderr
+            assert r.stderr == (f"flux-shutdown: shutdown will dump KVS to {dump}"
+                                " (this may take some time)\n")
+        assert open(out).read() == f"{dump}\n"
+        assert tarfile.is_tarfile(dump)
+        with start_instance("content.dump=/nonexistent/x.tar",
                             f"broker.rc3_path=flux getattr content.dump >{out} 2>&1;"
                             " true") as inst:
-            for args in (["--gc"], ["--dump=/tmp/x.tar"], ["--dump", "auto"]):
-                r = inst.run("shutdown", *args, timeout=T)
-                assert r.returncode == 1
-                assert r.stderr == ("flux-shutdown: KVS dump at shutdown (--gc, --dump)"
-                                    " is not supported by pureflux\n"), r.stderr
             r = inst.run("shutdown", "--gc", "--skip-gc", timeout=T)
             assert (r.returncode, r.stderr) == (
                 1, "flux-shutdown: --gc is incompatible with --skip-gc or --dump\n")
+            r = inst.run("shutdown", "--gc", "--dump=x", timeout=T)
+            assert r.returncode == 1
             assert inst.proc.poll() is None  # still running
             r = _shutdown(inst, "--skip-gc", "--quiet")
             assert r.returncode == 0, r.stderr

@@ -56,6 +56,10 @@ class Lifecycle(BrokerFields):
         # unload-builtins: every module is unloaded on the loop, then the machine goes on
         self.state_machine.actions[UNLOAD_BUILTINS] = lambda: self.modules.shutdown(
             lambda: self.state_machine.post("builtins-done"))
+        if self.topology.rank == 0:  # content.dump: rc3 dumps the KVS
+            from .content_dump import install_dump
+
+            install_dump(self.state_machine, self.runat, self.attrs)
         BrokerEnv(self.router, self.router.services["broker"], self.environ)
         if self.overlay is not None:
             from .overlay.states import TreeStates
@@ -84,8 +88,11 @@ class Lifecycle(BrokerFields):
         """Serve until done; returns the exit code."""
         try:
             try:
-                if self.topology.rank == 0 and self.content.statedir:
-                    self.content.open()
+                if self.topology.rank == 0 and (self.content.statedir
+                                                or self.attrs.get("content.restore")):
+                    from .content_dump import restore_at_start
+
+                    restore_at_start(self.content, self.attrs, self.log.log)
                     self.kvs.restore()
                     self.job_manager.restore()
             except OSError as exc:

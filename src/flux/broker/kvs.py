@@ -7,7 +7,8 @@ itself (bench/module.py against bench/ping.py), and ``flux.kvs.get`` must
 stay within 3x the polling floor.  The service's blobs live in the broker's
 content store (``content.py``), opened on first use as the content service
 does; with a statedir, the primary namespace is restored from its newest
-checkpoint at start-up.
+checkpoint at start-up, and so is an instance started from an archive
+(``content.restore``, see ``content_dump.py``).
 """
 
 from __future__ import annotations
@@ -110,12 +111,12 @@ class KVS:
         self.service.apply_ready()
 
     def restore(self) -> None:
-        """With a statedir: the primary namespace from its newest checkpoint."""
-        if self.content.statedir:
-            when = self.service.restore()
-            if when is not None:
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when)) if when else "N/A"
-                self.log(LOG_INFO, f"restored KVS from checkpoint on {stamp}")
+        """The primary namespace from its newest checkpoint, if the store has one
+        (the broker calls this with a statedir or a restored archive)."""
+        when = self.service.restore()
+        if when is not None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when)) if when else "N/A"
+            self.log(LOG_INFO, f"restored KVS from checkpoint on {stamp}")
 
     def close(self) -> None:
         """Answer what is still pending (ENOSYS, as flux-core at unload)."""

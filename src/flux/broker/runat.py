@@ -126,6 +126,14 @@ class Runat:
         entry.commands.insert(0, _Command(cmdline))
         entry.count += 1
 
+    def append(self, name: str, cmdline: str) -> None:
+        """Put ``cmdline`` at the end of list ``name`` (the broker's own last step)."""
+        entry = self.entries.get(name)
+        if entry is None:
+            entry = self.entries[name] = _Entry(name)
+        entry.commands.append(_Command(cmdline))
+        entry.count += 1
+
     def is_defined(self, name: str) -> bool:
         return name in self.entries
 

@@ -124,6 +124,7 @@ def _preload_rank0() -> None:
     import subprocess  # noqa: F401  (the initial program)
 
     import flux.broker.conf_reader  # noqa: F401
+    import flux.broker.content_dump  # noqa: F401
     import flux.broker.groups  # noqa: F401
     import flux.broker.job_shell_launch  # noqa: F401
     import flux.broker.job_shell_rexec  # noqa: F401

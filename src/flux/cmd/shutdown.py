@@ -8,17 +8,18 @@ printed on stderr as they come until the stream ends (ENODATA) when the
 instance says goodbye.  ``--background`` sends it without the streaming flag
 and returns as soon as the shutdown has begun.
 
-``--skip-gc`` removes the ``content.dump`` attribute as flux-core's does;
-``--gc`` and ``--dump`` (and a "yes" to the garbage collection question) fail
-with one line: a pureflux instance cannot dump its KVS at shutdown (there is
-no ``flux dump`` to run in rc3), and saying it will would be a lie.
+``--skip-gc`` removes the ``content.dump`` attribute, ``--dump=PATH`` sets it to
+PATH and ``--gc`` (or a "yes" to the garbage collection question) to ``auto``, as
+flux-core's: rank 0's broker then runs ``flux dump`` at the end of rc3
+(``broker/content_dump.py``), and a start with ``-S content.restore=auto``
+restores that dump into a fresh content store.
 """
 
 from __future__ import annotations
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any
+    from typing import Any, Optional
 
     from ._optparse import Options
 
@@ -28,9 +29,6 @@ PROG = "flux-shutdown"
 
 LOG_WARNING, LOG_INFO, LOG_DEBUG = 4, 6, 7
 ENODATA = 61
-
-NO_DUMP = "KVS dump at shutdown (--gc, --dump) is not supported by pureflux"
-
 
 def _options() -> list:
     from ._optparse import NO_ARG, OPTIONAL, REQUIRED, Option
@@ -125,24 +123,51 @@ def _gc_wanted(h: Any, opts: Options) -> bool:
 
 
 def _configure_dump(h: Any, opts: Options) -> None:
-    """``content.dump`` as flux-core's command sets it: removed with --skip-gc; a dump
-    (--gc, --dump, or yes to the gc question) is refused (see the module doc)."""
+    """``content.dump`` as flux-core's command sets it (removed with --skip-gc, PATH
+    with --dump, ``auto`` with --gc or a yes to the gc question), then says where
+    the dump will go."""
     from .util import die, oserror_text
 
     if opts.has("gc") and (opts.has("skip_gc") or opts.has("dump")):
         die(PROG, "--gc is incompatible with --skip-gc or --dump")
+    content_dump = _attr(h, "content.dump")
+    wanted = None
     if opts.has("skip_gc"):
+        if content_dump is not None:
+            try:
+                h.attr_remove("content.dump")
+            except OSError as exc:
+                die(PROG, f"rmattr content.dump: {oserror_text(exc)}")
+            content_dump = None
+    elif opts.has("dump"):
+        wanted = opts.get("dump")
+    elif opts.has("gc") or _gc_wanted(h, opts):
+        wanted = "auto"
+    if wanted is not None and content_dump != wanted:
         try:
-            h.attr_get("content.dump")
-        except OSError:
-            return
-        try:
-            h.attr_remove("content.dump")
+            h.attr_set("content.dump", wanted)
         except OSError as exc:
-            die(PROG, f"rmattr content.dump: {oserror_text(exc)}")
+            die(PROG, f"setattr content.dump: {oserror_text(exc)}")
+        content_dump = wanted
+    if content_dump is None:
         return
-    if opts.has("dump") or opts.has("gc") or _gc_wanted(h, opts):
-        die(PROG, NO_DUMP)
+    if content_dump == "auto":
+        # where the broker puts it (content_dump.auto_dump_dir; flux-core prints "dump/")
+        statedir = _attr(h, "statedir")
+        keep = statedir and _attr(h, "statedir-cleanup") != "1"
+        content_dump = f"{statedir if keep else '.'}/dump/"
+    import sys
+
+    print(f"{PROG}: shutdown will dump KVS to {content_dump} (this may take some time)",
+          file=sys.stderr, flush=True)
+
+
+def _attr(h: Any, name: str) -> Optional[str]:
+    try:
+        value: str = h.attr_get(name)
+    except OSError:
+        return None
+    return value
 
 
 def _follow(f: Any) -> None:
