@@ -2,7 +2,7 @@
 """Jobs: throughput of many small jobs, one job's latency, and `flux jobs -a` on a long history.
 
 Usage: python bench/jobs.py [--runs R] [--jobs N] [--latency-count L] [--history H]
-                            [--megabytes M] [--test-exec] [--parts abcde]
+                            [--megabytes M] [--lines L] [--test-exec] [--parts abcdef]
 
 One pureflux broker (``flux broker``, its own rundir and statedir), and:
 
@@ -22,7 +22,11 @@ One pureflux broker (``flux broker``, its own rundir and statedir), and:
     (issue 13's target: within 5x);
 (e) output throughput: one task writing M (100) MB to stdout, read by
     ``flux run`` into a pipe, against ``cat`` of the same bytes through a pipe
-    (reported).
+    (reported);
+(f) many short lines: one task printing L (200,000) lines (``seq L``), read by
+    ``flux run`` into a pipe, in lines/s, against ``seq L`` itself through a
+    pipe (reported: one eventlog entry, one KVS append share and one response
+    per line, as flux-core carries them).
 
 ``--test-exec`` runs every job in the job-exec service's test mode
 (``system.exec.test.run_duration=1ms``: no process started; 0 would mean
@@ -214,6 +218,30 @@ def part_e(procs: Procs, uri: str, args: argparse.Namespace) -> None:
     print(f"  floor: cat FILE             {spread(floor, fmt='{:.0f}')} MB/s")
 
 
+def part_f(procs: Procs, uri: str, args: argparse.Namespace) -> None:
+    n = args.lines
+    print(f"(f) one task printing {n:,} short lines (`seq {n}`), read by `flux run` through a pipe")
+    env = procs.broker_env(uri[len("local://"):])
+    expect = "".join(f"{i}\n" for i in range(1, n + 1)).encode()
+
+    def rate(cmd: list[str]) -> float:
+        t = time.perf_counter()
+        out = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                             check=True).stdout
+        dt = time.perf_counter() - t
+        if out != expect:
+            raise RuntimeError(f"{cmd[0]}: {len(out)} bytes, not the {len(expect)} expected")
+        return n / dt
+
+    runs = max(1, args.runs // 2)
+    subject = [rate([procs.flux, "run", "seq", str(n)]) for _ in range(runs)]
+    floor = [rate(["seq", str(n)]) for _ in range(runs)]
+    ratios = [s / f for s, f in zip(subject, floor)]
+    print(f"  flux run seq N              {spread(subject, 1e-3, '{:.0f}')}k lines/s")
+    print(f"  floor: seq N                {spread(floor, 1e-3, '{:.0f}')}k lines/s")
+    print(f"  ratio                       {spread(ratios, fmt='{:.4f}')}   (reported)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -223,7 +251,8 @@ def main() -> int:
     ap.add_argument("--test-exec", action="store_true",
                     help="run jobs in job-exec's test mode (no processes) for (a) and (b)")
     ap.add_argument("--megabytes", type=int, default=100, help="output of (e)")
-    ap.add_argument("--parts", default="abcde", help="the figures to measure (default abcde)")
+    ap.add_argument("--lines", type=int, default=200000, help="output lines of (f)")
+    ap.add_argument("--parts", default="abcdef", help="the figures to measure (default abcdef)")
     args = ap.parse_args()
 
     with Procs() as procs:
@@ -245,6 +274,8 @@ def main() -> int:
             part_d(procs, uri, args)
         if "e" in args.parts:
             part_e(procs, uri, args)
+        if "f" in args.parts:
+            part_f(procs, uri, args)
     return 0
 
 
