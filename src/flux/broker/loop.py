@@ -183,20 +183,18 @@ class Loop:
 
     def want_write(self, fd: int, on: bool) -> None:
         """Also call the fd's callback when it becomes writable (or stop)."""
-        old = self._masks.get(fd)
-        if old is not None:
-            mask = old | _OUT if on else old & ~_OUT
-            if mask != old:
-                self._masks[fd] = mask
-                self._poller.modify(fd, mask)
+        self._want(fd, _OUT, on)
 
     def want_read(self, fd: int, on: bool) -> None:
         """Call the fd's callback when it becomes readable (the default), or stop (an error
         or hang-up is still reported): a peer the broker is waiting on to read its own
         output is not read from meanwhile."""
+        self._want(fd, _IN, on)
+
+    def _want(self, fd: int, bit: int, on: bool) -> None:
         old = self._masks.get(fd)
         if old is not None:
-            mask = old | _IN if on else old & ~_IN
+            mask = old | bit if on else old & ~bit
             if mask != old:
                 self._masks[fd] = mask
                 self._poller.modify(fd, mask)
