@@ -418,6 +418,26 @@ def test_stdout_and_stderr_keep_their_order_and_a_flood_of_lines_arrives_whole(
     assert r.stdout == "".join(f"{i}\n" for i in range(1, 200001))
 
 
+def test_a_reader_that_goes_away_leaves_the_job_s_exit_code(shared_instance) -> None:
+    """``flux run ... | head -1``: the rest of the output is thrown away, attach follows
+    the job to its end and exits with its code, stderr still printed (flux-core 0.88:
+    ``flux run sh -c 'seq 100000; echo err >&2; exit 3' | head -1`` exits 3)."""
+    inst = shared_instance
+    proc = subprocess.Popen(
+        [inst.flux, "run", "sh", "-c", "seq 100000; echo err >&2; exit 3"],
+        env=inst.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stdout.readline() == b"1\n"
+        proc.stdout.close()  # the reader is gone
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 3
+    finally:
+        kill_tree(proc.pid)
+        proc.stderr.close()
+    assert "err\n" in err and "task(s) exited with exit code 3" in err
+    assert "Traceback" not in err and "Broken pipe" not in err
+
+
 def test_a_killed_shell_leaves_no_task(shared_instance) -> None:
     """A job shell killed with SIGKILL cannot end its tasks: the broker ends everything
     left in the shell's session (tasks and their children), and the job fails.  As

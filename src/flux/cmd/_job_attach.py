@@ -49,6 +49,21 @@ def waitstatus_to_exitcode(status: int) -> tuple[int, str]:
     return -1, f"unexpected wait(2) status {status}"
 
 
+def _discard_from_now_on(stream: Any) -> None:
+    """The reader of ``stream`` is gone (``flux run ... | head``): what follows is thrown
+    away and attach goes on to the job's end and exit code, as flux-core's (whose writes
+    fail quietly).  The descriptor now names /dev/null, so no later flush fails."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, stream.fileno())
+    finally:
+        os.close(null)
+    try:
+        stream.flush()  # what the failed write left in the buffer goes there too
+    except OSError:
+        pass
+
+
 def _log(text: str) -> None:
     sys.stdout.flush()
     print(f"{PROG}: {text}", file=sys.stderr, flush=True)
@@ -199,8 +214,11 @@ class Attach:
         held, self.held = self.held, None
         if held is not None:
             data, self.held_data = self.held_data, []
-            held.buffer.write(b"".join(data))  # one write, however Python buffers (-u)
-            held.buffer.flush()
+            try:
+                held.buffer.write(b"".join(data))  # one write, however Python buffers (-u)
+                held.buffer.flush()
+            except BrokenPipeError:
+                _discard_from_now_on(held)
 
     def _start_output(self) -> None:
         if "output" not in self.watches and not getattr(self, "_output_started", False):
