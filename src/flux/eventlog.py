@@ -248,9 +248,9 @@ class EventLogEvent(dict[str, "Any"]):  # quoted: typing is imported for type ch
 
     def __init__(self, event: Any) -> None:
         if isinstance(event, str):
-            import json
+            from flux.message import _decode_text  # json.loads without its two wrappers
 
-            event = json.loads(event)
+            event = _decode_text(event)
         super().__init__(event)
         if "context" not in self:
             self["context"] = {}
