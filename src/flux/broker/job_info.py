@@ -89,7 +89,8 @@ class JobInfo:
             self._service = JobInfoService(
                 respond=router.respond, respond_error=router.respond_error,
                 from_sender=from_sender, lookup=self._lookup,
-                watch_start=self._watch_start, watch_cancel=self._watch_cancel)
+                watch_start=self._watch_start, watch_cancel=self._watch_cancel,
+                respond_many=router.respond_many)
         return self._service
 
     def _lookup(self, key: str) -> str:

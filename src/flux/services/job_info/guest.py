@@ -121,7 +121,7 @@ class GuestWatch:
                 self.service.stop(watch)
                 self._guest()
             return
-        size = len(line.encode())
+        size = len(line) if line.isascii() else len(line.encode())
         if self.state == "guest":
             self.guest_offset += size
             self.service.respond(self.msg, {"event": line})
@@ -129,6 +129,28 @@ class GuestWatch:
             self.main_offset += size
             if self.main_offset > self.guest_offset:
                 self.service.respond(self.msg, {"event": line})
+
+    def events(self, watch: _Watch, lines: list[str]) -> None:
+        """:meth:`event` for each of one kvs-watch response's lines, answered at once."""
+        if watch is not self.current:
+            return
+        if self.state == "wait":
+            for line in lines:
+                if watch is not self.current:
+                    return
+                self.event(watch, line)
+            return
+        text = "".join(lines)
+        size = len(text) if text.isascii() else len(text.encode())
+        if self.state == "guest":
+            self.guest_offset += size
+            self.service.respond_events(self.msg, lines)
+            return
+        if self.main_offset + size <= self.guest_offset:
+            self.main_offset += size  # all of it was sent from the job's namespace
+            return
+        for line in lines:
+            self.event(watch, line)
 
     def sentinel(self, watch: _Watch) -> None:
         if watch is self.current and self.state != "wait" and not self.sentinel_sent:

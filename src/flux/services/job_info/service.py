@@ -28,6 +28,7 @@ import errno
 import json
 import os
 from collections import OrderedDict
+from json.encoder import encode_basestring as _encode_basestring
 
 from flux.constants import (
     FLUX_KVS_STREAM,
@@ -107,8 +108,11 @@ class JobInfoService:
                  from_sender: Callable[[Message, Message], bool],
                  lookup: Callable[[str], str],
                  watch_start: Callable[[str, str, int, int], None],
-                 watch_cancel: Callable[[int], None]) -> None:
+                 watch_cancel: Callable[[int], None],
+                 respond_many: Callable[[Message, list[bytes]], None] | None = None) -> None:
         self.respond = respond
+        #: responses to one request that differ only in payload, sent at once
+        self.respond_many = respond_many or self._respond_each
         self.respond_error = respond_error
         self.from_sender = from_sender
         self.lookup_text = lookup
@@ -341,6 +345,9 @@ class JobInfoService:
                 self.watch_cancel(tag)
                 return
             watch.check = False
+        if not watch.main:
+            self._emit_lines(watch, _lines(text))
+            return
         start = 0
         while tag in self.watches:
             end = text.find("\n", start)
@@ -348,7 +355,7 @@ class JobInfoService:
                 break
             line = text[start:end + 1]
             start = end + 1
-            if watch.main and _is_clean(line):
+            if _is_clean(line):
                 self._emit(watch, line)
                 if tag in self.watches:
                     if watch.sentinel and not watch.sentinel_sent:
@@ -365,6 +372,28 @@ class JobInfoService:
             watch.sink.event(watch, line)
         else:
             self.respond(watch.msg, {"event": line})
+
+    def _emit_lines(self, watch: _Watch, lines: list[str]) -> None:
+        """The entries of one kvs-watch response (one commit's appends) at once."""
+        sink = watch.sink
+        if sink is None:
+            self.respond_events(watch.msg, lines)
+        elif isinstance(sink, GuestWatch):
+            sink.events(watch, lines)
+        else:
+            for line in lines:
+                if watch.tag not in self.watches:
+                    break
+                sink.event(watch, line)
+
+    def respond_events(self, msg: Message, lines: list[str]) -> None:
+        """One ``{"event": line}`` response per line, built as bytes without a dict each."""
+        if lines:
+            self.respond_many(msg, [event_payload(line) for line in lines])
+
+    def _respond_each(self, msg: Message, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self.respond(msg, payload)
 
     def _sentinel(self, watch: _Watch) -> None:
         watch.sentinel_sent = True
@@ -489,6 +518,19 @@ def _val_text(payload: Any) -> str:
     if not data:
         return ""
     return base64.b64decode(data).decode("utf-8", errors="replace")
+
+
+def _lines(text: str) -> list[str]:
+    """The newline-terminated lines of ``text`` (a last one without its newline is left)."""
+    lines = text.split("\n")
+    lines.pop()  # "" after a last newline, or a partial line
+    return [line + "\n" for line in lines]
+
+
+def event_payload(line: str) -> bytes:
+    """``encode_json({"event": line})`` written directly: the wire bytes of one eventlog
+    entry's response (compact JSON, non-ASCII kept, NUL-terminated)."""
+    return f'{{"event":{_encode_basestring(line)}}}'.encode("utf-8", "surrogateescape") + b"\0"
 
 
 def _is_clean(line: str) -> bool:
