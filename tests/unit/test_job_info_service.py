@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from flux.message import Message, encode_json
 from flux.job.kvs import kvs_key
 from flux.services.job_info.service import JobInfoService, event_payload
+from flux.services.kvs import treeobj
 
 JOBID = 0x4B2000000  # job.0000.0004.b200.0000
 EVENTLOG = ('{"timestamp":1.0,"name":"submit","context":{"userid":1000,"urgency":16,'
@@ -203,6 +204,28 @@ def test_guest_copy_sends_only_what_the_namespace_did_not_in_bytes() -> None:
     h.service.watch_response(3, errno.ENODATA, None)
     assert h.of(msg) == [(0, {"event": line}) for line in (OUT1, OUT3, OUT2, OUT3)] + \
         [(errno.ENODATA, None)]
+
+
+def test_blob_bytes_in_process_answer_as_the_decoded_payload() -> None:
+    """watch_value with a blob's bytes (kvs-watch in the same process) answers exactly as
+    watch_response with the response's payload, invalid UTF-8 and a partial line included."""
+    chunks = [(EVENTLOG + START).encode(), (OUT1 + OUT3).encode() + b"\xff\xfe{}\n" + b'{"ti',
+              b"", OUT2.encode()]
+    answers = []
+    for in_process in (False, True):
+        h = Harness()
+        msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.output", "flags": 0},
+                        streaming=True)
+        for tag, data in zip((1, 2, 2, 2), chunks):
+            if in_process:
+                h.service.watch_value(tag, 0, data)
+            else:
+                h.service.watch_response(tag, 0, {"val": treeobj.create_val(data)})
+        answers.append(h.of(msg))
+    assert answers[0] == answers[1]
+    assert answers[0] == [(0, {"event": OUT1}), (0, {"event": OUT3}),
+                          (0, {"event": "\ufffd\ufffd{}\n"}), (errno.EINVAL,
+                                                                   "illegal append of zero bytes")]
 
 
 @given(st.text())

@@ -315,7 +315,13 @@ class JobInfoService:
             self.watch_cancel(watch.tag)
 
     def watch_response(self, tag: int, errnum: int, payload: Any) -> None:
-        """A kvs-watch response for watch ``tag``: its entries passed on, or its end."""
+        """A kvs-watch response for watch ``tag`` (its decoded payload): its entries
+        passed on, or its end."""
+        self.watch_value(tag, errnum, payload.get("val") if isinstance(payload, dict) else None)
+
+    def watch_value(self, tag: int, errnum: int, val: Any) -> None:
+        """:meth:`watch_response` given what the response carries: its ``val`` tree
+        object, or the bytes of the blob it holds (kvs-watch in the same process)."""
         watch = self.watches.get(tag)
         if watch is None:
             return
@@ -326,7 +332,7 @@ class JobInfoService:
                 self._sentinel(watch)
             self._end(watch, errnum)
             return
-        text = _val_text(payload)
+        text = _val_text(val)
         if not text:
             if watch.sentinel:
                 if not watch.sentinel_sent:
@@ -511,9 +517,11 @@ class JobInfoService:
             self.respond_error(req, errno.ENOSYS, None)
 
 
-def _val_text(payload: Any) -> str:
-    """The text of a kvs-watch response's ``val`` tree object (base64 data)."""
-    val = payload.get("val") if isinstance(payload, dict) else None
+def _val_text(val: Any) -> str:
+    """The text of a kvs-watch response's ``val`` tree object (base64 data), or of a
+    blob's bytes."""
+    if type(val) is bytes:
+        return val.decode("utf-8", errors="replace")
     data = val.get("data") if isinstance(val, dict) else None
     if not data:
         return ""
