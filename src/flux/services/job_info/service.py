@@ -38,7 +38,7 @@ from flux.constants import (
     FLUX_KVS_WATCH_INITIAL_SENTINEL,
     FLUX_ROLE_OWNER,
 )
-from flux.services.job_info.guest import GuestWatch
+from flux.services.job_info.guest import GuestWatch, whole_lines
 from flux.services.job_info.update import UpdateWatch
 from flux.job.kvs import kvs_key
 
@@ -352,7 +352,7 @@ class JobInfoService:
                 return
             watch.check = False
         if not watch.main:
-            self._emit_lines(watch, _lines(text))
+            self._emit_lines(watch, text[:text.rfind("\n") + 1])
             return
         start = 0
         while tag in self.watches:
@@ -379,15 +379,16 @@ class JobInfoService:
         else:
             self.respond(watch.msg, {"event": line})
 
-    def _emit_lines(self, watch: _Watch, lines: list[str]) -> None:
-        """The entries of one kvs-watch response (one commit's appends) at once."""
+    def _emit_lines(self, watch: _Watch, text: str) -> None:
+        """The entries of one kvs-watch response (one commit's appends) at once: ``text``,
+        its whole lines (a partial last line is not an entry)."""
         sink = watch.sink
         if sink is None:
-            self.respond_events(watch.msg, lines)
+            self.respond_events(watch.msg, whole_lines(text))
         elif isinstance(sink, GuestWatch):
-            sink.events(watch, lines)
+            sink.events(watch, text)
         else:
-            for line in lines:
+            for line in whole_lines(text):
                 if watch.tag not in self.watches:
                     break
                 sink.event(watch, line)
@@ -526,13 +527,6 @@ def _val_text(val: Any) -> str:
     if not data:
         return ""
     return base64.b64decode(data).decode("utf-8", errors="replace")
-
-
-def _lines(text: str) -> list[str]:
-    """The newline-terminated lines of ``text`` (a last one without its newline is left)."""
-    lines = text.split("\n")
-    lines.pop()  # "" after a last newline, or a partial line
-    return [line + "\n" for line in lines]
 
 
 def event_payload(line: str) -> bytes:
