@@ -37,6 +37,7 @@ __all__ = [
     "encode",
     "decode",
     "encode_stream",
+    "encode_stream_many",
     "request_template",
     "fill_template",
     "to_frames",
@@ -173,6 +174,39 @@ def encode_stream(msg: "Message") -> "bytes":
     parts, size = _encode_parts(msg)
     parts[0] = _header_pack(_MAGIC_BE, size)
     return b"".join(parts)
+
+
+def encode_stream_many(msg: "Message", payloads: "Iterable[Optional[bytes]]") -> "list[bytes]":
+    """What :func:`encode_stream` writes for ``msg`` with each of ``payloads`` in turn
+    (``msg``'s own payload ignored): its routes, topic and PROTO frame are encoded once,
+    for a stream of responses that differ only in payload (job output, one per line)."""
+    saved = msg._payload
+    msg._payload = None
+    try:
+        parts, size = _encode_parts(msg)
+    finally:
+        msg._payload = saved
+    proto = parts.pop()
+    parts[0] = b""
+    prefix = b"".join(parts)
+    bare = b"".join((_header_pack(_MAGIC_BE, size), prefix, proto))
+    # the same PROTO frame with the PAYLOAD flag (its byte 4: after size, magic,
+    # version and type)
+    with_payload = proto[:4] + bytes((proto[4] | _PAYLOAD,)) + proto[5:]
+    out: "list[bytes]" = []
+    append = out.append
+    for payload in payloads:
+        if not payload:
+            append(bare)
+            continue
+        n = len(payload)
+        if n < 255:
+            append(b"".join((_header_pack(_MAGIC_BE, size + n + 1), prefix, _SIZE_BYTE[n],
+                             payload, with_payload)))
+        else:
+            append(b"".join((_header_pack(_MAGIC_BE, size + n + 5), prefix,
+                             b"\xff" + n.to_bytes(4, "big"), payload, with_payload)))
+    return out
 
 
 _AUX_PAIR = struct.Struct(">II")

@@ -488,3 +488,59 @@ def test_a_queue_past_the_hard_limit_is_dropped_at_once(world, monkeypatch):
     for _ in range(socketlink.HARD_LIMIT_FACTOR + 1):
         world.events.publish("flood", b"x" * 4096)
     assert c.link.closed and c.link.uuid not in world.connector.clients
+
+
+# -- many responses at once (Router.respond_many) ---------------------------------------------
+
+
+def _fields(msg: Message) -> tuple:
+    return (msg.type, msg.flags, msg.userid, msg.rolemask, msg.errnum, msg.matchtag,
+            msg.topic, msg.routes, msg.payload_bytes)
+
+
+PAYLOADS = [b'{"event":"a\\n"}\0', b"", b"x" * 300, b'{"event":"b\\n"}\0']
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_respond_many_sends_what_respond_sends_one_by_one(world, monkeypatch, traced):
+    held: list[Message] = []
+    world.router.builtin("many").method("hold", held.append, FLUX_ROLE_ALL)
+    c = world.connect()
+    seen: list[str] = []
+    if traced:
+        monkeypatch.setattr(Client, "trace", lambda self, prefix, msg: seen.append(prefix),
+                            raising=False)
+        c.link.traced = [object()]
+    c.send(request("many.hold", {}, matchtag=7, flags=FLUX_MSGFLAG_STREAMING))
+    c.send(request("many.hold", {}, matchtag=8, flags=FLUX_MSGFLAG_STREAMING))
+    run_until(world.loop, lambda: len(held) == 2)
+    tx = world.router.tx[2]
+    world.router.respond_many(held[0], PAYLOADS)
+    assert world.router.tx[2] == tx + len(PAYLOADS)
+    for payload in PAYLOADS:
+        world.router.respond(held[1], payload)
+    got = c.recv(2 * len(PAYLOADS))
+    many, each = got[:len(PAYLOADS)], got[len(PAYLOADS):]
+    assert [m.matchtag for m in many] == [7] * len(PAYLOADS)
+    for a, b in zip(many, each):
+        b.matchtag = 7
+        assert _fields(a) == _fields(b)
+    assert [m.payload_bytes for m in many] == [p or None for p in PAYLOADS]
+    if traced:
+        assert seen.count("rx") == 2 * len(PAYLOADS)  # each response seen by the trace
+
+
+def test_respond_many_to_a_client_gone_or_without_response(world):
+    held: list[Message] = []
+    world.router.builtin("many").method("hold", held.append, FLUX_ROLE_ALL)
+    c = world.connect()
+    c.send(request("many.hold", {}, matchtag=1, flags=FLUX_MSGFLAG_NORESPONSE))
+    c.send(request("many.hold", {}, matchtag=2, flags=FLUX_MSGFLAG_STREAMING))
+    run_until(world.loop, lambda: len(held) == 2)
+    world.router.respond_many(held[0], PAYLOADS)  # NORESPONSE: nothing
+    world.router.respond_many(held[1], [b"last"])
+    (resp,) = c.recv()
+    assert resp.matchtag == 2 and resp.payload_bytes == b"last"
+    c.close()
+    run_loop(world.loop, 0.05)
+    world.router.respond_many(held[1], PAYLOADS)  # its client is gone: dropped quietly

@@ -119,6 +119,19 @@ def test_respond_payload_kinds(parts):
         assert one(parts.connector.take()).payload_bytes == wire
 
 
+def test_respond_many_to_a_peer_without_send_many_is_respond_each(parts):
+    router = parts.router
+    payloads = [b'{"k":1}\0', b"", b"raw"]
+    router.respond_many(client_request("svc.x", matchtag=3), payloads)
+    got = parts.connector.take()
+    assert [m.payload_bytes for m in got] == [b'{"k":1}\0', None, b"raw"]
+    assert [m.matchtag for m in got] == [3, 3, 3]
+    assert [m.routes for m in got] == [[CLIENT_UUID]] * 3
+    router.respond_many(client_request("svc.x", flags=FLUX_MSGFLAG_NORESPONSE), payloads)
+    router.respond_many(client_request("svc.x"), [])
+    assert parts.connector.take() == []
+
+
 def test_error_without_errnum_is_einval(parts):
     parts.router.respond_error(client_request("svc.x"), 0)
     assert one(parts.connector.take()).errnum == errno.EINVAL

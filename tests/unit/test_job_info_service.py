@@ -16,9 +16,13 @@ from flux.constants import (
     FLUX_ROLE_OWNER,
     FLUX_ROLE_USER,
 )
-from flux.message import Message
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flux.message import Message, encode_json
 from flux.job.kvs import kvs_key
-from flux.services.job_info.service import JobInfoService
+from flux.services.job_info.service import JobInfoService, event_payload
+from flux.services.kvs import treeobj
 
 JOBID = 0x4B2000000  # job.0000.0004.b200.0000
 EVENTLOG = ('{"timestamp":1.0,"name":"submit","context":{"userid":1000,"urgency":16,'
@@ -65,7 +69,9 @@ class Harness:
         return msg
 
     def of(self, msg: Message) -> list:
-        return [(e, p) for m, e, p in self.answers if m is msg]
+        """The answers to ``msg``; the entries job-info writes as wire bytes read back."""
+        return [(e, json.loads(p[:-1]) if isinstance(p, bytes) else p)
+                for m, e, p in self.answers if m is msg]
 
 
 def test_key_layout() -> None:
@@ -179,6 +185,52 @@ def test_guest_waiting_for_an_eventlog_is_checked_when_it_appears() -> None:
 START = '{"timestamp":3.0,"name":"start"}\n'
 OUT1 = '{"timestamp":4.0,"name":"init"}\n'
 OUT2 = '{"timestamp":5.0,"name":"done"}\n'
+
+
+OUT3 = '{"timestamp":6.0,"name":"data","context":{"data":"é ü\\n"}}\n'
+
+
+def test_guest_copy_sends_only_what_the_namespace_did_not_in_bytes() -> None:
+    """Several entries per kvs-watch response, non-ASCII among them: the copy's entries
+    already sent from the job's namespace (counted in UTF-8 bytes) are skipped."""
+    h = Harness()
+    msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.output", "flags": 0},
+                    streaming=True)
+    h.service.watch_response(1, 0, _val(EVENTLOG + START))
+    h.service.watch_response(2, 0, _val(OUT1 + OUT3 + OUT1[:9]))  # a partial line is left
+    h.service.watch_response(2, errno.ENOTSUP, None)
+    h.service.watch_response(3, 0, _val(OUT1))  # all of it sent already
+    h.service.watch_response(3, 0, _val(OUT3 + OUT2 + OUT3))
+    h.service.watch_response(3, errno.ENODATA, None)
+    assert h.of(msg) == [(0, {"event": line}) for line in (OUT1, OUT3, OUT2, OUT3)] + \
+        [(errno.ENODATA, None)]
+
+
+def test_blob_bytes_in_process_answer_as_the_decoded_payload() -> None:
+    """watch_value with a blob's bytes (kvs-watch in the same process) answers exactly as
+    watch_response with the response's payload, invalid UTF-8 and a partial line included."""
+    chunks = [(EVENTLOG + START).encode(), (OUT1 + OUT3).encode() + b"\xff\xfe{}\n" + b'{"ti',
+              b"", OUT2.encode()]
+    answers = []
+    for in_process in (False, True):
+        h = Harness()
+        msg = h.request("eventlog-watch", {"id": JOBID, "path": "guest.output", "flags": 0},
+                        streaming=True)
+        for tag, data in zip((1, 2, 2, 2), chunks):
+            if in_process:
+                h.service.watch_value(tag, 0, data)
+            else:
+                h.service.watch_response(tag, 0, {"val": treeobj.create_val(data)})
+        answers.append(h.of(msg))
+    assert answers[0] == answers[1]
+    assert answers[0] == [(0, {"event": OUT1}), (0, {"event": OUT3}),
+                          (0, {"event": "\ufffd\ufffd{}\n"}), (errno.EINVAL,
+                                                                   "illegal append of zero bytes")]
+
+
+@given(st.text())
+def test_event_payload_is_encode_json(line: str) -> None:
+    assert event_payload(line) == encode_json({"event": line})
 
 
 def test_guest_path_follows_the_job_from_start_to_its_copy() -> None:

@@ -17,6 +17,7 @@ from flux.constants import (
     FLUX_KVS_WATCH,
     FLUX_KVS_WATCH_APPEND,
     FLUX_KVS_WATCH_FULL,
+    FLUX_KVS_WATCH_INITIAL_SENTINEL,
     FLUX_KVS_WATCH_UNIQ,
     FLUX_MSGFLAG_STREAMING,
     FLUX_MSGTYPE_EVENT,
@@ -286,6 +287,43 @@ def test_append_and_stream(world):
     world.commit({"log": b"rewritten"}, ["log"])
     assert world.take(app) == [
         (errno.EINVAL, "value of key watched with WATCH_APPEND overwritten")]
+
+
+def test_an_in_process_requester_is_handed_what_the_responses_carry(world):
+    """KVSWatchService.local: a request whose only route is a registered receiver's gets
+    each response's content unencoded (a blob's bytes, a tree object, None); any other
+    request, even from the same route id with more hops, gets messages."""
+    handed: list[tuple[int, int, Any]] = []
+    world.watch.local["L"] = lambda req, errnum, val: handed.append((req.matchtag, errnum, val))
+
+    def local_watch(key: str, flags: int) -> int:
+        msg = world.request("kvs-watch.lookup", {"key": key, "namespace": "primary",
+                                                 "flags": flags}, sender="L")
+        msg.routes = ["L"]
+        world.watch.lookup(msg)
+        return msg.matchtag
+
+    def unencoded(item: Any, blobs: bool) -> Any:
+        """What the receiver gets for a response the wire watcher got."""
+        if isinstance(item, tuple):
+            return (item[0], None)  # an error: its text is not handed over
+        if item is None:
+            return (0, None)  # the sentinel
+        return (0, treeobj.decode_val(item["val"]) if blobs else item["val"])
+
+    world.commit({"log": [b"a", b"b"], "v": b"small"}, ["log", "v"])
+    flags = W | FLUX_KVS_WATCH_APPEND | FLUX_KVS_WATCH_INITIAL_SENTINEL
+    wire, local = world.watch_key("log", flags, sender="L"), local_watch("log", flags)
+    wire_v, local_v = world.watch_key("v", W), local_watch("v", W)
+    world.commit({"log": [b"a", b"b", b"c"], "v": b"other"}, ["log", "v"])
+    world.commit({"log": b"rewritten", "v": b"other"}, ["log"])
+    assert [(e, val) for tag, e, val in handed if tag == local] == \
+        [unencoded(item, True) for item in world.take(wire)] == \
+        [(0, b"a"), (0, b"b"), (0, None), (0, b"c"), (errno.EINVAL, None)]
+    assert [(e, val) for tag, e, val in handed if tag == local_v] == \
+        [unencoded(item, False) for item in world.take(wire_v)] == \
+        [(0, treeobj.create_val(b"small")), (0, treeobj.create_val(b"other"))]
+    assert world.take(local) == world.take(local_v) == []  # nothing went as a message
 
 
 def test_bad_requests(world):

@@ -314,7 +314,7 @@ class Broker(TreeMember, Lifecycle, InitialProgram, BuiltinMethods, ConfigAccess
                                 self.log.log, rank, self.environ, lambda: self.local_uri,
                                 self._hostname_of, self.topology.size,
                                 self.conf.get("exec"), self.attrs.get)
-        self.job_info = JobInfo(self.router, self.kvs, self.owner)
+        self.job_info = JobInfo(self.router, self.kvs, self.owner, self.kvs_watch)
         self.job_list = JobList(self.router, self.events, self.loop, self.kvs, self.owner,
                                 self.log.log)
         self._apply_access()  # private-mode reaches the job services

@@ -30,7 +30,7 @@ import struct
 from .uuids import uuid4
 from typing import Any, Callable, Optional
 
-from flux.codec import DEFAULT_MAX_MESSAGE_SIZE
+from flux.codec import DEFAULT_MAX_MESSAGE_SIZE, encode_stream_many
 from flux.constants import (
     FLUX_MSGFLAG_NORESPONSE,
     FLUX_MSGFLAG_ROUTE,
@@ -41,6 +41,7 @@ from flux.constants import (
     FLUX_USERID_UNKNOWN,
 )
 from flux.message import Message
+from flux.response import derive_response
 from flux.severity import LOG_ERR, LOG_WARNING
 
 from .events import Events
@@ -76,6 +77,19 @@ class Client(SocketLink):
         self.seen: set[tuple[str, int, int]] = set()
         self.disc: dict[tuple[str, int, int], Message] = {}
         self.hops = (self.uuid, self.hop)  # what its requests get pushed: [X, C]
+
+    def send_many(self, msg: Message, payloads: list[bytes]) -> None:
+        """:meth:`send` of response ``msg`` with each of ``payloads`` in turn, its routes
+        and header encoded once (a traced link sees each message)."""
+        if self.traced:
+            for payload in payloads:
+                one = derive_response(msg, msg.aux1, payload or None, msg.userid, msg.rolemask)
+                self.send(one)
+            return
+        msg.flags |= _ROUTE
+        write = self.write
+        for data in encode_stream_many(msg, payloads):
+            write(data)
 
     def forward_request(self, msg: Message) -> None:
         """Push ``[X, C]``, arm the disconnect notice for its service, route it."""
@@ -225,6 +239,15 @@ class Connector:
         if client is not None:
             client.send(msg)
         # else: the requester is gone; the response costs nothing more
+
+    def send_many(self, msg: Message, payloads: list[bytes]) -> None:
+        """:meth:`send` of ``msg`` with each of ``payloads`` (Router.respond_many)."""
+        routes = msg.routes
+        if not routes:
+            return
+        client = self.clients.get(routes.pop())
+        if client is not None:
+            client.send_many(msg, payloads)
 
     def relay_out(self, buf: bytes, start: int, stop: int, routes: list[str], rend: int,
                   pop: int, userid: Optional[int], rolemask: Optional[int]) -> None:

@@ -27,7 +27,11 @@ from .router import Router, from_sender
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from flux.services.job_info.service import JobInfoService
+
+    from .kvs_watch import KVSWatch
 
 __all__ = ["JobInfo"]
 
@@ -64,13 +68,22 @@ class _WatchLink:
                 errnum = errno.EPROTO
         service.watch_response(msg.aux2, errnum, payload)
 
+    def receive(self, req: Message, errnum: int, val: Any) -> None:
+        """A kvs-watch response handed over in-process (KVSWatchService.local): what
+        :meth:`send` gets from its message, without the encoding and decoding."""
+        service = self.owner._service
+        if service is not None:
+            service.watch_value(req.aux2, errnum, val)
+
 
 class JobInfo:
     """Creates the service on first use."""
 
-    def __init__(self, router: Router, kvs: KVS, owner: int) -> None:
+    def __init__(self, router: Router, kvs: KVS, owner: int,
+                 kvs_watch: KVSWatch | None = None) -> None:
         self.router = router
         self.kvs = kvs
+        self.kvs_watch = kvs_watch
         self.owner = owner
         self._service: JobInfoService | None = None
         self._link: _WatchLink | None = None
@@ -86,10 +99,13 @@ class JobInfo:
             router = self.router
             self._link = _WatchLink(self)
             router.add_peer(self._link)
+            if self.kvs_watch is not None:  # its responses are handed over, not encoded
+                self.kvs_watch.local[self._link.uuid] = self._link.receive
             self._service = JobInfoService(
                 respond=router.respond, respond_error=router.respond_error,
                 from_sender=from_sender, lookup=self._lookup,
-                watch_start=self._watch_start, watch_cancel=self._watch_cancel)
+                watch_start=self._watch_start, watch_cancel=self._watch_cancel,
+                respond_many=router.respond_many)
         return self._service
 
     def _lookup(self, key: str) -> str:
@@ -121,5 +137,7 @@ class JobInfo:
         if self._service is not None:
             self._service.close()
         if self._link is not None:
+            if self.kvs_watch is not None:
+                self.kvs_watch.local.pop(self._link.uuid, None)
             self.router.remove_peer(self._link)
             self._link = None

@@ -19,6 +19,9 @@ from .router import Router, from_sender
 
 TYPE_CHECKING = False  # avoids importing typing at run time (start-up cost)
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from typing import Any
+
     from flux.services.kvs_watch.service import KVSWatchService
 
 __all__ = ["KVSWatch"]
@@ -40,6 +43,9 @@ class KVSWatch:
         self.events = events
         self.kvs = kvs
         self._service: KVSWatchService | None = None
+        #: in-process requesters' receivers (KVSWatchService.local), kept here so that
+        #: they may register before the service exists
+        self.local: dict[str, Callable[[Message, int, Any], None]] = {}
         self.builtin = router.builtin("kvs-watch")
         self.builtin.methods_of(_METHODS, lambda: self.service)
 
@@ -53,6 +59,7 @@ class KVSWatch:
             service = self._service = KVSWatchService(
                 self.kvs.service, respond=router.respond, respond_error=router.respond_error,
                 from_sender=from_sender)
+            service.local = self.local
 
             def on_event(msg: Message) -> None:
                 # published in the middle of a commit, which a bug here must not break

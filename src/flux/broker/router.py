@@ -409,6 +409,30 @@ class Router:
             data = bytes(payload)
         self._route_response(derive_response(req, 0, data, self.owner, _OWNER_LOCAL))
 
+    def respond_many(self, req: Message, payloads: list[bytes]) -> None:
+        """:meth:`respond` with each of ``payloads`` (wire bytes) in turn: a stream's
+        responses that differ only in payload (job output, one per line).  A peer with
+        ``send_many`` (a client's connector) gets them at once, to encode the
+        response's routes and header once."""
+        if req.flags & _NORESPONSE or not payloads:
+            return
+        routes = req.routes
+        n = len(routes)
+        if n and routes[-1] == self.uuid:
+            n -= 1
+        if not n:
+            return  # addressed to the broker itself: nothing is waiting for it
+        peer = self.peers.get(routes[n - 1])
+        many = getattr(peer, "send_many", None)
+        if many is None:
+            for payload in payloads:
+                self.respond(req, payload)
+            return
+        msg = derive_response(req, 0, None, self.owner, _OWNER_LOCAL)
+        msg.routes = routes[:n - 1]
+        self.tx[2] += len(payloads)
+        many(msg, payloads)
+
     def respond_error(self, req: Message, errnum: int, text: Optional[str] = None) -> None:
         """Answer ``req`` with an error number and optional text (RFC 6)."""
         if req.flags & _NORESPONSE:

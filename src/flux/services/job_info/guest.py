@@ -30,9 +30,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from flux.message import Message
     from flux.services.job_info.service import JobInfoService, _Watch
 
-__all__ = ["GuestWatch"]
+__all__ = ["GuestWatch", "whole_lines"]
 
 _WAITCREATE, _INITIAL_SENTINEL = 1, 2  # the request's flags (RFC 41)
+
+
+def whole_lines(text: str) -> list[str]:
+    """The lines of ``text`` (whole lines: each ends with a newline)."""
+    lines = text.split("\n")
+    lines.pop()  # the "" after the last newline
+    return [line + "\n" for line in lines]
 
 
 def _status(eventlog: str) -> tuple[bool, bool]:
@@ -121,7 +128,7 @@ class GuestWatch:
                 self.service.stop(watch)
                 self._guest()
             return
-        size = len(line.encode())
+        size = len(line) if line.isascii() else len(line.encode())
         if self.state == "guest":
             self.guest_offset += size
             self.service.respond(self.msg, {"event": line})
@@ -129,6 +136,28 @@ class GuestWatch:
             self.main_offset += size
             if self.main_offset > self.guest_offset:
                 self.service.respond(self.msg, {"event": line})
+
+    def events(self, watch: _Watch, text: str) -> None:
+        """:meth:`event` for each line of ``text`` (one kvs-watch response's whole lines),
+        answered at once; what the copy repeats of the job's namespace is not even split."""
+        if watch is not self.current or not text:
+            return
+        if self.state == "wait":
+            for line in whole_lines(text):
+                if watch is not self.current:
+                    return
+                self.event(watch, line)
+            return
+        size = len(text) if text.isascii() else len(text.encode())
+        if self.state == "guest":
+            self.guest_offset += size
+            self.service.respond_events(self.msg, whole_lines(text))
+            return
+        if self.main_offset + size <= self.guest_offset:
+            self.main_offset += size  # all of it was sent from the job's namespace
+            return
+        for line in whole_lines(text):
+            self.event(watch, line)
 
     def sentinel(self, watch: _Watch) -> None:
         if watch is self.current and self.state != "wait" and not self.sentinel_sent:

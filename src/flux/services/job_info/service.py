@@ -28,6 +28,7 @@ import errno
 import json
 import os
 from collections import OrderedDict
+from json.encoder import encode_basestring as _encode_basestring
 
 from flux.constants import (
     FLUX_KVS_STREAM,
@@ -37,7 +38,7 @@ from flux.constants import (
     FLUX_KVS_WATCH_INITIAL_SENTINEL,
     FLUX_ROLE_OWNER,
 )
-from flux.services.job_info.guest import GuestWatch
+from flux.services.job_info.guest import GuestWatch, whole_lines
 from flux.services.job_info.update import UpdateWatch
 from flux.job.kvs import kvs_key
 
@@ -107,8 +108,11 @@ class JobInfoService:
                  from_sender: Callable[[Message, Message], bool],
                  lookup: Callable[[str], str],
                  watch_start: Callable[[str, str, int, int], None],
-                 watch_cancel: Callable[[int], None]) -> None:
+                 watch_cancel: Callable[[int], None],
+                 respond_many: Callable[[Message, list[bytes]], None] | None = None) -> None:
         self.respond = respond
+        #: responses to one request that differ only in payload, sent at once
+        self.respond_many = respond_many or self._respond_each
         self.respond_error = respond_error
         self.from_sender = from_sender
         self.lookup_text = lookup
@@ -311,7 +315,13 @@ class JobInfoService:
             self.watch_cancel(watch.tag)
 
     def watch_response(self, tag: int, errnum: int, payload: Any) -> None:
-        """A kvs-watch response for watch ``tag``: its entries passed on, or its end."""
+        """A kvs-watch response for watch ``tag`` (its decoded payload): its entries
+        passed on, or its end."""
+        self.watch_value(tag, errnum, payload.get("val") if isinstance(payload, dict) else None)
+
+    def watch_value(self, tag: int, errnum: int, val: Any) -> None:
+        """:meth:`watch_response` given what the response carries: its ``val`` tree
+        object, or the bytes of the blob it holds (kvs-watch in the same process)."""
         watch = self.watches.get(tag)
         if watch is None:
             return
@@ -322,7 +332,7 @@ class JobInfoService:
                 self._sentinel(watch)
             self._end(watch, errnum)
             return
-        text = _val_text(payload)
+        text = _val_text(val)
         if not text:
             if watch.sentinel:
                 if not watch.sentinel_sent:
@@ -341,6 +351,9 @@ class JobInfoService:
                 self.watch_cancel(tag)
                 return
             watch.check = False
+        if not watch.main:
+            self._emit_lines(watch, text[:text.rfind("\n") + 1])
+            return
         start = 0
         while tag in self.watches:
             end = text.find("\n", start)
@@ -348,7 +361,7 @@ class JobInfoService:
                 break
             line = text[start:end + 1]
             start = end + 1
-            if watch.main and _is_clean(line):
+            if _is_clean(line):
                 self._emit(watch, line)
                 if tag in self.watches:
                     if watch.sentinel and not watch.sentinel_sent:
@@ -365,6 +378,29 @@ class JobInfoService:
             watch.sink.event(watch, line)
         else:
             self.respond(watch.msg, {"event": line})
+
+    def _emit_lines(self, watch: _Watch, text: str) -> None:
+        """The entries of one kvs-watch response (one commit's appends) at once: ``text``,
+        its whole lines (a partial last line is not an entry)."""
+        sink = watch.sink
+        if sink is None:
+            self.respond_events(watch.msg, whole_lines(text))
+        elif isinstance(sink, GuestWatch):
+            sink.events(watch, text)
+        else:
+            for line in whole_lines(text):
+                if watch.tag not in self.watches:
+                    break
+                sink.event(watch, line)
+
+    def respond_events(self, msg: Message, lines: list[str]) -> None:
+        """One ``{"event": line}`` response per line, built as bytes without a dict each."""
+        if lines:
+            self.respond_many(msg, [event_payload(line) for line in lines])
+
+    def _respond_each(self, msg: Message, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self.respond(msg, payload)
 
     def _sentinel(self, watch: _Watch) -> None:
         watch.sentinel_sent = True
@@ -482,13 +518,21 @@ class JobInfoService:
             self.respond_error(req, errno.ENOSYS, None)
 
 
-def _val_text(payload: Any) -> str:
-    """The text of a kvs-watch response's ``val`` tree object (base64 data)."""
-    val = payload.get("val") if isinstance(payload, dict) else None
+def _val_text(val: Any) -> str:
+    """The text of a kvs-watch response's ``val`` tree object (base64 data), or of a
+    blob's bytes."""
+    if type(val) is bytes:
+        return val.decode("utf-8", errors="replace")
     data = val.get("data") if isinstance(val, dict) else None
     if not data:
         return ""
     return base64.b64decode(data).decode("utf-8", errors="replace")
+
+
+def event_payload(line: str) -> bytes:
+    """``encode_json({"event": line})`` written directly: the wire bytes of one eventlog
+    entry's response (compact JSON, non-ASCII kept, NUL-terminated)."""
+    return f'{{"event":{_encode_basestring(line)}}}'.encode("utf-8", "surrogateescape") + b"\0"
 
 
 def _is_clean(line: str) -> bool:

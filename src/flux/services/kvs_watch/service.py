@@ -28,9 +28,9 @@ import errno
 import json
 import os
 
-from flux.constants import FLUX_KVS_WAITCREATE, FLUX_ROLE_OWNER
+from flux.constants import FLUX_KVS_WAITCREATE, FLUX_MSGFLAG_NORESPONSE, FLUX_ROLE_OWNER
 from flux.message import encode_json
-from flux.services.kvs import keypath
+from flux.services.kvs import keypath, treeobj
 from flux.services.kvs import lookup as _lookup
 from flux.services.kvs_watch.monitor import Monitor
 from flux.services.kvs_watch.watcher import SENTINEL, VALUE, End, Watcher, check_flags
@@ -72,6 +72,10 @@ class KVSWatchService:
         self.by_tag: dict[tuple[str | None, int], Watcher] = {}
         #: sender -> its watchers, for disconnect
         self.by_sender: dict[str | None, dict[Watcher, None]] = {}
+        #: in-process requesters: their route id (a request's only one) -> a receiver
+        #: ``(request, errnum, val)`` its responses are handed to as they are, not encoded
+        #: (val: the value's tree object, one blob's bytes, or None)
+        self.local: dict[str, Callable[[Message, int, Any], None]] = {}
 
     # -- requests -------------------------------------------------------------------------
 
@@ -232,20 +236,41 @@ class KVSWatchService:
               ) -> bytes | None:
         """Send ``out`` (see watcher.py); the ``{"val": val}`` bytes, encoded once if needed."""
         msg = w.request
-        for item in out:
-            if item is VALUE:
-                if encoded is None:
-                    encoded = encode_json({"val": val})
-                self.respond(msg, encoded)
-            elif item is SENTINEL:
-                self.respond(msg, None)
-            elif isinstance(item, End):
-                self.respond_error(msg, item.errnum, item.text)
-            else:
-                self.respond(msg, item)
+        routes = msg.routes
+        receiver = self.local.get(routes[0]) if self.local and len(routes) == 1 else None
+        if receiver is not None:
+            self._hand(receiver, msg, out, val)
+        else:
+            for item in out:
+                if item is VALUE:
+                    if encoded is None:
+                        encoded = encode_json({"val": val})
+                    self.respond(msg, encoded)
+                elif item is SENTINEL:
+                    self.respond(msg, None)
+                elif isinstance(item, End):
+                    self.respond_error(msg, item.errnum, item.text)
+                else:
+                    self.respond(msg, {"val": treeobj.create_val(item)})
         if w.done:
             self._drop(w)
         return encoded
+
+    @staticmethod
+    def _hand(receiver: Callable[[Message, int, Any], None], msg: Message, out: list,
+              val: Any) -> None:
+        """:meth:`_emit` to an in-process requester: what each response would carry."""
+        if msg.flags & FLUX_MSGFLAG_NORESPONSE:
+            return
+        for item in out:
+            if item is VALUE:
+                receiver(msg, 0, val)
+            elif item is SENTINEL:
+                receiver(msg, 0, None)
+            elif isinstance(item, End):
+                receiver(msg, item.errnum, None)
+            else:
+                receiver(msg, 0, item)
 
     def _add(self, w: Watcher) -> None:
         mon = self.monitors.get(w.namespace)

@@ -7,7 +7,7 @@ the responses to send, in order:
 
 * ``VALUE``: ``{"val": <the lookup's value>}`` (built once by the service for
   every watcher that shares the lookup);
-* a dict: a payload of its own (one blob of an appended value);
+* bytes: one blob of an appended value (the service sends ``{"val": <a val of them>}``);
 * ``SENTINEL``: the empty response of WATCH_INITIAL_SENTINEL;
 * an :class:`End`: the error response that ends the stream (always last).
 
@@ -231,7 +231,7 @@ class Watcher:
                 data = load(ref)
             except OSError as exc:
                 return self._end(out, exc.errno or errno.EIO, "failed to load content data")
-            out.append({"val": treeobj.create_val(data)})
+            out.append(data)
         self.end = len(refs) - 1
         return out
 
