@@ -120,6 +120,9 @@ class EventlogFormatter:
         return self._paint(COLOR_TIME, "%f" % timestamp)
 
     def _context_text(self, context: dict) -> str:
+        dumps = eventlog.dumps
+        if not self.color:  # the usual case (a pipe, a file): no paint to choose
+            return "".join([f" {key}={dumps(value)}" for key, value in context.items()])
         parts = []
         for key, value in context.items():
             is_num = isinstance(value, (int, float)) and not isinstance(value, bool)
