@@ -22,6 +22,7 @@ import sys
 import time
 
 from flux.ioencode import iodecode_data
+from flux.job.waitstatus import waitstatus_to_exitcode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,21 +33,6 @@ __all__ = ["Attach", "waitstatus_to_exitcode"]
 PROG = "flux-job"
 _LEVELS = ("FATAL", "FATAL", "FATAL", "ERROR", " WARN", None, "DEBUG", "TRACE")
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGUSR1, signal.SIGUSR2)
-
-
-def waitstatus_to_exitcode(status: int) -> tuple[int, str]:
-    """libjob's flux_job_waitstatus_to_exitcode: (exit code, the text to print)."""
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        return 128 + sig, f"job shell {signal.strsignal(sig)}"
-    if os.WIFEXITED(status):
-        code = os.WEXITSTATUS(status)
-        if code > 128:
-            return code, f"task(s) {signal.strsignal(code - 128)}"
-        if code > 0:
-            return code, f"task(s) exited with exit code {code}"
-        return 0, ""
-    return -1, f"unexpected wait(2) status {status}"
 
 
 def _discard_from_now_on(stream: Any) -> None:

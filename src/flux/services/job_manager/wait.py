@@ -77,17 +77,8 @@ class Waits(ManagerBase):
 
 
 def _waitstatus_text(status: int) -> tuple[bool, str]:
-    """(success, text) of a wait status as flux-core's flux_job_waitstatus_to_exitcode."""
-    import os
-    import signal
+    """(success, text) of a wait status, as flux-core's flux_job_waitstatus_to_exitcode."""
+    from flux.job.waitstatus import waitstatus_to_exitcode
 
-    if os.WIFSIGNALED(status):
-        return False, f"job shell {signal.strsignal(os.WTERMSIG(status))}"
-    if os.WIFEXITED(status):
-        code = os.WEXITSTATUS(status)
-        if code > 128:
-            return False, f"task(s) {signal.strsignal(code - 128)}"
-        if code > 0:
-            return False, f"task(s) exited with exit code {code}"
-        return True, ""
-    return False, f"unexpected wait(2) status {status}"
+    code, text = waitstatus_to_exitcode(status)
+    return code == 0, text
