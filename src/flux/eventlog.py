@@ -128,12 +128,11 @@ def loads(text: str) -> Any:
     if _decode is None or not isinstance(text, str):
         import json
 
-        if not isinstance(text, str):  # bytes: json.loads finds their encoding
-            return json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
-                              parse_constant=_reject_constant)
-        # one decoder for every entry: json.loads with hooks builds one per call
-        _decode = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
-                                   parse_constant=_reject_constant).decode
+        if _decode is None:  # one decoder for every entry (json.loads builds one per call)
+            _decode = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
+                                       parse_constant=_reject_constant).decode
+        if isinstance(text, (bytes, bytearray)):  # their encoding found as json.loads does
+            text = bytes(text).decode(json.detect_encoding(text), "surrogatepass")
     return _decode(text)
 
 
